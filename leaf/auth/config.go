@@ -48,7 +48,7 @@ type SubjectPermission struct {
 
 // ResponsePermission is nats-server's allow_responses: each received reply
 // subject may be published to at most MaxMsgs times within Expires.
-// Zero values mean 1 message and no expiry.
+// Zero values mean the defaults, 1 message within 2 minutes.
 type ResponsePermission struct {
 	MaxMsgs int
 	Expires time.Duration
