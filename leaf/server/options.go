@@ -2,6 +2,8 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -63,4 +65,67 @@ type Options struct {
 
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if o.MaxControlLine == 0 {
+		o.MaxControlLine = DefaultMaxControlLine
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.WriteDeadline == 0 {
+		o.WriteDeadline = DefaultWriteDeadline
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxPingsOut == 0 {
+		o.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if o.AuthTimeout == 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	if o.TLSTimeout == 0 {
+		o.TLSTimeout = DefaultTLSTimeout
+	}
+	if o.LameDuckDuration == 0 {
+		o.LameDuckDuration = DefaultLameDuckDuration
+	}
+	if o.LameDuckGracePeriod == 0 {
+		o.LameDuckGracePeriod = DefaultLameDuckGracePeriod
+	}
+	return o
+}
+
+// validate rejects option values no server can run with. Field names are
+// the Go names; the config layer reports its own key names before this.
+func (o Options) validate() error {
+	switch {
+	case o.MaxConnections < 0:
+		return fmt.Errorf("server: MaxConnections %d is negative", o.MaxConnections)
+	case o.MaxPayload < 0:
+		return fmt.Errorf("server: MaxPayload %d is negative", o.MaxPayload)
+	case o.MaxControlLine < 32:
+		return fmt.Errorf("server: MaxControlLine %d is below 32", o.MaxControlLine)
+	case o.MaxSubscriptions < 0:
+		return fmt.Errorf("server: MaxSubscriptions %d is negative", o.MaxSubscriptions)
+	case o.MaxPending < int64(o.MaxPayload):
+		return fmt.Errorf("server: MaxPending %d is below MaxPayload %d", o.MaxPending, o.MaxPayload)
+	case o.WriteDeadline < 0, o.PingInterval < 0, o.AuthTimeout < 0, o.TLSTimeout < 0:
+		return errors.New("server: negative duration")
+	case o.MaxPingsOut < 0:
+		return fmt.Errorf("server: MaxPingsOut %d is negative", o.MaxPingsOut)
+	}
+	return nil
 }

@@ -1,0 +1,265 @@
+// Package router is the subject router every leafgate protocol attaches to.
+//
+// NATS client connections, MQTT sessions, the JetStream API and the leafnode
+// link are all Receivers: they subscribe subjects here and publish through
+// Publish, so a message from any of them reaches every matching subscriber of
+// any other. The router owns the subscription index (leaf/subject) and the
+// queue-group choice; it knows nothing about wire protocols, sockets or
+// permissions, which stay with the adapters.
+//
+// Concurrency: a Router is safe for concurrent use. Publish never blocks on a
+// receiver's I/O: receivers buffer what they are handed and write on their own
+// goroutine, and are kicked once per batch through Flush.
+package router
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/leafgate/leafgate/leaf/subject"
+)
+
+// Receiver is the delivery end of a subscriber: a client connection, an MQTT
+// session, an internal service.
+type Receiver interface {
+	// Deliver hands one message for sub to the receiver. It runs on the
+	// publisher's goroutine, so it must not block on I/O: buffer and return.
+	// The slices are only valid during the call. hdr is nil when the message
+	// has no headers. It reports whether the receiver needs a Flush call once
+	// the publisher's current batch ends (true only for the first buffered
+	// message since the last flush, so a batch kicks each receiver once).
+	Deliver(sub *Sub, subject, reply, hdr, payload []byte) (needFlush bool)
+	// Flush tells the receiver a batch has ended and buffered output may be
+	// written now.
+	Flush()
+}
+
+// Sub is one subscription. The router reads Subject, Queue and Receiver; SID
+// belongs to the receiver (the protocol's subscription id).
+//
+// A Sub must be registered at most once at a time; the router keys removal on
+// the pointer.
+type Sub struct {
+	Subject  string
+	Queue    string // "" for a plain subscription
+	SID      []byte
+	Receiver Receiver
+
+	// max and delivered implement auto-unsubscribe (UNSUB <sid> <max>).
+	max       atomic.Int64
+	delivered atomic.Int64
+}
+
+// SetMax arms auto-unsubscribe after n deliveries in total; 0 disarms.
+func (s *Sub) SetMax(n int64) { s.max.Store(n) }
+
+// Max is the auto-unsubscribe limit, 0 for none.
+func (s *Sub) Max() int64 { return s.max.Load() }
+
+// Delivered is how many messages the router has handed to this subscription.
+func (s *Sub) Delivered() int64 { return s.delivered.Load() }
+
+// ErrNotSubscribed is returned by Unsubscribe for a Sub the router does not hold.
+var ErrNotSubscribed = errors.New("router: not subscribed")
+
+// InterestFunc is told when the first subscription for an exact (subject,
+// queue) pair appears (added true) and when the last one goes. The leafnode
+// link uses it to propagate interest upstream. It is called without router
+// locks held, but possibly concurrently from several goroutines.
+type InterestFunc func(subject, queue string, added bool)
+
+// Router routes published messages to matching subscriptions.
+type Router struct {
+	index *subject.Index[*Sub]
+
+	mu       sync.RWMutex // guards watchers
+	watchers []InterestFunc
+
+	subs atomic.Int64 // current subscription count, for monitoring
+}
+
+// New returns an empty router.
+func New() *Router {
+	return &Router{index: subject.NewIndex[*Sub]()}
+}
+
+// Watch registers fn to be told about interest changes from now on.
+func (r *Router) Watch(fn InterestFunc) {
+	r.mu.Lock()
+	r.watchers = append(r.watchers, fn)
+	r.mu.Unlock()
+}
+
+func (r *Router) notify(subj, queue string, added bool) {
+	r.mu.RLock()
+	ws := r.watchers
+	r.mu.RUnlock()
+	for _, fn := range ws {
+		fn(subj, queue, added)
+	}
+}
+
+// Subscribe registers s. The subject must be a valid pattern and the queue, if
+// any, a valid queue name.
+func (r *Router) Subscribe(s *Sub) error {
+	if s.Receiver == nil {
+		return errors.New("router: subscription without receiver")
+	}
+	if s.Queue != "" && !subject.ValidQueue([]byte(s.Queue)) {
+		return fmt.Errorf("router: queue %q: %w", s.Queue, subject.ErrInvalidSubject)
+	}
+	first, err := r.index.Insert(s.Subject, s.Queue, s)
+	if err != nil {
+		return fmt.Errorf("router: subscribe %q: %w", s.Subject, err)
+	}
+	r.subs.Add(1)
+	if first {
+		r.notify(s.Subject, s.Queue, true)
+	}
+	return nil
+}
+
+// Unsubscribe removes s. Removing a Sub twice returns ErrNotSubscribed.
+func (r *Router) Unsubscribe(s *Sub) error {
+	last, err := r.index.Remove(s.Subject, s.Queue, s)
+	if err != nil {
+		if errors.Is(err, subject.ErrNotFound) {
+			return ErrNotSubscribed
+		}
+		return fmt.Errorf("router: unsubscribe %q: %w", s.Subject, err)
+	}
+	r.subs.Add(-1)
+	if last {
+		r.notify(s.Subject, s.Queue, false)
+	}
+	return nil
+}
+
+// Count is the number of registered subscriptions.
+func (r *Router) Count() int { return int(r.subs.Load()) }
+
+// Match returns the subscriptions matching a literal subject. The result is a
+// shared read-only snapshot.
+func (r *Router) Match(subj []byte) *subject.Result[*Sub] { return r.index.Match(subj) }
+
+// HasInterest reports whether anything subscribes to subj.
+func (r *Router) HasInterest(subj []byte) bool {
+	res := r.index.Match(subj)
+	return len(res.Plain) > 0 || len(res.Queues) > 0
+}
+
+// Publisher describes who is publishing, for echo suppression and flush
+// batching. The zero value is an anonymous publisher that flushes receivers
+// at once.
+type Publisher struct {
+	// Origin is the publishing receiver; with NoEcho set, its own
+	// subscriptions do not get the message.
+	Origin Receiver
+	NoEcho bool
+	// Pending collects receivers to flush when the publisher's batch ends.
+	// When nil, receivers are flushed after each Publish.
+	Pending *FlushSet
+}
+
+// FlushSet collects receivers that buffered output during a batch of
+// publishes, so each one is kicked once per batch rather than per message.
+// It is owned by one publishing goroutine.
+type FlushSet struct {
+	rs []Receiver
+}
+
+// Add schedules r for the next Flush.
+func (f *FlushSet) Add(r Receiver) { f.rs = append(f.rs, r) }
+
+// Flush kicks every collected receiver and empties the set.
+func (f *FlushSet) Flush() {
+	for i, r := range f.rs {
+		r.Flush()
+		f.rs[i] = nil
+	}
+	f.rs = f.rs[:0]
+}
+
+// Len is the number of receivers waiting for Flush.
+func (f *FlushSet) Len() int { return len(f.rs) }
+
+// Receivers are the receivers waiting for Flush; valid until Flush.
+func (f *FlushSet) Receivers() []Receiver { return f.rs }
+
+// Publish delivers a message to every matching plain subscription and to one
+// member of each matching queue group. It returns the number of
+// subscriptions the message was delivered to.
+func (r *Router) Publish(p *Publisher, subj, reply, hdr, payload []byte) int {
+	res := r.index.Match(subj)
+	if len(res.Plain) == 0 && len(res.Queues) == 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range res.Plain {
+		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
+			continue
+		}
+		if r.deliver(p, s, subj, reply, hdr, payload) {
+			n++
+		}
+	}
+	for i := range res.Queues {
+		if r.deliverQueue(p, res.Queues[i].Members, subj, reply, hdr, payload) {
+			n++
+		}
+	}
+	return n
+}
+
+// deliverQueue hands the message to one member of a queue group, starting at
+// a random member and moving on past members that are the non-echo origin or
+// have reached their auto-unsubscribe limit.
+func (r *Router) deliverQueue(p *Publisher, members []*Sub, subj, reply, hdr, payload []byte) bool {
+	if len(members) == 0 {
+		return false
+	}
+	start := 0
+	if len(members) > 1 {
+		start = rand.IntN(len(members))
+	}
+	for i := range members {
+		s := members[(start+i)%len(members)]
+		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
+			continue
+		}
+		if r.deliver(p, s, subj, reply, hdr, payload) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliver hands the message to one subscription, enforcing its
+// auto-unsubscribe limit. It reports whether the message was handed over.
+func (r *Router) deliver(p *Publisher, s *Sub, subj, reply, hdr, payload []byte) bool {
+	if max := s.max.Load(); max > 0 {
+		n := s.delivered.Add(1)
+		if n > max {
+			return false
+		}
+		if n == max {
+			// Last one: remove before handing over so no concurrent
+			// publisher can deliver past the limit. A concurrent
+			// explicit UNSUB may have removed it already.
+			_ = r.Unsubscribe(s)
+		}
+	} else {
+		s.delivered.Add(1)
+	}
+	if s.Receiver.Deliver(s, subj, reply, hdr, payload) {
+		if p.Pending != nil {
+			p.Pending.Add(s.Receiver)
+		} else {
+			s.Receiver.Flush()
+		}
+	}
+	return true
+}

@@ -1,0 +1,724 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+)
+
+// Read buffer sizing: start small so idle connections stay cheap, grow when
+// reads fill the buffer, shrink back after a few short reads.
+const (
+	minReadBuf   = 512
+	startReadBuf = 4096
+	maxReadBuf   = 64 * 1024
+	// keepOutBuf is the largest outbound buffer kept for reuse after a
+	// write; bursts beyond it are returned to the garbage collector so a
+	// connection that once buffered megabytes does not hold them forever.
+	keepOutBuf = 64 * 1024
+)
+
+// closeReason says why a connection ended, as /connz reports it.
+type closeReason uint8
+
+const (
+	reasonClientClosed closeReason = iota
+	reasonServerShutdown
+	reasonSlowConsumerPending
+	reasonSlowConsumerDeadline
+	reasonStale
+	reasonAuthTimeout
+	reasonAuthViolation
+	reasonProtocolViolation
+	reasonMaxPayload
+	reasonTLSHandshake
+	reasonWriteError
+	reasonReadError
+)
+
+// String matches nats-server's ClosedState names, which /connz reports.
+func (r closeReason) String() string {
+	switch r {
+	case reasonClientClosed:
+		return "Client Closed"
+	case reasonServerShutdown:
+		return "Server Shutdown"
+	case reasonSlowConsumerPending:
+		return "Slow Consumer (Pending Bytes)"
+	case reasonSlowConsumerDeadline:
+		return "Slow Consumer (Write Deadline)"
+	case reasonStale:
+		return "Stale Connection"
+	case reasonAuthTimeout:
+		return "Authentication Timeout"
+	case reasonAuthViolation:
+		return "Authentication Failure"
+	case reasonProtocolViolation:
+		return "Protocol Violation"
+	case reasonMaxPayload:
+		return "Maximum Message Payload Exceeded"
+	case reasonTLSHandshake:
+		return "TLS Handshake Failure"
+	case reasonWriteError:
+		return "Write Error"
+	case reasonReadError:
+		return "Read Error"
+	}
+	return "Unknown"
+}
+
+// client is one NATS client connection.
+//
+// Ownership: the read loop goroutine owns parser, readBuf, pending, permCache
+// and the in* counters it publishes through atomics. The write loop owns the
+// socket's write side. Everything under mu is shared with publishers on other
+// goroutines (Deliver), the timers and monitoring.
+type client struct {
+	srv    *Server
+	cid    uint64
+	conn   net.Conn // replaced by the TLS conn before the loops start
+	remote string
+	host   string
+	port   int
+	start  time.Time
+
+	// Read loop state.
+	rl        readState
+	parser    proto.Parser
+	pending   router.FlushSet
+	pub       router.Publisher
+	permCache map[string]bool // publish permission decisions, bounded
+	lastIn    atomic.Int64    // unix nanos of the last read, for ping skipping
+	inMsgs    atomic.Int64
+	inBytes   atomic.Int64
+
+	// Set once by CONNECT (read loop) and read by Deliver: atomics so the
+	// hot path takes no extra lock.
+	headers      atomic.Bool
+	noResponders atomic.Bool
+
+	mu           sync.Mutex
+	connected    bool // CONNECT accepted
+	echo         bool
+	opts         proto.Connect
+	user         string
+	perms        *auth.Checker
+	replies      map[string]*replyGrant // allow_responses grants, reply subject → grant
+	subs         map[string]*router.Sub // sid → subscription
+	out          []byte                 // pending outbound bytes
+	spare        []byte                 // the other half of the double buffer
+	writing      int                    // bytes the write loop is writing now
+	flushPending bool                   // a Flush kick is owed or queued
+	closed       bool
+	flushOnClose bool
+	reason       closeReason
+	pingsOut     int
+	rttStart     time.Time
+	rtt          time.Duration
+	outMsgs      int64
+	outBytes     int64
+	lastActivity time.Time
+	authTimer    *time.Timer
+	pingTimer    *time.Timer
+	tlsVersion   string
+	tlsCipher    string
+	nonceValue   string
+	// stall is closed by the write loop on its next completed write; a
+	// publisher that pushed this client past 3/4 of MaxPending waits on it
+	// briefly. stuck marks a client that made no progress within a stall
+	// wait: it never stalls publishers again until it writes something.
+	stall   chan struct{}
+	stuck   bool
+	written int64 // bytes written so far, to tell a slow reader from a stopped one
+
+	kick    chan struct{} // write loop wake-up, capacity 1
+	closing chan struct{} // closed once on close
+}
+
+// readState is owned by the read loop: copies of CONNECT state (Connect
+// runs on the read loop) and counters published once per read batch.
+type readState struct {
+	connected bool
+	verbose   bool
+	pedantic  bool
+	perms     *auth.Checker
+
+	inMsgs, inBytes, outMsgs, outBytes int64
+}
+
+// flushStats publishes the batch counters to the connection and server
+// totals: one set of atomic adds per read, not per message.
+func (c *client) flushStats() {
+	r := &c.rl
+	if r.inMsgs == 0 && r.outMsgs == 0 {
+		return
+	}
+	st := &c.srv.stats
+	c.inMsgs.Add(r.inMsgs)
+	c.inBytes.Add(r.inBytes)
+	st.inMsgs.Add(r.inMsgs)
+	st.inBytes.Add(r.inBytes)
+	st.outMsgs.Add(r.outMsgs)
+	st.outBytes.Add(r.outBytes)
+	r.inMsgs, r.inBytes, r.outMsgs, r.outBytes = 0, 0, 0, 0
+}
+
+// replyGrant is one allow_responses permission to publish to a reply
+// subject a limited number of times before a deadline.
+type replyGrant struct {
+	left    int
+	expires time.Time // zero: no expiry
+}
+
+func newClient(s *Server, conn net.Conn) *client {
+	c := &client{
+		srv:     s,
+		cid:     s.nextCID.Add(1),
+		conn:    conn,
+		remote:  conn.RemoteAddr().String(),
+		start:   time.Now(),
+		echo:    true,
+		subs:    make(map[string]*router.Sub),
+		kick:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
+	}
+	c.host, c.port = splitHostPort(conn.RemoteAddr())
+	c.lastActivity = c.start
+	c.parser.MaxControlLine = s.opts.MaxControlLine
+	c.parser.MaxPayload = int(s.opts.MaxPayload)
+	c.pub.Origin = c
+	c.pub.Pending = &c.pending
+	return c
+}
+
+// info is the INFO this client is greeted with.
+func (c *client) info() *proto.Info {
+	info := c.srv.baseInfo()
+	info.ClientID = c.cid
+	info.ClientIP = c.host
+	if c.srv.auth.NeedsNonce() {
+		info.Nonce = c.nonce()
+	}
+	return &info
+}
+
+// nonce is generated once per connection, when INFO is built.
+func (c *client) nonce() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nonceValue == "" {
+		c.nonceValue = auth.NewNonce()
+	}
+	return c.nonceValue
+}
+
+// run is the connection's life: greet, TLS, then read until closed. The
+// write loop runs beside it.
+func (c *client) run() {
+	s := c.srv
+	info := c.info()
+	greeting := proto.AppendInfo(nil, info)
+	if err := c.writeDirect(greeting, s.opts.WriteDeadline); err != nil {
+		c.conn.Close()
+		c.finish(reasonWriteError)
+		return
+	}
+	if s.opts.TLS != nil {
+		if err := c.handshakeTLS(); err != nil {
+			s.log.Info("TLS handshake failed", "cid", c.cid, "remote", c.remote, "err", err)
+			c.conn.Close()
+			c.finish(reasonTLSHandshake)
+			return
+		}
+	}
+	c.mu.Lock()
+	if s.auth.Required() {
+		c.authTimer = time.AfterFunc(s.opts.AuthTimeout, c.authTimeout)
+	}
+	c.pingTimer = time.AfterFunc(s.opts.PingInterval, c.pingTick)
+	c.rttStart = time.Now()
+	c.mu.Unlock()
+
+	s.goFunc(c.writeLoop)
+	c.readLoop()
+}
+
+// writeDirect writes before the loops run (the INFO greeting).
+func (c *client) writeDirect(b []byte, d time.Duration) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(d))
+	_, err := c.conn.Write(b)
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (c *client) handshakeTLS() error {
+	tc := tls.Server(c.conn, c.srv.opts.TLS)
+	_ = tc.SetDeadline(time.Now().Add(c.srv.opts.TLSTimeout))
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	_ = tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.mu.Lock()
+	c.conn = tc
+	c.tlsVersion = tlsVersionName(st.Version)
+	c.tlsCipher = tls.CipherSuiteName(st.CipherSuite)
+	c.mu.Unlock()
+	return nil
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS12:
+		return "1.2"
+	case tls.VersionTLS13:
+		return "1.3"
+	}
+	return "0x" + strconv.FormatUint(uint64(v), 16)
+}
+
+func (c *client) readLoop() {
+	buf := make([]byte, startReadBuf)
+	short := 0
+	for {
+		n, err := c.conn.Read(buf)
+		if n > 0 {
+			c.lastIn.Store(time.Now().UnixNano())
+			perr := c.parser.Parse(buf[:n], c)
+			stalls := c.collectStalls()
+			c.pending.Flush()
+			c.flushStats()
+			c.waitStalls(stalls)
+			if perr != nil {
+				c.protocolError(perr)
+				return
+			}
+			// Adapt the buffer to the traffic.
+			switch {
+			case n == len(buf) && len(buf) < maxReadBuf:
+				buf = make([]byte, len(buf)*2)
+				short = 0
+			case n < len(buf)/4 && len(buf) > minReadBuf:
+				if short++; short > 8 {
+					buf = make([]byte, len(buf)/2)
+					short = 0
+				}
+			default:
+				short = 0
+			}
+		}
+		if err != nil {
+			reason := reasonClientClosed
+			if !isClosedConnErr(err) {
+				reason = reasonReadError
+			}
+			c.closeConn(reason, false)
+			return
+		}
+	}
+}
+
+func isClosedConnErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// protocolError ends the connection after a parse or handler error, sending
+// the protocol's -ERR first where nats-server sends one.
+func (c *client) protocolError(err error) {
+	var ce *clientError
+	if errors.As(err, &ce) {
+		// Already reported to the client by the handler.
+		c.closeConn(ce.reason, true)
+		return
+	}
+	if errors.Is(err, errClosed) {
+		return
+	}
+	text := proto.ErrorText(err)
+	reason := reasonProtocolViolation
+	if errors.Is(err, proto.ErrMaxPayload) {
+		reason = reasonMaxPayload
+	}
+	c.srv.log.Info("client protocol error", "cid", c.cid, "remote", c.remote, "err", err)
+	if text != "" {
+		c.queueProto(proto.AppendErr(nil, text))
+	}
+	c.closeConn(reason, true)
+}
+
+// clientError is returned by handlers that already sent their -ERR and want
+// the connection closed with reason.
+type clientError struct {
+	reason closeReason
+	text   string
+}
+
+func (e *clientError) Error() string { return e.text }
+
+// errClosed stops parsing once the connection is closed under the reader.
+var errClosed = errors.New("connection closed")
+
+// writeLoop writes buffered output whenever kicked, coalescing everything
+// buffered since the last write into one syscall.
+func (c *client) writeLoop() {
+	for {
+		select {
+		case <-c.kick:
+		case <-c.closing:
+			c.flushAndClose()
+			return
+		}
+		if !c.writeOut() {
+			return
+		}
+	}
+}
+
+// writeOut writes what is buffered now. It reports false when the
+// connection has failed (and is closed).
+func (c *client) writeOut() bool {
+	c.mu.Lock()
+	c.flushPending = false
+	if len(c.out) == 0 {
+		c.mu.Unlock()
+		return true
+	}
+	buf := c.out
+	c.out = c.spare[:0]
+	c.spare = nil
+	c.writing = len(buf)
+	conn := c.conn
+	c.mu.Unlock()
+
+	_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+	_, err := conn.Write(buf)
+
+	c.mu.Lock()
+	c.writing = 0
+	if cap(buf) <= keepOutBuf && c.spare == nil {
+		c.spare = buf[:0]
+	}
+	if err == nil {
+		c.written += int64(len(buf))
+		c.stuck = false
+		if c.stall != nil && int64(len(c.out)) <= c.srv.opts.MaxPending/2 {
+			close(c.stall)
+			c.stall = nil
+		}
+	}
+	c.mu.Unlock()
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.srv.stats.slowConsumers.Add(1)
+			c.srv.log.Warn("slow consumer: write deadline exceeded", "cid", c.cid,
+				"remote", c.remote, "write_deadline", c.srv.opts.WriteDeadline, "bytes", len(buf))
+			c.closeConn(reasonSlowConsumerDeadline, false)
+		} else {
+			c.closeConn(reasonWriteError, false)
+		}
+		return false
+	}
+	return true
+}
+
+// flushAndClose runs on the write loop when the connection closes: it writes
+// the last buffered bytes (an -ERR, or pending messages on a graceful
+// shutdown) with a short deadline, then closes the socket.
+func (c *client) flushAndClose() {
+	c.mu.Lock()
+	flush := c.flushOnClose
+	buf := c.out
+	c.out, c.spare = nil, nil
+	conn := c.conn
+	c.mu.Unlock()
+	if flush && len(buf) > 0 {
+		d := c.srv.opts.WriteDeadline
+		if d > 2*time.Second {
+			d = 2 * time.Second
+		}
+		_ = conn.SetWriteDeadline(time.Now().Add(d))
+		_, _ = conn.Write(buf)
+	}
+	conn.Close()
+}
+
+// queueProto buffers a protocol line (PONG, +OK, -ERR, INFO) for this
+// client and schedules a flush.
+func (c *client) queueProto(b []byte) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.out = append(c.out, b...)
+	need := !c.flushPending
+	c.flushPending = true
+	c.mu.Unlock()
+	if need {
+		c.Flush()
+	}
+}
+
+// Flush implements router.Receiver: wake the write loop.
+func (c *client) Flush() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Deliver implements router.Receiver. It runs on the publisher's goroutine.
+func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+	withHdr := hdr != nil && c.headers.Load()
+	size := len(payload)
+	if withHdr {
+		size += len(hdr)
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if c.perms != nil && c.perms.DeliveryDenied(string(subj)) {
+		c.mu.Unlock()
+		return false
+	}
+	// Slow consumer: cut this reader rather than hold the publisher back.
+	if int64(len(c.out)+c.writing+size) > c.srv.opts.MaxPending {
+		c.mu.Unlock()
+		c.srv.stats.slowConsumers.Add(1)
+		c.srv.log.Warn("slow consumer: max pending exceeded", "cid", c.cid,
+			"remote", c.remote, "max_pending", c.srv.opts.MaxPending)
+		c.closeConn(reasonSlowConsumerPending, false)
+		return false
+	}
+	if withHdr {
+		c.out = proto.AppendHMsgLine(c.out, subj, sub.SID, reply, len(hdr), size)
+		c.out = append(c.out, hdr...)
+	} else {
+		c.out = proto.AppendMsgLine(c.out, subj, sub.SID, reply, size)
+	}
+	c.out = append(c.out, payload...)
+	c.out = append(c.out, '\r', '\n')
+	c.outMsgs++
+	c.outBytes += int64(size)
+	if c.stall == nil && !c.stuck && int64(len(c.out)+c.writing) > c.srv.opts.MaxPending/4*3 {
+		c.stall = make(chan struct{})
+	}
+	if len(reply) > 0 && c.perms != nil && c.perms.Responses() != nil {
+		c.grantReplyLocked(reply)
+	}
+	if max := sub.Max(); max > 0 && sub.Delivered() >= max {
+		// The router removed the subscription at its limit; forget the sid.
+		if c.subs[string(sub.SID)] == sub {
+			delete(c.subs, string(sub.SID))
+		}
+	}
+	need := !c.flushPending
+	c.flushPending = true
+	c.mu.Unlock()
+	return need
+}
+
+// stallWait bounds how long a publisher waits, per read batch, for a
+// receiver above 3/4 of MaxPending to make write progress.
+const stallWait = 5 * time.Millisecond
+
+type stalled struct {
+	c       *client
+	ch      chan struct{}
+	written int64
+}
+
+// collectStalls lists the receivers of this batch that want the publisher
+// to wait for them. Called by the read loop before flushing.
+func (c *client) collectStalls() []stalled {
+	var out []stalled
+	for _, r := range c.pending.Receivers() {
+		rc, ok := r.(*client)
+		if !ok || rc == c {
+			continue
+		}
+		rc.mu.Lock()
+		if rc.stall != nil {
+			out = append(out, stalled{rc, rc.stall, rc.written})
+		}
+		rc.mu.Unlock()
+	}
+	return out
+}
+
+// waitStalls gives the stalled receivers of a batch, together, up to
+// stallWait to drain below half of MaxPending. One that wrote nothing at
+// all in that time is marked stuck: a reader that stopped reading costs
+// publishers one wait and is then cut at MaxPending, while a reader that is
+// merely slower than the publisher paces it, as nats-server's stall does.
+func (c *client) waitStalls(list []stalled) {
+	if len(list) == 0 {
+		return
+	}
+	deadline := time.Now().Add(stallWait)
+	var t *time.Timer
+	for _, st := range list {
+		if rem := time.Until(deadline); rem > 0 {
+			if t == nil {
+				t = time.NewTimer(rem)
+				defer t.Stop()
+			} else {
+				t.Reset(rem)
+			}
+			select {
+			case <-st.ch:
+				continue
+			case <-t.C:
+			case <-c.closing:
+				return
+			}
+		}
+		st.c.mu.Lock()
+		if st.c.stall == st.ch && st.c.written == st.written {
+			st.c.stuck = true
+			close(st.c.stall)
+			st.c.stall = nil
+		}
+		st.c.mu.Unlock()
+	}
+}
+
+// grantReplyLocked records an allow_responses grant for reply.
+func (c *client) grantReplyLocked(reply []byte) {
+	rp := c.perms.Responses()
+	if c.replies == nil {
+		c.replies = make(map[string]*replyGrant)
+	}
+	g := &replyGrant{left: rp.MaxMsgs}
+	if g.left <= 0 {
+		g.left = 1
+	}
+	if rp.Expires > 0 {
+		g.expires = time.Now().Add(rp.Expires)
+	}
+	c.replies[string(reply)] = g
+	// Bound the map: drop expired grants when it grows.
+	if len(c.replies) > 1024 {
+		now := time.Now()
+		for k, v := range c.replies {
+			if !v.expires.IsZero() && now.After(v.expires) {
+				delete(c.replies, k)
+			}
+		}
+	}
+}
+
+// closeConn ends the connection once. With flush, the write loop writes
+// what is buffered before closing the socket; without, the socket closes now.
+func (c *client) closeConn(reason closeReason, flush bool) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.reason = reason
+	c.flushOnClose = flush
+	subs := make([]*router.Sub, 0, len(c.subs))
+	for _, sub := range c.subs {
+		subs = append(subs, sub)
+	}
+	c.subs = nil
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	if c.pingTimer != nil {
+		c.pingTimer.Stop()
+	}
+	conn := c.conn
+	c.mu.Unlock()
+
+	for _, sub := range subs {
+		_ = c.srv.router.Unsubscribe(sub)
+	}
+	close(c.closing)
+	if !flush {
+		conn.Close()
+	}
+	c.finish(reason)
+}
+
+// finish reports the closed connection to the server.
+func (c *client) finish(reason closeReason) {
+	c.mu.Lock()
+	c.closed = true
+	c.reason = reason
+	info := c.connInfoLocked(time.Now(), true, true)
+	c.mu.Unlock()
+	c.srv.removeClient(c, info)
+	lvl := "client closed"
+	c.srv.log.Debug(lvl, "cid", c.cid, "remote", c.remote, "reason", reason.String())
+}
+
+// authTimeout fires when CONNECT has not authenticated in time.
+func (c *client) authTimeout() {
+	c.mu.Lock()
+	done := c.connected || c.closed
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	c.srv.log.Info("authentication timeout", "cid", c.cid, "remote", c.remote)
+	c.queueProto(proto.AppendErr(nil, proto.ErrTextAuthTimeout))
+	c.closeConn(reasonAuthTimeout, true)
+}
+
+// pingTick sends a PING when the client has been quiet for a ping interval,
+// and declares the connection stale after MaxPingsOut unanswered PINGs.
+func (c *client) pingTick() {
+	s := c.srv
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	interval := s.opts.PingInterval
+	// Like nats-server, skip the PING while the client is sending: its
+	// traffic proves it alive. Until an RTT is measured, always ping.
+	quiet := time.Since(time.Unix(0, c.lastIn.Load())) >= interval
+	if quiet || c.rtt == 0 {
+		if c.pingsOut+1 > s.opts.MaxPingsOut {
+			c.mu.Unlock()
+			s.stats.staleConns.Add(1)
+			s.log.Info("stale connection", "cid", c.cid, "remote", c.remote)
+			c.queueProto(proto.AppendErr(nil, proto.ErrTextStaleConnection))
+			c.closeConn(reasonStale, true)
+			return
+		}
+		c.pingsOut++
+		c.rttStart = time.Now()
+		c.mu.Unlock()
+		c.queueProto(proto.PingLine)
+		c.mu.Lock()
+	}
+	if !c.closed {
+		c.pingTimer.Reset(interval)
+	}
+	c.mu.Unlock()
+}
+
+// sendLameDuckInfo tells the client the server is going away.
+func (c *client) sendLameDuckInfo() {
+	info := c.srv.baseInfo()
+	info.LameDuckMode = true
+	c.queueProto(proto.AppendInfo(nil, &info))
+}

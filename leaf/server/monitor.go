@@ -1,0 +1,169 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/monitor"
+)
+
+// The server is the monitoring endpoint's data source.
+var _ monitor.Source = (*Server)(nil)
+
+// Healthz reports whether the server accepts clients.
+func (s *Server) Healthz() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.shutdown:
+		return errors.New("server is shutting down")
+	case s.lameDuck:
+		return errors.New("server is in lame duck mode")
+	case s.listener == nil:
+		return errors.New("server is not listening")
+	}
+	return nil
+}
+
+// Varz reports server-wide configuration and counters.
+func (s *Server) Varz() *monitor.Varz {
+	now := time.Now()
+	o := s.opts
+	host, port := splitHostPort(s.ClientAddr())
+	var mhost string
+	var mport int
+	if a := s.MonitorAddr(); a != nil {
+		mhost, mport = splitHostPort(a)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return &monitor.Varz{
+		ID:               s.id,
+		Name:             s.name,
+		Version:          NATSVersion,
+		Leafgate:         Version,
+		Proto:            protoVersion,
+		GoVersion:        runtime.Version(),
+		Host:             host,
+		Port:             port,
+		AuthRequired:     s.auth.Required(),
+		TLSRequired:      o.TLS != nil,
+		MaxConn:          o.MaxConnections,
+		MaxSubs:          o.MaxSubscriptions,
+		PingInterval:     o.PingInterval,
+		MaxPingsOut:      o.MaxPingsOut,
+		HTTPHost:         mhost,
+		HTTPPort:         mport,
+		AuthTimeout:      o.AuthTimeout.Seconds(),
+		MaxControlLine:   int32(o.MaxControlLine),
+		MaxPayload:       int(o.MaxPayload),
+		MaxPending:       o.MaxPending,
+		TLSTimeout:       o.TLSTimeout.Seconds(),
+		WriteDeadline:    o.WriteDeadline,
+		Start:            s.start,
+		Now:              now,
+		Uptime:           monitor.FormatUptime(now.Sub(s.start)),
+		Mem:              int64(ms.Sys - ms.HeapReleased),
+		Cores:            runtime.NumCPU(),
+		MaxProcs:         runtime.GOMAXPROCS(0),
+		Connections:      s.NumClients(),
+		TotalConnections: uint64(s.stats.totalConns.Load()),
+		InMsgs:           s.stats.inMsgs.Load(),
+		OutMsgs:          s.stats.outMsgs.Load(),
+		InBytes:          s.stats.inBytes.Load(),
+		OutBytes:         s.stats.outBytes.Load(),
+		SlowConsumers:    s.stats.slowConsumers.Load(),
+		StaleConnections: s.stats.staleConns.Load(),
+		Subscriptions:    uint32(s.router.Count()),
+	}
+}
+
+// Connz lists connections; the monitor handler sorts and pages.
+func (s *Server) Connz(opts monitor.ConnzOptions) (*monitor.Connz, error) {
+	now := time.Now()
+	var conns []*monitor.ConnInfo
+	if opts.State != monitor.ConnClosed {
+		for _, c := range s.clientList() {
+			if opts.CID != 0 && c.cid != opts.CID {
+				continue
+			}
+			c.mu.Lock()
+			conns = append(conns, c.connInfoLocked(now, opts.Subscriptions, opts.Username))
+			c.mu.Unlock()
+		}
+	}
+	if opts.State != monitor.ConnOpen {
+		s.mu.Lock()
+		for _, ci := range s.closed {
+			if opts.CID != 0 && ci.Cid != opts.CID {
+				continue
+			}
+			cp := *ci
+			if !opts.Subscriptions {
+				cp.Subs = nil
+			}
+			if !opts.Username {
+				cp.AuthorizedUser = ""
+			}
+			conns = append(conns, &cp)
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(conns, func(i, j int) bool { return conns[i].Cid < conns[j].Cid })
+	return &monitor.Connz{
+		ID:    s.id,
+		Now:   now,
+		Total: len(conns),
+		Conns: conns,
+	}, nil
+}
+
+// connInfoLocked snapshots the connection for /connz; c.mu must be held.
+func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor.ConnInfo {
+	ci := &monitor.ConnInfo{
+		Cid:            c.cid,
+		Kind:           "Client",
+		Type:           "nats",
+		IP:             c.host,
+		Port:           c.port,
+		Start:          c.start,
+		LastActivity:   time.Unix(0, c.lastIn.Load()),
+		RTT:            c.rtt.String(),
+		Uptime:         monitor.FormatUptime(now.Sub(c.start)),
+		Pending:        len(c.out) + c.writing,
+		InMsgs:         c.inMsgs.Load(),
+		OutMsgs:        c.outMsgs,
+		InBytes:        c.inBytes.Load(),
+		OutBytes:       c.outBytes,
+		NumSubs:        uint32(len(c.subs)),
+		Name:           c.opts.Name,
+		Lang:           c.opts.Lang,
+		Version:        c.opts.Version,
+		TLSVersion:     c.tlsVersion,
+		TLSCipher:      c.tlsCipher,
+	}
+	if c.lastIn.Load() == 0 {
+		ci.LastActivity = c.start
+	}
+	ci.Idle = monitor.FormatUptime(now.Sub(ci.LastActivity))
+	if withUser {
+		ci.AuthorizedUser = c.user
+	}
+	if withSubs {
+		for _, sub := range c.subs {
+			ci.Subs = append(ci.Subs, sub.Subject)
+		}
+		sort.Strings(ci.Subs)
+	}
+	if c.closed {
+		stop := now
+		ci.Stop = &stop
+		ci.Reason = c.reason.String()
+	}
+	return ci
+}
+
+var _ = net.IPv4len
