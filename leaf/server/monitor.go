@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net"
 	"runtime"
 	"sort"
 	"time"
@@ -124,26 +123,26 @@ func (s *Server) Connz(opts monitor.ConnzOptions) (*monitor.Connz, error) {
 // connInfoLocked snapshots the connection for /connz; c.mu must be held.
 func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor.ConnInfo {
 	ci := &monitor.ConnInfo{
-		Cid:            c.cid,
-		Kind:           "Client",
-		Type:           "nats",
-		IP:             c.host,
-		Port:           c.port,
-		Start:          c.start,
-		LastActivity:   time.Unix(0, c.lastIn.Load()),
-		RTT:            c.rtt.String(),
-		Uptime:         monitor.FormatUptime(now.Sub(c.start)),
-		Pending:        len(c.out) + c.writing,
-		InMsgs:         c.inMsgs.Load(),
-		OutMsgs:        c.outMsgs,
-		InBytes:        c.inBytes.Load(),
-		OutBytes:       c.outBytes,
-		NumSubs:        uint32(len(c.subs)),
-		Name:           c.opts.Name,
-		Lang:           c.opts.Lang,
-		Version:        c.opts.Version,
-		TLSVersion:     c.tlsVersion,
-		TLSCipher:      c.tlsCipher,
+		Cid:          c.cid,
+		Kind:         "Client",
+		Type:         "nats",
+		IP:           c.host,
+		Port:         c.port,
+		Start:        c.start,
+		LastActivity: time.Unix(0, c.lastIn.Load()),
+		RTT:          c.rtt.String(),
+		Uptime:       monitor.FormatUptime(now.Sub(c.start)),
+		Pending:      len(c.out) + c.writing,
+		InMsgs:       c.inMsgs.Load(),
+		OutMsgs:      c.outMsgs,
+		InBytes:      c.inBytes.Load(),
+		OutBytes:     c.outBytes,
+		NumSubs:      uint32(len(c.subs)),
+		Name:         c.opts.Name,
+		Lang:         c.opts.Lang,
+		Version:      c.opts.Version,
+		TLSVersion:   c.tlsVersion,
+		TLSCipher:    c.tlsCipher,
 	}
 	if c.lastIn.Load() == 0 {
 		ci.LastActivity = c.start
@@ -165,5 +164,3 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 	}
 	return ci
 }
-
-var _ = net.IPv4len
