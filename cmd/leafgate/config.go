@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/leafgate/leafgate/configs"
+	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/leaf/tlsconf"
+)
+
+// Config is leafgate's configuration file, one field per key. Its defaults
+// live in one place: configs/leafgate.yaml, embedded in the binary; a test
+// checks that file and this struct agree key for key.
+type Config struct {
+	ServerName          string        `mapstructure:"server_name"`
+	Host                string        `mapstructure:"host"`
+	Port                int           `mapstructure:"port"`
+	HTTPHost            string        `mapstructure:"http_host"`
+	HTTPPort            int           `mapstructure:"http_port"`
+	MaxConnections      int           `mapstructure:"max_connections"`
+	MaxPayload          Size          `mapstructure:"max_payload"`
+	MaxControlLine      Size          `mapstructure:"max_control_line"`
+	MaxSubscriptions    int           `mapstructure:"max_subscriptions"`
+	MaxPending          Size          `mapstructure:"max_pending"`
+	WriteDeadline       time.Duration `mapstructure:"write_deadline"`
+	PingInterval        time.Duration `mapstructure:"ping_interval"`
+	PingMax             int           `mapstructure:"ping_max"`
+	LameDuckDuration    time.Duration `mapstructure:"lame_duck_duration"`
+	LameDuckGracePeriod time.Duration `mapstructure:"lame_duck_grace_period"`
+	PIDFile             string        `mapstructure:"pid_file"`
+	Log                 LogConfig     `mapstructure:"log"`
+	TLS                 TLSConfig     `mapstructure:"tls"`
+	Authorization       AuthConfig    `mapstructure:"authorization"`
+}
+
+// LogConfig is the log section.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// TLSConfig is the tls section.
+type TLSConfig struct {
+	CertFile   string        `mapstructure:"cert_file"`
+	KeyFile    string        `mapstructure:"key_file"`
+	CAFile     string        `mapstructure:"ca_file"`
+	Verify     bool          `mapstructure:"verify"`
+	MinVersion string        `mapstructure:"min_version"`
+	Timeout    time.Duration `mapstructure:"timeout"`
+}
+
+// AuthConfig is the authorization section.
+type AuthConfig struct {
+	Token   string        `mapstructure:"token"`
+	Timeout time.Duration `mapstructure:"timeout"`
+	Users   []UserConfig  `mapstructure:"users"`
+}
+
+// UserConfig is one entry of authorization.users.
+type UserConfig struct {
+	User        string       `mapstructure:"user"`
+	Password    string       `mapstructure:"password"`
+	NKey        string       `mapstructure:"nkey"`
+	Permissions *PermsConfig `mapstructure:"permissions"`
+}
+
+// PermsConfig is a user's permissions block.
+type PermsConfig struct {
+	Publish        *SubjectPermsConfig `mapstructure:"publish"`
+	Subscribe      *SubjectPermsConfig `mapstructure:"subscribe"`
+	AllowResponses *ResponsesConfig    `mapstructure:"allow_responses"`
+}
+
+// SubjectPermsConfig is an allow and a deny list.
+type SubjectPermsConfig struct {
+	Allow []string `mapstructure:"allow"`
+	Deny  []string `mapstructure:"deny"`
+}
+
+// ResponsesConfig is allow_responses.
+type ResponsesConfig struct {
+	Max     int           `mapstructure:"max"`
+	Expires time.Duration `mapstructure:"expires"`
+}
+
+// Size is a byte count written as an integer or with a unit (KB, MB, GB).
+type Size int64
+
+// ParseSize parses "1024", "64KB", "1MB", "2GB" (powers of 1024; "K", "KiB"
+// and lower case are accepted too).
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return 0, errors.New("empty size")
+	}
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	var mult int64
+	switch strings.ToUpper(strings.TrimSpace(t[i:])) {
+	case "", "B":
+		mult = 1
+	case "K", "KB", "KIB":
+		mult = 1 << 10
+	case "M", "MB", "MIB":
+		mult = 1 << 20
+	case "G", "GB", "GIB":
+		mult = 1 << 30
+	default:
+		return 0, fmt.Errorf("invalid size unit in %q", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q too large", s)
+	}
+	return Size(n * mult), nil
+}
+
+// sizeHook decodes Size from strings and numbers.
+func sizeHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[Size]() {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case string:
+		return ParseSize(v)
+	case int:
+		return Size(v), nil
+	case int64:
+		return Size(v), nil
+	case float64:
+		if v != float64(int64(v)) {
+			return nil, fmt.Errorf("invalid size %v", v)
+		}
+		return Size(int64(v)), nil
+	}
+	return data, nil
+}
+
+// flagKeys maps command-line flags to config keys.
+var flagKeys = map[string]string{
+	"addr":       "host",
+	"port":       "port",
+	"http_port":  "http_port",
+	"name":       "server_name",
+	"log_level":  "log.level",
+	"log_format": "log.format",
+	"pid":        "pid_file",
+}
+
+// newFlagSet declares leafgate's flags, named like nats-server's.
+func newFlagSet() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("leafgate", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringP("config", "c", "", "configuration file (YAML)")
+	fs.StringP("addr", "a", "", "client listener host (host)")
+	fs.IntP("port", "p", 0, "client listener port (port)")
+	fs.IntP("http_port", "m", 0, "monitoring port, 0 disables (http_port)")
+	fs.StringP("name", "n", "", "server name (server_name)")
+	fs.String("log_level", "", "debug, info, warn or error (log.level)")
+	fs.String("log_format", "", "text or json (log.format)")
+	fs.String("pid", "", "file to write the process id to (pid_file)")
+	fs.String("signal", "", "send a signal to a running leafgate: ldm, stop or quit, optionally =PID")
+	fs.BoolP("version", "v", false, "print the version and exit")
+	fs.BoolP("help", "h", false, "show this help")
+	return fs
+}
+
+// loadConfig layers the embedded defaults, the --config file, LEAFGATE_*
+// environment variables and the flags that were set, then decodes and
+// validates. Errors name the offending key.
+func loadConfig(fs *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(configs.DefaultYAML)); err != nil {
+		return nil, fmt.Errorf("embedded defaults: %w", err)
+	}
+	known := knownKeys(reflect.TypeFor[Config](), "")
+	if path, _ := fs.GetString("config"); path != "" {
+		fv := viper.New()
+		fv.SetConfigFile(path)
+		fv.SetConfigType("yaml")
+		if err := fv.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := checkKeys(fv.AllKeys(), known); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	v.SetEnvPrefix("LEAFGATE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for flag, key := range flagKeys {
+		if f := fs.Lookup(flag); f != nil && f.Changed {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, fmt.Errorf("flag --%s: %w", flag, err)
+			}
+		}
+	}
+	var cfg Config
+	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		sizeHook,
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &cfg, nil
+}
+
+// knownKeys lists the dotted keys of a config struct; a struct-valued field
+// contributes its own keys, anything else (including lists) is a leaf.
+func knownKeys(t reflect.Type, prefix string) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := prefix + f.Tag.Get("mapstructure")
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+			for k := range knownKeys(f.Type, key+".") {
+				out[k] = true
+			}
+			continue
+		}
+		out[key] = true
+	}
+	return out
+}
+
+// checkKeys reports keys that are not part of Config. Keys under a list
+// (authorization.users) are checked when decoding, since viper does not
+// flatten lists.
+func checkKeys(keys []string, known map[string]bool) error {
+	var unknown []string
+	for _, k := range keys {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	if len(unknown) == 1 {
+		return fmt.Errorf("unknown key %q", unknown[0])
+	}
+	return fmt.Errorf("unknown keys %q", unknown)
+}
+
+// validate checks values that decode fine but make no sense.
+func (c *Config) validate() error {
+	if c.Host == "" || strings.ContainsAny(c.Host, " \t/") {
+		return fmt.Errorf("host: %q is not a host name or IP address", c.Host)
+	}
+	if c.HTTPPort != 0 && (c.HTTPHost == "" || strings.ContainsAny(c.HTTPHost, " \t/")) {
+		return fmt.Errorf("http_host: %q is not a host name or IP address", c.HTTPHost)
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("port: %d out of range 0-65535", c.Port)
+	}
+	if c.HTTPPort < 0 || c.HTTPPort > 65535 {
+		return fmt.Errorf("http_port: %d out of range 0-65535", c.HTTPPort)
+	}
+	if c.HTTPPort != 0 && c.HTTPPort == c.Port && c.Port != 0 {
+		return fmt.Errorf("http_port: %d is also the client port", c.HTTPPort)
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"max_connections", int64(c.MaxConnections)},
+		{"max_payload", int64(c.MaxPayload)},
+		{"max_control_line", int64(c.MaxControlLine)},
+		{"max_pending", int64(c.MaxPending)},
+		{"write_deadline", int64(c.WriteDeadline)},
+		{"ping_interval", int64(c.PingInterval)},
+		{"ping_max", int64(c.PingMax)},
+		{"lame_duck_duration", int64(c.LameDuckDuration)},
+		{"tls.timeout", int64(c.TLS.Timeout)},
+		{"authorization.timeout", int64(c.Authorization.Timeout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			return fmt.Errorf("%s: must be positive", p.key)
+		}
+	}
+	if c.MaxPayload > 64<<20 {
+		return fmt.Errorf("max_payload: %d exceeds the 64MB limit", c.MaxPayload)
+	}
+	if c.MaxControlLine < 32 {
+		return fmt.Errorf("max_control_line: %d is below 32", c.MaxControlLine)
+	}
+	if c.MaxPending < c.MaxPayload {
+		return fmt.Errorf("max_pending: %d is below max_payload %d", c.MaxPending, c.MaxPayload)
+	}
+	if c.MaxSubscriptions < 0 {
+		return fmt.Errorf("max_subscriptions: %d is negative", c.MaxSubscriptions)
+	}
+	if c.LameDuckGracePeriod < 0 {
+		return errors.New("lame_duck_grace_period: must not be negative")
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if _, err := tlsconf.ParseMinVersion(c.TLS.MinVersion); err != nil {
+		return fmt.Errorf("tls.min_version: %w", err)
+	}
+	if c.TLS.CertFile == "" && (c.TLS.KeyFile != "" || c.TLS.CAFile != "" || c.TLS.Verify) {
+		return errors.New("tls.cert_file: required when other tls keys are set")
+	}
+	if _, err := auth.New(c.authConfig()); err != nil {
+		return fmt.Errorf("authorization.%w", err)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+}
+
+func (c *Config) authConfig() auth.Config {
+	ac := auth.Config{Token: c.Authorization.Token}
+	for _, u := range c.Authorization.Users {
+		au := auth.User{Name: u.User, Password: u.Password, NKey: u.NKey}
+		if p := u.Permissions; p != nil {
+			au.Permissions = &auth.Permissions{
+				Publish:   subjectPerms(p.Publish),
+				Subscribe: subjectPerms(p.Subscribe),
+			}
+			if r := p.AllowResponses; r != nil {
+				au.Permissions.Responses = &auth.ResponsePermission{MaxMsgs: r.Max, Expires: r.Expires}
+			}
+		}
+		ac.Users = append(ac.Users, au)
+	}
+	return ac
+}
+
+func subjectPerms(p *SubjectPermsConfig) *auth.SubjectPermission {
+	if p == nil {
+		return nil
+	}
+	return &auth.SubjectPermission{Allow: p.Allow, Deny: p.Deny}
+}
+
+// serverOptions converts the configuration into server options; TLS files
+// are loaded here, so a missing certificate is a start-up error.
+func (c *Config) serverOptions(log *slog.Logger) (server.Options, error) {
+	o := server.Options{
+		ServerName:          c.ServerName,
+		Listen:              net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
+		MaxConnections:      c.MaxConnections,
+		MaxPayload:          int32(c.MaxPayload),
+		MaxControlLine:      int(c.MaxControlLine),
+		MaxSubscriptions:    c.MaxSubscriptions,
+		MaxPending:          int64(c.MaxPending),
+		WriteDeadline:       c.WriteDeadline,
+		PingInterval:        c.PingInterval,
+		MaxPingsOut:         c.PingMax,
+		AuthTimeout:         c.Authorization.Timeout,
+		TLSTimeout:          c.TLS.Timeout,
+		Auth:                c.authConfig(),
+		LameDuckDuration:    c.LameDuckDuration,
+		LameDuckGracePeriod: c.LameDuckGracePeriod,
+		Logger:              log,
+	}
+	if c.HTTPPort != 0 {
+		o.MonitorListen = net.JoinHostPort(c.HTTPHost, strconv.Itoa(c.HTTPPort))
+	}
+	if c.TLS.CertFile != "" {
+		tc, err := tlsconf.Options{
+			CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, CAFile: c.TLS.CAFile,
+			Verify: c.TLS.Verify, MinVersion: c.TLS.MinVersion, Timeout: c.TLS.Timeout,
+		}.ServerConfig()
+		if err != nil {
+			return o, err
+		}
+		o.TLS = tc
+	}
+	return o, nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/configs"
+	"github.com/leafgate/leafgate/leaf/server"
+)
+
+// defaultConfig is the configuration every default must equal.
+var defaultConfig = Config{
+	Host: "0.0.0.0", Port: 4222, HTTPHost: "0.0.0.0", HTTPPort: 8222,
+	MaxConnections: server.DefaultMaxConnections, MaxPayload: server.DefaultMaxPayload,
+	MaxControlLine: server.DefaultMaxControlLine, MaxPending: server.DefaultMaxPending,
+	WriteDeadline: server.DefaultWriteDeadline, PingInterval: server.DefaultPingInterval,
+	PingMax: server.DefaultMaxPingsOut, LameDuckDuration: server.DefaultLameDuckDuration,
+	LameDuckGracePeriod: server.DefaultLameDuckGracePeriod,
+	Log:                 LogConfig{Level: "info", Format: "text"},
+	TLS:                 TLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
+	Authorization:       AuthConfig{Timeout: server.DefaultAuthTimeout, Users: []UserConfig{}},
+}
+
+func load(t *testing.T, args ...string) (*Config, error) {
+	t.Helper()
+	fs := newFlagSet()
+	fs.SetOutput(&bytes.Buffer{})
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(fs)
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "leafgate.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The embedded defaults, configs/leafgate.yaml loaded as a file, and the
+// server package's defaults all agree.
+func TestDefaultsMatchDocumentedFile(t *testing.T) {
+	cfg, err := load(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*cfg, defaultConfig) {
+		t.Fatalf("embedded defaults:\n%+v\nwant\n%+v", *cfg, defaultConfig)
+	}
+	fromFile, err := load(t, "--config", filepath.Join("..", "..", "configs", "leafgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromFile, cfg) {
+		t.Fatalf("configs/leafgate.yaml differs from the embedded defaults")
+	}
+}
+
+// Every key of Config is present (and so documented) in the default file.
+func TestEveryKeyIsInTheDefaultFile(t *testing.T) {
+	text := string(configs.DefaultYAML)
+	for key := range knownKeys(reflect.TypeFor[Config](), "") {
+		last := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(text, "\n"+last+":") && !strings.Contains(text, " "+last+":") {
+			t.Errorf("key %q missing from configs/leafgate.yaml", key)
+		}
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "port: 5000\nhttp_port: 0\nlog:\n  level: debug\nmax_payload: 2MB\nping_interval: 30s\n")
+	t.Setenv("LEAFGATE_PORT", "6000")
+	t.Setenv("LEAFGATE_TLS_MIN_VERSION", "1.3")
+	cfg, err := load(t, "--config", file, "--log_level", "warn", "-n", "edge-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 6000 {
+		t.Errorf("env must override file: port %d", cfg.Port)
+	}
+	if cfg.HTTPPort != 0 || cfg.MaxPayload != 2<<20 || cfg.PingInterval != 30*time.Second {
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if cfg.Log.Level != "warn" || cfg.ServerName != "edge-1" {
+		t.Errorf("flags must override: level %q name %q", cfg.Log.Level, cfg.ServerName)
+	}
+	if cfg.TLS.MinVersion != "1.3" {
+		t.Errorf("nested env override: %q", cfg.TLS.MinVersion)
+	}
+	cfg, err = load(t, "--config", file, "-p", "7000")
+	if err != nil || cfg.Port != 7000 {
+		t.Fatalf("flag over env: %v %v", cfg, err)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"prot: 4222\n", `unknown key "prot"`},
+		{"tls:\n  cert_fil: x\n", `unknown key "tls.cert_fil"`},
+		{"authorization:\n  users:\n    - user: a\n      password: b\n      pasword: c\n", "pasword"},
+		{"port: abc\n", "port"},
+		{"port: 70000\n", "port: 70000 out of range"},
+		{"http_port: -1\n", "http_port"},
+		{"ping_interval: abc\n", "ping_interval"},
+		{"ping_interval: 0s\n", "ping_interval: must be positive"},
+		{"max_payload: 12XB\n", "max_payload"},
+		{"max_payload: 128MB\n", "max_payload"},
+		{"max_pending: 1KB\n", "max_pending"},
+		{"max_control_line: 8\n", "max_control_line"},
+		{"log:\n  level: loud\n", "log.level"},
+		{"log:\n  format: xml\n", "log.format"},
+		{"tls:\n  min_version: \"1.0\"\n", "tls.min_version"},
+		{"tls:\n  key_file: k.pem\n", "tls.cert_file"},
+		{"authorization:\n  token: t\n  users:\n    - user: a\n      password: b\n", "authorization.token"},
+		{"authorization:\n  users:\n    - user: a\n", "authorization.users[0].password"},
+		{"authorization:\n  users:\n    - nkey: UBAD\n", "authorization.users[0].nkey"},
+		{"authorization:\n  users:\n    - user: a\n      password: b\n      permissions:\n        publish:\n          allow: [\"a..b\"]\n", "publish.allow[0]"},
+		{"host: \"bad host\"\n", "host"},
+		{"port: [1, 2]\n", "port"},
+	}
+	for _, tt := range tests {
+		_, err := load(t, "--config", writeFile(t, tt.file))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err = %v, want mention of %q", tt.file, err, tt.want)
+		}
+	}
+	t.Setenv("LEAFGATE_PING_MAX", "many")
+	if _, err := load(t); err == nil || !strings.Contains(err.Error(), "ping_max") {
+		t.Errorf("bad env value: err = %v", err)
+	}
+}
+
+func TestExamplesLoad(t *testing.T) {
+	for _, name := range []string{"auth.yaml"} {
+		cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		opts, err := cfg.serverOptions(nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(opts.Auth.Users) != 3 || opts.Auth.Users[1].Permissions.Responses.MaxMsgs != 1 {
+			t.Fatalf("%s: users not converted: %+v", name, opts.Auth.Users)
+		}
+	}
+	// tls.yaml names files under /etc: it must fail naming the cert file.
+	cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", "tls.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.serverOptions(nil); err == nil || !strings.Contains(err.Error(), "cert_file") {
+		t.Fatalf("tls example with missing files: err = %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := map[string]Size{"0": 0, "1024": 1024, "4KB": 4096, "4kb": 4096, "1MB": 1 << 20, "2GiB": 2 << 30, " 8K ": 8192, "10B": 10}
+	for in, want := range tests {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MB", "1TB", "-1", "1.5MB", "99999999999999999999", "9999999999999GB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"1MB", "64KB", "1024", "0", "G", "1 gb", "9223372036854775807"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err == nil && n < 0 {
+			t.Fatalf("ParseSize(%q) = %d", s, n)
+		}
+	})
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestVersionHelpAndUsageErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--version"}, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "leafgate ") {
+		t.Fatalf("--version: code %d out %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"--help"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "--config") {
+		t.Fatalf("--help: code %d out %q", code, out.String())
+	}
+	errb.Reset()
+	if code := run([]string{"--bogus"}, &out, &errb); code != exitUsage {
+		t.Fatalf("--bogus: code %d", code)
+	}
+	errb.Reset()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	_ = os.WriteFile(p, []byte("ping_max: -1\n"), 0o600)
+	if code := run([]string{"--config", p}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "ping_max") {
+		t.Fatalf("bad config: code %d stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"--config", "/no/such/file.yaml"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "/no/such/file.yaml") {
+		t.Fatalf("missing config: code %d stderr %q", code, errb.String())
+	}
+	if code := run([]string{"extra"}, &out, &errb); code != exitUsage {
+		t.Fatalf("extra arg: code %d", code)
+	}
+}
+
+func TestSignalPIDResolution(t *testing.T) {
+	proc := t.TempDir()
+	mk := func(pid int, comm string) {
+		d := filepath.Join(proc, strconv.Itoa(pid))
+		_ = os.MkdirAll(d, 0o755)
+		_ = os.WriteFile(filepath.Join(d, "comm"), []byte(comm+"\n"), 0o644)
+	}
+	mk(10, "bash")
+	mk(11, "leafgate")
+	mk(12, "leafgate") // ourselves
+	if pid, err := findLeafgate(proc, 12); err != nil || pid != 11 {
+		t.Fatalf("findLeafgate = %d, %v", pid, err)
+	}
+	mk(13, "leafgate")
+	if _, err := findLeafgate(proc, 12); err == nil || !strings.Contains(err.Error(), "2 leafgate processes") {
+		t.Fatalf("two candidates: %v", err)
+	}
+	if _, err := findLeafgate(t.TempDir(), 1); err == nil {
+		t.Fatal("no candidates accepted")
+	}
+	for _, bad := range []string{"explode", "ldm=abc", "ldm=-3"} {
+		if err := sendSignal(bad, "", proc); err == nil {
+			t.Errorf("sendSignal(%q) accepted", bad)
+		}
+	}
+}
+
+// TestBinaryLifecycle builds the binary, runs it, signals it through
+// `leafgate --signal stop=PID` and checks the exit and pid_file cleanup.
+func TestBinaryLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "leafgate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pidFile := filepath.Join(dir, "leafgate.pid")
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--pid", pidFile)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("pid file never appeared; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--signal", "stop=" + strconv.Itoa(cmd.Process.Pid)}, &out, &errb); code != exitOK {
+		t.Fatalf("--signal: %d %s", code, errb.String())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		t.Fatalf("did not stop on SIGTERM; logs:\n%s", logs.String())
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("pid file left behind: %v", err)
+	}
+	if !strings.Contains(logs.String(), "leafgate started") || !strings.Contains(logs.String(), "server shut down") {
+		t.Fatalf("logs lack start/stop lines:\n%s", logs.String())
+	}
+}
