@@ -198,6 +198,9 @@ func newClient(s *Server, conn net.Conn) *client {
 	c.parser.MaxPayload = int(s.opts.MaxPayload)
 	c.pub.Origin = c
 	c.pub.Pending = &c.pending
+	// Until CONNECT says otherwise a client is verbose and pedantic, as
+	// with nats-server (it matters to telnet-style clients).
+	c.rl.verbose, c.rl.pedantic = true, true
 	return c
 }
 

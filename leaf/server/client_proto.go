@@ -34,7 +34,9 @@ func (c *client) authViolation() error {
 
 // Connect handles CONNECT: options, authentication, permissions.
 func (c *client) Connect(arg []byte) error {
-	opts := proto.Connect{Echo: true}
+	// nats-server's defaults for fields CONNECT leaves out: a bare
+	// CONNECT {} asks for verbose and pedantic mode.
+	opts := proto.Connect{Verbose: true, Pedantic: true, Echo: true}
 	if err := json.Unmarshal(arg, &opts); err != nil {
 		// nats-server closes without an -ERR on unparsable CONNECT.
 		c.srv.log.Info("invalid CONNECT", "cid", c.cid, "remote", c.remote, "err", err)

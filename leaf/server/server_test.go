@@ -19,6 +19,9 @@ import (
 	"github.com/leafgate/leafgate/leaf/server/servertest"
 )
 
+// quiet turns off the verbose/pedantic defaults of a bare CONNECT.
+const quiet = `{"verbose":false,"pedantic":false}`
+
 // rawClient speaks the NATS protocol by hand so tests see exact bytes.
 type rawClient struct {
 	t    testing.TB
@@ -86,10 +89,10 @@ func (c *rawClient) flush() {
 
 func TestPubSubRoundTrip(t *testing.T) {
 	s := servertest.Run(t, server.Options{})
-	sub := dialRaw(t, s, `{"verbose":false}`)
+	sub := dialRaw(t, s, quiet)
 	sub.send("SUB foo.* 7\r\n")
 	sub.flush()
-	pub := dialRaw(t, s, `{}`)
+	pub := dialRaw(t, s, quiet)
 	pub.send("PUB foo.bar reply.x 5\r\nhello\r\n")
 	pub.flush()
 	sub.expect("MSG foo.bar 7 reply.x 5")
@@ -98,7 +101,7 @@ func TestPubSubRoundTrip(t *testing.T) {
 
 func TestHeadersAndNoResponders(t *testing.T) {
 	s := servertest.Run(t, server.Options{})
-	c := dialRaw(t, s, `{"headers":true,"no_responders":true}`)
+	c := dialRaw(t, s, `{"verbose":false,"pedantic":false,"headers":true,"no_responders":true}`)
 	c.send("SUB _INBOX.abc.* 1\r\n")
 	c.send("PUB svc.nobody _INBOX.abc.1 2\r\nhi\r\n")
 	c.expect("HMSG _INBOX.abc.1 1 42 42")
@@ -110,10 +113,10 @@ func TestHeadersAndNoResponders(t *testing.T) {
 
 func TestHeadersStrippedForClientsWithoutHeaders(t *testing.T) {
 	s := servertest.Run(t, server.Options{})
-	old := dialRaw(t, s, `{"headers":false}`)
+	old := dialRaw(t, s, `{"verbose":false,"headers":false}`)
 	old.send("SUB h 1\r\n")
 	old.flush()
-	pub := dialRaw(t, s, `{"headers":true}`)
+	pub := dialRaw(t, s, `{"verbose":false,"headers":true}`)
 	hdr := "NATS/1.0\r\nA: b\r\n\r\n"
 	pub.send(fmt.Sprintf("HPUB h %d %d\r\n%sok\r\n", len(hdr), len(hdr)+2, hdr))
 	pub.flush()
@@ -123,7 +126,7 @@ func TestHeadersStrippedForClientsWithoutHeaders(t *testing.T) {
 
 func TestAutoUnsubscribe(t *testing.T) {
 	s := servertest.Run(t, server.Options{})
-	c := dialRaw(t, s, `{}`)
+	c := dialRaw(t, s, quiet)
 	c.send("SUB a 1\r\nUNSUB 1 2\r\n")
 	for i := 0; i < 5; i++ {
 		c.send("PUB a 1\r\nx\r\n")
@@ -156,7 +159,7 @@ func TestInternalClientsShareTheRouter(t *testing.T) {
 	if err := s.Router().Subscribe(&router.Sub{Subject: "internal.>", Receiver: in}); err != nil {
 		t.Fatal(err)
 	}
-	c := dialRaw(t, s, `{}`)
+	c := dialRaw(t, s, quiet)
 	c.send("SUB out 9\r\nPUB internal.x 3\r\nabc\r\n")
 	c.flush()
 	select {
@@ -182,11 +185,11 @@ func TestSlowConsumerIsCutWithoutBlockingOthers(t *testing.T) {
 		MaxPending:    2 * 1024 * 1024,
 		WriteDeadline: 2 * time.Second,
 	})
-	slow := dialRaw(t, s, `{}`)
+	slow := dialRaw(t, s, quiet)
 	slow.send("SUB flood 1\r\n")
 	slow.flush()
 
-	fast := dialRaw(t, s, `{}`)
+	fast := dialRaw(t, s, quiet)
 	fast.send("SUB flood 1\r\n")
 	fast.flush()
 
@@ -206,7 +209,7 @@ func TestSlowConsumerIsCutWithoutBlockingOthers(t *testing.T) {
 		got = int(n)
 	}()
 
-	pub := dialRaw(t, s, `{}`)
+	pub := dialRaw(t, s, quiet)
 	frame := fmt.Appendf(nil, "PUB flood 1024\r\n%s\r\n", payload)
 	w := bufio.NewWriterSize(pub.conn, 64*1024)
 	start := time.Now()
@@ -248,7 +251,7 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 	}
 	var conns []*rawClient
 	for i := 0; i < 10; i++ {
-		c := dialRaw(t, s, `{}`)
+		c := dialRaw(t, s, quiet)
 		c.send(fmt.Sprintf("SUB s.%d %d\r\n", i, i))
 		c.flush()
 		conns = append(conns, c)
