@@ -86,7 +86,8 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 		if i < 0 {
 			// Arguments are limited to MaxControlLine; allow for the
 			// operation name and separators in front of them.
-			if len(p.line)+len(buf) > p.maxControlLine()+maxOpOverhead {
+			// (+1: the line's '\r' may already be here.)
+			if len(p.line)+len(buf) > p.maxControlLine()+maxOpOverhead+1 {
 				return ErrMaxControlLine
 			}
 			p.line = append(p.line, buf...)
@@ -99,6 +100,12 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 		}
 		buf = buf[i+1:]
 		line = bytes.TrimSuffix(line, []byte{'\r'})
+		// The same bound as for a partial line, so where a read splits
+		// the stream never changes the outcome.
+		if len(line) > p.maxControlLine()+maxOpOverhead {
+			p.line = p.line[:0]
+			return ErrMaxControlLine
+		}
 		var err error
 		buf, err = p.op(line, buf, h)
 		p.line = p.line[:0]

@@ -388,6 +388,11 @@ func (c *client) writeLoop() {
 	}
 }
 
+// maxWriteChunk bounds one socket write, so progress (which releases
+// stalled publishers) and the write deadline are measured per chunk rather
+// than per buffer, which can hold up to MaxPending bytes.
+const maxWriteChunk = 256 * 1024
+
 // writeOut writes what is buffered now. It reports false when the
 // connection has failed (and is closed).
 func (c *client) writeOut() bool {
@@ -404,21 +409,29 @@ func (c *client) writeOut() bool {
 	conn := c.conn
 	c.mu.Unlock()
 
-	_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
-	_, err := conn.Write(buf)
-
-	c.mu.Lock()
-	c.writing = 0
-	if cap(buf) <= keepOutBuf && c.spare == nil {
-		c.spare = buf[:0]
-	}
-	if err == nil {
-		c.written += int64(len(buf))
-		c.stuck = false
-		if c.stall != nil && int64(len(c.out)) <= c.srv.opts.MaxPending/2 {
+	var err error
+	for off := 0; off < len(buf) && err == nil; {
+		end := min(off+maxWriteChunk, len(buf))
+		_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+		var n int
+		n, err = conn.Write(buf[off:end])
+		off += n
+		c.mu.Lock()
+		c.writing = len(buf) - off
+		c.written += int64(n)
+		if n > 0 {
+			c.stuck = false
+		}
+		if c.stall != nil && int64(len(c.out)+c.writing) <= c.srv.opts.MaxPending/4*3 {
 			close(c.stall)
 			c.stall = nil
 		}
+		c.mu.Unlock()
+	}
+
+	c.mu.Lock()
+	if cap(buf) <= keepOutBuf && c.spare == nil {
+		c.spare = buf[:0]
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -564,7 +577,7 @@ func (c *client) collectStalls() []stalled {
 }
 
 // waitStalls gives the stalled receivers of a batch, together, up to
-// stallWait to drain below half of MaxPending. One that wrote nothing at
+// stallWait to drain back under 3/4 of MaxPending. One that wrote nothing at
 // all in that time is marked stuck: a reader that stopped reading costs
 // publishers one wait and is then cut at MaxPending, while a reader that is
 // merely slower than the publisher paces it, as nats-server's stall does.
