@@ -22,10 +22,6 @@ const (
 	minReadBuf   = 512
 	startReadBuf = 4096
 	maxReadBuf   = 64 * 1024
-	// keepOutBuf is the largest outbound buffer kept for reuse after a
-	// write; bursts beyond it are returned to the garbage collector so a
-	// connection that once buffered megabytes does not hold them forever.
-	keepOutBuf = 64 * 1024
 )
 
 // closeReason says why a connection ended, as /connz reports it.
@@ -115,9 +111,10 @@ type client struct {
 	perms        *auth.Checker
 	replies      map[string]*replyGrant // allow_responses grants, reply subject → grant
 	subs         map[string]*router.Sub // sid → subscription
-	out          []byte                 // pending outbound bytes
-	spare        []byte                 // the other half of the double buffer
-	writing      int                    // bytes the write loop is writing now
+	out          outQueue               // pending output
+	spareChunks  [][]byte               // chunk list reused between writes
+	scratch      []byte                 // MSG/HMSG line being built
+	writing      int                    // bytes the write loop is still writing
 	flushPending bool                   // a Flush kick is owed or queued
 	closed       bool
 	flushOnClose bool
@@ -388,58 +385,56 @@ func (c *client) writeLoop() {
 	}
 }
 
-// maxWriteChunk bounds one socket write, so progress (which releases
-// stalled publishers) and the write deadline are measured per chunk rather
-// than per buffer, which can hold up to MaxPending bytes.
-const maxWriteChunk = 256 * 1024
-
-// writeOut writes what is buffered now. It reports false when the
-// connection has failed (and is closed).
+// writeOut writes what is buffered now, chunk by chunk, so progress (which
+// releases stalled publishers) and the write deadline are measured per
+// chunk rather than per buffer, which can hold up to MaxPending bytes. It
+// reports false when the connection has failed (and is closed).
 func (c *client) writeOut() bool {
 	c.mu.Lock()
 	c.flushPending = false
-	if len(c.out) == 0 {
+	if c.out.size == 0 {
 		c.mu.Unlock()
 		return true
 	}
-	buf := c.out
-	c.out = c.spare[:0]
-	c.spare = nil
-	c.writing = len(buf)
+	c.writing = c.out.size
+	chunks := c.out.take(c.spareChunks)
+	c.spareChunks = nil
 	conn := c.conn
 	c.mu.Unlock()
 
 	var err error
-	for off := 0; off < len(buf) && err == nil; {
-		end := min(off+maxWriteChunk, len(buf))
-		_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
-		var n int
-		n, err = conn.Write(buf[off:end])
-		off += n
-		c.mu.Lock()
-		c.writing = len(buf) - off
-		c.written += int64(n)
-		if n > 0 {
-			c.stuck = false
+	var written int
+	for i, chunk := range chunks {
+		if err == nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+			var n int
+			n, err = conn.Write(chunk)
+			written += n
+			c.mu.Lock()
+			c.writing -= n
+			c.written += int64(n)
+			if n > 0 {
+				c.stuck = false
+			}
+			if c.stall != nil && int64(c.out.size+c.writing) <= c.srv.opts.MaxPending/4*3 {
+				close(c.stall)
+				c.stall = nil
+			}
+			c.mu.Unlock()
 		}
-		if c.stall != nil && int64(len(c.out)+c.writing) <= c.srv.opts.MaxPending/4*3 {
-			close(c.stall)
-			c.stall = nil
-		}
-		c.mu.Unlock()
+		releaseChunk(chunk)
+		chunks[i] = nil
 	}
-
 	c.mu.Lock()
-	if cap(buf) <= keepOutBuf && c.spare == nil {
-		c.spare = buf[:0]
-	}
+	c.writing = 0
+	c.spareChunks = chunks[:0]
 	c.mu.Unlock()
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			c.srv.stats.slowConsumers.Add(1)
 			c.srv.log.Warn("slow consumer: write deadline exceeded", "cid", c.cid,
-				"remote", c.remote, "write_deadline", c.srv.opts.WriteDeadline, "bytes", len(buf))
+				"remote", c.remote, "write_deadline", c.srv.opts.WriteDeadline, "written", written)
 			c.closeConn(reasonSlowConsumerDeadline, false)
 		} else {
 			c.closeConn(reasonWriteError, false)
@@ -455,17 +450,17 @@ func (c *client) writeOut() bool {
 func (c *client) flushAndClose() {
 	c.mu.Lock()
 	flush := c.flushOnClose
-	buf := c.out
-	c.out, c.spare = nil, nil
+	chunks := c.out.take(nil)
 	conn := c.conn
 	c.mu.Unlock()
-	if flush && len(buf) > 0 {
-		d := c.srv.opts.WriteDeadline
-		if d > 2*time.Second {
-			d = 2 * time.Second
+	d := min(c.srv.opts.WriteDeadline, 2*time.Second)
+	var err error
+	for _, chunk := range chunks {
+		if flush && err == nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(d))
+			_, err = conn.Write(chunk)
 		}
-		_ = conn.SetWriteDeadline(time.Now().Add(d))
-		_, _ = conn.Write(buf)
+		releaseChunk(chunk)
 	}
 	conn.Close()
 }
@@ -478,7 +473,7 @@ func (c *client) queueProto(b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.out = append(c.out, b...)
+	c.out.write(b)
 	need := !c.flushPending
 	c.flushPending = true
 	c.mu.Unlock()
@@ -512,7 +507,7 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 		return false
 	}
 	// Slow consumer: cut this reader rather than hold the publisher back.
-	if int64(len(c.out)+c.writing+size) > c.srv.opts.MaxPending {
+	if int64(c.out.size+c.writing+size) > c.srv.opts.MaxPending {
 		c.mu.Unlock()
 		c.srv.stats.slowConsumers.Add(1)
 		c.srv.log.Warn("slow consumer: max pending exceeded", "cid", c.cid,
@@ -521,16 +516,18 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 		return false
 	}
 	if withHdr {
-		c.out = proto.AppendHMsgLine(c.out, subj, sub.SID, reply, len(hdr), size)
-		c.out = append(c.out, hdr...)
+		c.scratch = proto.AppendHMsgLine(c.scratch[:0], subj, sub.SID, reply, len(hdr), size)
+		c.out.write(c.scratch)
+		c.out.write(hdr)
 	} else {
-		c.out = proto.AppendMsgLine(c.out, subj, sub.SID, reply, size)
+		c.scratch = proto.AppendMsgLine(c.scratch[:0], subj, sub.SID, reply, size)
+		c.out.write(c.scratch)
 	}
-	c.out = append(c.out, payload...)
-	c.out = append(c.out, '\r', '\n')
+	c.out.write(payload)
+	c.out.write(crlf)
 	c.outMsgs++
 	c.outBytes += int64(size)
-	if c.stall == nil && !c.stuck && int64(len(c.out)+c.writing) > c.srv.opts.MaxPending/4*3 {
+	if c.stall == nil && !c.stuck && int64(c.out.size+c.writing) > c.srv.opts.MaxPending/4*3 {
 		c.stall = make(chan struct{})
 	}
 	if len(reply) > 0 && c.perms != nil && c.perms.Responses() != nil {
@@ -547,6 +544,8 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 	c.mu.Unlock()
 	return need
 }
+
+var crlf = []byte("\r\n")
 
 // stallWait bounds how long a publisher waits, per read batch, for a
 // receiver above 3/4 of MaxPending to make write progress.
