@@ -134,9 +134,11 @@ type client struct {
 	// publisher that pushed this client past 3/4 of MaxPending waits on it
 	// briefly. stuck marks a client that made no progress within a stall
 	// wait: it never stalls publishers again until it writes something.
-	stall   chan struct{}
-	stuck   bool
-	written int64 // bytes written so far, to tell a slow reader from a stopped one
+	stall      chan struct{}
+	stallShown bool // stall was reported to a publisher's flush set
+	stuck      bool
+	idleStalls int   // consecutive stall waits that saw no write progress
+	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
 	kick    chan struct{} // write loop wake-up, capacity 1
 	closing chan struct{} // closed once on close
@@ -414,7 +416,7 @@ func (c *client) writeOut() bool {
 			c.writing -= n
 			c.written += int64(n)
 			if n > 0 {
-				c.stuck = false
+				c.stuck, c.idleStalls = false, 0
 			}
 			if c.stall != nil && int64(c.out.size+c.writing) <= c.srv.opts.MaxPending/4*3 {
 				close(c.stall)
@@ -529,6 +531,7 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 	c.outBytes += int64(size)
 	if c.stall == nil && !c.stuck && int64(c.out.size+c.writing) > c.srv.opts.MaxPending/4*3 {
 		c.stall = make(chan struct{})
+		c.stallShown = false
 	}
 	if len(reply) > 0 && c.perms != nil && c.perms.Responses() != nil {
 		c.grantReplyLocked(reply)
@@ -539,8 +542,14 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 			delete(c.subs, string(sub.SID))
 		}
 	}
-	need := !c.flushPending
+	// Report a stalled receiver to the publisher even when a flush is
+	// already pending: its writer is then typically blocked on a full
+	// socket, which is exactly when the publisher should wait for it.
+	need := !c.flushPending || (c.stall != nil && !c.stallShown)
 	c.flushPending = true
+	if c.stall != nil {
+		c.stallShown = true
+	}
 	c.mu.Unlock()
 	return need
 }
@@ -569,17 +578,24 @@ func (c *client) collectStalls() []stalled {
 		rc.mu.Lock()
 		if rc.stall != nil {
 			out = append(out, stalled{rc, rc.stall, rc.written})
+			rc.stallShown = false // report it again in the next batch
 		}
 		rc.mu.Unlock()
 	}
 	return out
 }
 
+// stuckAfter is how many consecutive stall waits without any write
+// progress mark a receiver stuck (about 100 ms with stallWait).
+const stuckAfter = 20
+
 // waitStalls gives the stalled receivers of a batch, together, up to
-// stallWait to drain back under 3/4 of MaxPending. One that wrote nothing at
-// all in that time is marked stuck: a reader that stopped reading costs
-// publishers one wait and is then cut at MaxPending, while a reader that is
-// merely slower than the publisher paces it, as nats-server's stall does.
+// stallWait to drain back under 3/4 of MaxPending, so a reader that is
+// merely slower than its publisher paces it, as nats-server's stall does.
+// A receiver that makes no write progress through stuckAfter waits in a
+// row is marked stuck and stalls nobody again until it writes: a reader
+// that stopped reading costs publishers about 100 ms once, and is then cut
+// at MaxPending.
 func (c *client) waitStalls(list []stalled) {
 	if len(list) == 0 {
 		return
@@ -604,9 +620,11 @@ func (c *client) waitStalls(list []stalled) {
 		}
 		st.c.mu.Lock()
 		if st.c.stall == st.ch && st.c.written == st.written {
-			st.c.stuck = true
-			close(st.c.stall)
-			st.c.stall = nil
+			if st.c.idleStalls++; st.c.idleStalls >= stuckAfter {
+				st.c.stuck = true
+				close(st.c.stall)
+				st.c.stall = nil
+			}
 		}
 		st.c.mu.Unlock()
 	}

@@ -217,7 +217,10 @@ func TestSlowConsumer(t *testing.T) {
 		w.Flush()
 		pub.Flush()
 		for i := 0; i < total; i++ {
-			nextMsg(t, goodSub)
+			if _, err := goodSub.NextMsg(5 * time.Second); err != nil {
+				c := getJSON(t, tg.MonitorURL+"/connz?state=closed")
+				t.Fatalf("good subscriber lost after %d messages: %v; closed connections: %v", i, err, c["connections"])
+			}
 		}
 		slow.ExpectClosed(15 * time.Second)
 		v := getJSON(t, tg.MonitorURL+"/varz")
