@@ -21,13 +21,19 @@ export GOFLAGS  := -buildvcs=false
 
 all: build
 
-tools: $(BIN)/staticcheck $(BIN)/nats
+JSMODS := test/js/node_modules/@nats-io/transport-node
+
+tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS)
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 $(BIN)/nats:
 	GOBIN=$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+# nats.js for the interop test, from the committed lockfile.
+$(JSMODS): test/js/package.json test/js/package-lock.json
+	cd test/js && npm ci --no-audit --no-fund
 
 test: lint unit e2e
 
@@ -73,4 +79,4 @@ build-arm:
 	ls -l dist/
 
 clean:
-	rm -rf leafgate dist $(BIN)
+	rm -rf leafgate dist $(BIN) test/js/node_modules
