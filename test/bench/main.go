@@ -74,10 +74,11 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(out, "building leafgate and nats-server ...")
 	lgBin := filepath.Join(dir, "leafgate")
 	nsBin := filepath.Join(dir, "nats-server")
-	if err := goBuild(ctx, lgBin, "github.com/leafgate/leafgate/cmd/leafgate", nil); err != nil {
+	// Both static and stripped, as they ship; RSS includes the binary's mapped pages.
+	if err := goBuild(ctx, lgBin, "github.com/leafgate/leafgate/cmd/leafgate", []string{"CGO_ENABLED=0"}, "-ldflags", "-s -w"); err != nil {
 		return err
 	}
-	if err := goBuild(ctx, nsBin, "github.com/nats-io/nats-server/v2", nil); err != nil {
+	if err := goBuild(ctx, nsBin, "github.com/nats-io/nats-server/v2", []string{"CGO_ENABLED=0"}, "-ldflags", "-s -w"); err != nil {
 		return err
 	}
 	var rows []Row
