@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,4 +118,68 @@ func TestBinaryLifecycle(t *testing.T) {
 	if !strings.Contains(logs.String(), "leafgate started") || !strings.Contains(logs.String(), "server shut down") {
 		t.Fatalf("logs lack start/stop lines:\n%s", logs.String())
 	}
+}
+
+// TestBinaryLameDuck: `leafgate --signal ldm=PID` puts a running leafgate in
+// lame-duck mode; it tells its clients and exits by itself.
+func TestBinaryLameDuck(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "leafgate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--log_format", "json")
+	cmd.Env = append(os.Environ(), "LEAFGATE_LAME_DUCK_DURATION=1s", "LEAFGATE_LAME_DUCK_GRACE_PERIOD=200ms")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "leafgate started") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no start line; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--signal", "ldm=" + strconv.Itoa(cmd.Process.Pid)}, &out, &errb); code != exitOK {
+		t.Fatalf("--signal ldm: %d %s", code, errb.String())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		t.Fatalf("did not exit after lame duck; logs:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "entering lame duck mode") {
+		t.Fatalf("logs lack the lame duck line:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer process and a reading test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
