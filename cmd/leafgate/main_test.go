@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -68,101 +67,79 @@ func TestSignalPIDResolution(t *testing.T) {
 	}
 }
 
-// TestBinaryLifecycle builds the binary, runs it, signals it through
+// TestBinaryLifecycle runs the binary with a pid_file, stops it through
 // `leafgate --signal stop=PID` and checks the exit and pid_file cleanup.
 func TestBinaryLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
+	pidFile := filepath.Join(t.TempDir(), "leafgate.pid")
+	cmd, logs := startBinary(t, nil, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--pid", pidFile)
+	if _, err := os.Stat(pidFile); err != nil {
+		t.Fatalf("pid file: %v", err)
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "leafgate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	pidFile := filepath.Join(dir, "leafgate.pid")
-	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--pid", pidFile)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(pidFile); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("pid file never appeared; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	var out, errb bytes.Buffer
-	if code := run([]string{"--signal", "stop=" + strconv.Itoa(cmd.Process.Pid)}, &out, &errb); code != exitOK {
-		t.Fatalf("--signal: %d %s", code, errb.String())
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, logs.String())
-		}
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		t.Fatalf("did not stop on SIGTERM; logs:\n%s", logs.String())
-	}
+	signalAndWait(t, cmd, logs, "stop")
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Fatalf("pid file left behind: %v", err)
 	}
-	if !strings.Contains(logs.String(), "leafgate started") || !strings.Contains(logs.String(), "server shut down") {
-		t.Fatalf("logs lack start/stop lines:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "server shut down") {
+		t.Fatalf("logs lack the shutdown line:\n%s", logs.String())
 	}
 }
 
 // TestBinaryLameDuck: `leafgate --signal ldm=PID` puts a running leafgate in
-// lame-duck mode; it tells its clients and exits by itself.
+// lame-duck mode; it exits by itself when the mode ends.
 func TestBinaryLameDuck(t *testing.T) {
+	env := []string{"LEAFGATE_LAME_DUCK_DURATION=1s", "LEAFGATE_LAME_DUCK_GRACE_PERIOD=200ms"}
+	cmd, logs := startBinary(t, env, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--log_format", "json")
+	signalAndWait(t, cmd, logs, "ldm")
+	if !strings.Contains(logs.String(), "entering lame duck mode") {
+		t.Fatalf("logs lack the lame duck line:\n%s", logs.String())
+	}
+}
+
+// startBinary builds leafgate and starts it with args and extra env,
+// returning the command and its log once the start line is logged.
+func startBinary(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "leafgate")
+	bin := filepath.Join(t.TempDir(), "leafgate")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", "0", "-m", "0", "--log_format", "json")
-	cmd.Env = append(os.Environ(), "LEAFGATE_LAME_DUCK_DURATION=1s", "LEAFGATE_LAME_DUCK_GRACE_PERIOD=200ms")
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), "leafgate started") {
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
 			t.Fatalf("no start line; logs:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return cmd, logs
+}
+
+// signalAndWait sends `leafgate --signal <what>=PID` and waits for a clean exit.
+func signalAndWait(t *testing.T, cmd *exec.Cmd, logs *syncBuffer, what string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run([]string{"--signal", "ldm=" + strconv.Itoa(cmd.Process.Pid)}, &out, &errb); code != exitOK {
-		t.Fatalf("--signal ldm: %d %s", code, errb.String())
+	if code := run([]string{"--signal", what + "=" + strconv.Itoa(cmd.Process.Pid)}, &out, &errb); code != exitOK {
+		t.Fatalf("--signal %s: %d %s", what, code, errb.String())
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, logs.String())
+			t.Fatalf("exit after --signal %s: %v\n%s", what, err, logs.String())
 		}
 	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		t.Fatalf("did not exit after lame duck; logs:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "entering lame duck mode") {
-		t.Fatalf("logs lack the lame duck line:\n%s", logs.String())
+		t.Fatalf("did not exit after --signal %s; logs:\n%s", what, logs.String())
 	}
 }
 

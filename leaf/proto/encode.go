@@ -15,15 +15,7 @@ var (
 // AppendMsgLine appends "MSG <subject> <sid> [reply] <size>\r\n"; the
 // caller appends the payload and its CRLF.
 func AppendMsgLine(dst, subject, sid, reply []byte, size int) []byte {
-	dst = append(dst, "MSG "...)
-	dst = append(dst, subject...)
-	dst = append(dst, ' ')
-	dst = append(dst, sid...)
-	dst = append(dst, ' ')
-	if len(reply) > 0 {
-		dst = append(dst, reply...)
-		dst = append(dst, ' ')
-	}
+	dst = appendMsgPrefix(dst, "MSG ", subject, sid, reply)
 	dst = strconv.AppendInt(dst, int64(size), 10)
 	return append(dst, '\r', '\n')
 }
@@ -31,7 +23,16 @@ func AppendMsgLine(dst, subject, sid, reply []byte, size int) []byte {
 // AppendHMsgLine appends "HMSG <subject> <sid> [reply] <hdrLen> <total>\r\n";
 // the caller appends headers, payload and CRLF.
 func AppendHMsgLine(dst, subject, sid, reply []byte, hdrLen, total int) []byte {
-	dst = append(dst, "HMSG "...)
+	dst = appendMsgPrefix(dst, "HMSG ", subject, sid, reply)
+	dst = strconv.AppendInt(dst, int64(hdrLen), 10)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(total), 10)
+	return append(dst, '\r', '\n')
+}
+
+// appendMsgPrefix appends "<op><subject> <sid> [reply ]".
+func appendMsgPrefix(dst []byte, op string, subject, sid, reply []byte) []byte {
+	dst = append(dst, op...)
 	dst = append(dst, subject...)
 	dst = append(dst, ' ')
 	dst = append(dst, sid...)
@@ -40,10 +41,7 @@ func AppendHMsgLine(dst, subject, sid, reply []byte, hdrLen, total int) []byte {
 		dst = append(dst, reply...)
 		dst = append(dst, ' ')
 	}
-	dst = strconv.AppendInt(dst, int64(hdrLen), 10)
-	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(total), 10)
-	return append(dst, '\r', '\n')
+	return dst
 }
 
 // AppendMsg appends a complete MSG.
