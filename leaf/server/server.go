@@ -165,7 +165,7 @@ func (s *Server) Start() error {
 		})
 	}
 	s.goFunc(func() { s.acceptLoop(ln) })
-	s.log.Info("listening for client connections", "addr", ln.Addr().String(),
+	s.log.Debug("listening for client connections", "addr", ln.Addr().String(),
 		"server_id", s.id, "server_name", s.name, "tls", s.opts.TLS != nil, "auth", s.auth.Required())
 	return nil
 }
