@@ -7,6 +7,7 @@ require (
 	github.com/nats-io/nkeys v0.4.17
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.21.0
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.59.0
 )
 

@@ -1,0 +1,547 @@
+package msgstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/leafgate/leafgate/leaf/subject"
+)
+
+// Bolt is one bbolt file holding the messages of many streams. All writes
+// go through one committer goroutine that applies every batch waiting at
+// that moment in a single bbolt transaction (group commit): one fsync
+// covers many publishes, and nobody waits for a timer.
+//
+// Layout: bucket "streams" / <stream name> / { "m": seq → record,
+// "s": subject → count|last, key "state": State }. Opening a stream reads
+// its "state" key only: start-up cost does not grow with stored messages.
+type Bolt struct {
+	db   *bolt.DB
+	reqs chan *applyReq
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex // guards streams and closed
+	streams map[string]*boltStream
+	closed  bool
+
+	// beforeCommit, when set (tests), runs inside the write transaction
+	// just before it commits: holding it back holds back every ack.
+	beforeCommit func()
+}
+
+type applyReq struct {
+	s     *boltStream
+	batch *Batch
+	done  func(error)
+}
+
+// maxGroup bounds how many batches one transaction takes.
+const maxGroup = 4096
+
+var (
+	bucketStreams = []byte("streams")
+	bucketMsgs    = []byte("m")
+	bucketSubj    = []byte("s")
+	keyState      = []byte("state")
+)
+
+// OpenBolt opens (creating if needed) the bbolt file at path. A file that
+// is not a valid bbolt database is an error, never silently replaced.
+func OpenBolt(path string) (*Bolt, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      2 * time.Second, // another process holds the lock
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("msgstore: open %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketStreams)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("msgstore: initialise %s: %w", path, err)
+	}
+	b := &Bolt{
+		db:      db,
+		reqs:    make(chan *applyReq, 1024),
+		quit:    make(chan struct{}),
+		streams: make(map[string]*boltStream),
+	}
+	b.wg.Add(1)
+	go b.commitLoop()
+	return b, nil
+}
+
+// Close stops the committer (failing queued batches with ErrClosed) and
+// closes the file.
+func (b *Bolt) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	for _, s := range b.streams {
+		s.markClosed()
+	}
+	b.mu.Unlock()
+	close(b.quit)
+	b.wg.Wait()
+	return b.db.Close()
+}
+
+// Stream opens (creating if needed) the named stream's store.
+func (b *Bolt) Stream(name string) (Store, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if s := b.streams[name]; s != nil {
+		return s, nil
+	}
+	s := &boltStream{b: b, name: []byte(name)}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		sb, err := tx.Bucket(bucketStreams).CreateBucketIfNotExists(s.name)
+		if err != nil {
+			return err
+		}
+		if _, err := sb.CreateBucketIfNotExists(bucketMsgs); err != nil {
+			return err
+		}
+		if _, err := sb.CreateBucketIfNotExists(bucketSubj); err != nil {
+			return err
+		}
+		s.state = State{FirstSeq: 1}
+		if v := sb.Get(keyState); v != nil {
+			if s.state, err = decodeState(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("msgstore: open stream %q: %w", name, err)
+	}
+	b.streams[name] = s
+	return s, nil
+}
+
+// DeleteStream removes a stream and all its messages.
+func (b *Bolt) DeleteStream(name string) error {
+	b.mu.Lock()
+	s := b.streams[name]
+	delete(b.streams, name)
+	b.mu.Unlock()
+	if s != nil {
+		s.markClosed()
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketStreams).DeleteBucket([]byte(name))
+		if errors.Is(err, bolt.ErrBucketNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("msgstore: delete stream %q: %w", name, err)
+	}
+	return nil
+}
+
+// commitLoop is the single writer.
+func (b *Bolt) commitLoop() {
+	defer b.wg.Done()
+	group := make([]*applyReq, 0, 64)
+	for {
+		select {
+		case r := <-b.reqs:
+			group = append(group[:0], r)
+		drain:
+			for len(group) < maxGroup {
+				select {
+				case r := <-b.reqs:
+					group = append(group, r)
+				default:
+					break drain
+				}
+			}
+			b.commit(group)
+		case <-b.quit:
+			for {
+				select {
+				case r := <-b.reqs:
+					r.done(ErrClosed)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// commit applies a group of batches in one transaction. A batch that fails
+// validation is skipped (its caller gets the error) without affecting the
+// others; a failed commit fails them all and leaves state untouched.
+func (b *Bolt) commit(group []*applyReq) {
+	staged := make(map[*boltStream]*State)
+	errs := make([]error, len(group))
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketStreams)
+		// bbolt keeps references to Put values until the transaction
+		// ends, so records are appended to an arena that only grows
+		// within this transaction.
+		var arena []byte
+		for i, r := range group {
+			st := staged[r.s]
+			if st == nil {
+				cur := r.s.durableState()
+				st = &cur
+				staged[r.s] = st
+			}
+			if r.s.isClosed() {
+				errs[i] = ErrClosed
+				continue
+			}
+			if err := r.batch.checkOrder(st.LastSeq); err != nil {
+				errs[i] = err
+				continue
+			}
+			sb := root.Bucket(r.s.name)
+			if sb == nil {
+				errs[i] = ErrClosed
+				continue
+			}
+			var err error
+			if arena, err = applyBatch(sb, r.batch, st, arena); err != nil {
+				return err
+			}
+		}
+		for s, st := range staged {
+			if sb := root.Bucket(s.name); sb != nil {
+				if err := sb.Put(keyState, encodeState(st)); err != nil {
+					return err
+				}
+			}
+		}
+		if b.beforeCommit != nil {
+			b.beforeCommit()
+		}
+		return nil
+	})
+	if err == nil {
+		for s, st := range staged {
+			s.setDurableState(*st)
+		}
+	}
+	for i, r := range group {
+		switch {
+		case err != nil:
+			r.done(fmt.Errorf("msgstore: commit: %w", err))
+		default:
+			r.done(errs[i])
+		}
+	}
+}
+
+// applyBatch writes one batch's operations into the stream bucket and
+// updates st. Records are appended to arena (see commit); the grown arena
+// is returned.
+func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte, error) {
+	msgs, subjs := sb.Bucket(bucketMsgs), sb.Bucket(bucketSubj)
+	for _, o := range batch.ops {
+		switch o.kind {
+		case opAppend:
+			start := len(arena)
+			var err error
+			if arena, err = appendRecord(arena, &o.msg); err != nil {
+				return arena, err
+			}
+			if err := msgs.Put(seqKey(o.msg.Seq), arena[start:len(arena):len(arena)]); err != nil {
+				return arena, err
+			}
+			cnt, _ := getSubj(subjs, o.msg.Subject)
+			if err := putSubj(subjs, o.msg.Subject, cnt+1, o.msg.Seq); err != nil {
+				return arena, err
+			}
+			if st.Msgs == 0 {
+				st.FirstSeq, st.FirstTime = o.msg.Seq, o.msg.Time
+			}
+			st.Msgs++
+			st.Bytes += o.msg.Size()
+			st.LastSeq, st.LastTime = o.msg.Seq, o.msg.Time
+		case opRemove:
+			if err := removeSeq(msgs, subjs, o.first, st); err != nil {
+				return arena, err
+			}
+		case opRemoveRange:
+			if err := removeRange(msgs, subjs, o.first, o.last, st); err != nil {
+				return arena, err
+			}
+		}
+	}
+	return arena, nil
+}
+
+func removeRange(msgs, subjs *bolt.Bucket, first, last uint64, st *State) error {
+	// Collect keys in chunks: deleting under an iterating cursor can skip
+	// entries in bbolt.
+	var keys []uint64
+	for {
+		keys = keys[:0]
+		c := msgs.Cursor()
+		for k, _ := c.Seek(seqKey(first)); k != nil && len(keys) < 1024; k, _ = c.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			if seq > last {
+				break
+			}
+			keys = append(keys, seq)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		for _, seq := range keys {
+			if err := removeSeq(msgs, subjs, seq, st); err != nil {
+				return err
+			}
+		}
+		first = keys[len(keys)-1] + 1
+	}
+}
+
+func removeSeq(msgs, subjs *bolt.Bucket, seq uint64, st *State) error {
+	rec := msgs.Get(seqKey(seq))
+	if rec == nil {
+		return nil
+	}
+	m, err := decodeRecord(seq, rec)
+	if err != nil {
+		return err
+	}
+	if err := msgs.Delete(seqKey(seq)); err != nil {
+		return err
+	}
+	st.Msgs--
+	st.Bytes -= m.Size()
+	cnt, lastSeq := getSubj(subjs, m.Subject)
+	switch {
+	case cnt <= 1:
+		if err := subjs.Delete([]byte(m.Subject)); err != nil {
+			return err
+		}
+	case lastSeq == seq:
+		// Find the subject's previous message, newest first.
+		c := msgs.Cursor()
+		prev := uint64(0)
+		k, v := c.Seek(seqKey(seq))
+		if k == nil {
+			k, v = c.Last()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			s := binary.BigEndian.Uint64(k)
+			if s >= seq {
+				continue
+			}
+			if _, subj, err := recordSubject(v); err == nil && string(subj) == m.Subject {
+				prev = s
+				break
+			}
+		}
+		if err := putSubj(subjs, m.Subject, cnt-1, prev); err != nil {
+			return err
+		}
+	default:
+		if err := putSubj(subjs, m.Subject, cnt-1, lastSeq); err != nil {
+			return err
+		}
+	}
+	if st.Msgs == 0 {
+		st.FirstSeq, st.FirstTime = st.LastSeq+1, 0
+		return nil
+	}
+	if seq == st.FirstSeq {
+		k, v := msgs.Cursor().Seek(seqKey(seq))
+		if k != nil {
+			st.FirstSeq = binary.BigEndian.Uint64(k)
+			st.FirstTime, _, _ = recordSubject(v)
+		}
+	}
+	return nil
+}
+
+func getSubj(subjs *bolt.Bucket, subj string) (count, last uint64) {
+	v := subjs.Get([]byte(subj))
+	if len(v) != 16 {
+		return 0, 0
+	}
+	return binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
+}
+
+func putSubj(subjs *bolt.Bucket, subj string, count, last uint64) error {
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:8], count)
+	binary.BigEndian.PutUint64(v[8:], last)
+	return subjs.Put([]byte(subj), v[:])
+}
+
+func encodeState(st *State) []byte {
+	v := make([]byte, 0, 48)
+	for _, x := range []uint64{st.Msgs, st.Bytes, st.FirstSeq, st.LastSeq, uint64(st.FirstTime), uint64(st.LastTime)} {
+		v = binary.BigEndian.AppendUint64(v, x)
+	}
+	return v
+}
+
+func decodeState(v []byte) (State, error) {
+	if len(v) != 48 {
+		return State{}, fmt.Errorf("stream state: %w", errCorrupt)
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[i*8:]) }
+	return State{Msgs: u(0), Bytes: u(1), FirstSeq: u(2), LastSeq: u(3), FirstTime: int64(u(4)), LastTime: int64(u(5))}, nil
+}
+
+// boltStream is one stream in a Bolt file.
+type boltStream struct {
+	b    *Bolt
+	name []byte
+
+	mu     sync.RWMutex // guards state and closed
+	state  State        // durable state, updated by the committer after commit
+	closed bool
+}
+
+var _ Store = (*boltStream)(nil)
+
+func (s *boltStream) durableState() State {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state
+}
+
+func (s *boltStream) setDurableState(st State) {
+	s.mu.Lock()
+	s.state = st
+	s.mu.Unlock()
+}
+
+func (s *boltStream) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+func (s *boltStream) markClosed() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// Apply implements Store: the batch joins the next group commit.
+func (s *boltStream) Apply(b *Batch, done func(error)) {
+	if s.isClosed() {
+		done(ErrClosed)
+		return
+	}
+	select {
+	case s.b.reqs <- &applyReq{s: s, batch: b, done: done}:
+	case <-s.b.quit:
+		done(ErrClosed)
+	}
+}
+
+// view runs fn on the stream's buckets in a read transaction.
+func (s *boltStream) view(fn func(msgs, subjs *bolt.Bucket) error) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	return s.b.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketStreams).Bucket(s.name)
+		if sb == nil {
+			return ErrClosed
+		}
+		return fn(sb.Bucket(bucketMsgs), sb.Bucket(bucketSubj))
+	})
+}
+
+// Load implements Store.
+func (s *boltStream) Load(seq uint64) (m Msg, err error) {
+	err = s.view(func(msgs, _ *bolt.Bucket) error {
+		rec := msgs.Get(seqKey(seq))
+		if rec == nil {
+			return ErrNotFound
+		}
+		m, err = decodeRecord(seq, rec)
+		return err
+	})
+	return m, err
+}
+
+// LoadNext implements Store.
+func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
+	all := filter == "" || filter == ">"
+	err = s.view(func(msgs, _ *bolt.Bucket) error {
+		c := msgs.Cursor()
+		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
+			if !all {
+				_, subj, err := recordSubject(v)
+				if err != nil {
+					return err
+				}
+				if !subject.Matches(filter, string(subj)) {
+					continue
+				}
+			}
+			m, err = decodeRecord(binary.BigEndian.Uint64(k), v)
+			return err
+		}
+		return ErrNotFound
+	})
+	return m, err
+}
+
+// LoadLast implements Store.
+func (s *boltStream) LoadLast(subj string) (m Msg, err error) {
+	err = s.view(func(msgs, subjs *bolt.Bucket) error {
+		cnt, last := getSubj(subjs, subj)
+		if cnt == 0 {
+			return ErrNotFound
+		}
+		rec := msgs.Get(seqKey(last))
+		if rec == nil {
+			return fmt.Errorf("subject %q index points at missing seq %d: %w", subj, last, errCorrupt)
+		}
+		m, err = decodeRecord(last, rec)
+		return err
+	})
+	return m, err
+}
+
+// State implements Store.
+func (s *boltStream) State() State { return s.durableState() }
+
+// SubjectState implements Store.
+func (s *boltStream) SubjectState(subj string) (ss SubjectState) {
+	_ = s.view(func(_, subjs *bolt.Bucket) error {
+		ss.Msgs, ss.Last = getSubj(subjs, subj)
+		return nil
+	})
+	return ss
+}
+
+// Close implements Store for one stream; the file stays open.
+func (s *boltStream) Close() error {
+	s.markClosed()
+	s.b.mu.Lock()
+	if s.b.streams[string(s.name)] == s {
+		delete(s.b.streams, string(s.name))
+	}
+	s.b.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package msgstore stores one JetStream stream's messages: appended in
+// sequence order, loaded by sequence or by subject, removed individually or
+// by range. Two implementations share one interface and one conformance
+// suite (storetest): Bolt, on a bbolt file shared by all streams with group
+// commit, and Memory.
+//
+// Durability contract: Apply calls done only after the batch is on stable
+// storage (for Bolt: after the bbolt transaction, including its fdatasync,
+// has committed). Callers acknowledge to clients from done, never before.
+//
+// The store knows nothing about stream limits, deduplication or consumers:
+// the stream layer decides what to append and what to remove.
+package msgstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Msg is a stored message.
+type Msg struct {
+	Seq     uint64
+	Subject string
+	Header  []byte
+	Data    []byte
+	Time    int64 // unix nanoseconds
+}
+
+// Size is the bytes a message counts for in stream state and limits, as
+// nats-server's memory store counts them.
+func (m *Msg) Size() uint64 {
+	return uint64(len(m.Subject) + len(m.Header) + len(m.Data) + 16)
+}
+
+// State summarises the stored messages. FirstSeq is the lowest stored
+// sequence, or LastSeq+1 when the store is empty; LastSeq is the highest
+// sequence ever appended (removals do not lower it).
+type State struct {
+	Msgs      uint64
+	Bytes     uint64
+	FirstSeq  uint64
+	LastSeq   uint64
+	FirstTime int64
+	LastTime  int64
+}
+
+// SubjectState is what the store holds for one literal subject.
+type SubjectState struct {
+	Msgs uint64
+	Last uint64 // sequence of the newest message on the subject, 0 if none
+}
+
+// Errors the stream layer branches on.
+var (
+	ErrNotFound   = errors.New("msgstore: no message found")
+	ErrClosed     = errors.New("msgstore: store closed")
+	ErrOutOfOrder = errors.New("msgstore: sequence out of order")
+)
+
+// Store is one stream's messages. Its methods are safe for concurrent use.
+type Store interface {
+	// Apply makes b's changes atomically and durably, then calls done
+	// with nil or the error that kept them from being applied. done may
+	// run before Apply returns (Memory) or later on the store's committer
+	// goroutine (Bolt), so it must not block or take locks held around
+	// Apply. Batches applied to one store complete in order.
+	Apply(b *Batch, done func(error))
+	// Load returns the message with sequence seq, or ErrNotFound.
+	Load(seq uint64) (Msg, error)
+	// LoadNext returns the first message with sequence >= start whose
+	// subject matches filter (a pattern; "" or ">" matches all), or
+	// ErrNotFound.
+	LoadNext(filter string, start uint64) (Msg, error)
+	// LoadLast returns the newest message on a literal subject, or
+	// ErrNotFound.
+	LoadLast(subject string) (Msg, error)
+	// State summarises the durable contents.
+	State() State
+	// SubjectState reports a literal subject's message count and newest
+	// sequence.
+	SubjectState(subject string) SubjectState
+	// Close releases the store; later calls return ErrClosed.
+	Close() error
+}
+
+// Batch is a list of changes applied together by Store.Apply.
+type Batch struct {
+	ops []op
+}
+
+type opKind uint8
+
+const (
+	opAppend opKind = iota + 1
+	opRemove
+	opRemoveRange
+)
+
+type op struct {
+	kind        opKind
+	msg         Msg
+	first, last uint64
+}
+
+// Append adds a message. Its Seq must be greater than every sequence
+// appended before (gaps are allowed: a stream may start at first_seq).
+func (b *Batch) Append(m Msg) { b.ops = append(b.ops, op{kind: opAppend, msg: m}) }
+
+// Remove deletes one message; removing a missing one is not an error.
+func (b *Batch) Remove(seq uint64) { b.ops = append(b.ops, op{kind: opRemove, first: seq}) }
+
+// RemoveRange deletes every message with first <= seq <= last.
+func (b *Batch) RemoveRange(first, last uint64) {
+	b.ops = append(b.ops, op{kind: opRemoveRange, first: first, last: last})
+}
+
+// Len is the number of changes in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() { b.ops = b.ops[:0] }
+
+// checkOrder validates appends against the last sequence before applying
+// anything, so a bad batch changes nothing.
+func (b *Batch) checkOrder(last uint64) error {
+	for _, o := range b.ops {
+		if o.kind != opAppend {
+			continue
+		}
+		if o.msg.Seq <= last {
+			return fmt.Errorf("append seq %d after %d: %w", o.msg.Seq, last, ErrOutOfOrder)
+		}
+		last = o.msg.Seq
+	}
+	return nil
+}
