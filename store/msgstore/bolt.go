@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/leafgate/leafgate/leaf/subject"
 )
@@ -145,7 +146,7 @@ func (b *Bolt) DeleteStream(name string) error {
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketStreams).DeleteBucket([]byte(name))
-		if errors.Is(err, bolt.ErrBucketNotFound) {
+		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
 		}
 		return err

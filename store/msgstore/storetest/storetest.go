@@ -81,7 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 			t.Fatalf("duplicate seq: %v", err)
 		}
 		wantState(t, s, 2, 1, 2) // nothing from the bad batch
-		appendN(t, s, 10, "z") // gaps are fine
+		appendN(t, s, 10, "z")   // gaps are fine
 		wantState(t, s, 3, 1, 10)
 	})
 	t.Run("load next and last by subject", func(t *testing.T) {
