@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Bolt struct {
 type applyReq struct {
 	s     *boltStream
 	batch *Batch
+	meta  *MetaBatch // set instead of s and batch for metadata writes
 	done  func(error)
 }
 
@@ -47,6 +49,7 @@ const maxGroup = 4096
 
 var (
 	bucketStreams = []byte("streams")
+	bucketMeta    = []byte("meta")
 	bucketMsgs    = []byte("m")
 	bucketSubj    = []byte("s")
 	keyState      = []byte("state")
@@ -63,7 +66,10 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("msgstore: open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketStreams)
+		if _, err := tx.CreateBucketIfNotExists(bucketStreams); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(bucketMeta)
 		return err
 	}); err != nil {
 		db.Close()
@@ -201,6 +207,12 @@ func (b *Bolt) commit(group []*applyReq) {
 		// within this transaction.
 		var arena []byte
 		for i, r := range group {
+			if r.meta != nil {
+				if err := r.meta.apply(tx.Bucket(bucketMeta)); err != nil {
+					return err
+				}
+				continue
+			}
 			st := staged[r.s]
 			if st == nil {
 				cur := r.s.durableState()
@@ -252,6 +264,68 @@ func (b *Bolt) commit(group []*applyReq) {
 	}
 }
 
+// MetaBatch is a set of metadata writes (stream configs, consumer state)
+// applied atomically by Bolt.ApplyMeta.
+type MetaBatch struct {
+	keys [][]byte
+	vals [][]byte // nil: delete
+}
+
+// Put sets key to a copy of val.
+func (m *MetaBatch) Put(key string, val []byte) {
+	m.keys = append(m.keys, []byte(key))
+	m.vals = append(m.vals, append(make([]byte, 0, len(val)), val...))
+}
+
+// Delete removes key.
+func (m *MetaBatch) Delete(key string) {
+	m.keys = append(m.keys, []byte(key))
+	m.vals = append(m.vals, nil)
+}
+
+// Len is the number of writes.
+func (m *MetaBatch) Len() int { return len(m.keys) }
+
+func (m *MetaBatch) apply(b *bolt.Bucket) error {
+	for i, k := range m.keys {
+		var err error
+		if m.vals[i] == nil {
+			err = b.Delete(k)
+		} else {
+			err = b.Put(k, m.vals[i])
+		}
+		if err != nil {
+			return fmt.Errorf("meta %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// ApplyMeta applies m in the next group commit and calls done after it is
+// durable, like Store.Apply.
+func (b *Bolt) ApplyMeta(m *MetaBatch, done func(error)) {
+	select {
+	case b.reqs <- &applyReq{meta: m, done: done}:
+	case <-b.quit:
+		done(ErrClosed)
+	}
+}
+
+// ForEachMeta calls fn for every metadata key with the prefix, in key
+// order. val is only valid during the call.
+func (b *Bolt) ForEachMeta(prefix string, fn func(key string, val []byte) error) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && len(k) >= len(p) && string(k[:len(p)]) == prefix; k, v = c.Next() {
+			if err := fn(string(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // applyBatch writes one batch's operations into the stream bucket and
 // updates st. Records are appended to arena (see commit); the grown arena
 // is returned.
@@ -286,6 +360,8 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 			if err := removeRange(msgs, subjs, o.first, o.last, st); err != nil {
 				return arena, err
 			}
+		case opSkip:
+			st.skip(o.first)
 		}
 	}
 	return arena, nil
@@ -505,6 +581,60 @@ func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
 		return ErrNotFound
 	})
 	return m, err
+}
+
+// Count implements Store.
+func (s *boltStream) Count(filter string, start uint64) (n uint64) {
+	all := filter == "" || filter == ">"
+	if all && start <= s.durableState().FirstSeq {
+		return s.durableState().Msgs
+	}
+	_ = s.view(func(msgs, _ *bolt.Bucket) error {
+		c := msgs.Cursor()
+		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
+			if !all {
+				if _, subj, err := recordSubject(v); err != nil || !subject.Matches(filter, string(subj)) {
+					continue
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// LastSeqs implements Store.
+func (s *boltStream) LastSeqs(filter string, start uint64) (seqs []uint64) {
+	all := filter == "" || filter == ">"
+	_ = s.view(func(_, subjs *bolt.Bucket) error {
+		return subjs.ForEach(func(k, v []byte) error {
+			if len(v) != 16 || (!all && !subject.Matches(filter, string(k))) {
+				return nil
+			}
+			if last := binary.BigEndian.Uint64(v[8:]); last >= start {
+				seqs = append(seqs, last)
+			}
+			return nil
+		})
+	})
+	slices.Sort(seqs)
+	return seqs
+}
+
+// Subjects implements Store.
+func (s *boltStream) Subjects(filter string) map[string]SubjectState {
+	all := filter == "" || filter == ">"
+	out := make(map[string]SubjectState)
+	_ = s.view(func(_, subjs *bolt.Bucket) error {
+		return subjs.ForEach(func(k, v []byte) error {
+			if len(v) == 16 && (all || subject.Matches(filter, string(k))) {
+				out[string(k)] = SubjectState{Msgs: binary.BigEndian.Uint64(v[:8]), Last: binary.BigEndian.Uint64(v[8:])}
+			}
+			return nil
+		})
+	})
+	return out
 }
 
 // LoadLast implements Store.

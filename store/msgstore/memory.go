@@ -1,6 +1,7 @@
 package msgstore
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/leafgate/leafgate/leaf/subject"
@@ -68,6 +69,8 @@ func (s *Memory) apply(b *Batch) error {
 			for seq := lo; seq <= hi && s.state.Msgs > 0; seq++ {
 				s.removeLocked(seq)
 			}
+		case opSkip:
+			s.state.skip(o.first)
 		}
 	}
 	return nil
@@ -181,4 +184,48 @@ func (s *Memory) Close() error {
 	s.closed = true
 	s.msgs, s.subjects = nil, nil
 	return nil
+}
+
+// Count implements Store.
+func (s *Memory) Count(filter string, start uint64) (n uint64) {
+	all := filter == "" || filter == ">"
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if all && start <= s.state.FirstSeq {
+		return s.state.Msgs
+	}
+	for seq, m := range s.msgs {
+		if seq >= start && (all || subject.Matches(filter, m.Subject)) {
+			n++
+		}
+	}
+	return n
+}
+
+// LastSeqs implements Store.
+func (s *Memory) LastSeqs(filter string, start uint64) (seqs []uint64) {
+	all := filter == "" || filter == ">"
+	s.mu.RLock()
+	for subj, ss := range s.subjects {
+		if ss.Last >= start && (all || subject.Matches(filter, subj)) {
+			seqs = append(seqs, ss.Last)
+		}
+	}
+	s.mu.RUnlock()
+	slices.Sort(seqs)
+	return seqs
+}
+
+// Subjects implements Store.
+func (s *Memory) Subjects(filter string) map[string]SubjectState {
+	all := filter == "" || filter == ">"
+	out := make(map[string]SubjectState)
+	s.mu.RLock()
+	for subj, ss := range s.subjects {
+		if all || subject.Matches(filter, subj) {
+			out[subj] = *ss
+		}
+	}
+	s.mu.RUnlock()
+	return out
 }

@@ -74,6 +74,14 @@ type Store interface {
 	// LoadLast returns the newest message on a literal subject, or
 	// ErrNotFound.
 	LoadLast(subject string) (Msg, error)
+	// Count is how many messages with sequence >= start match filter
+	// ("" or ">" for all).
+	Count(filter string, start uint64) uint64
+	// LastSeqs returns, in ascending order, the newest sequence of every
+	// literal subject matching filter that has one at or after start.
+	LastSeqs(filter string, start uint64) []uint64
+	// Subjects returns the state of every literal subject matching filter.
+	Subjects(filter string) map[string]SubjectState
 	// State summarises the durable contents.
 	State() State
 	// SubjectState reports a literal subject's message count and newest
@@ -94,6 +102,7 @@ const (
 	opAppend opKind = iota + 1
 	opRemove
 	opRemoveRange
+	opSkip
 )
 
 type op struct {
@@ -114,6 +123,11 @@ func (b *Batch) RemoveRange(first, last uint64) {
 	b.ops = append(b.ops, op{kind: opRemoveRange, first: first, last: last})
 }
 
+// Skip moves the last sequence to seq without storing a message, when seq
+// is beyond it: a stream that starts at first_seq, or a purge up to a
+// sequence not yet used. Later appends must be greater than seq.
+func (b *Batch) Skip(seq uint64) { b.ops = append(b.ops, op{kind: opSkip, first: seq}) }
+
 // Len is the number of changes in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
@@ -124,6 +138,10 @@ func (b *Batch) Reset() { b.ops = b.ops[:0] }
 // anything, so a bad batch changes nothing.
 func (b *Batch) checkOrder(last uint64) error {
 	for _, o := range b.ops {
+		if o.kind == opSkip {
+			last = max(last, o.first)
+			continue
+		}
 		if o.kind != opAppend {
 			continue
 		}
@@ -133,4 +151,15 @@ func (b *Batch) checkOrder(last uint64) error {
 		last = o.msg.Seq
 	}
 	return nil
+}
+
+// skip applies a Skip to st.
+func (st *State) skip(seq uint64) {
+	if seq <= st.LastSeq {
+		return
+	}
+	st.LastSeq = seq
+	if st.Msgs == 0 {
+		st.FirstSeq, st.FirstTime = seq+1, 0
+	}
 }

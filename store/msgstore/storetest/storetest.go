@@ -50,6 +50,58 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 			t.Fatalf("LoadNext on empty: %v", err)
 		}
 	})
+	t.Run("skip moves the last sequence", func(t *testing.T) {
+		s := open(t)
+		var b msgstore.Batch
+		b.Skip(99)
+		if err := apply(t, s, &b); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, s, 0, 100, 99)
+		b = msgstore.Batch{}
+		b.Append(msgstore.Msg{Seq: 99, Subject: "a"})
+		if err := apply(t, s, &b); !errors.Is(err, msgstore.ErrOutOfOrder) {
+			t.Fatalf("append at skipped seq: %v", err)
+		}
+		appendN(t, s, 100, "a", "b")
+		b = msgstore.Batch{}
+		b.Skip(50) // behind: no effect
+		b.RemoveRange(100, 101)
+		b.Skip(200)
+		if err := apply(t, s, &b); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, s, 0, 201, 200)
+		appendN(t, s, 201, "c")
+		wantState(t, s, 1, 201, 201)
+	})
+	t.Run("count and last per subject", func(t *testing.T) {
+		s := open(t)
+		appendN(t, s, 1, "a.x", "a.y", "b.x", "a.x", "b.x", "a.y")
+		var b msgstore.Batch
+		b.Remove(2)
+		if err := apply(t, s, &b); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			filter string
+			start  uint64
+			want   uint64
+		}{{">", 1, 5}, {"", 3, 4}, {"a.*", 1, 3}, {"a.x", 4, 1}, {"*.x", 5, 1}, {"c", 1, 0}, {">", 7, 0}} {
+			if got := s.Count(tc.filter, tc.start); got != tc.want {
+				t.Errorf("Count(%q, %d) = %d, want %d", tc.filter, tc.start, got, tc.want)
+			}
+		}
+		if got := fmt.Sprint(s.LastSeqs(">", 0)); got != "[4 5 6]" {
+			t.Errorf("LastSeqs(>) = %s", got)
+		}
+		if got := fmt.Sprint(s.Subjects("a.*")); got != "map[a.x:{2 4} a.y:{1 6}]" {
+			t.Errorf("Subjects(a.*) = %s", got)
+		}
+		if got := fmt.Sprint(s.LastSeqs("a.*", 5)); got != "[6]" {
+			t.Errorf("LastSeqs(a.*, 5) = %s", got)
+		}
+	})
 	t.Run("append load", func(t *testing.T) {
 		s := open(t)
 		var b msgstore.Batch

@@ -18,6 +18,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
+	"github.com/leafgate/leafgate/store/jetstream"
 )
 
 // User is a password or nkey user with optional permissions.
@@ -56,6 +57,13 @@ type Options struct {
 	AuthTimeout      time.Duration
 	LameDuckDuration time.Duration
 	LameDuckGrace    time.Duration
+
+	// JetStream enables JetStream on both servers, storing under StoreDir
+	// (a fresh temporary directory, removed at shutdown, when empty).
+	// Tests that restart a server on the same data set StoreDir.
+	JetStream bool
+	StoreDir  string
+	Domain    string
 }
 
 // Target is a running server under test.
@@ -64,6 +72,7 @@ type Target struct {
 	URL        string // nats://127.0.0.1:port
 	Addr       string // 127.0.0.1:port
 	MonitorURL string // http://127.0.0.1:port
+	StoreDir   string // Options.StoreDir, when the test set one
 
 	shutdown func()
 	lameDuck func()
@@ -164,7 +173,25 @@ func startLeafgate(o Options) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	var js *jetstream.Service
+	cleanup := func() {}
+	if o.JetStream {
+		dir, rm, err := storeDir(o.StoreDir)
+		if err != nil {
+			return nil, err
+		}
+		js, err = jetstream.Open(jetstream.Config{Dir: dir, Domain: o.Domain}, s.Router())
+		if err != nil {
+			rm()
+			return nil, err
+		}
+		cleanup = rm
+	}
 	if err := s.Start(); err != nil {
+		if js != nil {
+			_ = js.Close()
+		}
+		cleanup()
 		return nil, err
 	}
 	addr := s.ClientAddr().String()
@@ -172,10 +199,15 @@ func startLeafgate(o Options) (*Target, error) {
 		URL:        "nats://" + addr,
 		Addr:       addr,
 		MonitorURL: "http://" + s.MonitorAddr().String(),
+		StoreDir:   o.StoreDir,
 		shutdown: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = s.Shutdown(ctx)
+			if js != nil {
+				_ = js.Close()
+			}
+			cleanup()
 		},
 		lameDuck: func() { _ = s.LameDuck(context.Background()) },
 	}, nil
@@ -201,6 +233,17 @@ func startReference(o Options) (*Target, error) {
 		LameDuckDuration:    o.LameDuckDuration,
 		LameDuckGracePeriod: o.LameDuckGrace,
 		Authorization:       o.Token,
+		JetStream:           o.JetStream,
+		JetStreamDomain:     o.Domain,
+	}
+	cleanup := func() {}
+	if o.JetStream {
+		dir, rm, err := storeDir(o.StoreDir)
+		if err != nil {
+			return nil, err
+		}
+		so.StoreDir = dir
+		cleanup = rm
 	}
 	for _, u := range o.Users {
 		var perms *natsserver.Permissions
@@ -234,10 +277,13 @@ func startReference(o Options) (*Target, error) {
 	}
 	s, err := natsserver.NewServer(so)
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	go s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		cleanup()
 		return nil, fmt.Errorf("nats-server not ready")
 	}
 	addr := s.Addr().String()
@@ -245,10 +291,24 @@ func startReference(o Options) (*Target, error) {
 		URL:        "nats://" + addr,
 		Addr:       addr,
 		MonitorURL: "http://" + s.MonitorAddr().String(),
+		StoreDir:   o.StoreDir,
 		shutdown: func() {
 			s.Shutdown()
 			s.WaitForShutdown()
+			cleanup()
 		},
 		lameDuck: func() { s.LameDuckShutdown() },
 	}, nil
+}
+
+// storeDir returns dir, or a new temporary directory and its removal.
+func storeDir(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "harness-js-*")
+	if err != nil {
+		return "", nil, err
+	}
+	return tmp, func() { _ = os.RemoveAll(tmp) }, nil
 }

@@ -1,0 +1,389 @@
+package jetstream
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"reflect"
+	"time"
+
+	"github.com/leafgate/leafgate/store/jsapi"
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// storedConsumer is a durable consumer's persisted definition.
+type storedConsumer struct {
+	Config  jsapi.ConsumerConfig `json:"config"`
+	Created time.Time            `json:"created"`
+}
+
+type consumerInfoResp struct {
+	jsapi.Response
+	*jsapi.ConsumerInfo
+}
+
+// consumerCreate handles CONSUMER.CREATE.<stream>[.<name>[.<filter>]] and
+// the legacy CONSUMER.DURABLE.CREATE.<stream>.<durable>.
+func (s *Service) consumerCreate(streamName, name, filter string, named bool, body []byte, legacyDurable bool) any {
+	const typ = jsapi.TypeConsumerCreate
+	var req jsapi.CreateConsumerRequest
+	if e := decode(body, &req); e != nil {
+		return s.fail(typ, e)
+	}
+	if req.Stream != "" && req.Stream != streamName {
+		return s.fail(typ, jsapi.ErrStreamMismatch)
+	}
+	cc := req.Config
+	switch {
+	case legacyDurable:
+		if cc.Durable == "" {
+			return s.fail(typ, jsapi.ErrConsumerDurableNameNotSet)
+		}
+		if cc.Durable != name {
+			return s.fail(typ, jsapi.ErrConsumerDurableNameNotMatchSubject)
+		}
+	case named:
+		if cc.Name == "" && cc.Durable == "" {
+			cc.Name = name
+		}
+		if cc.Durable != "" && cc.Durable != name {
+			return s.fail(typ, jsapi.ErrConsumerCreateDurableAndNameMismatch)
+		}
+		if cc.Name != "" && cc.Name != name {
+			return s.fail(typ, jsapi.ErrConsumerCreateDurableAndNameMismatch)
+		}
+		if filter != "" {
+			if cc.FilterSubject != "" && cc.FilterSubject != filter || len(cc.FilterSubjects) > 0 {
+				return s.fail(typ, jsapi.ErrConsumerCreateFilterSubjectMismatch)
+			}
+			cc.FilterSubject = filter
+		}
+	default:
+		if cc.Durable != "" {
+			return s.fail(typ, jsapi.ErrConsumerEphemeralWithDurableName)
+		}
+	}
+	if cc.Durable != "" && cc.Name != "" && cc.Durable != cc.Name {
+		return s.fail(typ, jsapi.ErrConsumerCreateDurableAndNameMismatch)
+	}
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	scfg := st.config()
+	if e := checkConsumerConfig(&cc, &scfg); e != nil {
+		return s.fail(typ, e)
+	}
+	cname := cc.Durable
+	if cname == "" {
+		cname = cc.Name
+	}
+	if cname == "" {
+		cname = randomName()
+	}
+	if cc.Durable == "" && cc.Name == "" {
+		cc.Name = cname
+	} else if cc.Name == "" {
+		cc.Name = cc.Durable
+	}
+	var resp any
+	st.do(func() { resp = st.createConsumer(cname, cc, req.Action) })
+	if e, ok := resp.(*jsapi.Error); ok {
+		return s.fail(typ, e)
+	}
+	return consumerInfoResp{jsapi.Response{Type: typ}, resp.(*jsapi.ConsumerInfo)}
+}
+
+// createConsumer runs on the stream's goroutine.
+func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action string) any {
+	scfg := ms.config()
+	if c := ms.consumers[name]; c != nil {
+		if action == jsapi.ActionCreate && !reflect.DeepEqual(c.cfg, cc) {
+			return jsapi.ErrConsumerAlreadyExists
+		}
+		if reflect.DeepEqual(c.cfg, cc) {
+			return c.info()
+		}
+		if e := checkConsumerUpdate(&c.cfg, &cc); e != nil {
+			return e
+		}
+		c.cfg = cc
+		c.filters = filtersOf(&cc)
+		if err := ms.persistConsumerConfig(c); err != nil {
+			return jsapi.ErrConsumerCreateF.WithErr(err)
+		}
+		c.kick()
+		return c.info()
+	}
+	if action == jsapi.ActionUpdate {
+		return jsapi.ErrConsumerDoesNotExist
+	}
+	if scfg.MaxConsumers > 0 && len(ms.consumers) >= scfg.MaxConsumers {
+		return jsapi.ErrMaximumConsumersLimit
+	}
+	if scfg.Retention == jsapi.WorkQueuePolicy {
+		for _, other := range ms.consumers {
+			if len(other.filters) == 0 || len(filtersOf(&cc)) == 0 {
+				return jsapi.ErrConsumerWQMultipleUnfiltered
+			}
+			for _, f := range other.filters {
+				for _, g := range filtersOf(&cc) {
+					if overlap(f, g) {
+						return jsapi.ErrConsumerWQConsumerNotUnique
+					}
+				}
+			}
+		}
+	}
+	c := ms.newConsumer(name, cc, now())
+	c.setStart()
+	if err := ms.persistConsumerConfig(c); err != nil {
+		return jsapi.ErrConsumerCreateF.WithErr(err)
+	}
+	ms.consumers[name] = c
+	c.lastActive = now()
+	if th := c.inactiveThreshold(); th > 0 {
+		ms.armWake(c.lastActive.Add(th))
+	}
+	if c.cfg.Heartbeat > 0 {
+		ms.armWake(now().Add(c.cfg.Heartbeat))
+	}
+	if cc.PauseUntil != nil && now().Before(*cc.PauseUntil) {
+		c.pauseUntil = *cc.PauseUntil
+	}
+	c.kick()
+	return c.info()
+}
+
+func (ms *stream) newConsumer(name string, cc jsapi.ConsumerConfig, created time.Time) *consumer {
+	return &consumer{
+		ms:      ms,
+		name:    name,
+		cfg:     cc,
+		created: created,
+		filters: filtersOf(&cc),
+		pending: make(map[uint64]*pendingMsg),
+		rdc:     make(map[uint64]uint64),
+	}
+}
+
+// persistConsumerConfig stores a durable consumer's definition (file
+// streams only; ephemerals end with the process, as in nats-server).
+func (ms *stream) persistConsumerConfig(c *consumer) error {
+	if ms.memory() || c.ephemeral() {
+		return nil
+	}
+	b, err := json.Marshal(storedConsumer{Config: c.cfg, Created: c.created})
+	if err != nil {
+		return err
+	}
+	var mb msgstore.MetaBatch
+	mb.Put(consumerKey(ms.name, c.name), b)
+	mb.Put(consumerStateKey(ms.name, c.name), c.encodeState())
+	return ms.svc.applyMeta(&mb)
+}
+
+func filtersOf(cc *jsapi.ConsumerConfig) []string {
+	if cc.FilterSubject != "" {
+		return []string{cc.FilterSubject}
+	}
+	return append([]string(nil), cc.FilterSubjects...)
+}
+
+// checkConsumerUpdate rejects changes nats-server does not allow.
+func checkConsumerUpdate(old, upd *jsapi.ConsumerConfig) *jsapi.Error {
+	bad := func(what string) *jsapi.Error {
+		return jsapi.ErrConsumerCreateF.With("err", "consumer "+what+" can not be updated")
+	}
+	switch {
+	case old.DeliverPolicy != upd.DeliverPolicy:
+		return bad("deliver policy")
+	case old.OptStartSeq != upd.OptStartSeq:
+		return bad("start sequence")
+	case old.AckPolicy != upd.AckPolicy:
+		return bad("ack policy")
+	case old.ReplayPolicy != upd.ReplayPolicy:
+		return bad("replay policy")
+	case (old.DeliverSubject == "") != (upd.DeliverSubject == ""):
+		return jsapi.ErrConsumerCreateF.With("err", "can not update push consumer to pull based")
+	case old.Durable != upd.Durable:
+		return bad("durable name")
+	}
+	return nil
+}
+
+func randomName() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func (s *Service) consumerInfo(streamName, name string) any {
+	const typ = jsapi.TypeConsumerInfo
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	var ci *jsapi.ConsumerInfo
+	st.do(func() {
+		if c := st.consumers[name]; c != nil {
+			ci = c.info()
+		}
+	})
+	if ci == nil {
+		return s.fail(typ, jsapi.ErrConsumerNotFound)
+	}
+	return consumerInfoResp{jsapi.Response{Type: typ}, ci}
+}
+
+func (s *Service) consumerDelete(streamName, name string) any {
+	const typ = jsapi.TypeConsumerDelete
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	found := false
+	st.do(func() { found = st.deleteConsumer(name) })
+	if !found {
+		return s.fail(typ, jsapi.ErrConsumerNotFound)
+	}
+	return successResp{jsapi.Response{Type: typ}, true}
+}
+
+// deleteConsumer removes a consumer on the stream's goroutine.
+func (ms *stream) deleteConsumer(name string) bool {
+	c := ms.consumers[name]
+	if c == nil {
+		return false
+	}
+	delete(ms.consumers, name)
+	c.deleted = true
+	for _, wr := range c.waiting {
+		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
+	}
+	c.waiting = nil
+	if !ms.memory() && !c.ephemeral() {
+		var mb msgstore.MetaBatch
+		mb.Delete(consumerKey(ms.name, name))
+		mb.Delete(consumerStateKey(ms.name, name))
+		ms.svc.db.ApplyMeta(&mb, func(err error) {
+			if err != nil {
+				ms.svc.log.Error("jetstream: delete consumer", "stream", ms.name, "consumer", name, "err", err)
+			}
+		})
+	}
+	// Under interest retention, messages only this consumer held back go.
+	if ms.config().Retention == jsapi.InterestPolicy {
+		for seq := ms.store.State().FirstSeq; ; {
+			m, ok := ms.nextProjected("", seq)
+			if !ok {
+				break
+			}
+			if ms.allAcked(&m) && len(ms.consumers) > 0 || len(ms.consumers) == 0 {
+				ms.removeMsg(m.Seq)
+			}
+			seq = m.Seq + 1
+		}
+	}
+	return true
+}
+
+type pauseResp struct {
+	jsapi.Response
+	Paused         bool          `json:"paused"`
+	PauseUntil     time.Time     `json:"pause_until"`
+	PauseRemaining time.Duration `json:"pause_remaining,omitempty"`
+}
+
+func (s *Service) consumerPause(streamName, name string, body []byte) any {
+	const typ = jsapi.TypeConsumerPause
+	var req jsapi.ConsumerPauseRequest
+	if e := decode(body, &req); e != nil {
+		return s.fail(typ, e)
+	}
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	var out *pauseResp
+	st.do(func() {
+		c := st.consumers[name]
+		if c == nil {
+			return
+		}
+		out = &pauseResp{Response: jsapi.Response{Type: typ}}
+		if req.PauseUntil.IsZero() || !now().Before(req.PauseUntil) {
+			c.pauseUntil = time.Time{}
+			c.cfg.PauseUntil = nil
+			c.kick()
+		} else {
+			c.pauseUntil = req.PauseUntil
+			t := req.PauseUntil
+			c.cfg.PauseUntil = &t
+			st.armWake(t)
+			out.Paused = true
+			out.PauseUntil = t.UTC()
+			out.PauseRemaining = time.Until(t)
+		}
+		_ = st.persistConsumerConfig(c)
+	})
+	if out == nil {
+		return s.fail(typ, jsapi.ErrConsumerNotFound)
+	}
+	return out
+}
+
+type consumerNamesResp struct {
+	jsapi.Response
+	jsapi.Paged
+	Consumers []string `json:"consumers"`
+}
+
+type consumerListResp struct {
+	jsapi.Response
+	jsapi.Paged
+	Consumers []*jsapi.ConsumerInfo `json:"consumers"`
+}
+
+func (s *Service) consumerList(streamName string, body []byte, namesOnly bool) any {
+	typ, limit := jsapi.TypeConsumerList, listLimit
+	if namesOnly {
+		typ, limit = jsapi.TypeConsumerNames, namesLimit
+	}
+	var req jsapi.PagedRequest
+	if e := decode(body, &req); e != nil {
+		return s.fail(typ, e)
+	}
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	var names []string
+	var infos []*jsapi.ConsumerInfo
+	var total, off int
+	st.do(func() {
+		all := sortedNames(st.consumers)
+		total = len(all)
+		off = min(max(req.Offset, 0), total)
+		for _, n := range all[off:min(off+limit, total)] {
+			names = append(names, n)
+			if !namesOnly {
+				infos = append(infos, st.consumers[n].info())
+			}
+		}
+	})
+	paged := jsapi.Paged{Total: total, Offset: off, Limit: limit}
+	if namesOnly {
+		if names == nil {
+			names = []string{}
+		}
+		return consumerNamesResp{jsapi.Response{Type: typ}, paged, names}
+	}
+	if infos == nil {
+		infos = []*jsapi.ConsumerInfo{}
+	}
+	return consumerListResp{jsapi.Response{Type: typ}, paged, infos}
+}

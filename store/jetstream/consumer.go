@@ -1,0 +1,862 @@
+package jetstream
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/store/jsapi"
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// Defaults nats-server applies to consumers.
+const (
+	defaultAckWait          = 30 * time.Second
+	defaultMaxAckPending    = 1000
+	defaultMaxWaiting       = 512
+	defaultEphemeralIdle    = 5 * time.Second
+	flowControlEvery        = 256     // messages between flow-control requests
+	flowControlBytes        = 1 << 20 // or bytes
+	consumerStateVersion    = 1
+	maxRedeliveryScanPeriod = time.Second
+)
+
+// consumer is one consumer of a stream, owned by the stream's goroutine.
+type consumer struct {
+	ms      *stream
+	name    string
+	cfg     jsapi.ConsumerConfig
+	created time.Time
+	filters []string
+
+	// Delivery state.
+	dseq      uint64 // last consumer sequence handed out
+	sseq      uint64 // last stream sequence delivered (first deliveries)
+	floorC    uint64 // ack floor, consumer sequence
+	floorS    uint64 // ack floor, stream sequence
+	pending   map[uint64]*pendingMsg
+	rdq       []uint64 // stream sequences due for redelivery, in order
+	rdc       map[uint64]uint64
+	lastSeqs  []uint64 // deliver last_per_subject: initial sequences left
+	numPend   uint64   // messages after sseq matching the filter
+	pendKnown bool
+	lastDel   time.Time
+
+	waiting []*pullRequest
+
+	// Push delivery.
+	active     bool
+	fcReply    string // outstanding flow-control request, "" when none
+	fcMsgs     int
+	fcBytes    int
+	lastHB     time.Time
+	lastActive time.Time // pull request or push interest, for inactive_threshold
+	pauseUntil time.Time
+	dirty      bool
+	syncAcks   []string // ack-sync replies to answer once the state is durable
+	deleted    bool
+}
+
+type pendingMsg struct {
+	cseq uint64
+	ts   int64 // last delivery, unix nanoseconds
+}
+
+type pullRequest struct {
+	reply    string
+	n        int // messages still wanted
+	maxBytes int // bytes still allowed, 0: no limit
+	limitB   bool
+	noWait   bool
+	expires  time.Time
+	hb       time.Duration
+	lastHB   time.Time
+	sent     int
+}
+
+func (c *consumer) isPull() bool    { return c.cfg.DeliverSubject == "" }
+func (c *consumer) ackNone() bool   { return c.cfg.AckPolicy == jsapi.AckNone }
+func (c *consumer) ephemeral() bool { return c.cfg.Durable == "" }
+
+func (c *consumer) matches(subj string) bool {
+	if len(c.filters) == 0 {
+		return true
+	}
+	for _, f := range c.filters {
+		if subject.Matches(f, subj) {
+			return true
+		}
+	}
+	return false
+}
+
+// setStart positions a new consumer by its deliver policy.
+func (c *consumer) setStart() {
+	ms := c.ms
+	st := ms.store.State()
+	switch c.cfg.DeliverPolicy {
+	case jsapi.DeliverAll, "":
+		c.sseq = st.FirstSeq - 1
+	case jsapi.DeliverLast:
+		c.sseq = st.LastSeq
+		if st.LastSeq > 0 {
+			last := uint64(0)
+			for _, f := range c.filterList() {
+				for _, seq := range ms.store.LastSeqs(f, 0) {
+					last = max(last, seq)
+				}
+			}
+			if last > 0 {
+				c.sseq = last - 1
+			}
+		}
+	case jsapi.DeliverNew:
+		c.sseq = st.LastSeq
+	case jsapi.DeliverByStartSeq:
+		c.sseq = max(c.cfg.OptStartSeq, 1) - 1
+	case jsapi.DeliverByStartTime:
+		c.sseq = st.LastSeq
+		if t := c.cfg.OptStartTime; t != nil {
+			// Binary search by time over sequences: times increase with
+			// sequence.
+			lo, hi := st.FirstSeq, st.LastSeq+1
+			for lo < hi {
+				mid := lo + (hi-lo)/2
+				m, err := ms.store.LoadNext("", mid)
+				if err != nil {
+					hi = mid
+					continue
+				}
+				if m.Time >= t.UnixNano() {
+					hi = mid
+				} else {
+					lo = m.Seq + 1
+				}
+			}
+			c.sseq = lo - 1
+		}
+	case jsapi.DeliverLastPerSubject:
+		var seqs []uint64
+		for _, f := range c.filterList() {
+			seqs = append(seqs, ms.store.LastSeqs(f, 0)...)
+		}
+		slices.Sort(seqs)
+		c.lastSeqs = slices.Compact(seqs)
+		c.sseq = st.LastSeq
+	}
+	c.floorS = c.sseq
+}
+
+func (c *consumer) filterList() []string {
+	if len(c.filters) == 0 {
+		return []string{">"}
+	}
+	return c.filters
+}
+
+// pendingCount is num_pending: matching messages not yet delivered.
+func (c *consumer) pendingCount() uint64 {
+	if !c.pendKnown {
+		var n uint64
+		for _, f := range c.filterList() {
+			n += c.ms.store.Count(f, c.sseq+1)
+		}
+		c.numPend = n
+		c.pendKnown = true
+	}
+	return c.numPend + uint64(len(c.lastSeqs))
+}
+
+// onStored is told about newly durable messages.
+func (c *consumer) onStored(msgs []msgstore.Msg) {
+	if c.pendKnown {
+		for i := range msgs {
+			if msgs[i].Seq > c.sseq && c.matches(msgs[i].Subject) {
+				c.numPend++
+			}
+		}
+	}
+	c.kick()
+}
+
+// onRemoved is told about a message removed from the stream.
+func (c *consumer) onRemoved(m msgstore.Msg) {
+	if c.pendKnown && m.Seq > c.sseq && c.matches(m.Subject) && c.numPend > 0 {
+		c.numPend--
+	}
+	if _, ok := c.pending[m.Seq]; ok {
+		delete(c.pending, m.Seq)
+		delete(c.rdc, m.Seq)
+		c.updateFloor()
+		c.dirty = true
+	}
+}
+
+// kick tries to deliver whatever can be delivered now.
+func (c *consumer) kick() {
+	if c.deleted {
+		return
+	}
+	if !c.pauseUntil.IsZero() {
+		if now().Before(c.pauseUntil) {
+			c.ms.armWake(c.pauseUntil)
+			return
+		}
+		c.pauseUntil = time.Time{}
+	}
+	if c.isPull() {
+		c.deliverPull()
+	} else {
+		c.deliverPush()
+	}
+}
+
+func (c *consumer) maxAckPending() int {
+	if c.ackNone() {
+		return -1
+	}
+	if c.cfg.MaxAckPending <= 0 {
+		return -1
+	}
+	return c.cfg.MaxAckPending
+}
+
+func (c *consumer) blockedOnAcks() bool {
+	m := c.maxAckPending()
+	return m > 0 && len(c.pending) >= m
+}
+
+// next returns the next message to deliver: a due redelivery first, then
+// the next new one. ok is false when there is none.
+func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
+	for len(c.rdq) > 0 {
+		seq := c.rdq[0]
+		c.rdq = c.rdq[1:]
+		if _, still := c.pending[seq]; !still {
+			continue
+		}
+		m, err := c.ms.store.Load(seq)
+		if err != nil {
+			delete(c.pending, seq)
+			delete(c.rdc, seq)
+			c.updateFloor()
+			continue
+		}
+		return m, true, true
+	}
+	if c.blockedOnAcks() {
+		return m, false, false
+	}
+	for len(c.lastSeqs) > 0 {
+		seq := c.lastSeqs[0]
+		c.lastSeqs = c.lastSeqs[1:]
+		if m, err := c.ms.store.Load(seq); err == nil {
+			return m, false, true
+		}
+	}
+	best := msgstore.Msg{}
+	found := false
+	for _, f := range c.filterList() {
+		m, err := c.ms.store.LoadNext(f, c.sseq+1)
+		if err == nil && (!found || m.Seq < best.Seq) {
+			best, found = m, true
+		}
+	}
+	return best, false, found
+}
+
+// record notes a delivery and returns its ack reply subject.
+func (c *consumer) record(m *msgstore.Msg, redelivery bool) string {
+	ts := now()
+	c.dseq++
+	dc := uint64(1)
+	if redelivery {
+		c.rdc[m.Seq]++
+		dc = c.rdc[m.Seq] + 1
+	} else {
+		c.sseq = m.Seq
+		if c.pendKnown && c.numPend > 0 {
+			c.numPend--
+		}
+	}
+	if c.ackNone() {
+		c.floorC, c.floorS = c.dseq, m.Seq
+	} else {
+		p := c.pending[m.Seq]
+		if p == nil {
+			p = &pendingMsg{}
+			c.pending[m.Seq] = p
+		}
+		p.cseq, p.ts = c.dseq, ts.UnixNano()
+		c.ms.armWake(ts.Add(c.ackWait(dc)))
+	}
+	c.lastDel = ts
+	c.dirty = true
+	var b strings.Builder
+	b.Grow(64)
+	b.WriteString("$JS.ACK.")
+	b.WriteString(c.ms.name)
+	b.WriteByte('.')
+	b.WriteString(c.name)
+	for _, n := range []uint64{dc, m.Seq, c.dseq, uint64(m.Time), c.pendingCount()} {
+		b.WriteByte('.')
+		b.WriteString(strconv.FormatUint(n, 10))
+	}
+	return b.String()
+}
+
+func (c *consumer) ackWait(deliveries uint64) time.Duration {
+	if n := len(c.cfg.BackOff); n > 0 {
+		i := int(deliveries) - 1
+		if i >= n {
+			i = n - 1
+		}
+		if i < 0 {
+			i = 0
+		}
+		return c.cfg.BackOff[i]
+	}
+	if c.cfg.AckWait > 0 {
+		return c.cfg.AckWait
+	}
+	return defaultAckWait
+}
+
+// deliveryHeader is the header block delivered with m.
+func (c *consumer) deliveryHeader(m *msgstore.Msg) []byte {
+	if !c.cfg.HeadersOnly {
+		return m.Header
+	}
+	return appendHeaderLine(nil, m.Header, "Nats-Msg-Size", strconv.Itoa(len(m.Data)))
+}
+
+func (c *consumer) deliveryData(m *msgstore.Msg) []byte {
+	if c.cfg.HeadersOnly {
+		return nil
+	}
+	return m.Data
+}
+
+// --- push
+
+func (c *consumer) deliverPush() {
+	c.active = c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject))
+	if !c.active {
+		return
+	}
+	c.lastActive = now()
+	for c.fcReply == "" {
+		m, redelivery, ok := c.next()
+		if !ok {
+			return
+		}
+		reply := c.record(&m, redelivery)
+		if c.ackNone() {
+			reply = ""
+			if !c.cfg.FlowControl && c.cfg.Heartbeat == 0 {
+				reply = c.ackSubjectNone(&m)
+			}
+		}
+		c.ms.svc.publish(c.cfg.DeliverSubject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
+		c.lastHB = now()
+		if c.cfg.FlowControl {
+			c.fcMsgs++
+			c.fcBytes += len(m.Data) + len(m.Header)
+			if c.fcMsgs >= flowControlEvery || c.fcBytes >= flowControlBytes {
+				c.sendFlowControl()
+			}
+		}
+	}
+}
+
+// ackSubjectNone keeps the metadata in the reply for ack-none push
+// consumers too: clients read the sequences from it.
+func (c *consumer) ackSubjectNone(m *msgstore.Msg) string {
+	return "$JS.ACK." + c.ms.name + "." + c.name + ".1." + strconv.FormatUint(m.Seq, 10) + "." +
+		strconv.FormatUint(c.dseq, 10) + "." + strconv.FormatInt(m.Time, 10) + "." + strconv.FormatUint(c.pendingCount(), 10)
+}
+
+func (c *consumer) sendFlowControl() {
+	c.fcReply = "$JS.FC." + c.ms.name + "." + c.name + "." + strconv.FormatUint(c.dseq, 36)
+	c.fcMsgs, c.fcBytes = 0, 0
+	c.ms.svc.publish(c.cfg.DeliverSubject, c.fcReply, []byte("NATS/1.0 100 FlowControl Request\r\n\r\n"), nil)
+}
+
+func (c *consumer) onFlowControl(subj string) {
+	if subj == c.fcReply {
+		c.fcReply = ""
+		c.kick()
+	}
+}
+
+func (c *consumer) sendHeartbeat(to string) {
+	hdr := []byte("NATS/1.0 100 Idle Heartbeat\r\n")
+	hdr = append(hdr, "Nats-Last-Consumer: "...)
+	hdr = strconv.AppendUint(hdr, c.dseq, 10)
+	hdr = append(hdr, "\r\nNats-Last-Stream: "...)
+	hdr = strconv.AppendUint(hdr, c.sseq, 10)
+	hdr = append(hdr, "\r\n"...)
+	if c.fcReply != "" {
+		hdr = append(hdr, "Nats-Consumer-Stalled: "...)
+		hdr = append(hdr, c.fcReply...)
+		hdr = append(hdr, "\r\n"...)
+	}
+	hdr = append(hdr, "\r\n"...)
+	c.ms.svc.publish(to, "", hdr, nil)
+}
+
+// --- pull
+
+func (c *consumer) deliverPull() {
+	for len(c.waiting) > 0 {
+		wr := c.waiting[0]
+		if !c.ms.svc.r.HasInterest([]byte(wr.reply)) {
+			c.waiting = c.waiting[1:]
+			continue
+		}
+		m, redelivery, ok := c.next()
+		if !ok {
+			if wr.noWait {
+				c.endRequest(wr, 404, "No Messages", false)
+				continue
+			}
+			return
+		}
+		size := len(m.Subject) + len(m.Header) + len(m.Data)
+		if wr.limitB && size > wr.maxBytes {
+			// Put it back: nothing was recorded.
+			if redelivery {
+				c.rdq = append([]uint64{m.Seq}, c.rdq...)
+			} else if len(c.lastSeqs) > 0 || m.Seq <= c.sseq {
+				c.lastSeqs = append([]uint64{m.Seq}, c.lastSeqs...)
+			}
+			c.endRequest(wr, 409, "Message Size Exceeds MaxBytes", true)
+			continue
+		}
+		reply := c.record(&m, redelivery)
+		c.ms.svc.publish(wr.reply, reply, c.deliveryHeader(&m), c.deliveryData(&m))
+		wr.n--
+		wr.sent++
+		wr.lastHB = now()
+		if wr.limitB {
+			wr.maxBytes -= size
+		}
+		if wr.n <= 0 {
+			c.waiting = c.waiting[1:]
+		}
+	}
+}
+
+// endRequest answers and removes the first waiting request.
+func (c *consumer) endRequest(wr *pullRequest, code int, desc string, pendingHdrs bool) {
+	c.waiting = c.waiting[1:]
+	c.ms.svc.publish(wr.reply, "", pullStatus(code, desc, wr, pendingHdrs), nil)
+}
+
+func pullStatus(code int, desc string, wr *pullRequest, pendingHdrs bool) []byte {
+	hdr := proto.AppendStatusHeader(nil, code, desc)
+	if !pendingHdrs {
+		return hdr
+	}
+	hdr = hdr[:len(hdr)-2]
+	hdr = append(hdr, "Nats-Pending-Messages: "...)
+	hdr = strconv.AppendInt(hdr, int64(wr.n), 10)
+	hdr = append(hdr, "\r\nNats-Pending-Bytes: "...)
+	hdr = strconv.AppendInt(hdr, int64(max(wr.maxBytes, 0)), 10)
+	return append(hdr, "\r\n\r\n"...)
+}
+
+// onPullRequest handles $JS.API.CONSUMER.MSG.NEXT.
+func (c *consumer) onPullRequest(reply string, body []byte) {
+	sendErr := func(code int, desc string) {
+		c.ms.svc.publish(reply, "", proto.AppendStatusHeader(nil, code, desc), nil)
+	}
+	if reply == "" {
+		return
+	}
+	if !c.isPull() {
+		sendErr(409, "Consumer is push based")
+		return
+	}
+	var req jsapi.NextRequest
+	body = []byte(strings.TrimSpace(string(body)))
+	switch {
+	case len(body) == 0:
+		req.Batch = 1
+	case body[0] == '{':
+		if err := json.Unmarshal(body, &req); err != nil {
+			sendErr(400, "Bad Request - "+err.Error())
+			return
+		}
+	default:
+		n, err := strconv.Atoi(string(body))
+		if err != nil {
+			sendErr(400, "Bad Request - "+err.Error())
+			return
+		}
+		req.Batch = n
+	}
+	if req.Batch <= 0 {
+		req.Batch = 1
+	}
+	if m := c.cfg.MaxRequestBatch; m > 0 && req.Batch > m {
+		sendErr(409, "Exceeded MaxRequestBatch of "+strconv.Itoa(m))
+		return
+	}
+	if m := c.cfg.MaxRequestExpires; m > 0 && req.Expires > m {
+		sendErr(409, "Exceeded MaxRequestExpires of "+m.String())
+		return
+	}
+	if m := c.cfg.MaxRequestMaxBytes; m > 0 && req.MaxBytes > m {
+		sendErr(409, "Exceeded MaxRequestMaxBytes of "+strconv.Itoa(m))
+		return
+	}
+	t := now()
+	c.lastActive = t
+	wr := &pullRequest{reply: reply, n: req.Batch, maxBytes: req.MaxBytes, limitB: req.MaxBytes > 0, noWait: req.NoWait, hb: req.Heartbeat, lastHB: t}
+	if req.Expires > 0 {
+		wr.expires = t.Add(req.Expires)
+		c.ms.armWake(wr.expires)
+	}
+	if wr.hb > 0 {
+		c.ms.armWake(t.Add(wr.hb))
+	}
+	if req.NoWait && len(c.rdq) == 0 && (c.pendingCount() == 0 || c.blockedOnAcks()) && req.Expires == 0 {
+		sendErr(404, "No Messages")
+		return
+	}
+	maxWaiting := c.cfg.MaxWaiting
+	if maxWaiting <= 0 {
+		maxWaiting = defaultMaxWaiting
+	}
+	if len(c.waiting) >= maxWaiting {
+		c.expireRequests(t)
+		if len(c.waiting) >= maxWaiting {
+			if wr.hb == 0 {
+				sendErr(409, "Exceeded MaxWaiting")
+			}
+			return
+		}
+	}
+	c.waiting = append(c.waiting, wr)
+	c.kick()
+	// A no-wait request that found some but not all messages ends now.
+	if wr.noWait && len(c.waiting) > 0 && c.waiting[len(c.waiting)-1] == wr && wr.sent > 0 {
+		c.waiting = c.waiting[:len(c.waiting)-1]
+		c.ms.svc.publish(wr.reply, "", proto.AppendStatusHeader(nil, 404, "No Messages"), nil)
+	}
+}
+
+// expireRequests ends expired pull requests and sends due heartbeats.
+func (c *consumer) expireRequests(t time.Time) {
+	kept := c.waiting[:0]
+	for _, wr := range c.waiting {
+		if !wr.expires.IsZero() && !t.Before(wr.expires) {
+			c.ms.svc.publish(wr.reply, "", pullStatus(408, "Request Timeout", wr, true), nil)
+			c.lastActive = t
+			continue
+		}
+		if !wr.expires.IsZero() {
+			c.ms.armWake(wr.expires)
+		}
+		if wr.hb > 0 {
+			if t.Sub(wr.lastHB) >= wr.hb {
+				c.sendHeartbeat(wr.reply)
+				wr.lastHB = t
+			}
+			c.ms.armWake(wr.lastHB.Add(wr.hb))
+		}
+		kept = append(kept, wr)
+	}
+	clear(c.waiting[len(kept):])
+	c.waiting = kept
+}
+
+// --- acks
+
+// onAck applies an ack message; it reports whether the state changed.
+func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
+	kind, rest := ackKind(body)
+	switch kind {
+	case "+ACK", "+NXT":
+		c.ack(ai.sseq, ai.cseq)
+	case "+TERM":
+		c.ack(ai.sseq, ai.cseq)
+	case "+WPI":
+		if p := c.pending[ai.sseq]; p != nil {
+			p.ts = now().UnixNano()
+			c.ms.armWake(now().Add(c.ackWait(c.rdc[ai.sseq] + 1)))
+		}
+		if reply != "" {
+			c.ms.svc.publish(reply, "", nil, nil)
+		}
+		return
+	case "-NAK":
+		if p := c.pending[ai.sseq]; p != nil {
+			var delay time.Duration
+			if len(rest) > 0 {
+				var nd struct {
+					Delay time.Duration `json:"delay"`
+				}
+				if json.Unmarshal(rest, &nd) == nil {
+					delay = nd.Delay
+				} else if d, err := time.ParseDuration(strings.TrimSpace(string(rest))); err == nil {
+					delay = d
+				}
+			}
+			if delay > 0 {
+				// Redeliver once the delay passes: pretend the ack
+				// wait started so that it ends then.
+				p.ts = now().Add(delay - c.ackWait(c.rdc[ai.sseq]+1)).UnixNano()
+				c.ms.armWake(now().Add(delay))
+			} else if c.canRedeliver(ai.sseq) {
+				c.rdq = append(c.rdq, ai.sseq)
+			}
+		}
+		if reply != "" {
+			c.ms.svc.publish(reply, "", nil, nil)
+		}
+		c.kick()
+		return
+	default:
+		return
+	}
+	c.dirty = true
+	if kind == "+NXT" && reply != "" {
+		c.onPullRequest(reply, rest)
+	} else if reply != "" {
+		c.syncAcks = append(c.syncAcks, reply)
+	}
+	c.kick()
+}
+
+func ackKind(body []byte) (string, []byte) {
+	s := strings.TrimSpace(string(body))
+	if s == "" {
+		return "+ACK", nil
+	}
+	for _, k := range []string{"+ACK", "+NXT", "+TERM", "+WPI", "-NAK"} {
+		if strings.HasPrefix(s, k) {
+			return k, []byte(strings.TrimSpace(s[len(k):]))
+		}
+	}
+	return "", nil
+}
+
+func (c *consumer) ack(sseq, cseq uint64) {
+	if c.ackNone() {
+		return
+	}
+	var acked []uint64
+	if c.cfg.AckPolicy == jsapi.AckAll {
+		for seq := range c.pending {
+			if seq <= sseq {
+				acked = append(acked, seq)
+			}
+		}
+	} else if _, ok := c.pending[sseq]; ok {
+		acked = append(acked, sseq)
+	}
+	for _, seq := range acked {
+		delete(c.pending, seq)
+		delete(c.rdc, seq)
+	}
+	c.updateFloor()
+	if len(acked) > 0 {
+		c.ms.onConsumerAcked(c, acked)
+	}
+}
+
+// updateFloor recomputes the ack floor from the pending set.
+func (c *consumer) updateFloor() {
+	if len(c.pending) == 0 {
+		c.floorS, c.floorC = c.sseq, c.dseq
+		return
+	}
+	lowS, lowC := uint64(0), uint64(0)
+	for seq, p := range c.pending {
+		if lowS == 0 || seq < lowS {
+			lowS, lowC = seq, p.cseq
+		}
+	}
+	c.floorS, c.floorC = lowS-1, lowC-1
+}
+
+func (c *consumer) canRedeliver(seq uint64) bool {
+	if c.cfg.MaxDeliver > 0 && c.rdc[seq]+1 >= uint64(c.cfg.MaxDeliver) {
+		return false
+	}
+	return true
+}
+
+// tick redelivers unacknowledged messages whose ack wait ran out, expires
+// pull requests, sends heartbeats, and reports whether an ephemeral
+// consumer has been idle past its threshold.
+func (c *consumer) tick() (idle bool) {
+	t := now()
+	if !c.ackNone() && len(c.pending) > 0 {
+		queued := make(map[uint64]bool, len(c.rdq))
+		for _, seq := range c.rdq {
+			queued[seq] = true
+		}
+		var due []uint64
+		next := time.Time{}
+		for seq, p := range c.pending {
+			if queued[seq] {
+				continue
+			}
+			deadline := time.Unix(0, p.ts).Add(c.ackWait(c.rdc[seq] + 1))
+			if !t.Before(deadline) {
+				if c.canRedeliver(seq) {
+					due = append(due, seq)
+				} else {
+					// Out of deliveries: stop tracking it.
+					delete(c.pending, seq)
+					delete(c.rdc, seq)
+					c.dirty = true
+				}
+				continue
+			}
+			if next.IsZero() || deadline.Before(next) {
+				next = deadline
+			}
+		}
+		slices.Sort(due)
+		c.rdq = append(c.rdq, due...)
+		if !next.IsZero() {
+			c.ms.armWake(next)
+		}
+		c.updateFloor()
+	}
+	c.expireRequests(t)
+	if !c.isPull() && c.cfg.Heartbeat > 0 {
+		if c.active || c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject)) {
+			if t.Sub(c.lastHB) >= c.cfg.Heartbeat {
+				c.sendHeartbeat(c.cfg.DeliverSubject)
+				c.lastHB = t
+			}
+		}
+		c.ms.armWake(c.lastHB.Add(c.cfg.Heartbeat))
+	}
+	if !c.isPull() {
+		if c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject)) {
+			c.lastActive = t
+		}
+	} else if len(c.waiting) > 0 {
+		c.lastActive = t
+	}
+	if th := c.inactiveThreshold(); th > 0 {
+		if t.Sub(c.lastActive) >= th {
+			return true
+		}
+		c.ms.armWake(c.lastActive.Add(th))
+	}
+	c.kick()
+	return false
+}
+
+func (c *consumer) inactiveThreshold() time.Duration {
+	if c.cfg.InactiveThreshold > 0 {
+		return c.cfg.InactiveThreshold
+	}
+	if c.ephemeral() {
+		return defaultEphemeralIdle
+	}
+	return 0
+}
+
+// info builds the consumer's info.
+func (c *consumer) info() *jsapi.ConsumerInfo {
+	cfg := c.cfg
+	ci := &jsapi.ConsumerInfo{
+		Stream:         c.ms.name,
+		Name:           c.name,
+		Created:        c.created.UTC(),
+		Config:         &cfg,
+		Delivered:      jsapi.SequenceInfo{Consumer: c.dseq, Stream: c.sseq},
+		AckFloor:       jsapi.SequenceInfo{Consumer: c.floorC, Stream: c.floorS},
+		NumAckPending:  len(c.pending),
+		NumRedelivered: len(c.rdc),
+		NumWaiting:     len(c.waiting),
+		NumPending:     c.pendingCount(),
+		TimeStamp:      now().UTC(),
+	}
+	if !c.lastDel.IsZero() {
+		t := c.lastDel.UTC()
+		ci.Delivered.Last = &t
+	}
+	if !c.isPull() {
+		ci.PushBound = c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject))
+	}
+	if !c.pauseUntil.IsZero() && now().Before(c.pauseUntil) {
+		ci.Paused = true
+		ci.PauseRemaining = time.Until(c.pauseUntil)
+	}
+	return ci
+}
+
+// --- persisted state
+
+// encodeState is the consumer's durable position: version, dseq, sseq,
+// floors, then each pending message (sseq, cseq, ts, redeliveries).
+func (c *consumer) encodeState() []byte {
+	b := make([]byte, 0, 48+len(c.pending)*32)
+	b = binary.AppendUvarint(b, consumerStateVersion)
+	for _, v := range []uint64{c.dseq, c.sseq, c.floorC, c.floorS, uint64(len(c.pending))} {
+		b = binary.AppendUvarint(b, v)
+	}
+	for seq, p := range c.pending {
+		b = binary.AppendUvarint(b, seq)
+		b = binary.AppendUvarint(b, p.cseq)
+		b = binary.AppendVarint(b, p.ts)
+		b = binary.AppendUvarint(b, c.rdc[seq])
+	}
+	return b
+}
+
+var errBadConsumerState = errors.New("corrupt consumer state")
+
+func (c *consumer) decodeState(b []byte) error {
+	next := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	if next() != consumerStateVersion {
+		return errBadConsumerState
+	}
+	c.dseq, c.sseq, c.floorC, c.floorS = next(), next(), next(), next()
+	n := next()
+	if b == nil && n > 0 {
+		return errBadConsumerState
+	}
+	for i := uint64(0); i < n; i++ {
+		seq, cseq := next(), next()
+		ts, k := binary.Varint(b)
+		if k <= 0 {
+			return errBadConsumerState
+		}
+		b = b[k:]
+		rd := next()
+		if b == nil {
+			return errBadConsumerState
+		}
+		c.pending[seq] = &pendingMsg{cseq: cseq, ts: ts}
+		if rd > 0 {
+			c.rdc[seq] = rd
+		}
+	}
+	// Everything pending is redelivered after a restart, as nats-server
+	// does, once its ack wait passes.
+	return nil
+}

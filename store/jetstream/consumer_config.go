@@ -1,0 +1,201 @@
+package jetstream
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/store/jsapi"
+)
+
+// checkConsumerConfig fills in nats-server's defaults and rejects what it
+// rejects, for a consumer on a stream configured as scfg.
+func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *jsapi.Error {
+	if cc.Name != "" && !validName(cc.Name) {
+		return invalidStream("consumer name can not contain '.', '*', '>', '\\', '/'")
+	}
+	if cc.Durable != "" && !validName(cc.Durable) {
+		return invalidStream("consumer durable name can not contain '.', '*', '>', '\\', '/'")
+	}
+	if len(cc.Name) > maxNameLen || len(cc.Durable) > maxNameLen {
+		return jsapi.ErrConsumerNameTooLongF.With("max", "255")
+	}
+	if len(cc.Description) > maxDescriptionLen {
+		return jsapi.ErrConsumerDescriptionTooLongF.With("max", "4096")
+	}
+	switch cc.DeliverPolicy {
+	case "":
+		cc.DeliverPolicy = jsapi.DeliverAll
+	case jsapi.DeliverAll, jsapi.DeliverLast, jsapi.DeliverNew, jsapi.DeliverLastPerSubject:
+	case jsapi.DeliverByStartSeq:
+		if cc.OptStartSeq == 0 {
+			return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"))
+		}
+	case jsapi.DeliverByStartTime:
+		if cc.OptStartTime == nil {
+			return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is deliver by start time, but optional start time is not set"))
+		}
+	default:
+		return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("invalid deliver policy"))
+	}
+	if cc.DeliverPolicy != jsapi.DeliverByStartSeq && cc.OptStartSeq > 0 {
+		return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is %s, but optional start sequence is also set", cc.DeliverPolicy))
+	}
+	if cc.DeliverPolicy != jsapi.DeliverByStartTime && cc.OptStartTime != nil {
+		return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is %s, but optional start time is also set", cc.DeliverPolicy))
+	}
+	switch cc.AckPolicy {
+	case "":
+		cc.AckPolicy = jsapi.AckNone
+	case jsapi.AckNone, jsapi.AckAll, jsapi.AckExplicit:
+	default:
+		return jsapi.ErrConsumerAckPolicyInvalid
+	}
+	switch cc.ReplayPolicy {
+	case "":
+		cc.ReplayPolicy = jsapi.ReplayInstant
+	case jsapi.ReplayInstant, jsapi.ReplayOriginal:
+	default:
+		return jsapi.ErrConsumerReplayPolicyInvalid
+	}
+	if cc.Replicas < 0 {
+		return jsapi.ErrReplicasCountCannotBeNegative
+	}
+	if cc.Replicas > scfg.Replicas {
+		return jsapi.ErrConsumerReplicasExceedsStream
+	}
+	for _, b := range cc.BackOff {
+		if b < 0 {
+			return jsapi.ErrConsumerBackOffNegative
+		}
+	}
+	if cc.AckWait < 0 {
+		return jsapi.ErrConsumerAckWaitNegative
+	}
+	if cc.MaxDeliver == 0 || cc.MaxDeliver < -1 {
+		cc.MaxDeliver = -1
+	}
+	if cc.MaxWaiting < 0 {
+		cc.MaxWaiting = 0
+	}
+	if cc.MaxAckPending < -1 {
+		cc.MaxAckPending = -1
+	}
+	for _, p := range []*time.Duration{&cc.MaxRequestExpires, &cc.Heartbeat, &cc.InactiveThreshold} {
+		if *p < 0 {
+			*p = 0
+		}
+	}
+	if cc.MaxRequestBatch < 0 {
+		cc.MaxRequestBatch = 0
+	}
+	if cc.MaxRequestMaxBytes < 0 {
+		cc.MaxRequestMaxBytes = 0
+	}
+	if cc.DeliverSubject == "" && cc.MaxWaiting == 0 {
+		cc.MaxWaiting = defaultMaxWaiting
+	}
+	if cc.AckWait == 0 && cc.AckPolicy != jsapi.AckNone {
+		cc.AckWait = defaultAckWait
+	}
+	if len(cc.BackOff) > 0 {
+		cc.AckWait = cc.BackOff[0]
+	}
+	if cc.MaxAckPending == 0 {
+		cc.MaxAckPending = scfg.ConsumerLimits.MaxAckPending
+	}
+	if cc.InactiveThreshold == 0 {
+		cc.InactiveThreshold = scfg.ConsumerLimits.InactiveThreshold
+	}
+	if cc.MaxAckPending == 0 && cc.AckPolicy != jsapi.AckNone {
+		cc.MaxAckPending = defaultMaxAckPending
+	}
+	if n := len(cc.BackOff); n > 0 && cc.MaxDeliver != -1 && n > cc.MaxDeliver {
+		return jsapi.ErrConsumerMaxDeliverBackoff
+	}
+	if cc.DeliverSubject != "" {
+		if !subject.IsLiteral([]byte(cc.DeliverSubject)) {
+			return jsapi.ErrConsumerDeliverToWildcards
+		}
+		if !subject.ValidLiteral([]byte(cc.DeliverSubject)) {
+			return jsapi.ErrConsumerInvalidDeliverSubject
+		}
+		for _, s := range scfg.Subjects {
+			if subject.Matches(s, cc.DeliverSubject) {
+				return jsapi.ErrConsumerDeliverCycle
+			}
+		}
+		if cc.MaxWaiting != 0 {
+			return jsapi.ErrConsumerPushMaxWaiting
+		}
+		if cc.MaxAckPending > 0 && cc.AckPolicy == jsapi.AckNone {
+			return jsapi.ErrConsumerMaxPendingAckPolicyRequired
+		}
+		if cc.Heartbeat > 0 && cc.Heartbeat < 100*time.Millisecond {
+			return jsapi.ErrConsumerSmallHeartbeat
+		}
+		if cc.FlowControl && cc.Heartbeat == 0 {
+			return jsapi.ErrConsumerWithFlowControlNeedsHeartbeats
+		}
+	} else {
+		if cc.AckPolicy == jsapi.AckNone && scfg.Retention == jsapi.WorkQueuePolicy {
+			return jsapi.ErrConsumerPullRequiresAck
+		}
+		if cc.RateLimit > 0 {
+			return jsapi.ErrConsumerPullWithRateLimit
+		}
+		if cc.Heartbeat > 0 {
+			return jsapi.ErrConsumerHBRequiresPush
+		}
+		if cc.FlowControl {
+			return jsapi.ErrConsumerFCRequiresPush
+		}
+		if cc.MaxRequestExpires != 0 && cc.MaxRequestExpires < time.Millisecond {
+			return jsapi.ErrConsumerMaxRequestExpiresTooSmall
+		}
+	}
+	if cc.FilterSubject != "" && len(cc.FilterSubjects) > 0 {
+		return jsapi.ErrConsumerMultipleFiltersNotAllowed
+	}
+	filters := cc.FilterSubjects
+	if cc.FilterSubject != "" {
+		filters = []string{cc.FilterSubject}
+	}
+	for i, f := range filters {
+		if f == "" {
+			return jsapi.ErrConsumerEmptyFilter
+		}
+		if !subject.ValidPattern([]byte(f)) {
+			return jsapi.ErrConsumerFilterNotSubset
+		}
+		ok := false
+		for _, s := range scfg.Subjects {
+			if subject.Overlap(s, f) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return jsapi.ErrConsumerFilterNotSubset
+		}
+		for _, g := range filters[i+1:] {
+			if g == f {
+				return jsapi.ErrConsumerDuplicateFilterSubjects
+			}
+			if subject.Overlap(f, g) {
+				return jsapi.ErrConsumerOverlappingSubjectFilters
+			}
+		}
+	}
+	if scfg.Retention == jsapi.WorkQueuePolicy {
+		if cc.AckPolicy != jsapi.AckExplicit {
+			return jsapi.ErrConsumerWQRequiresExplicitAck
+		}
+		if cc.DeliverPolicy != jsapi.DeliverAll {
+			return jsapi.ErrConsumerWQConsumerNotDeliverAll
+		}
+	}
+	return nil
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,77 @@
+package jetstream
+
+import (
+	"sync"
+
+	"github.com/leafgate/leafgate/leaf/router"
+)
+
+// inMsg is a message copied out of the router for an owner goroutine.
+type inMsg struct {
+	subject, reply string
+	hdr, data      []byte
+	sub            *router.Sub
+}
+
+// mailbox is an unbounded queue from router callbacks (which must not
+// block) to one owner goroutine. put never blocks; the owner waits on sig
+// and takes everything queued at once.
+type mailbox struct {
+	mu    sync.Mutex
+	items []inMsg
+	sig   chan struct{}
+}
+
+func newMailbox() *mailbox { return &mailbox{sig: make(chan struct{}, 1)} }
+
+func (b *mailbox) put(m inMsg) {
+	b.mu.Lock()
+	b.items = append(b.items, m)
+	first := len(b.items) == 1
+	b.mu.Unlock()
+	if first {
+		select {
+		case b.sig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take returns everything queued, handing spare (emptied) back for reuse.
+func (b *mailbox) take(spare []inMsg) []inMsg {
+	clear(spare)
+	b.mu.Lock()
+	out := b.items
+	b.items = spare[:0]
+	b.mu.Unlock()
+	return out
+}
+
+func (b *mailbox) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.items)
+}
+
+// boxReceiver is a router.Receiver that copies each delivery into a
+// mailbox: subject, reply, header and payload share one allocation.
+type boxReceiver struct{ box *mailbox }
+
+func (r boxReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+	buf := make([]byte, 0, len(subj)+len(reply)+len(hdr)+len(payload))
+	buf = append(buf, subj...)
+	buf = append(buf, reply...)
+	buf = append(buf, hdr...)
+	buf = append(buf, payload...)
+	s := string(buf[:len(subj)+len(reply)])
+	m := inMsg{subject: s[:len(subj)], reply: s[len(subj):], sub: sub}
+	off := len(subj) + len(reply)
+	if hdr != nil {
+		m.hdr = buf[off : off+len(hdr) : off+len(hdr)]
+	}
+	m.data = buf[off+len(hdr):]
+	r.box.put(m)
+	return false
+}
+
+func (boxReceiver) Flush() {}

@@ -1,0 +1,208 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Dir holds the bbolt file (Dir/jetstream.db); it is created if
+	// missing.
+	Dir string
+	// Domain, when set, also answers the API on $JS.<Domain>.API.> and is
+	// reported in account info and pub acks.
+	Domain string
+	// MaxMemory and MaxStore cap the bytes held by memory and file
+	// streams together; 0 means unlimited.
+	MaxMemory int64
+	MaxStore  int64
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DBFile is the bbolt file name under Config.Dir.
+const DBFile = "jetstream.db"
+
+// Service is JetStream attached to a router.
+type Service struct {
+	cfg Config
+	r   *router.Router
+	db  *msgstore.Bolt
+	log *slog.Logger
+
+	api     *mailbox
+	apiSubs []*router.Sub
+	ackBox  *mailbox
+	ackSubs []*router.Sub
+
+	mu      sync.RWMutex // guards streams and closed
+	streams map[string]*stream
+	closed  bool
+
+	apiTotal, apiErrors atomic.Uint64
+
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open opens (or creates) the store under cfg.Dir, recovers every stream
+// and consumer, and starts answering the API on r.
+func Open(cfg Config, r *router.Router) (*Service, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("jetstream: no store directory configured")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("jetstream: store directory: %w", err)
+	}
+	db, err := msgstore.OpenBolt(filepath.Join(cfg.Dir, DBFile))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg:     cfg,
+		r:       r,
+		db:      db,
+		log:     log,
+		api:     newMailbox(),
+		ackBox:  newMailbox(),
+		streams: make(map[string]*stream),
+		quit:    make(chan struct{}),
+	}
+	if err := s.recover(); err != nil {
+		s.closeStreams()
+		db.Close()
+		return nil, err
+	}
+	prefixes := []string{"$JS.API.>"}
+	if cfg.Domain != "" {
+		prefixes = append(prefixes, "$JS."+cfg.Domain+".API.>")
+	}
+	for _, p := range prefixes {
+		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.api}}
+		if err := r.Subscribe(sub); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("jetstream: subscribe %s: %w", p, err)
+		}
+		s.apiSubs = append(s.apiSubs, sub)
+	}
+	for _, p := range []string{"$JS.ACK.>", "$JS.FC.>"} {
+		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.ackBox}}
+		if err := r.Subscribe(sub); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("jetstream: subscribe %s: %w", p, err)
+		}
+		s.ackSubs = append(s.ackSubs, sub)
+	}
+	s.wg.Add(2)
+	go s.apiLoop()
+	go s.ackLoop()
+	return s, nil
+}
+
+// Close stops the API, every stream and consumer, and closes the store.
+// Messages already acknowledged are on disk; nothing is lost.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	for _, sub := range append(s.apiSubs, s.ackSubs...) {
+		_ = s.r.Unsubscribe(sub)
+	}
+	close(s.quit)
+	s.wg.Wait()
+	s.closeStreams()
+	return s.db.Close()
+}
+
+func (s *Service) closeStreams() {
+	s.mu.Lock()
+	streams := s.streams
+	s.streams = map[string]*stream{}
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.stop()
+	}
+}
+
+// lookup returns the named stream or nil.
+func (s *Service) lookup(name string) *stream {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.streams[name]
+}
+
+// sortedStreams returns the streams in name order.
+func (s *Service) sortedStreams() []*stream {
+	s.mu.RLock()
+	out := make([]*stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		out = append(out, st)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// usage sums the bytes held by memory and file streams.
+func (s *Service) usage() (mem, file uint64) {
+	for _, st := range s.sortedStreams() {
+		b := st.store.State().Bytes
+		if st.memory() {
+			mem += b
+		} else {
+			file += b
+		}
+	}
+	return mem, file
+}
+
+// publish sends an internal message through the router.
+func (s *Service) publish(subj, reply string, hdr, data []byte) {
+	s.r.Publish(&router.Publisher{}, []byte(subj), []byte(reply), hdr, data)
+}
+
+// ackLoop hands $JS.ACK and $JS.FC messages to their stream.
+func (s *Service) ackLoop() {
+	defer s.wg.Done()
+	var batch []inMsg
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.ackBox.sig:
+		}
+		batch = s.ackBox.take(batch)
+		for i := range batch {
+			m := &batch[i]
+			name, ok := ackStream(m.subject)
+			if !ok {
+				continue
+			}
+			if st := s.lookup(name); st != nil {
+				st.ctl.put(*m)
+			}
+		}
+	}
+}
+
+// now is the service's clock, replaced in tests.
+var now = time.Now

@@ -1,0 +1,832 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/store/jsapi"
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// stream is one stream: its configuration, its store and its consumers,
+// owned by one goroutine (run). Publishes arrive in the in mailbox; acks,
+// flow-control replies and pull requests in ctl; API operations as
+// functions on ops. At most one store batch is in flight: while it
+// commits, new publishes wait in the mailbox and the next batch collects
+// them all (group commit without a timer).
+type stream struct {
+	svc     *Service
+	name    string
+	store   msgstore.Store
+	created time.Time
+
+	mu  sync.RWMutex // guards cfg for readers off the owner goroutine
+	cfg jsapi.StreamConfig
+
+	subs      []*router.Sub
+	transform *subject.Transform
+	republish *subject.Transform
+
+	in        *mailbox
+	ctl       *mailbox
+	ops       chan func()
+	committed chan commitResult
+	quit      chan struct{}
+	exited    chan struct{}
+	stopOnce  sync.Once
+
+	// Owned by run.
+	committing bool
+	batch      *pending // being built while another batch commits
+	dedup      map[string]uint64
+	dedupQ     []dedupEntry
+	lastMsgID  string
+	consumers  map[string]*consumer
+	metaBusy   bool
+	metaDone   chan metaResult
+	wake       *time.Timer
+	wakeAt     time.Time
+}
+
+type dedupEntry struct {
+	id  string
+	seq uint64
+	ts  int64
+}
+
+// pending is a store batch with what its commit must answer.
+type pending struct {
+	b       msgstore.Batch
+	acks    []pendingAck
+	after   []func(error)
+	removed map[uint64]bool          // removed in this batch
+	subj    map[string]*subjectDelta // per-subject changes in this batch
+	msgs    int64                    // net message count change
+	bytes   int64                    // net byte change
+	last    uint64                   // highest sequence appended or skipped
+	appends []msgstore.Msg           // for republish and the consumers' fast path
+}
+
+type subjectDelta struct {
+	count int64
+	last  uint64
+}
+
+type pendingAck struct {
+	reply string
+	seq   uint64
+	dup   bool
+}
+
+type commitResult struct {
+	p   *pending
+	err error
+}
+
+func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgstore.Store) (*stream, error) {
+	ms := &stream{
+		svc:       s,
+		name:      cfg.Name,
+		store:     st,
+		created:   created,
+		cfg:       cfg,
+		in:        newMailbox(),
+		ctl:       newMailbox(),
+		ops:       make(chan func()),
+		committed: make(chan commitResult, 1),
+		metaDone:  make(chan metaResult, 1),
+		quit:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		dedup:     make(map[string]uint64),
+		consumers: make(map[string]*consumer),
+	}
+	if err := ms.compile(cfg); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+func (ms *stream) compile(cfg jsapi.StreamConfig) error {
+	ms.transform, ms.republish = nil, nil
+	if tr := cfg.SubjectTransform; tr != nil && tr.Destination != "" {
+		t, err := subject.NewTransform(tr.Source, tr.Destination)
+		if err != nil {
+			return err
+		}
+		ms.transform = t
+	}
+	if rp := cfg.RePublish; rp != nil {
+		t, err := subject.NewTransform(rp.Source, rp.Destination)
+		if err != nil {
+			return err
+		}
+		ms.republish = t
+	}
+	return nil
+}
+
+// start subscribes the stream's subjects and runs its goroutine.
+func (ms *stream) start() error {
+	if err := ms.subscribe(ms.config().Subjects); err != nil {
+		return err
+	}
+	go ms.run()
+	return nil
+}
+
+func (ms *stream) subscribe(subjects []string) error {
+	for _, subj := range subjects {
+		sub := &router.Sub{Subject: subj, Receiver: boxReceiver{ms.in}}
+		if err := ms.svc.r.Subscribe(sub); err != nil {
+			return fmt.Errorf("subscribe %s: %w", subj, err)
+		}
+		ms.subs = append(ms.subs, sub)
+	}
+	return nil
+}
+
+func (ms *stream) unsubscribe() {
+	for _, sub := range ms.subs {
+		_ = ms.svc.r.Unsubscribe(sub)
+	}
+	ms.subs = nil
+}
+
+// stop unsubscribes, finishes the batch in flight and ends the goroutine.
+func (ms *stream) stop() {
+	ms.stopOnce.Do(func() {
+		ms.unsubscribe()
+		close(ms.quit)
+	})
+	<-ms.exited
+}
+
+func (ms *stream) config() jsapi.StreamConfig {
+	ms.mu.RLock()
+	defer ms.mu.RUnlock()
+	return ms.cfg
+}
+
+func (ms *stream) memory() bool { return ms.config().Storage == jsapi.MemoryStorage }
+
+// do runs fn on the stream's goroutine and waits for it. It reports false
+// when the stream has stopped.
+func (ms *stream) do(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case ms.ops <- func() { fn(); close(done) }:
+	case <-ms.exited:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-ms.exited:
+		return false
+	}
+}
+
+// run is the stream's owner goroutine.
+func (ms *stream) run() {
+	defer close(ms.exited)
+	ms.wake = time.NewTimer(time.Hour)
+	ms.wake.Stop()
+	ms.scheduleAge()
+	for _, c := range ms.consumers {
+		c.kick()
+	}
+	var inBatch, ctlBatch []inMsg
+	for {
+		ops := ms.ops
+		if ms.committing {
+			ops = nil // API operations see a settled store
+		}
+		select {
+		case <-ms.quit:
+			ms.drainCommit()
+			ms.stopConsumers()
+			return
+		case <-ms.in.sig:
+			if !ms.committing {
+				inBatch = ms.in.take(inBatch)
+				ms.ingest(inBatch)
+			}
+		case <-ms.ctl.sig:
+			ctlBatch = ms.ctl.take(ctlBatch)
+			for i := range ctlBatch {
+				ms.control(&ctlBatch[i])
+			}
+		case fn := <-ops:
+			fn()
+		case res := <-ms.committed:
+			ms.committing = false
+			ms.finish(res)
+			if ms.in.len() > 0 {
+				inBatch = ms.in.take(inBatch)
+				ms.ingest(inBatch)
+			}
+		case res := <-ms.metaDone:
+			ms.finishMeta(res)
+		case <-ms.wake.C:
+			ms.wakeAt = time.Time{}
+			ms.tick()
+		}
+		ms.flush()
+		ms.persistConsumers()
+	}
+}
+
+func (ms *stream) drainCommit() {
+	if ms.committing {
+		ms.finish(<-ms.committed)
+		ms.committing = false
+	}
+	ms.flush()
+	if ms.committing {
+		ms.finish(<-ms.committed)
+		ms.committing = false
+	}
+}
+
+// cur returns the batch being built.
+func (ms *stream) cur() *pending {
+	if ms.batch == nil {
+		ms.batch = &pending{}
+	}
+	return ms.batch
+}
+
+// flush submits the batch being built when nothing is in flight.
+func (ms *stream) flush() {
+	p := ms.batch
+	if ms.committing || p == nil {
+		return
+	}
+	ms.batch = nil
+	if p.b.Len() == 0 {
+		for _, fn := range p.after {
+			fn(nil)
+		}
+		ms.finishAcks(p, nil)
+		return
+	}
+	ms.committing = true
+	ms.store.Apply(&p.b, func(err error) {
+		ms.committed <- commitResult{p: p, err: err}
+	})
+}
+
+// finish answers a committed (or failed) batch and lets consumers see it.
+func (ms *stream) finish(res commitResult) {
+	if res.err != nil {
+		ms.svc.log.Error("jetstream: store write failed", "stream", ms.name, "err", res.err)
+	}
+	ms.finishAcks(res.p, res.err)
+	for _, fn := range res.p.after {
+		fn(res.err)
+	}
+	if res.err != nil {
+		return
+	}
+	ms.doRepublish(res.p.appends)
+	for _, c := range ms.consumers {
+		c.onStored(res.p.appends)
+	}
+	ms.scheduleAge()
+}
+
+func (ms *stream) finishAcks(p *pending, err error) {
+	if len(p.acks) == 0 {
+		return
+	}
+	domain := ms.svc.cfg.Domain
+	var buf []byte
+	for _, a := range p.acks {
+		buf = buf[:0]
+		if err != nil {
+			buf = appendPubAckError(buf, ms.name, jsapi.ErrStreamStoreFailedF.WithErr(err))
+		} else {
+			buf = appendPubAck(buf, ms.name, domain, a.seq, a.dup)
+		}
+		ms.svc.publish(a.reply, "", nil, buf)
+	}
+}
+
+// --- projected state: durable store state plus the batch being built.
+
+func (ms *stream) lastSeq() uint64 {
+	last := ms.store.State().LastSeq
+	if ms.batch != nil && ms.batch.last > last {
+		last = ms.batch.last
+	}
+	return last
+}
+
+func (ms *stream) numMsgs() int64 {
+	n := int64(ms.store.State().Msgs)
+	if ms.batch != nil {
+		n += ms.batch.msgs
+	}
+	return n
+}
+
+func (ms *stream) numBytes() int64 {
+	n := int64(ms.store.State().Bytes)
+	if ms.batch != nil {
+		n += ms.batch.bytes
+	}
+	return n
+}
+
+// subjectState is a literal subject's projected count and last sequence.
+func (ms *stream) subjectState(subj string) (count int64, last uint64) {
+	ss := ms.store.SubjectState(subj)
+	count, last = int64(ss.Msgs), ss.Last
+	if p := ms.batch; p != nil {
+		if p.removed[last] {
+			last = 0
+		}
+		if d := p.subj[subj]; d != nil {
+			count += d.count
+			if d.last != 0 {
+				last = d.last
+			}
+		}
+	}
+	if count <= 0 {
+		return 0, 0
+	}
+	return count, last
+}
+
+// loadProjected loads a message that is either durable or appended to the
+// batch being built, unless removed in it.
+func (ms *stream) loadProjected(seq uint64) (msgstore.Msg, bool) {
+	if p := ms.batch; p != nil {
+		if p.removed[seq] {
+			return msgstore.Msg{}, false
+		}
+		for i := range p.appends {
+			if p.appends[i].Seq == seq {
+				return p.appends[i], true
+			}
+		}
+	}
+	m, err := ms.store.Load(seq)
+	return m, err == nil
+}
+
+// nextProjected is the first live message at or after seq matching filter.
+func (ms *stream) nextProjected(filter string, seq uint64) (msgstore.Msg, bool) {
+	for {
+		m, err := ms.store.LoadNext(filter, seq)
+		if err != nil {
+			break
+		}
+		if ms.batch == nil || !ms.batch.removed[m.Seq] {
+			return m, true
+		}
+		seq = m.Seq + 1
+	}
+	if p := ms.batch; p != nil {
+		for i := range p.appends {
+			m := p.appends[i]
+			if m.Seq >= seq && !p.removed[m.Seq] && (filter == "" || subject.Matches(filter, m.Subject)) {
+				return m, true
+			}
+		}
+	}
+	return msgstore.Msg{}, false
+}
+
+func (ms *stream) firstSeq() uint64 {
+	m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
+	if !ok {
+		return ms.lastSeq() + 1
+	}
+	return m.Seq
+}
+
+// appendMsg adds a message to the batch being built.
+func (ms *stream) appendMsg(m msgstore.Msg) {
+	p := ms.cur()
+	p.b.Append(m)
+	p.appends = append(p.appends, m)
+	p.msgs++
+	p.bytes += int64(m.Size())
+	p.last = m.Seq
+	d := p.subjDelta(m.Subject)
+	d.count++
+	d.last = m.Seq
+}
+
+// removeMsg removes a live message in the batch being built; it reports
+// whether there was one.
+func (ms *stream) removeMsg(seq uint64) (msgstore.Msg, bool) {
+	m, ok := ms.loadProjected(seq)
+	if !ok {
+		return m, false
+	}
+	p := ms.cur()
+	p.b.Remove(seq)
+	if p.removed == nil {
+		p.removed = make(map[uint64]bool)
+	}
+	p.removed[seq] = true
+	for _, c := range ms.consumers {
+		c.onRemoved(m)
+	}
+	p.msgs--
+	p.bytes -= int64(m.Size())
+	d := p.subjDelta(m.Subject)
+	d.count--
+	if d.last == seq {
+		d.last = 0
+	}
+	return m, true
+}
+
+func (p *pending) subjDelta(subj string) *subjectDelta {
+	if p.subj == nil {
+		p.subj = make(map[string]*subjectDelta)
+	}
+	d := p.subj[subj]
+	if d == nil {
+		d = &subjectDelta{}
+		p.subj[subj] = d
+	}
+	return d
+}
+
+// --- publishing
+
+// ingest turns queued publishes into one batch.
+func (ms *stream) ingest(msgs []inMsg) {
+	cfg := ms.config()
+	ts := now().UnixNano()
+	for i := range msgs {
+		m := &msgs[i]
+		if m.sub == nil {
+			continue
+		}
+		if err := ms.store1(&cfg, m, ts); err != nil && m.reply != "" {
+			ms.svc.publish(m.reply, "", nil, appendPubAckError(nil, ms.name, err))
+		}
+	}
+	ms.flush()
+}
+
+// store1 checks one publish and adds it to the batch; a nil error means
+// stored (or a duplicate) and its ack queued.
+func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Error {
+	if cfg.Sealed {
+		return jsapi.ErrStreamSealed
+	}
+	subj := m.subject
+	if ms.transform != nil {
+		if t, ok := ms.transform.Apply(subj); ok {
+			subj = t
+		}
+	}
+	size := len(subj) + len(m.hdr) + len(m.data)
+	if cfg.MaxMsgSize > 0 && len(m.hdr)+len(m.data) > int(cfg.MaxMsgSize) {
+		return jsapi.ErrStreamMessageExceedsMaximum
+	}
+	var msgID string
+	hdr := m.hdr
+	if len(hdr) > 0 {
+		if v := proto.HeaderGet(hdr, "Nats-Expected-Stream"); v != nil && string(v) != ms.name {
+			return jsapi.ErrStreamNotMatch
+		}
+		if v := proto.HeaderGet(hdr, "Nats-TTL"); v != nil {
+			if !cfg.AllowMsgTTL {
+				return jsapi.ErrMessageTTLDisabled
+			}
+			if _, err := parseTTL(string(v)); err != nil {
+				return jsapi.ErrMessageTTLInvalid
+			}
+		}
+		msgID = string(proto.HeaderGet(hdr, "Nats-Msg-Id"))
+		if msgID != "" {
+			ms.expireDedup(ts, cfg.Duplicates)
+			if seq, ok := ms.dedup[msgID]; ok {
+				if m.reply != "" {
+					ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq, dup: true})
+				}
+				return nil
+			}
+		}
+		if v := proto.HeaderGet(hdr, "Nats-Expected-Last-Sequence"); v != nil {
+			want, _ := strconv.ParseUint(string(v), 10, 64)
+			if last := ms.lastSeq(); want != last {
+				return jsapi.ErrStreamWrongLastSequenceF.With("seq", strconv.FormatUint(last, 10))
+			}
+		}
+		if v := proto.HeaderGet(hdr, "Nats-Expected-Last-Subject-Sequence"); v != nil {
+			want, _ := strconv.ParseUint(string(v), 10, 64)
+			check := subj
+			if o := proto.HeaderGet(hdr, "Nats-Expected-Last-Subject-Sequence-Subject"); len(o) > 0 {
+				check = string(o)
+			}
+			if _, last := ms.subjectState(check); want != last {
+				return jsapi.ErrStreamWrongLastSequenceF.With("seq", strconv.FormatUint(last, 10))
+			}
+		}
+		if v := proto.HeaderGet(hdr, "Nats-Expected-Last-Msg-Id"); v != nil && string(v) != ms.lastMsgID {
+			return jsapi.ErrStreamWrongLastMsgIDF.With("id", ms.lastMsgID)
+		}
+	}
+	rollup := ""
+	if v := proto.HeaderGet(hdr, "Nats-Rollup"); v != nil {
+		if !cfg.AllowRollup || cfg.DenyPurge {
+			return jsapi.ErrStreamRollupFailedF.WithErr(errors.New("rollup not permitted"))
+		}
+		switch string(v) {
+		case "sub", "all":
+			rollup = string(v)
+		default:
+			return jsapi.ErrStreamRollupFailedF.WithErr(fmt.Errorf("rollup value invalid: %q", v))
+		}
+	}
+	if cfg.Retention == jsapi.InterestPolicy && len(ms.consumers) == 0 && rollup == "" {
+		// Nobody is interested: acknowledged, assigned a sequence, not kept.
+		seq := ms.lastSeq() + 1
+		ms.cur().b.Skip(seq)
+		ms.cur().last = seq
+		ms.remember(msgID, seq, ts)
+		if m.reply != "" {
+			ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
+		}
+		return nil
+	}
+	if err := ms.enforceLimitsBefore(cfg, subj, size, rollup != ""); err != nil {
+		return err
+	}
+	if err := ms.checkAccountLimit(size); err != nil {
+		return err
+	}
+	seq := ms.lastSeq() + 1
+	if seq < cfg.FirstSeq {
+		seq = cfg.FirstSeq
+	}
+	_, prevLast := ms.subjectState(subj)
+	msg := msgstore.Msg{Seq: seq, Subject: subj, Header: hdr, Data: m.data, Time: ts}
+	ms.appendMsg(msg)
+	switch rollup {
+	case "sub":
+		for {
+			old, ok := ms.nextProjected(subj, 0)
+			if !ok || old.Seq >= seq {
+				break
+			}
+			ms.removeMsg(old.Seq)
+		}
+	case "all":
+		if first := ms.firstSeq(); first < seq {
+			ms.removeRange(first, seq-1)
+		}
+	}
+	ms.enforceLimitsAfter(cfg, subj, prevLast)
+	ms.remember(msgID, seq, ts)
+	if m.reply != "" {
+		ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
+	}
+	return nil
+}
+
+// remember records a message id for dedup and as the last msg id.
+func (ms *stream) remember(msgID string, seq uint64, ts int64) {
+	if msgID == "" {
+		return
+	}
+	ms.lastMsgID = msgID
+	ms.dedup[msgID] = seq
+	ms.dedupQ = append(ms.dedupQ, dedupEntry{id: msgID, seq: seq, ts: ts})
+}
+
+func (ms *stream) expireDedup(ts int64, window time.Duration) {
+	cut := ts - int64(window)
+	i := 0
+	for i < len(ms.dedupQ) && ms.dedupQ[i].ts <= cut {
+		if ms.dedup[ms.dedupQ[i].id] == ms.dedupQ[i].seq {
+			delete(ms.dedup, ms.dedupQ[i].id)
+		}
+		i++
+	}
+	if i > 0 {
+		ms.dedupQ = append(ms.dedupQ[:0], ms.dedupQ[i:]...)
+	}
+}
+
+// removeRange removes every live message in [first, last].
+func (ms *stream) removeRange(first, last uint64) uint64 {
+	var n uint64
+	for seq := first; seq <= last; {
+		m, ok := ms.nextProjected("", seq)
+		if !ok || m.Seq > last {
+			break
+		}
+		ms.removeMsg(m.Seq)
+		n++
+		seq = m.Seq + 1
+	}
+	return n
+}
+
+// enforceLimitsBefore applies discard-new limits to a message about to be
+// stored.
+func (ms *stream) enforceLimitsBefore(cfg *jsapi.StreamConfig, subj string, size int, rollup bool) *jsapi.Error {
+	if cfg.Discard != jsapi.DiscardNew || rollup {
+		if cfg.MaxMsgsPer > 0 && cfg.DiscardNewPer {
+			if n, _ := ms.subjectState(subj); n >= cfg.MaxMsgsPer {
+				return jsapi.ErrStreamStoreFailedF.With("err", "maximum messages per subject exceeded")
+			}
+		}
+		return nil
+	}
+	if cfg.MaxMsgs > 0 && ms.numMsgs() >= cfg.MaxMsgs {
+		return jsapi.ErrStreamStoreFailedF.With("err", "maximum messages exceeded")
+	}
+	if cfg.MaxBytes > 0 && ms.numBytes()+int64(size+16) > cfg.MaxBytes {
+		return jsapi.ErrStreamStoreFailedF.With("err", "maximum bytes exceeded")
+	}
+	if cfg.MaxMsgsPer > 0 && cfg.DiscardNewPer {
+		if n, _ := ms.subjectState(subj); n >= cfg.MaxMsgsPer {
+			return jsapi.ErrStreamStoreFailedF.With("err", "maximum messages per subject exceeded")
+		}
+	}
+	return nil
+}
+
+// enforceLimitsAfter removes the oldest messages over the stream's limits
+// after a message was appended (discard old, and per-subject limits).
+// prevLast is the subject's newest message before the append: with one
+// message per subject (KV with history 1) it is the one to remove, found
+// without a scan.
+func (ms *stream) enforceLimitsAfter(cfg *jsapi.StreamConfig, subj string, prevLast uint64) {
+	if cfg.MaxMsgsPer == 1 && prevLast != 0 {
+		ms.removeMsg(prevLast)
+	}
+	if cfg.MaxMsgsPer > 0 {
+		for {
+			n, _ := ms.subjectState(subj)
+			if n <= cfg.MaxMsgsPer {
+				break
+			}
+			old, ok := ms.nextProjected(subj, 0)
+			if !ok {
+				break
+			}
+			ms.removeMsg(old.Seq)
+		}
+	}
+	if cfg.Discard == jsapi.DiscardNew {
+		return
+	}
+	for cfg.MaxMsgs > 0 && ms.numMsgs() > cfg.MaxMsgs {
+		if !ms.removeFirst() {
+			break
+		}
+	}
+	for cfg.MaxBytes > 0 && ms.numBytes() > cfg.MaxBytes {
+		if !ms.removeFirst() {
+			break
+		}
+	}
+}
+
+func (ms *stream) removeFirst() bool {
+	m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
+	if !ok {
+		return false
+	}
+	_, ok = ms.removeMsg(m.Seq)
+	return ok
+}
+
+// checkAccountLimit rejects a message that would take the service over
+// its configured store limit.
+func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
+	limit := ms.svc.cfg.MaxStore
+	if ms.memory() {
+		limit = ms.svc.cfg.MaxMemory
+	}
+	if limit <= 0 {
+		return nil
+	}
+	mem, file := ms.svc.usage()
+	used := file
+	if ms.memory() {
+		used = mem
+	}
+	if ms.batch != nil {
+		used = uint64(int64(used) + ms.batch.bytes)
+	}
+	if int64(used)+int64(size) > limit {
+		if ms.memory() {
+			return jsapi.ErrMemoryResourcesExceeded
+		}
+		return jsapi.ErrStorageResourcesExceeded
+	}
+	return nil
+}
+
+// --- max age
+
+// scheduleAge arms the timer for the oldest message's expiry.
+func (ms *stream) scheduleAge() {
+	cfg := ms.config()
+	if cfg.MaxAge <= 0 {
+		return
+	}
+	st := ms.store.State()
+	if st.Msgs == 0 {
+		return
+	}
+	ms.armWake(time.Unix(0, st.FirstTime).Add(cfg.MaxAge))
+}
+
+// armWake makes the timer fire no later than at.
+func (ms *stream) armWake(at time.Time) {
+	if !ms.wakeAt.IsZero() && !at.Before(ms.wakeAt) {
+		return
+	}
+	ms.wakeAt = at
+	ms.wake.Reset(max(time.Until(at), time.Millisecond))
+}
+
+// tick runs timed work: max age, consumer redelivery, heartbeats, expiry.
+func (ms *stream) tick() {
+	cfg := ms.config()
+	if cfg.MaxAge > 0 {
+		cut := now().Add(-cfg.MaxAge).UnixNano()
+		for {
+			m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
+			if !ok || m.Time > cut {
+				break
+			}
+			ms.removeMsg(m.Seq)
+		}
+		if ms.batch != nil && ms.batch.b.Len() > 0 {
+			ms.cur().after = append(ms.cur().after, func(error) { ms.scheduleAge() })
+		} else {
+			ms.scheduleAge()
+		}
+	}
+	for name, c := range ms.consumers {
+		if c.tick() {
+			ms.deleteConsumer(name)
+		}
+	}
+}
+
+// --- republish
+
+func (ms *stream) doRepublish(msgs []msgstore.Msg) {
+	if ms.republish == nil {
+		return
+	}
+	cfg := ms.config()
+	for i := range msgs {
+		m := &msgs[i]
+		dest, ok := ms.republish.Apply(m.Subject)
+		if !ok {
+			continue
+		}
+		hdr := appendHeaderLine(nil, m.Header, "Nats-Stream", ms.name)
+		hdr = appendHeaderLine(hdr, nil, "Nats-Subject", m.Subject)
+		hdr = appendHeaderLine(hdr, nil, "Nats-Sequence", strconv.FormatUint(m.Seq, 10))
+		hdr = appendHeaderLine(hdr, nil, "Nats-Time-Stamp", time.Unix(0, m.Time).UTC().Format(time.RFC3339Nano))
+		data := m.Data
+		if cfg.RePublish.HeadersOnly {
+			hdr = appendHeaderLine(hdr, nil, "Nats-Msg-Size", strconv.Itoa(len(m.Data)))
+			data = nil
+		}
+		ms.svc.publish(dest, "", hdr, data)
+	}
+}
+
+// parseTTL parses a Nats-TTL value: a Go duration or whole seconds; "never"
+// is -1.
+func parseTTL(v string) (time.Duration, error) {
+	if v == "never" {
+		return -1, nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 1 {
+			return 0, errors.New("ttl must be at least 1s")
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, errors.New("invalid ttl")
+	}
+	return d, nil
+}
