@@ -20,6 +20,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
+	"github.com/leafgate/leafgate/store/jetstream"
 )
 
 // Config is leafgate's configuration file, one field per key. Its defaults
@@ -45,6 +46,16 @@ type Config struct {
 	Log                 LogConfig     `mapstructure:"log"`
 	TLS                 TLSConfig     `mapstructure:"tls"`
 	Authorization       AuthConfig    `mapstructure:"authorization"`
+	JetStream           JSConfig      `mapstructure:"jetstream"`
+}
+
+// JSConfig is the jetstream section.
+type JSConfig struct {
+	Enabled        bool   `mapstructure:"enabled"`
+	StoreDir       string `mapstructure:"store_dir"`
+	Domain         string `mapstructure:"domain"`
+	MaxMemoryStore Size   `mapstructure:"max_memory_store"`
+	MaxFileStore   Size   `mapstructure:"max_file_store"`
 }
 
 // LogConfig is the log section.
@@ -167,6 +178,9 @@ var flagKeys = map[string]string{
 	"log_level":  "log.level",
 	"log_format": "log.format",
 	"pid":        "pid_file",
+	"jetstream":  "jetstream.enabled",
+	"store_dir":  "jetstream.store_dir",
+	"domain":     "jetstream.domain",
 }
 
 // newFlagSet declares leafgate's flags, named like nats-server's.
@@ -181,6 +195,9 @@ func newFlagSet() *pflag.FlagSet {
 	fs.String("log_level", "", "debug, info, warn or error (log.level)")
 	fs.String("log_format", "", "text or json (log.format)")
 	fs.String("pid", "", "file to write the process id to (pid_file)")
+	fs.Bool("jetstream", true, "enable JetStream (jetstream.enabled)")
+	fs.String("store_dir", "", "JetStream storage directory (jetstream.store_dir)")
+	fs.String("domain", "", "JetStream domain (jetstream.domain)")
 	fs.String("signal", "", "send a signal to a running leafgate: ldm, stop or quit, optionally =PID")
 	fs.BoolP("version", "v", false, "print the version and exit")
 	fs.BoolP("help", "h", false, "show this help")
@@ -276,6 +293,18 @@ func checkKeys(keys []string, known map[string]bool) error {
 
 // validate checks values that decode fine but make no sense.
 func (c *Config) validate() error {
+	if c.JetStream.Enabled && strings.TrimSpace(c.JetStream.StoreDir) == "" {
+		return errors.New("jetstream.store_dir: required when jetstream.enabled is true")
+	}
+	if d := c.JetStream.Domain; d != "" && !validDomain(d) {
+		return fmt.Errorf("jetstream.domain: %q may only contain letters, digits, '-' and '_'", d)
+	}
+	if c.JetStream.MaxMemoryStore < 0 {
+		return fmt.Errorf("jetstream.max_memory_store: %d is negative", c.JetStream.MaxMemoryStore)
+	}
+	if c.JetStream.MaxFileStore < 0 {
+		return fmt.Errorf("jetstream.max_file_store: %d is negative", c.JetStream.MaxFileStore)
+	}
 	if c.Host == "" || strings.ContainsAny(c.Host, " \t/") {
 		return fmt.Errorf("host: %q is not a host name or IP address", c.Host)
 	}
@@ -418,4 +447,26 @@ func (c *Config) serverOptions(log *slog.Logger) (server.Options, error) {
 		o.TLS = tc
 	}
 	return o, nil
+}
+
+// validDomain reports whether d can be a JetStream domain: one subject
+// token of letters, digits, '-' and '_'.
+func validDomain(d string) bool {
+	for _, r := range d {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return d != ""
+}
+
+// jetStreamConfig is the JetStream service's configuration.
+func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
+	return jetstream.Config{
+		Dir:       c.JetStream.StoreDir,
+		Domain:    c.JetStream.Domain,
+		MaxMemory: int64(c.JetStream.MaxMemoryStore),
+		MaxStore:  int64(c.JetStream.MaxFileStore),
+		Logger:    log,
+	}
 }

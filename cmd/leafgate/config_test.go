@@ -24,6 +24,7 @@ var defaultConfig = Config{
 	Log:                 LogConfig{Level: "info", Format: "text"},
 	TLS:                 TLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
 	Authorization:       AuthConfig{Timeout: server.DefaultAuthTimeout, Users: []UserConfig{}},
+	JetStream:           JSConfig{Enabled: true, StoreDir: "./data"},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {
@@ -99,6 +100,11 @@ func TestPrecedence(t *testing.T) {
 	if err != nil || cfg.Port != 7000 {
 		t.Fatalf("flag over env: %v %v", cfg, err)
 	}
+	t.Setenv("LEAFGATE_JETSTREAM_DOMAIN", "edge")
+	cfg, err = load(t, "--store_dir", "/var/lib/leafgate", "--jetstream=false")
+	if err != nil || cfg.JetStream.StoreDir != "/var/lib/leafgate" || cfg.JetStream.Enabled || cfg.JetStream.Domain != "edge" {
+		t.Fatalf("jetstream flags and env: %+v %v", cfg.JetStream, err)
+	}
 }
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
@@ -125,6 +131,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"authorization:\n  users:\n    - user: a\n      password: b\n      permissions:\n        publish:\n          allow: [\"a..b\"]\n", "publish.allow[0]"},
 		{"host: \"bad host\"\n", "host"},
 		{"port: [1, 2]\n", "port"},
+		{"jetstream:\n  store_dir: \"\"\n", "jetstream.store_dir"},
+		{"jetstream:\n  domain: \"a.b\"\n", "jetstream.domain"},
+		{"jetstream:\n  max_file_store: lots\n", "jetstream.max_file_store"},
+		{"jetstream:\n  enable: true\n", `unknown key "jetstream.enable"`},
 	}
 	for _, tt := range tests {
 		_, err := load(t, "--config", writeFile(t, tt.file))

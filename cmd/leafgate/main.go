@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/store/jetstream"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -115,6 +116,21 @@ func serve(cfg *Config, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 
+	var js *jetstream.Service
+	if cfg.JetStream.Enabled {
+		js, err = jetstream.Open(cfg.jetStreamConfig(log), srv.Router())
+		if err != nil {
+			log.Error("jetstream start failed", "err", err)
+			return exitRuntime
+		}
+		// Stop JetStream after the clients are gone: everything it
+		// acknowledged is on disk by then.
+		defer func() {
+			if err := js.Close(); err != nil {
+				log.Warn("jetstream close", "err", err)
+			}
+		}()
+	}
 	if err := srv.Start(); err != nil {
 		log.Error("start failed", "err", err)
 		return exitRuntime
@@ -122,6 +138,9 @@ func serve(cfg *Config, stderr io.Writer) int {
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
 	if a := srv.MonitorAddr(); a != nil {
 		attrs = append(attrs, "monitoring", "http://"+a.String())
+	}
+	if js != nil {
+		attrs = append(attrs, "jetstream", cfg.JetStream.StoreDir)
 	}
 	log.Info("leafgate started", attrs...)
 	if cfg.PIDFile != "" {

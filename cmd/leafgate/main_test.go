@@ -107,6 +107,7 @@ func startBinary(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBu
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = t.TempDir() // the default store_dir, ./data, lands here
 	cmd.Env = append(os.Environ(), env...)
 	logs := &syncBuffer{}
 	cmd.Stderr = logs

@@ -214,6 +214,26 @@ func (r *Router) Publish(p *Publisher, subj, reply, hdr, payload []byte) int {
 	return n
 }
 
+// PublishAs routes a message by route but delivers it with subject subj:
+// JetStream hands stored messages to a pull request's inbox or a push
+// consumer's deliver subject under their original subject, as nats-server
+// does.
+func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte) int {
+	res := r.index.Match(route)
+	n := 0
+	for _, s := range res.Plain {
+		if r.deliver(p, s, subj, reply, hdr, payload) {
+			n++
+		}
+	}
+	for i := range res.Queues {
+		if r.deliverQueue(p, res.Queues[i].Members, subj, reply, hdr, payload) {
+			n++
+		}
+	}
+	return n
+}
+
 // deliverQueue hands the message to one member of a queue group, starting at
 // a random member and moving on past members that are the non-echo origin or
 // have reached their auto-unsubscribe limit.

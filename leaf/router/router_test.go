@@ -148,3 +148,26 @@ func BenchmarkPublishOneSubscriber(b *testing.B) {
 		pending.Flush()
 	}
 }
+
+// subjRecorder records the subjects it is handed.
+type subjRecorder struct{ got []string }
+
+func (r *subjRecorder) Deliver(_ *Sub, subj, _, _, _ []byte) bool {
+	r.got = append(r.got, string(subj))
+	return false
+}
+func (r *subjRecorder) Flush() {}
+
+// PublishAs matches on the route but hands over the presented subject.
+func TestPublishAs(t *testing.T) {
+	r := New()
+	inbox, other := &subjRecorder{}, &subjRecorder{}
+	mustSub(t, r, &Sub{Subject: "_INBOX.abc", Receiver: inbox})
+	mustSub(t, r, &Sub{Subject: "orders.>", Receiver: other})
+	if n := r.PublishAs(&Publisher{}, []byte("_INBOX.abc"), []byte("orders.1"), nil, nil, []byte("m")); n != 1 {
+		t.Fatalf("delivered to %d, want 1", n)
+	}
+	if fmt.Sprint(inbox.got) != "[orders.1]" || len(other.got) != 0 {
+		t.Fatalf("inbox got %v, orders.> got %v", inbox.got, other.got)
+	}
+}

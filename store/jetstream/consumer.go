@@ -356,14 +356,10 @@ func (c *consumer) deliverPush() {
 		if !ok {
 			return
 		}
+		// The reply carries the metadata clients read (ordered
+		// consumers detect gaps with it), whatever the ack policy.
 		reply := c.record(&m, redelivery)
-		if c.ackNone() {
-			reply = ""
-			if !c.cfg.FlowControl && c.cfg.Heartbeat == 0 {
-				reply = c.ackSubjectNone(&m)
-			}
-		}
-		c.ms.svc.publish(c.cfg.DeliverSubject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
+		c.ms.svc.deliver(c.cfg.DeliverSubject, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
 		c.lastHB = now()
 		if c.cfg.FlowControl {
 			c.fcMsgs++
@@ -373,13 +369,6 @@ func (c *consumer) deliverPush() {
 			}
 		}
 	}
-}
-
-// ackSubjectNone keeps the metadata in the reply for ack-none push
-// consumers too: clients read the sequences from it.
-func (c *consumer) ackSubjectNone(m *msgstore.Msg) string {
-	return "$JS.ACK." + c.ms.name + "." + c.name + ".1." + strconv.FormatUint(m.Seq, 10) + "." +
-		strconv.FormatUint(c.dseq, 10) + "." + strconv.FormatInt(m.Time, 10) + "." + strconv.FormatUint(c.pendingCount(), 10)
 }
 
 func (c *consumer) sendFlowControl() {
@@ -440,7 +429,7 @@ func (c *consumer) deliverPull() {
 			continue
 		}
 		reply := c.record(&m, redelivery)
-		c.ms.svc.publish(wr.reply, reply, c.deliveryHeader(&m), c.deliveryData(&m))
+		c.ms.svc.deliver(wr.reply, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
 		wr.n--
 		wr.sent++
 		wr.lastHB = now()

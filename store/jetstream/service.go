@@ -180,6 +180,12 @@ func (s *Service) publish(subj, reply string, hdr, data []byte) {
 	s.r.Publish(&router.Publisher{}, []byte(subj), []byte(reply), hdr, data)
 }
 
+// deliver hands a stored message to route (a pull request's inbox or a
+// push consumer's deliver subject) under its own subject.
+func (s *Service) deliver(route, subj, reply string, hdr, data []byte) {
+	s.r.PublishAs(&router.Publisher{}, []byte(route), []byte(subj), []byte(reply), hdr, data)
+}
+
 // ackLoop hands $JS.ACK and $JS.FC messages to their stream.
 func (s *Service) ackLoop() {
 	defer s.wg.Done()
