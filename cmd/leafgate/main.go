@@ -112,6 +112,9 @@ func serve(cfg *Config, stderr io.Writer) int {
 		log.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
+	// A file-size limit (RLIMIT_FSIZE) must fail writes with EFBIG, which
+	// JetStream reports to publishers, rather than kill the process.
+	signal.Ignore(syscall.SIGXFSZ)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
 	defer signal.Stop(sigs)

@@ -71,6 +71,8 @@ type pending struct {
 	bytes   int64                    // net byte change
 	last    uint64                   // highest sequence appended or skipped
 	appends []msgstore.Msg           // for republish and the consumers' fast path
+	msgIDs  []string                 // dedup entries to forget if the commit fails
+	prevID  string                   // the last msg id before this batch
 }
 
 type subjectDelta struct {
@@ -257,7 +259,7 @@ func (ms *stream) drainCommit() {
 // cur returns the batch being built.
 func (ms *stream) cur() *pending {
 	if ms.batch == nil {
-		ms.batch = &pending{}
+		ms.batch = &pending{prevID: ms.lastMsgID}
 	}
 	return ms.batch
 }
@@ -286,6 +288,15 @@ func (ms *stream) flush() {
 func (ms *stream) finish(res commitResult) {
 	if res.err != nil {
 		ms.svc.log.Error("jetstream: store write failed", "stream", ms.name, "err", res.err)
+		// Nothing in the batch was stored: forget its message ids so a
+		// retry is not taken for a duplicate, and let consumers recount.
+		for _, id := range res.p.msgIDs {
+			delete(ms.dedup, id)
+		}
+		ms.lastMsgID = res.p.prevID
+		for _, c := range ms.consumers {
+			c.pendKnown = false
+		}
 	}
 	ms.finishAcks(res.p, res.err)
 	for _, fn := range res.p.after {
@@ -607,6 +618,7 @@ func (ms *stream) remember(msgID string, seq uint64, ts int64) {
 	}
 	ms.lastMsgID = msgID
 	ms.dedup[msgID] = seq
+	ms.cur().msgIDs = append(ms.cur().msgIDs, msgID)
 	ms.dedupQ = append(ms.dedupQ, dedupEntry{id: msgID, seq: seq, ts: ts})
 }
 

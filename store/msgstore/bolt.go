@@ -301,6 +301,12 @@ func (m *MetaBatch) apply(b *bolt.Bucket) error {
 	return nil
 }
 
+// SetBeforeCommit installs fn to run inside every write transaction just
+// before it commits; nil removes it. Tests use it to hold commits back and
+// prove that nothing is acknowledged before its commit. Set it before
+// concurrent use.
+func (b *Bolt) SetBeforeCommit(fn func()) { b.beforeCommit = fn }
+
 // ApplyMeta applies m in the next group commit and calls done after it is
 // durable, like Store.Apply.
 func (b *Bolt) ApplyMeta(m *MetaBatch, done func(error)) {

@@ -1,0 +1,229 @@
+package jetstream
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/jsapi"
+)
+
+// inbox is an internal client: it subscribes a subject on the router and
+// collects what arrives.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []inMsg
+	sig  chan struct{}
+}
+
+func (ib *inbox) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
+	ib.mu.Lock()
+	ib.msgs = append(ib.msgs, inMsg{subject: string(subj), reply: string(reply), hdr: append([]byte(nil), hdr...), data: append([]byte(nil), data...)})
+	ib.mu.Unlock()
+	select {
+	case ib.sig <- struct{}{}:
+	default:
+	}
+	return false
+}
+func (ib *inbox) Flush() {}
+
+func newInbox(t *testing.T, r *router.Router, subj string) *inbox {
+	t.Helper()
+	ib := &inbox{sig: make(chan struct{}, 1)}
+	sub := &router.Sub{Subject: subj, Receiver: ib}
+	if err := r.Subscribe(sub); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Unsubscribe(sub) })
+	return ib
+}
+
+// wait returns the n-th message (0-based) within d, or fails.
+func (ib *inbox) wait(t *testing.T, n int, d time.Duration) inMsg {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		ib.mu.Lock()
+		if len(ib.msgs) > n {
+			m := ib.msgs[n]
+			ib.mu.Unlock()
+			return m
+		}
+		ib.mu.Unlock()
+		select {
+		case <-ib.sig:
+		case <-deadline:
+			t.Fatalf("no message %d within %v", n, d)
+		}
+	}
+}
+
+func (ib *inbox) count() int {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return len(ib.msgs)
+}
+
+type env struct {
+	t   *testing.T
+	r   *router.Router
+	svc *Service
+	dir string
+	seq int
+}
+
+func openEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	r := router.New()
+	svc, err := Open(Config{Dir: dir}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, r: r, svc: svc, dir: dir}
+	t.Cleanup(func() { _ = svc.Close() })
+	return e
+}
+
+// request publishes data to subj with a fresh reply inbox and returns the
+// answer.
+func (e *env) request(subj string, data any) inMsg {
+	e.t.Helper()
+	e.seq++
+	reply := fmt.Sprintf("_INBOX.test.%d", e.seq)
+	ib := newInbox(e.t, e.r, reply)
+	var body []byte
+	switch v := data.(type) {
+	case nil:
+	case []byte:
+		body = v
+	case string:
+		body = []byte(v)
+	default:
+		body, _ = json.Marshal(v)
+	}
+	e.r.Publish(&router.Publisher{}, []byte(subj), []byte(reply), nil, body)
+	return ib.wait(e.t, 0, 5*time.Second)
+}
+
+func (e *env) api(subj string, req, resp any) {
+	e.t.Helper()
+	m := e.request("$JS.API."+subj, req)
+	if err := json.Unmarshal(m.data, resp); err != nil {
+		e.t.Fatalf("%s: %v: %s", subj, err, m.data)
+	}
+}
+
+func (e *env) createStream(cfg jsapi.StreamConfig) {
+	e.t.Helper()
+	var resp struct {
+		jsapi.Response
+		jsapi.StreamInfo
+	}
+	e.api("STREAM.CREATE."+cfg.Name, cfg, &resp)
+	if resp.Error != nil {
+		e.t.Fatalf("create stream: %+v", resp.Error)
+	}
+}
+
+func (e *env) publish(subj, data string) jsapi.PubAckResponse {
+	e.t.Helper()
+	m := e.request(subj, data)
+	var ack jsapi.PubAckResponse
+	if err := json.Unmarshal(m.data, &ack); err != nil {
+		e.t.Fatalf("pub ack %q: %v", m.data, err)
+	}
+	return ack
+}
+
+// A PubAck is sent only after the message's transaction has committed:
+// hold the commit back and no ack arrives; release it and the ack does.
+func TestPubAckWaitsForCommit(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
+	hold := make(chan struct{})
+	held := make(chan struct{}, 1)
+	e.svc.db.SetBeforeCommit(func() {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-hold
+	})
+	reply := "_INBOX.held"
+	ib := newInbox(t, e.r, reply)
+	e.r.Publish(&router.Publisher{}, []byte("s.1"), []byte(reply), nil, []byte("x"))
+	select {
+	case <-held:
+	case <-time.After(5 * time.Second):
+		t.Fatal("commit never started")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := ib.count(); n != 0 {
+		t.Fatalf("%d acks before the commit finished", n)
+	}
+	e.svc.db.SetBeforeCommit(nil)
+	close(hold)
+	m := ib.wait(t, 0, 5*time.Second)
+	if string(m.data) != `{"stream":"S","seq":1}` {
+		t.Fatalf("ack %s", m.data)
+	}
+}
+
+// Streams, messages and a durable consumer's acknowledged position come
+// back after a restart.
+func TestRecoverAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}, MaxMsgsPer: 2})
+	for i := 0; i < 5; i++ {
+		if ack := e.publish("s.a", fmt.Sprint(i)); ack.Error != nil || ack.Sequence != uint64(i+1) {
+			t.Fatalf("publish %d: %+v %+v", i, ack.Error, ack.PubAck)
+		}
+	}
+	var cresp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE.S.D", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "D", AckPolicy: jsapi.AckExplicit}}, &cresp)
+	if cresp.Error != nil {
+		t.Fatalf("create consumer: %+v", cresp.Error)
+	}
+	// Fetch both stored messages (4 and 5) and ack the first with an
+	// ack-sync: its reply comes once the ack is durable.
+	inboxSubj := "_INBOX.fetch"
+	ib := newInbox(t, e.r, inboxSubj)
+	e.r.Publish(&router.Publisher{}, []byte("$JS.API.CONSUMER.MSG.NEXT.S.D"), []byte(inboxSubj), nil, []byte(`{"batch":2}`))
+	first := ib.wait(t, 0, 5*time.Second)
+	ib.wait(t, 1, 5*time.Second)
+	if string(first.data) != "3" || !strings.HasPrefix(first.reply, "$JS.ACK.S.D.1.4.1.") {
+		t.Fatalf("first delivery %q reply %q", first.data, first.reply)
+	}
+	if m := e.request(first.reply, "+ACK"); len(m.data) != 0 {
+		t.Fatalf("ack-sync answered %q", m.data)
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e = openEnv(t, dir)
+	var sresp struct {
+		jsapi.Response
+		jsapi.StreamInfo
+	}
+	e.api("STREAM.INFO.S", nil, &sresp)
+	if sresp.Error != nil || sresp.State.Msgs != 2 || sresp.State.FirstSeq != 4 || sresp.State.LastSeq != 5 || sresp.Config.MaxMsgsPer != 2 {
+		t.Fatalf("after restart: %+v %+v", sresp.Error, sresp.StreamInfo)
+	}
+	e.api("CONSUMER.INFO.S.D", nil, &cresp)
+	if cresp.Error != nil || cresp.AckFloor.Stream != 4 || cresp.NumAckPending != 1 || cresp.Delivered.Stream != 5 {
+		t.Fatalf("consumer after restart: %+v %+v", cresp.Error, cresp.ConsumerInfo)
+	}
+	if ack := e.publish("s.b", "new"); ack.Error != nil || ack.Sequence != 6 {
+		t.Fatalf("publish after restart: %+v %+v", ack.Error, ack.PubAck)
+	}
+}
