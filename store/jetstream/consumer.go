@@ -49,6 +49,7 @@ type consumer struct {
 	lastDel   time.Time
 
 	waiting []*pullRequest
+	ahead   []msgstore.Msg // read ahead of sseq, in order
 
 	// Push delivery.
 	active     bool
@@ -187,6 +188,12 @@ func (c *consumer) onStored(msgs []msgstore.Msg) {
 
 // onRemoved is told about a message removed from the stream.
 func (c *consumer) onRemoved(m msgstore.Msg) {
+	for i := range c.ahead {
+		if c.ahead[i].Seq == m.Seq {
+			c.ahead = append(c.ahead[:i:i], c.ahead[i+1:]...)
+			break
+		}
+	}
 	if c.pendKnown && m.Seq > c.sseq && c.matches(m.Subject) && c.numPend > 0 {
 		c.numPend--
 	}
@@ -260,6 +267,9 @@ func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
 			return m, false, true
 		}
 	}
+	if len(c.filters) <= 1 {
+		return c.nextAhead()
+	}
 	best := msgstore.Msg{}
 	found := false
 	for _, f := range c.filterList() {
@@ -269,6 +279,32 @@ func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
 		}
 	}
 	return best, false, found
+}
+
+// readAhead is how many messages one store read fetches for delivery.
+const readAhead = 256
+
+// nextAhead returns the next new message from the read-ahead buffer,
+// refilling it from the store in one read when it runs dry.
+func (c *consumer) nextAhead() (msgstore.Msg, bool, bool) {
+	for len(c.ahead) > 0 && c.ahead[0].Seq <= c.sseq {
+		c.ahead = c.ahead[1:]
+	}
+	if len(c.ahead) == 0 {
+		filter := ">"
+		if len(c.filters) == 1 {
+			filter = c.filters[0]
+		}
+		batch, err := c.ms.store.LoadBatch(filter, c.sseq+1, readAhead)
+		if err != nil || len(batch) == 0 {
+			c.ahead = nil
+			return msgstore.Msg{}, false, false
+		}
+		c.ahead = batch
+	}
+	m := c.ahead[0]
+	c.ahead = c.ahead[1:]
+	return m, false, true
 }
 
 // record notes a delivery and returns its ack reply subject.
@@ -656,10 +692,35 @@ func (c *consumer) ack(sseq, cseq uint64) {
 		delete(c.pending, seq)
 		delete(c.rdc, seq)
 	}
-	c.updateFloor()
+	if len(acked) == 1 && acked[0] != c.floorS+1 {
+		// Acked above the floor: the floor stays.
+	} else if len(acked) == 1 {
+		c.advanceFloor()
+	} else {
+		c.updateFloor()
+	}
 	if len(acked) > 0 {
 		c.ms.onConsumerAcked(c, acked)
 	}
+}
+
+// advanceFloor moves the ack floor up past sequences no longer pending.
+// The floor only rises, so the walk costs O(1) per message over the
+// consumer's life.
+func (c *consumer) advanceFloor() {
+	if len(c.pending) == 0 {
+		c.floorS, c.floorC = c.sseq, c.dseq
+		return
+	}
+	s := c.floorS + 1
+	for s <= c.sseq {
+		if p := c.pending[s]; p != nil {
+			c.floorS, c.floorC = s-1, p.cseq-1
+			return
+		}
+		s++
+	}
+	c.floorS, c.floorC = c.sseq, c.dseq
 }
 
 // updateFloor recomputes the ack floor from the pending set.

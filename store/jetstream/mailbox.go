@@ -58,6 +58,14 @@ func (b *mailbox) len() int {
 type boxReceiver struct{ box *mailbox }
 
 func (r boxReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+	r.box.put(copyIn(sub, subj, reply, hdr, payload))
+	return false
+}
+
+func (boxReceiver) Flush() {}
+
+// copyIn copies a delivery out of the router's buffers.
+func copyIn(sub *router.Sub, subj, reply, hdr, payload []byte) inMsg {
 	buf := make([]byte, 0, len(subj)+len(reply)+len(hdr)+len(payload))
 	buf = append(buf, subj...)
 	buf = append(buf, reply...)
@@ -70,8 +78,22 @@ func (r boxReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) 
 		m.hdr = buf[off : off+len(hdr) : off+len(hdr)]
 	}
 	m.data = buf[off+len(hdr):]
-	r.box.put(m)
+	return m
+}
+
+// ackReceiver takes $JS.ACK and $JS.FC messages straight to their
+// stream's control mailbox, on the acking client's goroutine.
+type ackReceiver struct{ svc *Service }
+
+func (r ackReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+	name, ok := ackStream(string(subj))
+	if !ok {
+		return false
+	}
+	if st := r.svc.lookup(name); st != nil {
+		st.ctl.put(copyIn(sub, subj, reply, hdr, payload))
+	}
 	return false
 }
 
-func (boxReceiver) Flush() {}
+func (ackReceiver) Flush() {}

@@ -43,7 +43,6 @@ type Service struct {
 
 	api     *mailbox
 	apiSubs []*router.Sub
-	ackBox  *mailbox
 	ackSubs []*router.Sub
 
 	mu      sync.RWMutex // guards streams and closed
@@ -79,7 +78,6 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		db:      db,
 		log:     log,
 		api:     newMailbox(),
-		ackBox:  newMailbox(),
 		streams: make(map[string]*stream),
 		quit:    make(chan struct{}),
 	}
@@ -101,16 +99,15 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		s.apiSubs = append(s.apiSubs, sub)
 	}
 	for _, p := range []string{"$JS.ACK.>", "$JS.FC.>"} {
-		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.ackBox}}
+		sub := &router.Sub{Subject: p, Receiver: ackReceiver{s}}
 		if err := r.Subscribe(sub); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("jetstream: subscribe %s: %w", p, err)
 		}
 		s.ackSubs = append(s.ackSubs, sub)
 	}
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.apiLoop()
-	go s.ackLoop()
 	return s, nil
 }
 
@@ -184,30 +181,6 @@ func (s *Service) publish(subj, reply string, hdr, data []byte) {
 // push consumer's deliver subject) under its own subject.
 func (s *Service) deliver(route, subj, reply string, hdr, data []byte) {
 	s.r.PublishAs(&router.Publisher{}, []byte(route), []byte(subj), []byte(reply), hdr, data)
-}
-
-// ackLoop hands $JS.ACK and $JS.FC messages to their stream.
-func (s *Service) ackLoop() {
-	defer s.wg.Done()
-	var batch []inMsg
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-s.ackBox.sig:
-		}
-		batch = s.ackBox.take(batch)
-		for i := range batch {
-			m := &batch[i]
-			name, ok := ackStream(m.subject)
-			if !ok {
-				continue
-			}
-			if st := s.lookup(name); st != nil {
-				st.ctl.put(*m)
-			}
-		}
-	}
 }
 
 // now is the service's clock, replaced in tests.

@@ -586,7 +586,10 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 	if seq < cfg.FirstSeq {
 		seq = cfg.FirstSeq
 	}
-	_, prevLast := ms.subjectState(subj)
+	var prevLast uint64
+	if cfg.MaxMsgsPer == 1 {
+		_, prevLast = ms.subjectState(subj)
+	}
 	msg := msgstore.Msg{Seq: seq, Subject: subj, Header: hdr, Data: m.data, Time: ts}
 	ms.appendMsg(msg)
 	switch rollup {

@@ -643,6 +643,32 @@ func (s *boltStream) Subjects(filter string) map[string]SubjectState {
 	return out
 }
 
+// LoadBatch implements Store.
+func (s *boltStream) LoadBatch(filter string, start uint64, max int) (out []Msg, err error) {
+	all := filter == "" || filter == ">"
+	err = s.view(func(msgs, _ *bolt.Bucket) error {
+		c := msgs.Cursor()
+		for k, v := c.Seek(seqKey(start)); k != nil && len(out) < max; k, v = c.Next() {
+			if !all {
+				_, subj, err := recordSubject(v)
+				if err != nil {
+					return err
+				}
+				if !subject.Matches(filter, string(subj)) {
+					continue
+				}
+			}
+			m, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // LoadLast implements Store.
 func (s *boltStream) LoadLast(subj string) (m Msg, err error) {
 	err = s.view(func(msgs, subjs *bolt.Bucket) error {

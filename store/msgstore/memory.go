@@ -229,3 +229,17 @@ func (s *Memory) Subjects(filter string) map[string]SubjectState {
 	s.mu.RUnlock()
 	return out
 }
+
+// LoadBatch implements Store.
+func (s *Memory) LoadBatch(filter string, start uint64, max int) ([]Msg, error) {
+	var out []Msg
+	for len(out) < max {
+		m, err := s.LoadNext(filter, start)
+		if err != nil {
+			break
+		}
+		out = append(out, m)
+		start = m.Seq + 1
+	}
+	return out, nil
+}

@@ -71,6 +71,9 @@ type Store interface {
 	// subject matches filter (a pattern; "" or ">" matches all), or
 	// ErrNotFound.
 	LoadNext(filter string, start uint64) (Msg, error)
+	// LoadBatch returns up to max messages with sequence >= start whose
+	// subject matches filter, in order, read together (one transaction).
+	LoadBatch(filter string, start uint64, max int) ([]Msg, error)
 	// LoadLast returns the newest message on a literal subject, or
 	// ErrNotFound.
 	LoadLast(subject string) (Msg, error)

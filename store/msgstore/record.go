@@ -64,9 +64,12 @@ func decodeRecord(seq uint64, rec []byte) (Msg, error) {
 		return Msg{}, fmt.Errorf("seq %d: %w", seq, errCorrupt)
 	}
 	m := Msg{Seq: seq, Subject: string(subj), Time: ts}
+	// One copy for header and payload: the record's memory belongs to
+	// bbolt and is only valid inside the transaction.
+	buf := append(make([]byte, 0, len(rest)), rest...)
 	if h > 0 {
-		m.Header = append([]byte(nil), rest[:h]...)
+		m.Header = buf[:h:h]
 	}
-	m.Data = append([]byte{}, rest[h:]...)
+	m.Data = buf[h:]
 	return m, nil
 }

@@ -92,6 +92,13 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 				t.Errorf("Count(%q, %d) = %d, want %d", tc.filter, tc.start, got, tc.want)
 			}
 		}
+		batch, err := s.LoadBatch("*.x", 1, 2)
+		if err != nil || len(batch) != 2 || batch[0].Seq != 1 || batch[1].Seq != 3 {
+			t.Errorf("LoadBatch(*.x, 1, 2) = %v, %v", batch, err)
+		}
+		if batch, err = s.LoadBatch(">", 2, 10); err != nil || len(batch) != 4 || batch[0].Seq != 3 {
+			t.Errorf("LoadBatch(>, 2, 10) = %v, %v", batch, err)
+		}
 		if got := fmt.Sprint(s.LastSeqs(">", 0)); got != "[4 5 6]" {
 			t.Errorf("LastSeqs(>) = %s", got)
 		}
