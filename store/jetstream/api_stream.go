@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/subject"
@@ -22,8 +23,13 @@ type storedStream struct {
 
 type streamInfoResp struct {
 	jsapi.Response
+	jsapi.Paged
 	*jsapi.StreamInfo
 }
+
+// maxSubjectDetails caps the subjects one STREAM.INFO lists, as
+// nats-server's JSMaxSubjectDetails.
+const maxSubjectDetails = 100_000
 
 func (s *Service) streamCreate(name string, body []byte) any {
 	const typ = jsapi.TypeStreamCreate
@@ -31,11 +37,11 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e := decode(body, &req); e != nil {
 		return s.fail(typ, e)
 	}
-	if req.Name == "" {
-		req.Name = name
-	}
 	if req.Name != name {
 		return s.fail(typ, jsapi.ErrStreamMismatch)
+	}
+	if strings.ContainsAny(name, "/\\") {
+		return s.fail(typ, jsapi.ErrStreamNameContainsPathSeparators)
 	}
 	if req.Sealed {
 		return s.fail(typ, invalidStream("stream configuration for create can not be sealed"))
@@ -46,7 +52,7 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	}
 	if st := s.lookup(name); st != nil {
 		if reflect.DeepEqual(st.config(), cfg) {
-			return streamInfoResp{jsapi.Response{Type: typ}, st.info(nil)}
+			return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 		}
 		return s.fail(typ, jsapi.ErrStreamNameExist)
 	}
@@ -57,7 +63,7 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e != nil {
 		return s.fail(typ, e)
 	}
-	return streamInfoResp{jsapi.Response{Type: typ}, st.info(nil)}
+	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 }
 
 // checkOverlap rejects subjects another stream already captures.
@@ -146,9 +152,6 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	if e := decode(body, &req); e != nil {
 		return s.fail(typ, e)
 	}
-	if req.Name == "" {
-		req.Name = name
-	}
 	if req.Name != name {
 		return s.fail(typ, jsapi.ErrStreamMismatch)
 	}
@@ -177,7 +180,7 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	if uerr != nil {
 		return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(uerr))
 	}
-	return streamInfoResp{jsapi.Response{Type: typ}, st.info(nil)}
+	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 }
 
 // update applies a checked configuration on the stream's goroutine.
@@ -189,9 +192,9 @@ func (ms *stream) update(cfg jsapi.StreamConfig) error {
 	ms.mu.Lock()
 	ms.cfg = cfg
 	ms.mu.Unlock()
-	if !slices.Equal(old.Subjects, cfg.Subjects) {
+	if !slices.Equal(old.Subjects, cfg.Subjects) || old.AllowDirect != cfg.AllowDirect {
 		ms.unsubscribe()
-		if err := ms.subscribe(cfg.Subjects); err != nil {
+		if err := ms.subscribe(cfg); err != nil {
 			return err
 		}
 	}
@@ -257,7 +260,12 @@ func (s *Service) streamInfo(name string, body []byte) any {
 	if st == nil {
 		return s.fail(typ, jsapi.ErrStreamNotFound)
 	}
-	return streamInfoResp{jsapi.Response{Type: typ}, st.info(&req)}
+	si := st.info(&req)
+	resp := streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: si}
+	if req.SubjectsFilter != "" {
+		resp.Paged = jsapi.Paged{Total: len(si.State.Subjects), Offset: req.Offset, Limit: maxSubjectDetails}
+	}
+	return resp
 }
 
 // info reports the stream's configuration and durable state.
@@ -275,14 +283,16 @@ func (ms *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 	if st.Msgs > 0 {
 		si.State.FirstTime = time.Unix(0, st.FirstTime).UTC()
 		si.State.NumDeleted = int(st.LastSeq - st.FirstSeq + 1 - st.Msgs)
+	} else if st.LastSeq == 0 {
+		si.State.FirstSeq = 0 // never held a message, as nats-server reports
 	}
+	si.State.NumSubjects = int(st.Subjects)
 	if st.LastTime > 0 {
 		si.State.LastTime = time.Unix(0, st.LastTime).UTC()
 	}
 	ms.do(func() { si.State.Consumers = len(ms.consumers) })
 	if req != nil && req.SubjectsFilter != "" {
 		subs := ms.store.Subjects(req.SubjectsFilter)
-		si.State.NumSubjects = len(subs)
 		if len(subs) > 0 {
 			si.State.Subjects = make(map[string]uint64, len(subs))
 			for k, v := range subs {
@@ -555,16 +565,22 @@ func (s *Service) msgDelete(name string, body []byte) any {
 	if cfg.DenyDelete {
 		return s.fail(typ, jsapi.ErrStreamMsgDeleteFailedF.With("err", "message delete not permitted"))
 	}
-	var found bool
+	var found, beyond bool
 	var derr error
-	if !st.doCommitted(func(*pending) { _, found = st.removeMsg(req.Seq) }, func(err error) { derr = err }) {
+	if !st.doCommitted(func(*pending) {
+		_, found = st.removeMsg(req.Seq)
+		beyond = req.Seq > st.lastSeq()
+	}, func(err error) { derr = err }) {
 		return s.fail(typ, jsapi.ErrStreamNotFound)
 	}
 	if derr != nil {
 		return s.fail(typ, jsapi.ErrStreamMsgDeleteFailedF.WithErr(derr))
 	}
+	if beyond {
+		return s.fail(typ, jsapi.ErrStreamMsgDeleteFailedF.With("err", "stream store EOF"))
+	}
 	if !found {
-		return s.fail(typ, jsapi.ErrStreamMsgDeleteFailedF.With("err", "no message found"))
+		return s.fail(typ, jsapi.ErrSequenceNotFoundF.With("seq", strconv.FormatUint(req.Seq, 10)))
 	}
 	// Records are overwritten by bbolt's page reuse; no_erase and erase
 	// both remove the message from the store.
@@ -582,9 +598,7 @@ func (s *Service) directGet(m *inMsg, name, lastFor string) {
 	}
 	st := s.lookup(name)
 	if st == nil || !st.config().AllowDirect {
-		// nats-server has no responder then; answer so clients do not wait.
-		status(404, "Message Not Found")
-		return
+		return // subscribed only while allow_direct is on
 	}
 	var req jsapi.MsgGetRequest
 	if lastFor != "" {

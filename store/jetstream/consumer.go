@@ -124,23 +124,7 @@ func (c *consumer) setStart() {
 	case jsapi.DeliverByStartTime:
 		c.sseq = st.LastSeq
 		if t := c.cfg.OptStartTime; t != nil {
-			// Binary search by time over sequences: times increase with
-			// sequence.
-			lo, hi := st.FirstSeq, st.LastSeq+1
-			for lo < hi {
-				mid := lo + (hi-lo)/2
-				m, err := ms.store.LoadNext("", mid)
-				if err != nil {
-					hi = mid
-					continue
-				}
-				if m.Time >= t.UnixNano() {
-					hi = mid
-				} else {
-					lo = m.Seq + 1
-				}
-			}
-			c.sseq = lo - 1
+			c.sseq = ms.seqAtTime(t.UnixNano()) - 1
 		}
 	case jsapi.DeliverLastPerSubject:
 		var seqs []uint64
@@ -509,26 +493,10 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 		sendErr(409, "Consumer is push based")
 		return
 	}
-	var req jsapi.NextRequest
-	body = []byte(strings.TrimSpace(string(body)))
-	switch {
-	case len(body) == 0:
-		req.Batch = 1
-	case body[0] == '{':
-		if err := json.Unmarshal(body, &req); err != nil {
-			sendErr(400, "Bad Request - "+err.Error())
-			return
-		}
-	default:
-		n, err := strconv.Atoi(string(body))
-		if err != nil {
-			sendErr(400, "Bad Request - "+err.Error())
-			return
-		}
-		req.Batch = n
-	}
-	if req.Batch <= 0 {
-		req.Batch = 1
+	req, err := parseNextRequest(body)
+	if err != nil {
+		sendErr(400, "Bad Request - "+err.Error())
+		return
 	}
 	if m := c.cfg.MaxRequestBatch; m > 0 && req.Batch > m {
 		sendErr(409, "Exceeded MaxRequestBatch of "+strconv.Itoa(m))
@@ -576,6 +544,34 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 		c.waiting = c.waiting[:len(c.waiting)-1]
 		c.ms.svc.publish(wr.reply, "", proto.AppendStatusHeader(nil, 404, "No Messages"), nil)
 	}
+}
+
+// parseNextRequest reads a MSG.NEXT body: empty (one message), a batch
+// size, or a JSON request.
+func parseNextRequest(body []byte) (jsapi.NextRequest, error) {
+	var req jsapi.NextRequest
+	body = []byte(strings.TrimSpace(string(body)))
+	switch {
+	case len(body) == 0:
+		req.Batch = 1
+	case body[0] == '{':
+		if err := json.Unmarshal(body, &req); err != nil {
+			return req, err
+		}
+	default:
+		n, err := strconv.Atoi(string(body))
+		if err != nil {
+			return req, err
+		}
+		req.Batch = n
+	}
+	if req.Batch <= 0 {
+		req.Batch = 1
+	}
+	if req.Expires < 0 || req.MaxBytes < 0 || req.Heartbeat < 0 {
+		return req, errors.New("negative value")
+	}
+	return req, nil
 }
 
 // expireRequests ends expired pull requests and sends due heartbeats.

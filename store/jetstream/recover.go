@@ -32,6 +32,7 @@ func (s *Service) recover() error {
 		if err != nil {
 			return fmt.Errorf("jetstream: recover stream %q: %w", ss.Config.Name, err)
 		}
+		st.rebuildDedup()
 		if err := s.recoverConsumers(st); err != nil {
 			return err
 		}

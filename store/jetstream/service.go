@@ -86,11 +86,11 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		db.Close()
 		return nil, err
 	}
-	prefixes := []string{"$JS.API.>"}
-	if cfg.Domain != "" {
-		prefixes = append(prefixes, "$JS."+cfg.Domain+".API.>")
+	var apiSubjects []string
+	for _, prefix := range s.apiPrefixes() {
+		apiSubjects = append(apiSubjects, prefix+"INFO", prefix+"STREAM.>", prefix+"CONSUMER.>")
 	}
-	for _, p := range prefixes {
+	for _, p := range apiSubjects {
 		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.api}}
 		if err := r.Subscribe(sub); err != nil {
 			s.Close()
@@ -170,6 +170,15 @@ func (s *Service) usage() (mem, file uint64) {
 		}
 	}
 	return mem, file
+}
+
+// apiPrefixes are the API subject prefixes answered: "$JS.API." and, with
+// a domain, "$JS.<domain>.API.".
+func (s *Service) apiPrefixes() []string {
+	if s.cfg.Domain == "" {
+		return []string{"$JS.API."}
+	}
+	return []string{"$JS.API.", "$JS." + s.cfg.Domain + ".API."}
 }
 
 // publish sends an internal message through the router.

@@ -135,20 +135,38 @@ func (ms *stream) compile(cfg jsapi.StreamConfig) error {
 
 // start subscribes the stream's subjects and runs its goroutine.
 func (ms *stream) start() error {
-	if err := ms.subscribe(ms.config().Subjects); err != nil {
+	if err := ms.subscribe(ms.config()); err != nil {
 		return err
 	}
 	go ms.run()
 	return nil
 }
 
-func (ms *stream) subscribe(subjects []string) error {
-	for _, subj := range subjects {
-		sub := &router.Sub{Subject: subj, Receiver: boxReceiver{ms.in}}
+// subscribe takes the stream's subjects and, with allow_direct, its direct
+// get subjects (answered by the API goroutine). Without allow_direct there
+// is no responder there, as with nats-server.
+func (ms *stream) subscribe(cfg jsapi.StreamConfig) error {
+	add := func(subj string, rcv router.Receiver) error {
+		sub := &router.Sub{Subject: subj, Receiver: rcv}
 		if err := ms.svc.r.Subscribe(sub); err != nil {
 			return fmt.Errorf("subscribe %s: %w", subj, err)
 		}
 		ms.subs = append(ms.subs, sub)
+		return nil
+	}
+	for _, subj := range cfg.Subjects {
+		if err := add(subj, boxReceiver{ms.in}); err != nil {
+			return err
+		}
+	}
+	if cfg.AllowDirect {
+		for _, prefix := range ms.svc.apiPrefixes() {
+			for _, subj := range []string{prefix + "DIRECT.GET." + ms.name, prefix + "DIRECT.GET." + ms.name + ".>"} {
+				if err := add(subj, boxReceiver{ms.svc.api}); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	return nil
 }
@@ -176,6 +194,15 @@ func (ms *stream) config() jsapi.StreamConfig {
 }
 
 func (ms *stream) memory() bool { return ms.config().Storage == jsapi.MemoryStorage }
+
+// msgSize is what m counts for in this stream's byte totals and limits,
+// the way nats-server's store of the same kind counts it.
+func (ms *stream) msgSize(m *msgstore.Msg) uint64 {
+	if ms.memory() {
+		return m.Size()
+	}
+	return m.FileSize()
+}
 
 // do runs fn on the stream's goroutine and waits for it. It reports false
 // when the stream has stopped.
@@ -430,7 +457,7 @@ func (ms *stream) appendMsg(m msgstore.Msg) {
 	p.b.Append(m)
 	p.appends = append(p.appends, m)
 	p.msgs++
-	p.bytes += int64(m.Size())
+	p.bytes += int64(ms.msgSize(&m))
 	p.last = m.Seq
 	d := p.subjDelta(m.Subject)
 	d.count++
@@ -454,7 +481,7 @@ func (ms *stream) removeMsg(seq uint64) (msgstore.Msg, bool) {
 		c.onRemoved(m)
 	}
 	p.msgs--
-	p.bytes -= int64(m.Size())
+	p.bytes -= int64(ms.msgSize(&m))
 	d := p.subjDelta(m.Subject)
 	d.count--
 	if d.last == seq {
@@ -505,7 +532,7 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 			subj = t
 		}
 	}
-	size := len(subj) + len(m.hdr) + len(m.data)
+	size := int(ms.msgSize(&msgstore.Msg{Subject: subj, Header: m.hdr, Data: m.data}))
 	if cfg.MaxMsgSize > 0 && len(m.hdr)+len(m.data) > int(cfg.MaxMsgSize) {
 		return jsapi.ErrStreamMessageExceedsMaximum
 	}
@@ -668,7 +695,7 @@ func (ms *stream) enforceLimitsBefore(cfg *jsapi.StreamConfig, subj string, size
 	if cfg.MaxMsgs > 0 && ms.numMsgs() >= cfg.MaxMsgs {
 		return jsapi.ErrStreamStoreFailedF.With("err", "maximum messages exceeded")
 	}
-	if cfg.MaxBytes > 0 && ms.numBytes()+int64(size+16) > cfg.MaxBytes {
+	if cfg.MaxBytes > 0 && ms.numBytes()+int64(size) > cfg.MaxBytes {
 		return jsapi.ErrStreamStoreFailedF.With("err", "maximum bytes exceeded")
 	}
 	if cfg.MaxMsgsPer > 0 && cfg.DiscardNewPer {
@@ -844,4 +871,52 @@ func parseTTL(v string) (time.Duration, error) {
 		return 0, errors.New("invalid ttl")
 	}
 	return d, nil
+}
+
+// seqAtTime is the first stored sequence with a time at or after ts (one
+// past the last when none is): a binary search, since times rise with
+// sequence.
+func (ms *stream) seqAtTime(ts int64) uint64 {
+	st := ms.store.State()
+	lo, hi := st.FirstSeq, st.LastSeq+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		m, err := ms.store.LoadNext("", mid)
+		if err != nil {
+			hi = mid
+			continue
+		}
+		if m.Time >= ts {
+			hi = mid
+		} else {
+			lo = m.Seq + 1
+		}
+	}
+	return lo
+}
+
+// rebuildDedup reloads the message ids published within the duplicate
+// window, so a retry after a restart is still recognised. It reads only
+// the messages inside the window.
+func (ms *stream) rebuildDedup() {
+	cfg := ms.config()
+	if cfg.Duplicates <= 0 {
+		return
+	}
+	from := ms.seqAtTime(now().Add(-cfg.Duplicates).UnixNano())
+	for {
+		batch, err := ms.store.LoadBatch("", from, readAhead)
+		if err != nil || len(batch) == 0 {
+			return
+		}
+		for i := range batch {
+			m := &batch[i]
+			if id := proto.HeaderGet(m.Header, "Nats-Msg-Id"); len(id) > 0 {
+				ms.lastMsgID = string(id)
+				ms.dedup[ms.lastMsgID] = m.Seq
+				ms.dedupQ = append(ms.dedupQ, dedupEntry{id: ms.lastMsgID, seq: m.Seq, ts: m.Time})
+			}
+		}
+		from = batch[len(batch)-1].Seq + 1
+	}
 }

@@ -352,11 +352,14 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 			if err := putSubj(subjs, o.msg.Subject, cnt+1, o.msg.Seq); err != nil {
 				return arena, err
 			}
+			if cnt == 0 {
+				st.Subjects++
+			}
 			if st.Msgs == 0 {
 				st.FirstSeq, st.FirstTime = o.msg.Seq, o.msg.Time
 			}
 			st.Msgs++
-			st.Bytes += o.msg.Size()
+			st.Bytes += o.msg.FileSize()
 			st.LastSeq, st.LastTime = o.msg.Seq, o.msg.Time
 		case opRemove:
 			if err := removeSeq(msgs, subjs, o.first, st); err != nil {
@@ -412,13 +415,14 @@ func removeSeq(msgs, subjs *bolt.Bucket, seq uint64, st *State) error {
 		return err
 	}
 	st.Msgs--
-	st.Bytes -= m.Size()
+	st.Bytes -= m.FileSize()
 	cnt, lastSeq := getSubj(subjs, m.Subject)
 	switch {
 	case cnt <= 1:
 		if err := subjs.Delete([]byte(m.Subject)); err != nil {
 			return err
 		}
+		st.Subjects--
 	case lastSeq == seq:
 		// Find the subject's previous message, newest first.
 		c := msgs.Cursor()
@@ -475,19 +479,19 @@ func putSubj(subjs *bolt.Bucket, subj string, count, last uint64) error {
 }
 
 func encodeState(st *State) []byte {
-	v := make([]byte, 0, 48)
-	for _, x := range []uint64{st.Msgs, st.Bytes, st.FirstSeq, st.LastSeq, uint64(st.FirstTime), uint64(st.LastTime)} {
+	v := make([]byte, 0, 56)
+	for _, x := range []uint64{st.Msgs, st.Bytes, st.FirstSeq, st.LastSeq, uint64(st.FirstTime), uint64(st.LastTime), st.Subjects} {
 		v = binary.BigEndian.AppendUint64(v, x)
 	}
 	return v
 }
 
 func decodeState(v []byte) (State, error) {
-	if len(v) != 48 {
+	if len(v) != 56 {
 		return State{}, fmt.Errorf("stream state: %w", errCorrupt)
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[i*8:]) }
-	return State{Msgs: u(0), Bytes: u(1), FirstSeq: u(2), LastSeq: u(3), FirstTime: int64(u(4)), LastTime: int64(u(5))}, nil
+	return State{Msgs: u(0), Bytes: u(1), FirstSeq: u(2), LastSeq: u(3), FirstTime: int64(u(4)), LastTime: int64(u(5)), Subjects: u(6)}, nil
 }
 
 // boltStream is one stream in a Bolt file.

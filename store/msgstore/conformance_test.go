@@ -9,7 +9,7 @@ import (
 )
 
 func TestMemoryConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) msgstore.Store { return msgstore.NewMemory() })
+	storetest.Run(t, func(t *testing.T) msgstore.Store { return msgstore.NewMemory() }, (*msgstore.Msg).Size)
 }
 
 func TestBoltConformance(t *testing.T) {
@@ -24,5 +24,5 @@ func TestBoltConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}, (*msgstore.Msg).FileSize)
 }

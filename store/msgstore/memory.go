@@ -53,6 +53,7 @@ func (s *Memory) apply(b *Batch) error {
 			if ss == nil {
 				ss = &SubjectState{}
 				s.subjects[m.Subject] = ss
+				s.state.Subjects++
 			}
 			ss.Msgs++
 			ss.Last = m.Seq
@@ -87,6 +88,7 @@ func (s *Memory) removeLocked(seq uint64) {
 	ss := s.subjects[m.Subject]
 	if ss.Msgs--; ss.Msgs == 0 {
 		delete(s.subjects, m.Subject)
+		s.state.Subjects--
 	} else if ss.Last == seq {
 		for p := seq - 1; p >= s.state.FirstSeq; p-- {
 			if pm := s.msgs[p]; pm != nil && pm.Subject == m.Subject {

@@ -32,11 +32,23 @@ func (m *Msg) Size() uint64 {
 	return uint64(len(m.Subject) + len(m.Header) + len(m.Data) + 16)
 }
 
+// FileSize is the bytes a message counts for in a file-backed stream, as
+// nats-server's file store counts them (its record overhead), so limits
+// and reported bytes agree with nats-server for the same messages.
+func (m *Msg) FileSize() uint64 {
+	n := 22 + len(m.Subject) + len(m.Data) + 8
+	if len(m.Header) > 0 {
+		n += 4 + len(m.Header)
+	}
+	return uint64(n)
+}
+
 // State summarises the stored messages. FirstSeq is the lowest stored
 // sequence, or LastSeq+1 when the store is empty; LastSeq is the highest
 // sequence ever appended (removals do not lower it).
 type State struct {
 	Msgs      uint64
+	Subjects  uint64 // distinct subjects with messages
 	Bytes     uint64
 	FirstSeq  uint64
 	LastSeq   uint64

@@ -38,8 +38,9 @@ func wantState(t *testing.T, s msgstore.Store, msgs, first, last uint64) {
 	}
 }
 
-// Run runs the suite; open returns a fresh, empty store.
-func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
+// Run runs the suite; open returns a fresh, empty store, and size is how
+// the store counts a message's bytes (Msg.Size or Msg.FileSize).
+func Run(t *testing.T, open func(t *testing.T) msgstore.Store, size func(*msgstore.Msg) uint64) {
 	t.Run("empty", func(t *testing.T) {
 		s := open(t)
 		wantState(t, s, 0, 1, 0)
@@ -102,6 +103,9 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 		if got := fmt.Sprint(s.LastSeqs(">", 0)); got != "[4 5 6]" {
 			t.Errorf("LastSeqs(>) = %s", got)
 		}
+		if n := s.State().Subjects; n != 3 {
+			t.Errorf("State().Subjects = %d, want 3", n)
+		}
 		if got := fmt.Sprint(s.Subjects("a.*")); got != "map[a.x:{2 4} a.y:{1 6}]" {
 			t.Errorf("Subjects(a.*) = %s", got)
 		}
@@ -112,8 +116,10 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 	t.Run("append load", func(t *testing.T) {
 		s := open(t)
 		var b msgstore.Batch
-		b.Append(msgstore.Msg{Seq: 1, Subject: "a.b", Header: []byte("NATS/1.0\r\nX: y\r\n\r\n"), Data: []byte("one"), Time: 42})
-		b.Append(msgstore.Msg{Seq: 2, Subject: "a.c", Data: nil, Time: 43})
+		m1 := msgstore.Msg{Seq: 1, Subject: "a.b", Header: []byte("NATS/1.0\r\nX: y\r\n\r\n"), Data: []byte("one"), Time: 42}
+		m2 := msgstore.Msg{Seq: 2, Subject: "a.c", Data: nil, Time: 43}
+		b.Append(m1)
+		b.Append(m2)
 		if err := apply(t, s, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +132,7 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store) {
 			t.Fatalf("Load(2) = %+v, %v", m, err)
 		}
 		st := s.State()
-		if st.Msgs != 2 || st.FirstTime != 42 || st.LastTime != 43 || st.Bytes != 59 {
+		if st.Msgs != 2 || st.FirstTime != 42 || st.LastTime != 43 || st.Bytes != size(&m1)+size(&m2) {
 			t.Fatalf("state %+v", st)
 		}
 	})
