@@ -70,6 +70,12 @@ func (s *Service) handleAPI(m *inMsg) {
 	if m.reply == "" {
 		return
 	}
+	defer func() {
+		for _, fn := range s.afterReply {
+			fn()
+		}
+		s.afterReply = s.afterReply[:0]
+	}()
 	s.apiTotal.Add(1)
 	resp := s.dispatch(toks, m)
 	if resp == nil {

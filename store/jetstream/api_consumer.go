@@ -150,7 +150,9 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 	if cc.PauseUntil != nil && now().Before(*cc.PauseUntil) {
 		c.pauseUntil = *cc.PauseUntil
 	}
-	c.kick()
+	// The create response goes out before the first delivery, as from
+	// nats-server: clients size their initial-values wait from it.
+	ms.svc.afterReply = append(ms.svc.afterReply, func() { ms.do(c.kick) })
 	return c.info()
 }
 

@@ -23,7 +23,7 @@ const (
 	defaultEphemeralIdle    = 5 * time.Second
 	flowControlEvery        = 256     // messages between flow-control requests
 	flowControlBytes        = 1 << 20 // or bytes
-	consumerStateVersion    = 1
+	consumerStateVersion    = 2
 	maxRedeliveryScanPeriod = time.Second
 )
 
@@ -37,7 +37,8 @@ type consumer struct {
 
 	// Delivery state.
 	dseq      uint64 // last consumer sequence handed out
-	sseq      uint64 // last stream sequence delivered (first deliveries)
+	sseq      uint64 // cursor: new messages are those after it
+	lastS     uint64 // stream sequence of the last delivery, as info reports
 	floorC    uint64 // ack floor, consumer sequence
 	floorS    uint64 // ack floor, stream sequence
 	pending   map[uint64]*pendingMsg
@@ -135,7 +136,11 @@ func (c *consumer) setStart() {
 		c.lastSeqs = slices.Compact(seqs)
 		c.sseq = st.LastSeq
 	}
-	c.floorS = c.sseq
+	c.lastS = c.sseq
+	if len(c.lastSeqs) > 0 {
+		c.lastS = c.lastSeqs[0] - 1
+	}
+	c.floorS = c.lastS
 }
 
 func (c *consumer) filterList() []string {
@@ -223,9 +228,17 @@ func (c *consumer) blockedOnAcks() bool {
 	return m > 0 && len(c.pending) >= m
 }
 
+// Kinds of delivery next returns.
+const (
+	deliverNew      = iota // the next message after the cursor
+	deliverRedo            // a redelivery
+	deliverLastPer         // one of the initial last-per-subject messages
+)
+
 // next returns the next message to deliver: a due redelivery first, then
-// the next new one. ok is false when there is none.
-func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
+// the initial last-per-subject messages, then the next new one. ok is
+// false when there is none.
+func (c *consumer) next() (m msgstore.Msg, kind int, ok bool) {
 	for len(c.rdq) > 0 {
 		seq := c.rdq[0]
 		c.rdq = c.rdq[1:]
@@ -239,16 +252,16 @@ func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
 			c.updateFloor()
 			continue
 		}
-		return m, true, true
+		return m, deliverRedo, true
 	}
 	if c.blockedOnAcks() {
-		return m, false, false
+		return m, deliverNew, false
 	}
 	for len(c.lastSeqs) > 0 {
 		seq := c.lastSeqs[0]
 		c.lastSeqs = c.lastSeqs[1:]
 		if m, err := c.ms.store.Load(seq); err == nil {
-			return m, false, true
+			return m, deliverLastPer, true
 		}
 	}
 	if len(c.filters) <= 1 {
@@ -262,7 +275,7 @@ func (c *consumer) next() (m msgstore.Msg, redelivery bool, ok bool) {
 			best, found = m, true
 		}
 	}
-	return best, false, found
+	return best, deliverNew, found
 }
 
 // readAhead is how many messages one store read fetches for delivery.
@@ -270,7 +283,7 @@ const readAhead = 256
 
 // nextAhead returns the next new message from the read-ahead buffer,
 // refilling it from the store in one read when it runs dry.
-func (c *consumer) nextAhead() (msgstore.Msg, bool, bool) {
+func (c *consumer) nextAhead() (msgstore.Msg, int, bool) {
 	for len(c.ahead) > 0 && c.ahead[0].Seq <= c.sseq {
 		c.ahead = c.ahead[1:]
 	}
@@ -282,49 +295,60 @@ func (c *consumer) nextAhead() (msgstore.Msg, bool, bool) {
 		batch, err := c.ms.store.LoadBatch(filter, c.sseq+1, readAhead)
 		if err != nil || len(batch) == 0 {
 			c.ahead = nil
-			return msgstore.Msg{}, false, false
+			return msgstore.Msg{}, deliverNew, false
 		}
 		c.ahead = batch
 	}
 	m := c.ahead[0]
 	c.ahead = c.ahead[1:]
-	return m, false, true
+	return m, deliverNew, true
 }
 
 // record notes a delivery and returns its ack reply subject.
-func (c *consumer) record(m *msgstore.Msg, redelivery bool) string {
+func (c *consumer) record(m *msgstore.Msg, kind int) string {
 	ts := now()
 	c.dseq++
 	dc := uint64(1)
-	if redelivery {
+	switch kind {
+	case deliverRedo:
 		c.rdc[m.Seq]++
 		dc = c.rdc[m.Seq] + 1
-	} else {
+	case deliverNew:
 		c.sseq = m.Seq
 		if c.pendKnown && c.numPend > 0 {
 			c.numPend--
 		}
+		c.lastS = m.Seq
+	case deliverLastPer:
+		c.lastS = m.Seq
 	}
 	if c.ackNone() {
-		c.floorC, c.floorS = c.dseq, m.Seq
+		c.floorC, c.floorS = c.dseq, c.lastS
 	} else {
+		// A redelivery keeps the first delivery's consumer sequence, as
+		// nats-server's pending records do: the ack floor moves by it.
 		p := c.pending[m.Seq]
 		if p == nil {
-			p = &pendingMsg{}
+			p = &pendingMsg{cseq: c.dseq}
 			c.pending[m.Seq] = p
 		}
-		p.cseq, p.ts = c.dseq, ts.UnixNano()
+		p.ts = ts.UnixNano()
 		c.ms.armWake(ts.Add(c.ackWait(dc)))
 	}
 	c.lastDel = ts
 	c.dirty = true
+	return c.ackReply(dc, m.Seq, c.dseq, m.Time, c.pendingCount())
+}
+
+// ackReply is the $JS.ACK reply subject carrying a delivery's metadata.
+func (c *consumer) ackReply(dc, sseq, dseq uint64, ts int64, pending uint64) string {
 	var b strings.Builder
-	b.Grow(64)
+	b.Grow(48 + len(c.ms.name) + len(c.name))
 	b.WriteString("$JS.ACK.")
 	b.WriteString(c.ms.name)
 	b.WriteByte('.')
 	b.WriteString(c.name)
-	for _, n := range []uint64{dc, m.Seq, c.dseq, uint64(m.Time), c.pendingCount()} {
+	for _, n := range []uint64{dc, sseq, dseq, uint64(ts), pending} {
 		b.WriteByte('.')
 		b.WriteString(strconv.FormatUint(n, 10))
 	}
@@ -372,13 +396,13 @@ func (c *consumer) deliverPush() {
 	}
 	c.lastActive = now()
 	for c.fcReply == "" {
-		m, redelivery, ok := c.next()
+		m, kind, ok := c.next()
 		if !ok {
 			return
 		}
 		// The reply carries the metadata clients read (ordered
 		// consumers detect gaps with it), whatever the ack policy.
-		reply := c.record(&m, redelivery)
+		reply := c.record(&m, kind)
 		c.ms.svc.deliver(c.cfg.DeliverSubject, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
 		c.lastHB = now()
 		if c.cfg.FlowControl {
@@ -409,7 +433,7 @@ func (c *consumer) sendHeartbeat(to string) {
 	hdr = append(hdr, "Nats-Last-Consumer: "...)
 	hdr = strconv.AppendUint(hdr, c.dseq, 10)
 	hdr = append(hdr, "\r\nNats-Last-Stream: "...)
-	hdr = strconv.AppendUint(hdr, c.sseq, 10)
+	hdr = strconv.AppendUint(hdr, c.lastS, 10)
 	hdr = append(hdr, "\r\n"...)
 	if c.fcReply != "" {
 		hdr = append(hdr, "Nats-Consumer-Stalled: "...)
@@ -429,7 +453,7 @@ func (c *consumer) deliverPull() {
 			c.waiting = c.waiting[1:]
 			continue
 		}
-		m, redelivery, ok := c.next()
+		m, kind, ok := c.next()
 		if !ok {
 			if wr.noWait {
 				c.endRequest(wr, 404, "No Messages", false)
@@ -437,24 +461,32 @@ func (c *consumer) deliverPull() {
 			}
 			return
 		}
-		size := len(m.Subject) + len(m.Header) + len(m.Data)
+		// Counted as nats-server counts it: subject, ack reply, header
+		// and payload.
+		size := len(m.Subject) + len(c.ackReply(1, m.Seq, c.dseq+1, m.Time, c.pendingCount())) + len(m.Header) + len(m.Data)
 		if wr.limitB && size > wr.maxBytes {
 			// Put it back: nothing was recorded.
-			if redelivery {
+			switch kind {
+			case deliverRedo:
 				c.rdq = append([]uint64{m.Seq}, c.rdq...)
-			} else if len(c.lastSeqs) > 0 || m.Seq <= c.sseq {
+			case deliverLastPer:
 				c.lastSeqs = append([]uint64{m.Seq}, c.lastSeqs...)
+			default:
+				c.ahead = append([]msgstore.Msg{m}, c.ahead...)
 			}
 			c.endRequest(wr, 409, "Message Size Exceeds MaxBytes", true)
 			continue
 		}
-		reply := c.record(&m, redelivery)
+		reply := c.record(&m, kind)
 		c.ms.svc.deliver(wr.reply, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
 		wr.n--
 		wr.sent++
 		wr.lastHB = now()
 		if wr.limitB {
 			wr.maxBytes -= size
+			if wr.maxBytes == 0 {
+				wr.n = 0
+			}
 		}
 		if wr.n <= 0 {
 			c.waiting = c.waiting[1:]
@@ -670,7 +702,7 @@ func ackKind(body []byte) (string, []byte) {
 	return "", nil
 }
 
-func (c *consumer) ack(sseq, cseq uint64) {
+func (c *consumer) ack(sseq, _ uint64) {
 	if c.ackNone() {
 		return
 	}
@@ -681,48 +713,46 @@ func (c *consumer) ack(sseq, cseq uint64) {
 				acked = append(acked, seq)
 			}
 		}
+		slices.Sort(acked)
 	} else if _, ok := c.pending[sseq]; ok {
 		acked = append(acked, sseq)
 	}
 	for _, seq := range acked {
+		p := c.pending[seq]
 		delete(c.pending, seq)
 		delete(c.rdc, seq)
-	}
-	if len(acked) == 1 && acked[0] != c.floorS+1 {
-		// Acked above the floor: the floor stays.
-	} else if len(acked) == 1 {
-		c.advanceFloor()
-	} else {
-		c.updateFloor()
+		c.moveFloor(seq, p.cseq)
 	}
 	if len(acked) > 0 {
 		c.ms.onConsumerAcked(c, acked)
 	}
 }
 
-// advanceFloor moves the ack floor up past sequences no longer pending.
-// The floor only rises, so the walk costs O(1) per message over the
-// consumer's life.
-func (c *consumer) advanceFloor() {
+// moveFloor updates the ack floor after the message (sseq, cseq) was
+// acknowledged, as nats-server does: the floor moves only when the ack is
+// for the message just above it, then up to below the next pending one.
+// The floor only rises, so the walk is O(1) per message over time.
+func (c *consumer) moveFloor(sseq, cseq uint64) {
 	if len(c.pending) == 0 {
-		c.floorS, c.floorC = c.sseq, c.dseq
+		c.floorS, c.floorC = c.lastS, c.dseq
 		return
 	}
-	s := c.floorS + 1
-	for s <= c.sseq {
+	if cseq != c.floorC+1 {
+		return
+	}
+	c.floorC, c.floorS = cseq, sseq
+	for s := sseq + 1; s <= c.lastS; s++ {
 		if p := c.pending[s]; p != nil {
-			c.floorS, c.floorC = s-1, p.cseq-1
+			c.floorC, c.floorS = p.cseq-1, s-1
 			return
 		}
-		s++
 	}
-	c.floorS, c.floorC = c.sseq, c.dseq
 }
 
 // updateFloor recomputes the ack floor from the pending set.
 func (c *consumer) updateFloor() {
 	if len(c.pending) == 0 {
-		c.floorS, c.floorC = c.sseq, c.dseq
+		c.floorS, c.floorC = c.lastS, c.dseq
 		return
 	}
 	lowS, lowC := uint64(0), uint64(0)
@@ -825,7 +855,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		Name:           c.name,
 		Created:        c.created.UTC(),
 		Config:         &cfg,
-		Delivered:      jsapi.SequenceInfo{Consumer: c.dseq, Stream: c.sseq},
+		Delivered:      jsapi.SequenceInfo{Consumer: c.dseq, Stream: c.lastS},
 		AckFloor:       jsapi.SequenceInfo{Consumer: c.floorC, Stream: c.floorS},
 		NumAckPending:  len(c.pending),
 		NumRedelivered: len(c.rdc),
@@ -854,7 +884,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 func (c *consumer) encodeState() []byte {
 	b := make([]byte, 0, 48+len(c.pending)*32)
 	b = binary.AppendUvarint(b, consumerStateVersion)
-	for _, v := range []uint64{c.dseq, c.sseq, c.floorC, c.floorS, uint64(len(c.pending))} {
+	for _, v := range []uint64{c.dseq, c.sseq, c.lastS, c.floorC, c.floorS, uint64(len(c.pending))} {
 		b = binary.AppendUvarint(b, v)
 	}
 	for seq, p := range c.pending {
@@ -881,7 +911,7 @@ func (c *consumer) decodeState(b []byte) error {
 	if next() != consumerStateVersion {
 		return errBadConsumerState
 	}
-	c.dseq, c.sseq, c.floorC, c.floorS = next(), next(), next(), next()
+	c.dseq, c.sseq, c.lastS, c.floorC, c.floorS = next(), next(), next(), next(), next()
 	n := next()
 	if b == nil && n > 0 {
 		return errBadConsumerState

@@ -51,6 +51,10 @@ type Service struct {
 
 	apiTotal, apiErrors atomic.Uint64
 
+	// afterReply runs, on the API goroutine, once the current request's
+	// response is published.
+	afterReply []func()
+
 	quit chan struct{}
 	wg   sync.WaitGroup
 }
