@@ -230,9 +230,9 @@ func (c *consumer) blockedOnAcks() bool {
 
 // Kinds of delivery next returns.
 const (
-	deliverNew      = iota // the next message after the cursor
-	deliverRedo            // a redelivery
-	deliverLastPer         // one of the initial last-per-subject messages
+	deliverNew     = iota // the next message after the cursor
+	deliverRedo           // a redelivery
+	deliverLastPer        // one of the initial last-per-subject messages
 )
 
 // next returns the next message to deliver: a due redelivery first, then
