@@ -227,3 +227,42 @@ func TestRecoverAfterRestart(t *testing.T) {
 		t.Fatalf("publish after restart: %+v %+v", ack.Error, ack.PubAck)
 	}
 }
+
+// A message published with Nats-TTL is removed when it expires; one
+// without stays.
+func TestMessageTTL(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "T", Subjects: []string{"t.>"}, AllowMsgTTL: true})
+	reply := "_INBOX.ttl"
+	ib := newInbox(t, e.r, reply)
+	e.r.Publish(&router.Publisher{}, []byte("t.short"), []byte(reply), []byte("NATS/1.0\r\nNats-TTL: 1s\r\n\r\n"), []byte("bye"))
+	if m := ib.wait(t, 0, 5*time.Second); !strings.Contains(string(m.data), `"seq":1`) {
+		t.Fatalf("ack %s", m.data)
+	}
+	if ack := e.publish("t.keep", "stay"); ack.Error != nil {
+		t.Fatal(ack.Error)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var resp struct {
+			jsapi.Response
+			jsapi.StreamInfo
+		}
+		e.api("STREAM.INFO.T", nil, &resp)
+		if resp.State.Msgs == 1 && resp.State.FirstSeq == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expired message still there: %+v", resp.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Without allow_msg_ttl the header is refused.
+	e.createStream(jsapi.StreamConfig{Name: "N", Subjects: []string{"n"}})
+	reply2 := "_INBOX.nottl"
+	ib2 := newInbox(t, e.r, reply2)
+	e.r.Publish(&router.Publisher{}, []byte("n"), []byte(reply2), []byte("NATS/1.0\r\nNats-TTL: 1s\r\n\r\n"), []byte("x"))
+	if m := ib2.wait(t, 0, 5*time.Second); !strings.Contains(string(m.data), `"err_code":10166`) {
+		t.Fatalf("TTL without allow_msg_ttl: %s", m.data)
+	}
+}

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -227,6 +228,7 @@ func (ms *stream) run() {
 	ms.wake = time.NewTimer(time.Hour)
 	ms.wake.Stop()
 	ms.scheduleAge()
+	ms.scheduleTTL()
 	for _, c := range ms.consumers {
 		c.kick()
 	}
@@ -337,6 +339,7 @@ func (ms *stream) finish(res commitResult) {
 		c.onStored(res.p.appends)
 	}
 	ms.scheduleAge()
+	ms.scheduleTTL()
 }
 
 func (ms *stream) finishAcks(p *pending, err error) {
@@ -473,6 +476,13 @@ func (ms *stream) removeMsg(seq uint64) (msgstore.Msg, bool) {
 	}
 	p := ms.cur()
 	p.b.Remove(seq)
+	if len(m.Header) > 0 {
+		if v := proto.HeaderGet(m.Header, "Nats-TTL"); v != nil {
+			if d, err := parseTTL(string(v)); err == nil && d > 0 {
+				p.b.IndexDelete(ttlKey(m.Time+int64(d), seq))
+			}
+		}
+	}
 	if p.removed == nil {
 		p.removed = make(map[uint64]bool)
 	}
@@ -537,6 +547,7 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		return jsapi.ErrStreamMessageExceedsMaximum
 	}
 	var msgID string
+	var ttl time.Duration
 	hdr := m.hdr
 	if len(hdr) > 0 {
 		if v := proto.HeaderGet(hdr, "Nats-Expected-Stream"); v != nil && string(v) != ms.name {
@@ -546,9 +557,11 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 			if !cfg.AllowMsgTTL {
 				return jsapi.ErrMessageTTLDisabled
 			}
-			if _, err := parseTTL(string(v)); err != nil {
+			d, err := parseTTL(string(v))
+			if err != nil {
 				return jsapi.ErrMessageTTLInvalid
 			}
+			ttl = d
 		}
 		msgID = string(proto.HeaderGet(hdr, "Nats-Msg-Id"))
 		if msgID != "" {
@@ -619,6 +632,9 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 	}
 	msg := msgstore.Msg{Seq: seq, Subject: subj, Header: hdr, Data: m.data, Time: ts}
 	ms.appendMsg(msg)
+	if ttl > 0 {
+		ms.cur().b.IndexPut(ttlKey(ts+int64(ttl), seq))
+	}
 	switch rollup {
 	case "sub":
 		for {
@@ -821,10 +837,49 @@ func (ms *stream) tick() {
 			ms.scheduleAge()
 		}
 	}
+	ms.expireTTL()
 	for name, c := range ms.consumers {
 		if c.tick() {
 			ms.deleteConsumer(name)
 		}
+	}
+}
+
+// --- per-message TTL (Nats-TTL)
+
+// ttlKey orders expiring messages in the store's index by expiry time.
+func ttlKey(expires int64, seq uint64) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(expires))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// scheduleTTL arms the timer for the next message expiry.
+func (ms *stream) scheduleTTL() {
+	if keys := ms.store.IndexFirst(1); len(keys) == 1 && len(keys[0]) == 16 {
+		ms.armWake(time.Unix(0, int64(binary.BigEndian.Uint64(keys[0]))))
+	}
+}
+
+// expireTTL removes messages whose Nats-TTL has passed, up to 256 per
+// tick; if there are more, the timer fires again once they commit.
+func (ms *stream) expireTTL() {
+	cut := now().UnixNano()
+	for _, k := range ms.store.IndexFirst(256) {
+		if len(k) != 16 || int64(binary.BigEndian.Uint64(k)) > cut {
+			break
+		}
+		seq := binary.BigEndian.Uint64(k[8:])
+		if ms.batch != nil && ms.batch.removed[seq] {
+			continue
+		}
+		if _, ok := ms.removeMsg(seq); !ok {
+			ms.cur().b.IndexDelete(k) // its message went another way
+		}
+	}
+	if ms.batch != nil && ms.batch.b.Len() > 0 {
+		ms.cur().after = append(ms.cur().after, func(error) { ms.scheduleTTL() })
+	} else {
+		ms.scheduleTTL()
 	}
 }
 

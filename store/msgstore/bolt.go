@@ -52,6 +52,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketMsgs    = []byte("m")
 	bucketSubj    = []byte("s")
+	bucketIndex   = []byte("x")
 	keyState      = []byte("state")
 )
 
@@ -124,6 +125,9 @@ func (b *Bolt) Stream(name string) (Store, error) {
 			return err
 		}
 		if _, err := sb.CreateBucketIfNotExists(bucketSubj); err != nil {
+			return err
+		}
+		if _, err := sb.CreateBucketIfNotExists(bucketIndex); err != nil {
 			return err
 		}
 		s.state = State{FirstSeq: 1}
@@ -371,6 +375,14 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 			}
 		case opSkip:
 			st.skip(o.first)
+		case opIndexPut:
+			if err := sb.Bucket(bucketIndex).Put(o.key, []byte{}); err != nil {
+				return arena, err
+			}
+		case opIndexDelete:
+			if err := sb.Bucket(bucketIndex).Delete(o.key); err != nil {
+				return arena, err
+			}
 		}
 	}
 	return arena, nil
@@ -671,6 +683,25 @@ func (s *boltStream) LoadBatch(filter string, start uint64, max int) (out []Msg,
 		return nil
 	})
 	return out, err
+}
+
+// IndexFirst implements Store.
+func (s *boltStream) IndexFirst(n int) (keys [][]byte) {
+	if s.isClosed() {
+		return nil
+	}
+	_ = s.b.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketStreams).Bucket(s.name)
+		if sb == nil || sb.Bucket(bucketIndex) == nil {
+			return nil
+		}
+		c := sb.Bucket(bucketIndex).Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	return keys
 }
 
 // LoadLast implements Store.

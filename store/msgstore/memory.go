@@ -13,6 +13,7 @@ type Memory struct {
 	mu       sync.RWMutex
 	msgs     map[uint64]*Msg
 	subjects map[string]*SubjectState
+	index    map[string]struct{}
 	state    State
 	closed   bool
 }
@@ -22,6 +23,7 @@ func NewMemory() *Memory {
 	return &Memory{
 		msgs:     make(map[uint64]*Msg),
 		subjects: make(map[string]*SubjectState),
+		index:    make(map[string]struct{}),
 		state:    State{FirstSeq: 1},
 	}
 }
@@ -72,6 +74,10 @@ func (s *Memory) apply(b *Batch) error {
 			}
 		case opSkip:
 			s.state.skip(o.first)
+		case opIndexPut:
+			s.index[string(o.key)] = struct{}{}
+		case opIndexDelete:
+			delete(s.index, string(o.key))
 		}
 	}
 	return nil
@@ -244,4 +250,20 @@ func (s *Memory) LoadBatch(filter string, start uint64, max int) ([]Msg, error) 
 		start = m.Seq + 1
 	}
 	return out, nil
+}
+
+// IndexFirst implements Store.
+func (s *Memory) IndexFirst(n int) [][]byte {
+	s.mu.RLock()
+	keys := make([]string, 0, len(s.index))
+	for k := range s.index {
+		keys = append(keys, k)
+	}
+	s.mu.RUnlock()
+	slices.Sort(keys)
+	out := make([][]byte, 0, min(n, len(keys)))
+	for _, k := range keys[:min(n, len(keys))] {
+		out = append(out, []byte(k))
+	}
+	return out
 }

@@ -97,6 +97,9 @@ type Store interface {
 	LastSeqs(filter string, start uint64) []uint64
 	// Subjects returns the state of every literal subject matching filter.
 	Subjects(filter string) map[string]SubjectState
+	// IndexFirst returns up to n of the smallest keys in the stream's
+	// index, in order.
+	IndexFirst(n int) [][]byte
 	// State summarises the durable contents.
 	State() State
 	// SubjectState reports a literal subject's message count and newest
@@ -118,12 +121,15 @@ const (
 	opRemove
 	opRemoveRange
 	opSkip
+	opIndexPut
+	opIndexDelete
 )
 
 type op struct {
 	kind        opKind
 	msg         Msg
 	first, last uint64
+	key         []byte
 }
 
 // Append adds a message. Its Seq must be greater than every sequence
@@ -142,6 +148,14 @@ func (b *Batch) RemoveRange(first, last uint64) {
 // is beyond it: a stream that starts at first_seq, or a purge up to a
 // sequence not yet used. Later appends must be greater than seq.
 func (b *Batch) Skip(seq uint64) { b.ops = append(b.ops, op{kind: opSkip, first: seq}) }
+
+// IndexPut adds key to the stream's ordered index: keys the stream layer
+// keeps beside its messages and changes in the same transaction (message
+// expiry times, for one).
+func (b *Batch) IndexPut(key []byte) { b.ops = append(b.ops, op{kind: opIndexPut, key: key}) }
+
+// IndexDelete removes key from the stream's index.
+func (b *Batch) IndexDelete(key []byte) { b.ops = append(b.ops, op{kind: opIndexDelete, key: key}) }
 
 // Len is the number of changes in the batch.
 func (b *Batch) Len() int { return len(b.ops) }

@@ -113,6 +113,28 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store, size func(*msgsto
 			t.Errorf("LastSeqs(a.*, 5) = %s", got)
 		}
 	})
+	t.Run("index keys change with the batch", func(t *testing.T) {
+		s := open(t)
+		var b msgstore.Batch
+		b.Append(msgstore.Msg{Seq: 1, Subject: "a"})
+		b.IndexPut([]byte("k2"))
+		b.IndexPut([]byte("k1"))
+		b.IndexPut([]byte("k3"))
+		if err := apply(t, s, &b); err != nil {
+			t.Fatal(err)
+		}
+		b = msgstore.Batch{}
+		b.IndexDelete([]byte("k1"))
+		if err := apply(t, s, &b); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%s", s.IndexFirst(5)); got != "[k2 k3]" {
+			t.Fatalf("IndexFirst = %s", got)
+		}
+		if got := fmt.Sprintf("%s", s.IndexFirst(1)); got != "[k2]" {
+			t.Fatalf("IndexFirst(1) = %s", got)
+		}
+	})
 	t.Run("append load", func(t *testing.T) {
 		s := open(t)
 		var b msgstore.Batch
