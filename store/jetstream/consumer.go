@@ -60,6 +60,9 @@ type consumer struct {
 	lastHB     time.Time
 	lastActive time.Time // pull request or push interest, for inactive_threshold
 	pauseUntil time.Time
+	rlNext     time.Time // rate_limit_bps: when the next delivery may go
+	replayMsg  int64     // replay original: the last delivered message's time
+	replayWall time.Time // and when it was delivered
 	dirty      bool
 	syncAcks   []string // ack-sync replies to answer once the state is durable
 	deleted    bool
@@ -304,6 +307,32 @@ func (c *consumer) nextAhead() (msgstore.Msg, int, bool) {
 	return m, deliverNew, true
 }
 
+// unread puts back a message next returned but that was not delivered.
+func (c *consumer) unread(m msgstore.Msg, kind int) {
+	switch kind {
+	case deliverRedo:
+		c.rdq = append([]uint64{m.Seq}, c.rdq...)
+	case deliverLastPer:
+		c.lastSeqs = append([]uint64{m.Seq}, c.lastSeqs...)
+	default:
+		c.ahead = append([]msgstore.Msg{m}, c.ahead...)
+	}
+}
+
+// replayHold reports whether replay_policy original makes m wait, and
+// arms the timer for when it may go: messages keep their original spacing.
+func (c *consumer) replayHold(m *msgstore.Msg) bool {
+	if c.cfg.ReplayPolicy != jsapi.ReplayOriginal || c.replayMsg == 0 {
+		return false
+	}
+	due := c.replayWall.Add(time.Duration(m.Time - c.replayMsg))
+	if due.After(now()) {
+		c.ms.armWake(due)
+		return true
+	}
+	return false
+}
+
 // record notes a delivery and returns its ack reply subject.
 func (c *consumer) record(m *msgstore.Msg, kind int) string {
 	ts := now()
@@ -336,6 +365,7 @@ func (c *consumer) record(m *msgstore.Msg, kind int) string {
 		c.ms.armWake(ts.Add(c.ackWait(dc)))
 	}
 	c.lastDel = ts
+	c.replayMsg, c.replayWall = m.Time, ts
 	c.dirty = true
 	return c.ackReply(dc, m.Seq, c.dseq, m.Time, c.pendingCount())
 }
@@ -396,9 +426,28 @@ func (c *consumer) deliverPush() {
 	}
 	c.lastActive = now()
 	for c.fcReply == "" {
+		if c.cfg.RateLimit > 0 {
+			if t := now(); c.rlNext.After(t) {
+				c.ms.armWake(c.rlNext)
+				return
+			}
+		}
 		m, kind, ok := c.next()
 		if !ok {
 			return
+		}
+		if c.replayHold(&m) {
+			c.unread(m, kind)
+			return
+		}
+		if rl := c.cfg.RateLimit; rl > 0 {
+			// Space deliveries so the payload rate stays under the limit.
+			bits := uint64(len(m.Subject)+len(m.Header)+len(m.Data)) * 8
+			start := now()
+			if c.rlNext.After(start) {
+				start = c.rlNext
+			}
+			c.rlNext = start.Add(time.Duration(bits * uint64(time.Second) / rl))
 		}
 		// The reply carries the metadata clients read (ordered
 		// consumers detect gaps with it), whatever the ack policy.
@@ -461,19 +510,15 @@ func (c *consumer) deliverPull() {
 			}
 			return
 		}
+		if c.replayHold(&m) {
+			c.unread(m, kind)
+			return
+		}
 		// Counted as nats-server counts it: subject, ack reply, header
 		// and payload.
 		size := len(m.Subject) + len(c.ackReply(1, m.Seq, c.dseq+1, m.Time, c.pendingCount())) + len(m.Header) + len(m.Data)
 		if wr.limitB && size > wr.maxBytes {
-			// Put it back: nothing was recorded.
-			switch kind {
-			case deliverRedo:
-				c.rdq = append([]uint64{m.Seq}, c.rdq...)
-			case deliverLastPer:
-				c.lastSeqs = append([]uint64{m.Seq}, c.lastSeqs...)
-			default:
-				c.ahead = append([]msgstore.Msg{m}, c.ahead...)
-			}
+			c.unread(m, kind)
 			c.endRequest(wr, 409, "Message Size Exceeds MaxBytes", true)
 			continue
 		}

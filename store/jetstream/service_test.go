@@ -266,3 +266,54 @@ func TestMessageTTL(t *testing.T) {
 		t.Fatalf("TTL without allow_msg_ttl: %s", m.data)
 	}
 }
+
+// A push consumer with rate_limit_bps spreads its deliveries out.
+func TestPushRateLimit(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "R", Subjects: []string{"r"}})
+	for i := 0; i < 10; i++ {
+		if ack := e.publish("r", strings.Repeat("x", 1000)); ack.Error != nil {
+			t.Fatal(ack.Error)
+		}
+	}
+	ib := newInbox(t, e.r, "deliver.r")
+	start := time.Now()
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	// 10 messages of ~1000 bytes at 40 kbit/s: about 2 s.
+	e.api("CONSUMER.CREATE.R.P", jsapi.CreateConsumerRequest{Stream: "R", Config: jsapi.ConsumerConfig{
+		Durable: "P", DeliverSubject: "deliver.r", AckPolicy: jsapi.AckNone, RateLimit: 40_000}}, &resp)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	ib.wait(t, 9, 10*time.Second)
+	if el := time.Since(start); el < 1500*time.Millisecond {
+		t.Fatalf("10 KB at 40 kbit/s arrived in %v", el)
+	}
+}
+
+// replay_policy original keeps the messages' original spacing.
+func TestReplayOriginal(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "O", Subjects: []string{"o"}})
+	e.publish("o", "1")
+	time.Sleep(600 * time.Millisecond)
+	e.publish("o", "2")
+	ib := newInbox(t, e.r, "deliver.o")
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	start := time.Now()
+	e.api("CONSUMER.CREATE.O.P", jsapi.CreateConsumerRequest{Stream: "O", Config: jsapi.ConsumerConfig{
+		Durable: "P", DeliverSubject: "deliver.o", AckPolicy: jsapi.AckNone, ReplayPolicy: jsapi.ReplayOriginal}}, &resp)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	ib.wait(t, 1, 5*time.Second)
+	if el := time.Since(start); el < 500*time.Millisecond {
+		t.Fatalf("second message after %v, originally 600ms apart", el)
+	}
+}
