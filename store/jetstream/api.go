@@ -54,15 +54,6 @@ func (s *Service) handleAPI(m *inMsg) {
 	if len(toks) == 0 {
 		return
 	}
-	// Pull requests are the hot path: straight to the stream.
-	if len(toks) == 5 && toks[0] == "CONSUMER" && toks[1] == "MSG" && toks[2] == "NEXT" {
-		if st := s.lookup(toks[3]); st != nil {
-			st.ctl.put(*m)
-		} else if m.reply != "" {
-			s.publish(m.reply, "", []byte("NATS/1.0 404 Stream Not Found\r\n\r\n"), nil)
-		}
-		return
-	}
 	if len(toks) >= 3 && toks[0] == "DIRECT" && toks[1] == "GET" {
 		s.directGet(m, toks[2], strings.Join(toks[3:], "."))
 		return

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
 )
@@ -139,7 +140,9 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 	if err := ms.persistConsumerConfig(c); err != nil {
 		return jsapi.ErrConsumerCreateF.WithErr(err)
 	}
-	ms.consumers[name] = c
+	if err := ms.addConsumer(c); err != nil {
+		return jsapi.ErrConsumerCreateF.WithErr(err)
+	}
 	c.lastActive = now()
 	if th := c.inactiveThreshold(); th > 0 {
 		ms.armWake(c.lastActive.Add(th))
@@ -166,6 +169,25 @@ func (ms *stream) newConsumer(name string, cc jsapi.ConsumerConfig, created time
 		pending: make(map[uint64]*pendingMsg),
 		rdc:     make(map[uint64]uint64),
 	}
+}
+
+// addConsumer registers c and subscribes its pull-request subjects, which
+// go straight to the stream's control mailbox. A consumer that does not
+// exist has no responder there, as with nats-server.
+func (ms *stream) addConsumer(c *consumer) error {
+	for _, prefix := range ms.svc.apiPrefixes() {
+		sub := &router.Sub{Subject: prefix + "CONSUMER.MSG.NEXT." + ms.name + "." + c.name, Receiver: boxReceiver{ms.ctl}}
+		if err := ms.svc.r.Subscribe(sub); err != nil {
+			for _, s := range c.subs {
+				_ = ms.svc.r.Unsubscribe(s)
+			}
+			c.subs = nil
+			return err
+		}
+		c.subs = append(c.subs, sub)
+	}
+	ms.consumers[c.name] = c
+	return nil
 }
 
 // persistConsumerConfig stores a durable consumer's definition (file
@@ -262,6 +284,10 @@ func (ms *stream) deleteConsumer(name string) bool {
 		return false
 	}
 	delete(ms.consumers, name)
+	for _, sub := range c.subs {
+		_ = ms.svc.r.Unsubscribe(sub)
+	}
+	c.subs = nil
 	c.deleted = true
 	for _, wr := range c.waiting {
 		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
@@ -34,6 +35,7 @@ type consumer struct {
 	cfg     jsapi.ConsumerConfig
 	created time.Time
 	filters []string
+	subs    []*router.Sub // its MSG.NEXT subjects
 
 	// Delivery state.
 	dseq      uint64 // last consumer sequence handed out
@@ -48,6 +50,7 @@ type consumer struct {
 	numPend   uint64   // messages after sseq matching the filter
 	pendKnown bool
 	lastDel   time.Time
+	floorLast time.Time // last ack, reported as ack_floor.last_active
 
 	waiting []*pullRequest
 	ahead   []msgstore.Msg // read ahead of sseq, in order
@@ -762,6 +765,9 @@ func (c *consumer) ack(sseq, _ uint64) {
 	} else if _, ok := c.pending[sseq]; ok {
 		acked = append(acked, sseq)
 	}
+	if len(acked) > 0 {
+		c.floorLast = now()
+	}
 	for _, seq := range acked {
 		p := c.pending[seq]
 		delete(c.pending, seq)
@@ -911,6 +917,10 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 	if !c.lastDel.IsZero() {
 		t := c.lastDel.UTC()
 		ci.Delivered.Last = &t
+	}
+	if !c.floorLast.IsZero() {
+		t := c.floorLast.UTC()
+		ci.AckFloor.Last = &t
 	}
 	if !c.isPull() {
 		ci.PushBound = c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject))

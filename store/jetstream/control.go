@@ -30,8 +30,6 @@ func (ms *stream) control(m *inMsg) {
 		name := m.subject[strings.LastIndexByte(m.subject, '.')+1:]
 		if c := ms.consumers[name]; c != nil {
 			c.onPullRequest(m.reply, m.data)
-		} else if m.reply != "" {
-			ms.svc.publish(m.reply, "", []byte("NATS/1.0 404 Consumer Not Found\r\n\r\n"), nil)
 		}
 	}
 }

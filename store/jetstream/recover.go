@@ -83,7 +83,9 @@ func (s *Service) recoverConsumers(st *stream) error {
 		if sc.Config.PauseUntil != nil {
 			c.pauseUntil = *sc.Config.PauseUntil
 		}
-		st.consumers[name] = c
+		if err := st.addConsumer(c); err != nil {
+			return fmt.Errorf("jetstream: recover consumer %s/%s: %w", st.name, name, err)
+		}
 	}
 	return nil
 }

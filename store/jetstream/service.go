@@ -92,7 +92,10 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 	}
 	var apiSubjects []string
 	for _, prefix := range s.apiPrefixes() {
-		apiSubjects = append(apiSubjects, prefix+"INFO", prefix+"STREAM.>", prefix+"CONSUMER.>")
+		apiSubjects = append(apiSubjects, prefix+"INFO", prefix+"STREAM.>")
+		for _, op := range []string{"CREATE", "DURABLE", "INFO", "DELETE", "PAUSE", "LIST", "NAMES"} {
+			apiSubjects = append(apiSubjects, prefix+"CONSUMER."+op+".>")
+		}
 	}
 	for _, p := range apiSubjects {
 		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.api}}

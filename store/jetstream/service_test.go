@@ -317,3 +317,34 @@ func TestReplayOriginal(t *testing.T) {
 		t.Fatalf("second message after %v, originally 600ms apart", el)
 	}
 }
+
+// Past the configured file store limit, publishes fail with nats-server's
+// "insufficient storage resources" error and nothing is stored.
+func TestAccountStoreLimit(t *testing.T) {
+	r := router.New()
+	svc, err := Open(Config{Dir: t.TempDir(), MaxStore: 4096}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	e := &env{t: t, r: r, svc: svc}
+	e.createStream(jsapi.StreamConfig{Name: "L", Subjects: []string{"l"}})
+	var last jsapi.PubAckResponse
+	for i := 0; i < 100; i++ {
+		last = e.publish("l", strings.Repeat("x", 200))
+		if last.Error != nil {
+			break
+		}
+	}
+	if last.Error == nil || last.Error.ErrCode != 10047 {
+		t.Fatalf("publishing past max_file_store: %+v", last.Error)
+	}
+	var info struct {
+		jsapi.Response
+		jsapi.AccountInfo
+	}
+	e.api("INFO", nil, &info)
+	if info.Store > 4096 || info.Limits.MaxStore != 4096 {
+		t.Fatalf("account info: storage %d limits %+v", info.Store, info.Limits)
+	}
+}
