@@ -2,8 +2,10 @@ package subject
 
 import (
 	"errors"
+	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Errors returned by Index.
@@ -43,7 +45,16 @@ type Index[T comparable] struct {
 	count int
 	cache map[string]*Result[T]
 	gen   uint64 // bumped by every Insert and Remove
+
+	// seen holds hashes of recently missed subjects. A subject is cached
+	// only on its second miss, so one-shot subjects (ack and reply
+	// inboxes) neither take the write lock nor evict useful entries.
+	seen [seenSlots]atomic.Uint64
+	seed maphash.Seed
 }
+
+// seenSlots sizes the second-chance filter in front of the cache.
+const seenSlots = 4096
 
 type level[T comparable] struct {
 	nodes    map[string]*node[T]
@@ -66,7 +77,7 @@ func (l *level[T]) empty() bool {
 
 // NewIndex returns an empty index.
 func NewIndex[T comparable]() *Index[T] {
-	return &Index[T]{root: &level[T]{}, cache: make(map[string]*Result[T])}
+	return &Index[T]{root: &level[T]{}, cache: make(map[string]*Result[T]), seed: maphash.MakeSeed()}
 }
 
 // Count is the number of entries.
@@ -243,6 +254,11 @@ func (ix *Index[T]) Match(subject []byte) *Result[T] {
 	r := ix.matchLocked(subject)
 	ix.mu.RUnlock()
 
+	h := maphash.Bytes(ix.seed, subject) | 1 // never 0, the empty slot
+	if slot := &ix.seen[h%seenSlots]; slot.Load() != h {
+		slot.Store(h)
+		return r
+	}
 	ix.mu.Lock()
 	if ix.gen == gen {
 		if len(ix.cache) >= maxCache {

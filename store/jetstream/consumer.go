@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,7 @@ type consumer struct {
 	replayMsg  int64     // replay original: the last delivered message's time
 	replayWall time.Time // and when it was delivered
 	dirty      bool
+	needKick   bool     // acks made room: deliver after the current batch
 	syncAcks   []string // ack-sync replies to answer once the state is durable
 	deleted    bool
 }
@@ -723,7 +725,7 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 		if reply != "" {
 			c.ms.svc.publish(reply, "", nil, nil)
 		}
-		c.kick()
+		c.needKick = true
 		return
 	default:
 		return
@@ -734,17 +736,19 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 	} else if reply != "" {
 		c.syncAcks = append(c.syncAcks, reply)
 	}
-	c.kick()
+	// Deliveries the acks make room for go out once the whole batch of
+	// control messages is applied.
+	c.needKick = true
 }
 
 func ackKind(body []byte) (string, []byte) {
-	s := strings.TrimSpace(string(body))
-	if s == "" {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
 		return "+ACK", nil
 	}
 	for _, k := range []string{"+ACK", "+NXT", "+TERM", "+WPI", "-NAK"} {
-		if strings.HasPrefix(s, k) {
-			return k, []byte(strings.TrimSpace(s[len(k):]))
+		if bytes.HasPrefix(body, []byte(k)) {
+			return k, bytes.TrimSpace(body[len(k):])
 		}
 	}
 	return "", nil

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"strings"
+	"time"
 
 	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
@@ -78,6 +79,32 @@ func (ms *stream) persistConsumers() {
 	if ms.metaBusy {
 		return
 	}
+	// Plain acks and deliveries are written at most every
+	// consumerFlushDelay (losing them in a crash means redelivery, which
+	// at-least-once allows); an ack-sync waiting for its reply is written
+	// at once.
+	dirty, urgent := false, false
+	for _, c := range ms.consumers {
+		if c.dirty {
+			dirty = true
+			urgent = urgent || len(c.syncAcks) > 0
+		}
+	}
+	if !dirty {
+		ms.persistAt = time.Time{}
+		return
+	}
+	if !urgent {
+		t := now()
+		if ms.persistAt.IsZero() {
+			ms.persistAt = t.Add(consumerFlushDelay)
+		}
+		if t.Before(ms.persistAt) {
+			ms.armWake(ms.persistAt)
+			return
+		}
+	}
+	ms.persistAt = time.Time{}
 	var mb msgstore.MetaBatch
 	var replies []string
 	for _, c := range ms.consumers {
@@ -104,6 +131,10 @@ func (ms *stream) persistConsumers() {
 	})
 }
 
+// consumerFlushDelay bounds how long a plain ack or a delivery waits to be
+// written.
+const consumerFlushDelay = 100 * time.Millisecond
+
 type metaResult struct {
 	replies []string
 	err     error
@@ -128,6 +159,7 @@ func (ms *stream) stopConsumers() {
 	if ms.metaBusy {
 		ms.finishMeta(<-ms.metaDone)
 	}
+	ms.persistAt = time.Unix(0, 1) // due now
 	ms.persistConsumers()
 	if ms.metaBusy {
 		ms.finishMeta(<-ms.metaDone)

@@ -50,6 +50,7 @@ type stream struct {
 	lastMsgID  string
 	consumers  map[string]*consumer
 	metaBusy   bool
+	persistAt  time.Time // when dirty consumer state is next written
 	metaDone   chan metaResult
 	wake       *time.Timer
 	wakeAt     time.Time
@@ -252,6 +253,12 @@ func (ms *stream) run() {
 			ctlBatch = ms.ctl.take(ctlBatch)
 			for i := range ctlBatch {
 				ms.control(&ctlBatch[i])
+			}
+			for _, c := range ms.consumers {
+				if c.needKick {
+					c.needKick = false
+					c.kick()
+				}
 			}
 		case fn := <-ops:
 			fn()

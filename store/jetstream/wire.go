@@ -72,22 +72,47 @@ func appendHeaderLine(dst, base []byte, key, value string) []byte {
 	return append(dst, "\r\n\r\n"...)
 }
 
+// tokenAt returns the i-th (0-based) dot-separated token of subj and
+// the number of tokens, without allocating.
+func tokenAt(subj string, i int) (tok string, n int) {
+	start := 0
+	for j := 0; j <= len(subj); j++ {
+		if j == len(subj) || subj[j] == '.' {
+			if n == i {
+				tok = subj[start:j]
+			}
+			n++
+			start = j + 1
+		}
+	}
+	return tok, n
+}
+
 // ackStream extracts the stream name from a $JS.ACK or $JS.FC subject.
 // $JS.ACK.<stream>.<consumer>.<n>.<sseq>.<cseq>.<ts>.<pending> (9 tokens),
 // $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<n>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
 // (11 or 12 tokens), $JS.FC.<stream>.<consumer>.<id>.
 func ackStream(subj string) (string, bool) {
-	toks := strings.Split(subj, ".")
-	if len(toks) < 3 || toks[0] != "$JS" {
+	var kind string
+	switch {
+	case len(subj) > 8 && subj[:8] == "$JS.ACK.":
+		kind = "ACK"
+	case len(subj) > 7 && subj[:7] == "$JS.FC.":
+		kind = "FC"
+	default:
 		return "", false
 	}
+	_, n := tokenAt(subj, -1)
 	switch {
-	case toks[1] == "FC" && len(toks) >= 4:
-		return toks[2], true
-	case toks[1] == "ACK" && len(toks) == 9:
-		return toks[2], true
-	case toks[1] == "ACK" && len(toks) >= 11:
-		return toks[4], true
+	case kind == "FC" && n >= 4:
+		t, _ := tokenAt(subj, 2)
+		return t, t != ""
+	case kind == "ACK" && n == 9:
+		t, _ := tokenAt(subj, 2)
+		return t, t != ""
+	case kind == "ACK" && n >= 11:
+		t, _ := tokenAt(subj, 4)
+		return t, t != ""
 	}
 	return "", false
 }
@@ -99,14 +124,32 @@ type ackInfo struct {
 	sseq, cseq       uint64
 }
 
+// parseAck reads a $JS.ACK subject without allocating.
 func parseAck(subj string) (ackInfo, bool) {
-	toks := strings.Split(subj, ".")
-	if len(toks) >= 11 {
-		toks = append(toks[:2:2], toks[4:]...)
-	}
-	if len(toks) < 9 || toks[1] != "ACK" {
+	if len(subj) < 8 || subj[:8] != "$JS.ACK." {
 		return ackInfo{}, false
 	}
-	u := func(s string) uint64 { n, _ := strconv.ParseUint(s, 10, 64); return n }
-	return ackInfo{stream: toks[2], consumer: toks[3], delivered: u(toks[4]), sseq: u(toks[5]), cseq: u(toks[6])}, true
+	var toks [12]string
+	n := 0
+	start := 0
+	for j := 0; j <= len(subj); j++ {
+		if j == len(subj) || subj[j] == '.' {
+			if n == len(toks) {
+				return ackInfo{}, false
+			}
+			toks[n] = subj[start:j]
+			n++
+			start = j + 1
+		}
+	}
+	off := 2
+	switch {
+	case n == 9:
+	case n >= 11:
+		off = 4
+	default:
+		return ackInfo{}, false
+	}
+	u := func(s string) uint64 { v, _ := strconv.ParseUint(s, 10, 64); return v }
+	return ackInfo{stream: toks[off], consumer: toks[off+1], delivered: u(toks[off+2]), sseq: u(toks[off+3]), cseq: u(toks[off+4])}, true
 }

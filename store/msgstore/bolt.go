@@ -341,6 +341,9 @@ func (b *Bolt) ForEachMeta(prefix string, fn func(key string, val []byte) error)
 // is returned.
 func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte, error) {
 	msgs, subjs := sb.Bucket(bucketMsgs), sb.Bucket(bucketSubj)
+	// Sequences only grow, so pages can be filled before splitting: half
+	// as many pages written (and less SD-card wear) than bbolt's default.
+	msgs.FillPercent = 1.0
 	for _, o := range batch.ops {
 		switch o.kind {
 		case opAppend:
