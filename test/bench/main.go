@@ -2,7 +2,9 @@
 // v2.15.2 in one run and prints each figure with the ratio
 // leafgate/nats-server. Both servers are built from source into a temp dir
 // (leafgate from this repository, nats-server at the version test/go.mod
-// pins) and run as separate processes on loopback.
+// pins) and run as separate processes on loopback. The core NATS workloads
+// share one pair of processes; each JetStream workload run gets a fresh
+// server with an empty file store.
 //
 //	cd test && go run ./bench            # full run, a few minutes
 //	cd test && go run ./bench -quick     # smoke run, seconds
@@ -32,15 +34,22 @@ var (
 	flagWorkloads = flag.String("workloads", "", "comma-separated workload names (default all)")
 	flagRepeat    = flag.Int("repeat", 3, "runs per workload and server; the median is reported")
 	flagConns     = flag.Int("conns", 500, "idle connections for the per-connection memory figure")
+	flagStore     = flag.String("store", "", "parent of the servers' JetStream store dirs (default the system temp dir); use a disk-backed path")
 )
+
+// diskIOWorkload is the workload around which each server's disk writes
+// are measured.
+const diskIOWorkload = "js-pub-async"
 
 // Server is one server process under test.
 type Server struct {
-	Name    string
-	Bin     string
-	URL     string
-	cmd     *exec.Cmd
-	monPort int
+	Name     string
+	Bin      string
+	URL      string
+	Args     []string // extra command-line flags
+	StoreDir string   // fresh JetStream store dir, removed by stop
+	cmd      *exec.Cmd
+	monPort  int
 }
 
 // Row is one line of the result table.
@@ -83,64 +92,17 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	var rows []Row
 	rows = append(rows, binarySizes(ctx, dir)...)
-
-	servers := []*Server{{Name: "leafgate", Bin: lgBin}, {Name: "nats-server", Bin: nsBin}}
-	for _, s := range servers {
-		if err := s.start(); err != nil {
-			return err
-		}
-		defer s.stop()
+	bins := []string{lgBin, nsBin} // in serverNames order
+	core, err := corePhase(ctx, out, bins)
+	rows = append(rows, core...)
+	if err != nil {
+		return err
 	}
-	time.Sleep(500 * time.Millisecond)
-	idle := Row{Workload: "idle RSS", Unit: "MiB"}
-	idle.Leafgate = float64(rss(servers[0].cmd.Process.Pid, "VmRSS")) / (1 << 20)
-	idle.NATS = float64(rss(servers[1].cmd.Process.Pid, "VmRSS")) / (1 << 20)
-	rows = append(rows, idle)
-
-	per := Row{Workload: fmt.Sprintf("memory per idle connection (%d conns)", *flagConns), Unit: "KiB"}
-	for i, s := range servers {
-		v, err := perConnMemory(s, *flagConns)
-		if err != nil {
-			per.Err = err.Error()
-		}
-		if i == 0 {
-			per.Leafgate = v / 1024
-		} else {
-			per.NATS = v / 1024
-		}
+	js, err := jsPhase(ctx, out, bins)
+	rows = append(rows, js...)
+	if err != nil {
+		return err
 	}
-	rows = append(rows, per)
-
-	for _, w := range selectedWorkloads() {
-		for _, size := range w.payloads {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			row := Row{Workload: w.name, Payload: size, Unit: w.unit}
-			var lg, ns []float64
-			for i := 0; i < *flagRepeat; i++ {
-				for j, s := range servers {
-					v, err := w.run(s.URL, size, scale(w.count(size)))
-					if err != nil {
-						row.Err = fmt.Sprintf("%s: %v", s.Name, err)
-						continue
-					}
-					if j == 0 {
-						lg = append(lg, v)
-					} else {
-						ns = append(ns, v)
-					}
-				}
-			}
-			row.Leafgate, row.NATS = median(lg), median(ns)
-			rows = append(rows, row)
-			fmt.Fprintf(out, "  %-26s %5dB  leafgate %12.0f  nats-server %12.0f %s\n", w.name, size, row.Leafgate, row.NATS, w.unit)
-		}
-	}
-	peak := Row{Workload: "peak RSS over the run", Unit: "MiB"}
-	peak.Leafgate = float64(rss(servers[0].cmd.Process.Pid, "VmHWM")) / (1 << 20)
-	peak.NATS = float64(rss(servers[1].cmd.Process.Pid, "VmHWM")) / (1 << 20)
-	rows = append(rows, peak)
 
 	for i := range rows {
 		if rows[i].NATS > 0 {
@@ -155,6 +117,186 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// corePhase measures footprint and the core NATS workloads on one pair of
+// servers, both as they ship: leafgate with JetStream on (its default),
+// nats-server without it.
+func corePhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
+	servers, err := startServers(bins, false)
+	if err != nil {
+		return nil, err
+	}
+	defer stopAll(servers)
+	time.Sleep(500 * time.Millisecond)
+	rows := []Row{idleRow(servers), perConnRow(servers)}
+	onServer := func(j int, w workload, size, n int) (float64, ioCounters, error) {
+		v, err := w.run(servers[j].URL, size, n)
+		return v, ioCounters{}, err
+	}
+	wr, err := runWorkloads(ctx, out, selectedWorkloads(workloads), onServer)
+	rows = append(rows, wr...)
+	if err != nil {
+		return rows, err
+	}
+	peak := [2]int64{rss(servers[0].pid(), "VmHWM"), rss(servers[1].pid(), "VmHWM")}
+	return append(rows, peakRow(peak, "peak RSS over the run")), nil
+}
+
+// jsPhase runs each JetStream workload run on a freshly started server
+// with JetStream on file storage in an empty store dir, so no run sees
+// another's data. The peak RSS row is the highest of those processes.
+func jsPhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
+	selected := selectedWorkloads(jsWorkloads)
+	if len(selected) == 0 {
+		return nil, nil
+	}
+	var peak [2]int64
+	onFresh := func(j int, w workload, size, n int) (float64, ioCounters, error) {
+		s, err := startServer(serverNames[j], bins[j], true)
+		if err != nil {
+			return 0, ioCounters{}, err
+		}
+		defer s.stop()
+		v, disk, err := runOnce(s, w, size, n, w.name == diskIOWorkload)
+		peak[j] = max(peak[j], rss(s.pid(), "VmHWM"))
+		return v, disk, err
+	}
+	rows, err := runWorkloads(ctx, out, selected, onFresh)
+	if err != nil {
+		return rows, err
+	}
+	return append(rows, peakRow(peak, "peak RSS over the JetStream workloads")), nil
+}
+
+// serverNames are the servers under test, in Row order (Leafgate, NATS).
+var serverNames = []string{"leafgate", "nats-server"}
+
+// startServer starts one server with a fresh store dir. leafgate runs
+// JetStream as it ships (always on); nats-server only when js is set.
+func startServer(name, bin string, js bool) (*Server, error) {
+	dir, err := os.MkdirTemp(*flagStore, "leafgate-bench-store-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Name: name, Bin: bin, StoreDir: dir}
+	switch {
+	case name == "leafgate":
+		s.Args = []string{"--store_dir", dir}
+	case js:
+		s.Args = []string{"-js", "-sd", dir}
+	}
+	if err := s.start(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func startServers(bins []string, js bool) ([]*Server, error) {
+	var servers []*Server
+	for j, name := range serverNames {
+		s, err := startServer(name, bins[j], js)
+		if err != nil {
+			stopAll(servers)
+			return nil, err
+		}
+		servers = append(servers, s)
+	}
+	return servers, nil
+}
+
+func stopAll(servers []*Server) {
+	for _, s := range servers {
+		s.stop()
+	}
+}
+
+func idleRow(servers []*Server) Row {
+	idle := Row{Workload: "idle RSS", Unit: "MiB"}
+	idle.Leafgate = float64(rss(servers[0].pid(), "VmRSS")) / (1 << 20)
+	idle.NATS = float64(rss(servers[1].pid(), "VmRSS")) / (1 << 20)
+	return idle
+}
+
+func perConnRow(servers []*Server) Row {
+	per := Row{Workload: fmt.Sprintf("memory per idle connection (%d conns)", *flagConns), Unit: "KiB"}
+	for i, s := range servers {
+		v, err := perConnMemory(s, *flagConns)
+		if err != nil {
+			per.Err = err.Error()
+		}
+		if i == 0 {
+			per.Leafgate = v / 1024
+		} else {
+			per.NATS = v / 1024
+		}
+	}
+	return per
+}
+
+// peakRow reports VmHWM figures in bytes, leafgate's first.
+func peakRow(hwm [2]int64, label string) Row {
+	return Row{Workload: label, Unit: "MiB", Leafgate: float64(hwm[0]) / (1 << 20), NATS: float64(hwm[1]) / (1 << 20)}
+}
+
+// runWorkloads runs each workload -repeat times per payload, alternating
+// between the servers (run j on server j), and reports the medians. For
+// diskIOWorkload it adds a row of the servers' disk writes.
+func runWorkloads(ctx context.Context, out io.Writer, ws []workload, run func(j int, w workload, size, n int) (float64, ioCounters, error)) ([]Row, error) {
+	var rows []Row
+	for _, w := range ws {
+		for _, size := range w.payloads {
+			if ctx.Err() != nil {
+				return rows, ctx.Err()
+			}
+			n := scale(w.count(size))
+			row := Row{Workload: w.name, Payload: size, Unit: w.unit}
+			var vals [2][]float64
+			var written [2][]ioCounters
+			for i := 0; i < *flagRepeat; i++ {
+				for j, name := range serverNames {
+					v, disk, err := run(j, w, size, n)
+					if err != nil {
+						row.Err = fmt.Sprintf("%s: %v", name, err)
+						continue
+					}
+					vals[j] = append(vals[j], v)
+					written[j] = append(written[j], disk)
+				}
+			}
+			row.Leafgate, row.NATS = median(vals[0]), median(vals[1])
+			rows = append(rows, row)
+			fmt.Fprintf(out, "  %-26s %5dB  leafgate %12.0f  nats-server %12.0f %s\n", w.name, size, row.Leafgate, row.NATS, w.unit)
+			if w.name == diskIOWorkload {
+				d := bytesWrittenRow(written, int64(n)*int64(size), size)
+				rows = append(rows, d)
+				fmt.Fprintf(out, "  %-26s %5dB  leafgate %12.2f  nats-server %12.2f %s\n", d.Workload, size, d.Leafgate, d.NATS, d.Unit)
+			}
+		}
+	}
+	return rows, nil
+}
+
+// runOnce runs w once against s. With diskIO set it also returns how much
+// the server process wrote over the run, with both readings taken once
+// its writes have settled (start-up writes before, and messages flushed
+// after they were acknowledged).
+func runOnce(s *Server, w workload, size, n int, diskIO bool) (float64, ioCounters, error) {
+	if !diskIO {
+		v, err := w.run(s.URL, size, n)
+		return v, ioCounters{}, err
+	}
+	before, err := settledIO(s.pid())
+	if err != nil {
+		return 0, ioCounters{}, err
+	}
+	v, err := w.run(s.URL, size, n)
+	if err != nil {
+		return 0, ioCounters{}, err
+	}
+	after, err := settledIO(s.pid())
+	return v, after.sub(before), err
 }
 
 func scale(n int) int {
@@ -235,7 +377,8 @@ func (s *Server) start() error {
 	port := freePort()
 	s.monPort = freePort()
 	s.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
-	s.cmd = exec.Command(s.Bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(s.monPort))
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(s.monPort)}
+	s.cmd = exec.Command(s.Bin, append(args, s.Args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans
 	if err := s.cmd.Start(); err != nil {
@@ -252,6 +395,8 @@ func (s *Server) start() error {
 	return fmt.Errorf("%s did not start listening", s.Name)
 }
 
+func (s *Server) pid() int { return s.cmd.Process.Pid }
+
 func (s *Server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
@@ -261,7 +406,11 @@ func (s *Server) stop() {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			_ = s.cmd.Process.Kill()
+			<-done
 		}
+	}
+	if s.StoreDir != "" {
+		_ = os.RemoveAll(s.StoreDir)
 	}
 }
 
@@ -281,6 +430,85 @@ func rss(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// ioCounters are the /proc/<pid>/io fields the disk figure uses, in bytes:
+// write_bytes (pages the process dirtied for the storage layer) and wchar
+// (everything passed to write calls, sockets included).
+type ioCounters struct {
+	WriteBytes, WChar int64
+}
+
+func (c ioCounters) sub(o ioCounters) ioCounters {
+	return ioCounters{c.WriteBytes - o.WriteBytes, c.WChar - o.WChar}
+}
+
+func procIO(pid int) (ioCounters, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return ioCounters{}, err
+	}
+	var c ioCounters
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "write_bytes":
+			c.WriteBytes = n
+		case "wchar":
+			c.WChar = n
+		}
+	}
+	return c, nil
+}
+
+// settledIO returns pid's counters once they have not moved for 300 ms
+// (at most 10 s).
+func settledIO(pid int) (ioCounters, error) {
+	last, err := procIO(pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		var c ioCounters
+		if c, err = procIO(pid); err == nil && c == last {
+			break
+		}
+		last = c
+	}
+	return last, err
+}
+
+// bytesWrittenRow divides each server's median write growth by the bytes
+// stored. It uses write_bytes when every run of both servers moved it, and
+// wchar otherwise (write_bytes stays 0 on tmpfs or without task I/O
+// accounting); the row names the counter used.
+func bytesWrittenRow(written [2][]ioCounters, stored int64, payload int) Row {
+	field, label := "write_bytes", "disk bytes written per stored byte"
+	for _, runs := range written {
+		for _, c := range runs {
+			if c.WriteBytes <= 0 {
+				field, label = "wchar", "wchar bytes per stored byte"
+			}
+		}
+	}
+	row := Row{Workload: label, Payload: payload, Unit: "B/B"}
+	var per [2]float64
+	for j, runs := range written {
+		var v []float64
+		for _, c := range runs {
+			b := c.WriteBytes
+			if field == "wchar" {
+				b = c.WChar
+			}
+			v = append(v, float64(b)/float64(stored))
+		}
+		per[j] = median(v)
+	}
+	row.Leafgate, row.NATS = per[0], per[1]
+	return row
 }
 
 func printTable(out io.Writer, rows []Row) {
@@ -304,6 +532,8 @@ func fmtVal(v float64, unit string) string {
 	switch unit {
 	case "MiB", "KiB":
 		return fmt.Sprintf("%.1f %s", v, unit)
+	case "B/B":
+		return fmt.Sprintf("%.2f %s", v, unit)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
 }

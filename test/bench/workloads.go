@@ -38,12 +38,17 @@ func byPayload(small, large int) func(int) int {
 	}
 }
 
-func selectedWorkloads() []workload {
+func fixed(n int) func(int) int {
+	return func(int) int { return n }
+}
+
+// selectedWorkloads is the part of list that -workloads names.
+func selectedWorkloads(list []workload) []workload {
 	if *flagWorkloads == "" {
-		return workloads
+		return list
 	}
 	var out []workload
-	for _, w := range workloads {
+	for _, w := range list {
 		for _, name := range strings.Split(*flagWorkloads, ",") {
 			if strings.TrimSpace(name) == w.name {
 				out = append(out, w)
