@@ -68,11 +68,7 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.afterReply = s.afterReply[:0]
 	}()
 	s.apiTotal.Add(1)
-	resp := s.dispatch(toks, m)
-	if resp == nil {
-		return
-	}
-	b, err := json.Marshal(resp)
+	b, err := json.Marshal(s.dispatch(toks, m))
 	if err != nil {
 		s.log.Error("jetstream: encode API response", "err", err)
 		return
