@@ -384,14 +384,11 @@ func (s *Service) streamPurge(name string, body []byte) any {
 	if e := decode(body, &req); e != nil {
 		return s.fail(typ, e)
 	}
-	st := s.lookup(name)
-	if st == nil {
-		return s.fail(typ, jsapi.ErrStreamNotFound)
+	st, e := s.writable(name)
+	if e != nil {
+		return s.fail(typ, e)
 	}
 	cfg := st.config()
-	if cfg.Sealed {
-		return s.fail(typ, jsapi.ErrStreamSealed)
-	}
 	if cfg.DenyPurge {
 		return s.fail(typ, jsapi.ErrStreamPurgeFailedF.With("err", "stream purge not permitted"))
 	}
@@ -473,30 +470,25 @@ func (ms *stream) purge(req *jsapi.StreamPurgeRequest) uint64 {
 			}
 			return n
 		}
-		for seq := uint64(0); seq <= upTo; {
-			m, ok := ms.nextProjected(filter, seq)
-			if !ok || m.Seq > upTo {
-				break
-			}
-			ms.removeMsg(m.Seq)
-			n++
-			seq = m.Seq + 1
-		}
-		return n
+		return ms.removeMatching(filter, 0, upTo)
 	case filter == ">":
 		return ms.removeRange(0, last)
 	default:
-		for seq := uint64(0); ; {
-			m, ok := ms.nextProjected(filter, seq)
-			if !ok {
-				break
-			}
-			ms.removeMsg(m.Seq)
-			n++
-			seq = m.Seq + 1
-		}
-		return n
+		return ms.removeMatching(filter, 0, last)
 	}
+}
+
+// writable returns a stream whose messages may be removed: it exists and
+// is not sealed.
+func (s *Service) writable(name string) (*stream, *jsapi.Error) {
+	st := s.lookup(name)
+	if st == nil {
+		return nil, jsapi.ErrStreamNotFound
+	}
+	if st.config().Sealed {
+		return nil, jsapi.ErrStreamSealed
+	}
+	return st, nil
 }
 
 type msgGetResp struct {
@@ -554,15 +546,11 @@ func (s *Service) msgDelete(name string, body []byte) any {
 	if e := decode(body, &req); e != nil {
 		return s.fail(typ, e)
 	}
-	st := s.lookup(name)
-	if st == nil {
-		return s.fail(typ, jsapi.ErrStreamNotFound)
+	st, e := s.writable(name)
+	if e != nil {
+		return s.fail(typ, e)
 	}
-	cfg := st.config()
-	if cfg.Sealed {
-		return s.fail(typ, jsapi.ErrStreamSealed)
-	}
-	if cfg.DenyDelete {
+	if st.config().DenyDelete {
 		return s.fail(typ, jsapi.ErrStreamMsgDeleteFailedF.With("err", "message delete not permitted"))
 	}
 	var found, beyond bool

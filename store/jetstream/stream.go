@@ -691,9 +691,15 @@ func (ms *stream) expireDedup(ts int64, window time.Duration) {
 
 // removeRange removes every live message in [first, last].
 func (ms *stream) removeRange(first, last uint64) uint64 {
+	return ms.removeMatching("", first, last)
+}
+
+// removeMatching removes every live message in [first, last] whose
+// subject matches filter ("" for all), returning how many.
+func (ms *stream) removeMatching(filter string, first, last uint64) uint64 {
 	var n uint64
 	for seq := first; seq <= last; {
-		m, ok := ms.nextProjected("", seq)
+		m, ok := ms.nextProjected(filter, seq)
 		if !ok || m.Seq > last {
 			break
 		}
