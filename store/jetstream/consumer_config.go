@@ -26,7 +26,11 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	switch cc.DeliverPolicy {
 	case "":
 		cc.DeliverPolicy = jsapi.DeliverAll
-	case jsapi.DeliverAll, jsapi.DeliverLast, jsapi.DeliverNew, jsapi.DeliverLastPerSubject:
+	case jsapi.DeliverAll, jsapi.DeliverLast, jsapi.DeliverNew:
+	case jsapi.DeliverLastPerSubject:
+		if cc.FilterSubject == "" && len(cc.FilterSubjects) == 0 {
+			return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is deliver last per subject, but optional filter subject is not set"))
+		}
 	case jsapi.DeliverByStartSeq:
 		if cc.OptStartSeq == 0 {
 			return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is deliver by start sequence, but optional start sequence is not set"))
