@@ -172,16 +172,6 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 		if !subject.ValidPattern([]byte(f)) {
 			return jsapi.ErrConsumerFilterNotSubset
 		}
-		ok := false
-		for _, s := range scfg.Subjects {
-			if subject.Overlap(s, f) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return jsapi.ErrConsumerFilterNotSubset
-		}
 		for _, g := range filters[i+1:] {
 			if g == f {
 				return jsapi.ErrConsumerDuplicateFilterSubjects
