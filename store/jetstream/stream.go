@@ -64,17 +64,18 @@ type dedupEntry struct {
 
 // pending is a store batch with what its commit must answer.
 type pending struct {
-	b       msgstore.Batch
-	acks    []pendingAck
-	after   []func(error)
-	removed map[uint64]bool          // removed in this batch
-	subj    map[string]*subjectDelta // per-subject changes in this batch
-	msgs    int64                    // net message count change
-	bytes   int64                    // net byte change
-	last    uint64                   // highest sequence appended or skipped
-	appends []msgstore.Msg           // for republish and the consumers' fast path
-	msgIDs  []string                 // dedup entries to forget if the commit fails
-	prevID  string                   // the last msg id before this batch
+	b         msgstore.Batch
+	acks      []pendingAck
+	after     []func(error)
+	removed   map[uint64]bool          // removed in this batch
+	subj      map[string]*subjectDelta // per-subject changes in this batch
+	msgs      int64                    // net message count change
+	bytes     int64                    // net byte change
+	last      uint64                   // highest sequence appended or skipped
+	appends   []msgstore.Msg           // for republish and the consumers' fast path
+	msgIDs    []string                 // dedup entries to forget if the commit fails
+	repubPrev map[uint64]uint64        // republish: the subject's previous sequence
+	prevID    string                   // the last msg id before this batch
 }
 
 type subjectDelta struct {
@@ -341,7 +342,7 @@ func (ms *stream) finish(res commitResult) {
 	if res.err != nil {
 		return
 	}
-	ms.doRepublish(res.p.appends)
+	ms.doRepublish(res.p.appends, res.p.repubPrev)
 	for _, c := range ms.consumers {
 		c.onStored(res.p.appends)
 	}
@@ -634,8 +635,15 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		seq = cfg.FirstSeq
 	}
 	var prevLast uint64
-	if cfg.MaxMsgsPer == 1 {
+	if cfg.MaxMsgsPer == 1 || ms.republish != nil {
 		_, prevLast = ms.subjectState(subj)
+	}
+	if ms.republish != nil {
+		p := ms.cur()
+		if p.repubPrev == nil {
+			p.repubPrev = make(map[uint64]uint64)
+		}
+		p.repubPrev[ms.lastSeq()+1] = prevLast
 	}
 	msg := msgstore.Msg{Seq: seq, Subject: subj, Header: hdr, Data: m.data, Time: ts}
 	ms.appendMsg(msg)
@@ -898,7 +906,7 @@ func (ms *stream) expireTTL() {
 
 // --- republish
 
-func (ms *stream) doRepublish(msgs []msgstore.Msg) {
+func (ms *stream) doRepublish(msgs []msgstore.Msg, prev map[uint64]uint64) {
 	if ms.republish == nil {
 		return
 	}
@@ -913,6 +921,9 @@ func (ms *stream) doRepublish(msgs []msgstore.Msg) {
 		hdr = appendHeaderLine(hdr, nil, "Nats-Subject", m.Subject)
 		hdr = appendHeaderLine(hdr, nil, "Nats-Sequence", strconv.FormatUint(m.Seq, 10))
 		hdr = appendHeaderLine(hdr, nil, "Nats-Time-Stamp", time.Unix(0, m.Time).UTC().Format(time.RFC3339Nano))
+		// The subject's previous sequence lets a lightweight subscriber
+		// notice a gap, as nats-server's republish does.
+		hdr = appendHeaderLine(hdr, nil, "Nats-Last-Sequence", strconv.FormatUint(prev[m.Seq], 10))
 		data := m.Data
 		if cfg.RePublish.HeadersOnly {
 			hdr = appendHeaderLine(hdr, nil, "Nats-Msg-Size", strconv.Itoa(len(m.Data)))
