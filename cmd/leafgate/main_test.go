@@ -161,3 +161,22 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A corrupt JetStream database stops start-up with an error naming the
+// file, and the file is left as it was.
+func TestCorruptStoreIsAStartupError(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "jetstream.db")
+	garbage := bytes.Repeat([]byte("not a bbolt file "), 1000)
+	if err := os.WriteFile(db, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-a", "127.0.0.1", "-p", "0", "-m", "0", "--store_dir", dir}, &out, &errb)
+	if code != exitRuntime || !strings.Contains(errb.String(), db) {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	if after, _ := os.ReadFile(db); !bytes.Equal(after, garbage) {
+		t.Fatal("the corrupt database was modified")
+	}
+}
