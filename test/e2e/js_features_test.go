@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -130,5 +131,35 @@ func TestJSFeatures(t *testing.T) {
 				t.Fatalf("first message on an idle pull: headers %v", m.Header)
 			}
 		})
+	})
+}
+
+// With a domain, the API also answers on $JS.<domain>.API and acks and
+// account info carry the domain, as a leafnode in its own domain does.
+func TestJSDomain(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true, Domain: "edge"}, func(t *testing.T, tg *harness.Target) {
+		nc := connect(t, tg)
+		js, err := jetstream.NewWithDomain(nc, "edge")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		info, err := js.AccountInfo(ctx)
+		if err != nil || info.Domain != "edge" {
+			t.Fatalf("account info through the domain: %+v %v", info, err)
+		}
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "D", Subjects: []string{"d"}}); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := js.Publish(ctx, "d", []byte("x"))
+		if err != nil || ack.Domain != "edge" || ack.Sequence != 1 {
+			t.Fatalf("pub ack: %+v %v", ack, err)
+		}
+		// The plain API prefix still works locally.
+		plain, _ := jetstream.New(nc)
+		if _, err := plain.Stream(ctx, "D"); err != nil {
+			t.Fatalf("stream through $JS.API: %v", err)
+		}
 	})
 }
