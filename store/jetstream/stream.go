@@ -680,6 +680,7 @@ func (ms *stream) remember(msgID string, seq uint64, ts int64) {
 	ms.lastMsgID = msgID
 	ms.dedup[msgID] = seq
 	ms.cur().msgIDs = append(ms.cur().msgIDs, msgID)
+	ms.cur().b.IndexPut(dedupKey(ts, seq, msgID))
 	ms.dedupQ = append(ms.dedupQ, dedupEntry{id: msgID, seq: seq, ts: ts})
 }
 
@@ -687,9 +688,11 @@ func (ms *stream) expireDedup(ts int64, window time.Duration) {
 	cut := ts - int64(window)
 	i := 0
 	for i < len(ms.dedupQ) && ms.dedupQ[i].ts <= cut {
-		if ms.dedup[ms.dedupQ[i].id] == ms.dedupQ[i].seq {
-			delete(ms.dedup, ms.dedupQ[i].id)
+		e := ms.dedupQ[i]
+		if ms.dedup[e.id] == e.seq {
+			delete(ms.dedup, e.id)
 		}
+		ms.cur().b.IndexDelete(dedupKey(e.ts, e.seq, e.id))
 		i++
 	}
 	if i > 0 {
@@ -868,16 +871,32 @@ func (ms *stream) tick() {
 
 // --- per-message TTL (Nats-TTL)
 
-// ttlKey orders expiring messages in the store's index by expiry time.
+// Index key prefixes: expiring messages and message ids.
+var (
+	ttlPrefix   = []byte{'t'}
+	dedupPrefix = []byte{'d'}
+)
+
+// ttlKey orders expiring messages in the store's index by expiry time:
+// 't', expiry, sequence.
 func ttlKey(expires int64, seq uint64) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(expires))
+	k := binary.BigEndian.AppendUint64(append(make([]byte, 0, 17), ttlPrefix...), uint64(expires))
 	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// dedupKey records a message id in the store's index beside its message:
+// 'd', time, sequence, id. Start-up rebuilds the duplicate window from
+// these keys alone.
+func dedupKey(ts int64, seq uint64, id string) []byte {
+	k := binary.BigEndian.AppendUint64(append(make([]byte, 0, 17+len(id)), dedupPrefix...), uint64(ts))
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return append(k, id...)
 }
 
 // scheduleTTL arms the timer for the next message expiry.
 func (ms *stream) scheduleTTL() {
-	if keys := ms.store.IndexFirst(1); len(keys) == 1 && len(keys[0]) == 16 {
-		ms.armWake(time.Unix(0, int64(binary.BigEndian.Uint64(keys[0]))))
+	if keys := ms.store.IndexScan(ttlPrefix, 1); len(keys) == 1 && len(keys[0]) == 17 {
+		ms.armWake(time.Unix(0, int64(binary.BigEndian.Uint64(keys[0][1:]))))
 	}
 }
 
@@ -885,11 +904,11 @@ func (ms *stream) scheduleTTL() {
 // tick; if there are more, the timer fires again once they commit.
 func (ms *stream) expireTTL() {
 	cut := now().UnixNano()
-	for _, k := range ms.store.IndexFirst(256) {
-		if len(k) != 16 || int64(binary.BigEndian.Uint64(k)) > cut {
+	for _, k := range ms.store.IndexScan(ttlPrefix, 256) {
+		if len(k) != 17 || int64(binary.BigEndian.Uint64(k[1:])) > cut {
 			break
 		}
-		seq := binary.BigEndian.Uint64(k[8:])
+		seq := binary.BigEndian.Uint64(k[9:])
 		if ms.batch != nil && ms.batch.removed[seq] {
 			continue
 		}
@@ -975,27 +994,29 @@ func (ms *stream) seqAtTime(ts int64) uint64 {
 }
 
 // rebuildDedup reloads the message ids published within the duplicate
-// window, so a retry after a restart is still recognised. It reads only
-// the messages inside the window.
+// window from the store's index, so a retry after a restart is still
+// recognised. It reads no messages; ids older than the window are
+// dropped from the index.
 func (ms *stream) rebuildDedup() {
 	cfg := ms.config()
-	if cfg.Duplicates <= 0 {
-		return
+	cut := now().Add(-cfg.Duplicates).UnixNano()
+	var stale msgstore.Batch
+	for _, k := range ms.store.IndexScan(dedupPrefix, -1) {
+		if len(k) < 17 {
+			continue
+		}
+		ts, seq, id := int64(binary.BigEndian.Uint64(k[1:])), binary.BigEndian.Uint64(k[9:]), string(k[17:])
+		if cfg.Duplicates <= 0 || ts <= cut {
+			stale.IndexDelete(k)
+			continue
+		}
+		ms.lastMsgID = id
+		ms.dedup[id] = seq
+		ms.dedupQ = append(ms.dedupQ, dedupEntry{id: id, seq: seq, ts: ts})
 	}
-	from := ms.seqAtTime(now().Add(-cfg.Duplicates).UnixNano())
-	for {
-		batch, err := ms.store.LoadBatch("", from, readAhead)
-		if err != nil || len(batch) == 0 {
-			return
+	if stale.Len() > 0 {
+		if err := applySync(ms.store, &stale); err != nil {
+			ms.svc.log.Warn("jetstream: drop expired message ids", "stream", ms.name, "err", err)
 		}
-		for i := range batch {
-			m := &batch[i]
-			if id := proto.HeaderGet(m.Header, "Nats-Msg-Id"); len(id) > 0 {
-				ms.lastMsgID = string(id)
-				ms.dedup[ms.lastMsgID] = m.Seq
-				ms.dedupQ = append(ms.dedupQ, dedupEntry{id: ms.lastMsgID, seq: m.Seq, ts: m.Time})
-			}
-		}
-		from = batch[len(batch)-1].Seq + 1
 	}
 }

@@ -1,6 +1,7 @@
 package msgstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -688,8 +689,8 @@ func (s *boltStream) LoadBatch(filter string, start uint64, max int) (out []Msg,
 	return out, err
 }
 
-// IndexFirst implements Store.
-func (s *boltStream) IndexFirst(n int) (keys [][]byte) {
+// IndexScan implements Store.
+func (s *boltStream) IndexScan(prefix []byte, n int) (keys [][]byte) {
 	if s.isClosed() {
 		return nil
 	}
@@ -699,7 +700,7 @@ func (s *boltStream) IndexFirst(n int) (keys [][]byte) {
 			return nil
 		}
 		c := sb.Bucket(bucketIndex).Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && (n < 0 || len(keys) < n); k, _ = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
 		}
 		return nil

@@ -2,6 +2,7 @@ package msgstore
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/leafgate/leafgate/leaf/subject"
@@ -252,17 +253,22 @@ func (s *Memory) LoadBatch(filter string, start uint64, max int) ([]Msg, error) 
 	return out, nil
 }
 
-// IndexFirst implements Store.
-func (s *Memory) IndexFirst(n int) [][]byte {
+// IndexScan implements Store.
+func (s *Memory) IndexScan(prefix []byte, n int) [][]byte {
 	s.mu.RLock()
-	keys := make([]string, 0, len(s.index))
+	var keys []string
 	for k := range s.index {
-		keys = append(keys, k)
+		if strings.HasPrefix(k, string(prefix)) {
+			keys = append(keys, k)
+		}
 	}
 	s.mu.RUnlock()
 	slices.Sort(keys)
-	out := make([][]byte, 0, min(n, len(keys)))
-	for _, k := range keys[:min(n, len(keys))] {
+	if n >= 0 && len(keys) > n {
+		keys = keys[:n]
+	}
+	out := make([][]byte, 0, len(keys))
+	for _, k := range keys {
 		out = append(out, []byte(k))
 	}
 	return out

@@ -97,9 +97,9 @@ type Store interface {
 	LastSeqs(filter string, start uint64) []uint64
 	// Subjects returns the state of every literal subject matching filter.
 	Subjects(filter string) map[string]SubjectState
-	// IndexFirst returns up to n of the smallest keys in the stream's
-	// index, in order.
-	IndexFirst(n int) [][]byte
+	// IndexScan returns, in order, up to n keys of the stream's index that
+	// start with prefix (n < 0: all of them).
+	IndexScan(prefix []byte, n int) [][]byte
 	// State summarises the durable contents.
 	State() State
 	// SubjectState reports a literal subject's message count and newest

@@ -120,6 +120,8 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store, size func(*msgsto
 		b.IndexPut([]byte("k2"))
 		b.IndexPut([]byte("k1"))
 		b.IndexPut([]byte("k3"))
+		b.IndexPut([]byte("j9"))
+		b.IndexPut([]byte("l0"))
 		if err := apply(t, s, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -128,11 +130,14 @@ func Run(t *testing.T, open func(t *testing.T) msgstore.Store, size func(*msgsto
 		if err := apply(t, s, &b); err != nil {
 			t.Fatal(err)
 		}
-		if got := fmt.Sprintf("%s", s.IndexFirst(5)); got != "[k2 k3]" {
-			t.Fatalf("IndexFirst = %s", got)
+		if got := fmt.Sprintf("%s", s.IndexScan([]byte("k"), -1)); got != "[k2 k3]" {
+			t.Fatalf("IndexScan(k, -1) = %s", got)
 		}
-		if got := fmt.Sprintf("%s", s.IndexFirst(1)); got != "[k2]" {
-			t.Fatalf("IndexFirst(1) = %s", got)
+		if got := fmt.Sprintf("%s", s.IndexScan([]byte("k"), 1)); got != "[k2]" {
+			t.Fatalf("IndexScan(k, 1) = %s", got)
+		}
+		if got := fmt.Sprintf("%s", s.IndexScan(nil, 2)); got != "[j9 k2]" {
+			t.Fatalf("IndexScan(nil, 2) = %s", got)
 		}
 	})
 	t.Run("append load", func(t *testing.T) {
