@@ -193,25 +193,7 @@ func (f *FlushSet) Receivers() []Receiver { return f.rs }
 // member of each matching queue group. It returns the number of
 // subscriptions the message was delivered to.
 func (r *Router) Publish(p *Publisher, subj, reply, hdr, payload []byte) int {
-	res := r.index.Match(subj)
-	if len(res.Plain) == 0 && len(res.Queues) == 0 {
-		return 0
-	}
-	n := 0
-	for _, s := range res.Plain {
-		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
-			continue
-		}
-		if r.deliver(p, s, subj, reply, hdr, payload) {
-			n++
-		}
-	}
-	for i := range res.Queues {
-		if r.deliverQueue(p, res.Queues[i].Members, subj, reply, hdr, payload) {
-			n++
-		}
-	}
-	return n
+	return r.PublishAs(p, subj, subj, reply, hdr, payload)
 }
 
 // PublishAs routes a message by route but delivers it with subject subj:
@@ -222,6 +204,9 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 	res := r.index.Match(route)
 	n := 0
 	for _, s := range res.Plain {
+		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
+			continue
+		}
 		if r.deliver(p, s, subj, reply, hdr, payload) {
 			n++
 		}
