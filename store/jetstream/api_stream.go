@@ -3,6 +3,7 @@ package jetstream
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -86,16 +87,22 @@ func (s *Service) checkOverlap(name string, subjects []string) *jsapi.Error {
 // addStream creates, persists and starts a stream.
 func (s *Service) addStream(cfg jsapi.StreamConfig, created time.Time) (*stream, *jsapi.Error) {
 	var store msgstore.Store
+	var file *msgstore.Bolt
 	if cfg.Storage == jsapi.MemoryStorage {
 		store = msgstore.NewMemory()
 	} else {
-		bs, err := s.db.Stream(cfg.Name)
-		if err != nil {
+		// A directory left by a delete that a crash interrupted holds
+		// nothing this new stream should see.
+		if err := os.RemoveAll(s.streamDir(cfg.Name)); err != nil {
 			return nil, jsapi.ErrStreamCreateF.WithErr(err)
 		}
-		store = bs
+		var err error
+		if file, store, err = s.openStreamFile(cfg.Name); err != nil {
+			return nil, jsapi.ErrStreamCreateF.WithErr(err)
+		}
 		if err := s.putMeta(streamKey(cfg.Name), storedStream{Config: cfg, Created: created}); err != nil {
-			_ = s.db.DeleteStream(cfg.Name)
+			_ = file.Close()
+			_ = os.RemoveAll(s.streamDir(cfg.Name))
 			return nil, jsapi.ErrStreamCreateF.WithErr(err)
 		}
 	}
@@ -110,6 +117,7 @@ func (s *Service) addStream(cfg jsapi.StreamConfig, created time.Time) (*stream,
 	if err != nil {
 		return nil, jsapi.ErrStreamCreateF.WithErr(err)
 	}
+	st.file = file
 	s.mu.Lock()
 	s.streams[cfg.Name] = st
 	s.mu.Unlock()
@@ -117,7 +125,7 @@ func (s *Service) addStream(cfg jsapi.StreamConfig, created time.Time) (*stream,
 		s.mu.Lock()
 		delete(s.streams, cfg.Name)
 		s.mu.Unlock()
-		st.unsubscribe()
+		st.stop()
 		return nil, jsapi.ErrStreamCreateF.WithErr(err)
 	}
 	return st, nil
@@ -241,7 +249,9 @@ func (s *Service) streamDelete(name string) any {
 		if err := s.applyMeta(&mb); err != nil {
 			return s.fail(typ, jsapi.ErrStreamDeleteF.WithErr(err))
 		}
-		if err := s.db.DeleteStream(name); err != nil {
+		// Its own file goes whole: no free pages are left behind for
+		// every later commit to rewrite.
+		if err := os.RemoveAll(s.streamDir(name)); err != nil {
 			return s.fail(typ, jsapi.ErrStreamDeleteF.WithErr(err))
 		}
 	} else {

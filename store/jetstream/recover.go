@@ -24,14 +24,16 @@ func (s *Service) recover() error {
 		return fmt.Errorf("jetstream: recover: %w", err)
 	}
 	for _, ss := range streams {
-		bs, err := s.db.Stream(ss.Config.Name)
+		file, bs, err := s.openStreamFile(ss.Config.Name)
 		if err != nil {
 			return fmt.Errorf("jetstream: recover stream %q: %w", ss.Config.Name, err)
 		}
 		st, err := s.newStream(ss.Config, ss.Created, bs)
 		if err != nil {
+			_ = file.Close()
 			return fmt.Errorf("jetstream: recover stream %q: %w", ss.Config.Name, err)
 		}
+		st.file = file
 		st.rebuildDedup()
 		if err := s.recoverConsumers(st); err != nil {
 			return err

@@ -17,8 +17,9 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	// Dir holds the bbolt file (Dir/jetstream.db); it is created if
-	// missing.
+	// Dir holds the definitions file (Dir/jetstream.db) and one bbolt
+	// file per file-storage stream (Dir/streams/<name>/messages.db); it
+	// is created if missing.
 	Dir string
 	// Domain, when set, also answers the API on $JS.<Domain>.API.> and is
 	// reported in account info and pub acks.
@@ -31,8 +32,33 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DBFile is the bbolt file name under Config.Dir.
+// DBFile is the definitions file under Config.Dir: streams, consumers and
+// consumer positions.
 const DBFile = "jetstream.db"
+
+// streamDir is where a file-storage stream's messages live.
+func (s *Service) streamDir(name string) string {
+	return filepath.Join(s.cfg.Dir, "streams", name)
+}
+
+// openStreamFile opens (creating if needed) a stream's own bbolt file.
+// Each stream has its file so that deleting a stream removes it whole.
+func (s *Service) openStreamFile(name string) (*msgstore.Bolt, msgstore.Store, error) {
+	dir := s.streamDir(name)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, nil, err
+	}
+	file, err := msgstore.OpenBolt(filepath.Join(dir, "messages.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := file.Stream(name)
+	if err != nil {
+		_ = file.Close()
+		return nil, nil, err
+	}
+	return file, st, nil
+}
 
 // Service is JetStream attached to a router.
 type Service struct {

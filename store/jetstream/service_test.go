@@ -147,7 +147,8 @@ func TestPubAckWaitsForCommit(t *testing.T) {
 	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
 	hold := make(chan struct{})
 	held := make(chan struct{}, 1)
-	e.svc.db.SetBeforeCommit(func() {
+	file := e.svc.lookup("S").file
+	file.SetBeforeCommit(func() {
 		select {
 		case held <- struct{}{}:
 		default:
@@ -166,7 +167,7 @@ func TestPubAckWaitsForCommit(t *testing.T) {
 	if n := ib.count(); n != 0 {
 		t.Fatalf("%d acks before the commit finished", n)
 	}
-	e.svc.db.SetBeforeCommit(nil)
+	file.SetBeforeCommit(nil)
 	close(hold)
 	m := ib.wait(t, 0, 5*time.Second)
 	if string(m.data) != `{"stream":"S","seq":1}` {

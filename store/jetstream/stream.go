@@ -25,6 +25,7 @@ type stream struct {
 	svc     *Service
 	name    string
 	store   msgstore.Store
+	file    *msgstore.Bolt // the stream's own file; nil for memory storage
 	created time.Time
 
 	mu  sync.RWMutex // guards cfg for readers off the owner goroutine
@@ -41,6 +42,7 @@ type stream struct {
 	quit      chan struct{}
 	exited    chan struct{}
 	stopOnce  sync.Once
+	started   bool // run was started (set before, read after, the goroutine)
 
 	// Owned by run.
 	committing bool
@@ -141,6 +143,7 @@ func (ms *stream) start() error {
 	if err := ms.subscribe(ms.config()); err != nil {
 		return err
 	}
+	ms.started = true
 	go ms.run()
 	return nil
 }
@@ -181,11 +184,21 @@ func (ms *stream) unsubscribe() {
 	ms.subs = nil
 }
 
-// stop unsubscribes, finishes the batch in flight and ends the goroutine.
+// stop unsubscribes, finishes the batch in flight, ends the goroutine and
+// closes the stream's file.
 func (ms *stream) stop() {
 	ms.stopOnce.Do(func() {
 		ms.unsubscribe()
 		close(ms.quit)
+		if !ms.started {
+			close(ms.exited)
+		}
+		<-ms.exited
+		if ms.file != nil {
+			if err := ms.file.Close(); err != nil {
+				ms.svc.log.Warn("jetstream: close stream file", "stream", ms.name, "err", err)
+			}
+		}
 	})
 	<-ms.exited
 }
