@@ -11,6 +11,7 @@ type inMsg struct {
 	subject, reply string
 	hdr, data      []byte
 	sub            *router.Sub
+	marker         bool // a subject delete marker the stream writes itself
 }
 
 // mailbox is an unbounded queue from router callbacks (which must not

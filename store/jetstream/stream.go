@@ -541,7 +541,7 @@ func (ms *stream) ingest(msgs []inMsg) {
 	ts := now().UnixNano()
 	for i := range msgs {
 		m := &msgs[i]
-		if m.sub == nil {
+		if m.sub == nil && !m.marker {
 			continue
 		}
 		if err := ms.store1(&cfg, m, ts); err != nil && m.reply != "" {
@@ -558,7 +558,7 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		return jsapi.ErrStreamSealed
 	}
 	subj := m.subject
-	if ms.transform != nil {
+	if ms.transform != nil && !m.marker {
 		if t, ok := ms.transform.Apply(subj); ok {
 			subj = t
 		}
@@ -866,7 +866,7 @@ func (ms *stream) tick() {
 			if !ok || m.Time > cut {
 				break
 			}
-			ms.removeMsg(m.Seq)
+			ms.expire(&cfg, m)
 		}
 		if ms.batch != nil && ms.batch.b.Len() > 0 {
 			ms.cur().after = append(ms.cur().after, func(error) { ms.scheduleAge() })
@@ -925,15 +925,42 @@ func (ms *stream) expireTTL() {
 		if ms.batch != nil && ms.batch.removed[seq] {
 			continue
 		}
-		if _, ok := ms.removeMsg(seq); !ok {
+		m, ok := ms.loadProjected(seq)
+		if !ok {
 			ms.cur().b.IndexDelete(k) // its message went another way
+			continue
 		}
+		cfg := ms.config()
+		ms.expire(&cfg, m)
 	}
 	if ms.batch != nil && ms.batch.b.Len() > 0 {
 		ms.cur().after = append(ms.cur().after, func(error) { ms.scheduleTTL() })
 	} else {
 		ms.scheduleTTL()
 	}
+}
+
+// expire removes a message whose age or TTL ran out. With subject delete
+// markers on and m the last message on its subject, a marker takes its
+// place instead (a rollup of the subject), as nats-server does, so KV
+// watchers see the key go.
+func (ms *stream) expire(cfg *jsapi.StreamConfig, m msgstore.Msg) {
+	if cfg.SubjectDeleteMarkerTTL > 0 && !isDeleteMarker(m.Header) {
+		if n, _ := ms.subjectState(m.Subject); n == 1 {
+			ttl := time.Duration(int64(cfg.SubjectDeleteMarkerTTL.Seconds())) * time.Second
+			hdr := []byte("NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: " + ttl.String() + "\r\nNats-Rollup: sub\r\n\r\n")
+			if err := ms.store1(cfg, &inMsg{subject: m.Subject, hdr: hdr, marker: true}, now().UnixNano()); err == nil {
+				return
+			}
+		}
+	}
+	ms.removeMsg(m.Seq)
+}
+
+// isDeleteMarker reports whether hdr marks a subject delete marker or a
+// KV purge.
+func isDeleteMarker(hdr []byte) bool {
+	return len(hdr) > 0 && (proto.HeaderGet(hdr, "Nats-Marker-Reason") != nil || string(proto.HeaderGet(hdr, "KV-Operation")) == "PURGE")
 }
 
 // --- republish

@@ -163,3 +163,45 @@ func TestJSDomain(t *testing.T) {
 		}
 	})
 }
+
+// With limit markers (subject_delete_marker_ttl), a key that expires leaves
+// a marker KV watchers see as a purge, for a per-key TTL and for the
+// bucket's max age alike.
+func TestJSKVLimitMarkers(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		_, js, ctx := jssConnect(t, tg)
+		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "LM", TTL: 2 * time.Second, LimitMarkerTTL: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		if _, err := kv.Create(ctx, "short", []byte("x"), jetstream.KeyTTL(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := kv.Put(ctx, "aged", []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+		gone := map[string]jetstream.KeyValueOp{}
+		deadline := time.After(8 * time.Second)
+		for len(gone) < 2 {
+			select {
+			case e := <-w.Updates():
+				if e != nil && e.Operation() != jetstream.KeyValuePut {
+					gone[e.Key()] = e.Operation()
+				}
+			case <-deadline:
+				t.Fatalf("markers seen: %v", gone)
+			}
+		}
+		if gone["short"] != jetstream.KeyValuePurge || gone["aged"] != jetstream.KeyValuePurge {
+			t.Fatalf("expiry ops: %v, want purges", gone)
+		}
+		if _, err := kv.Get(ctx, "short"); err == nil {
+			t.Fatal("expired key still readable")
+		}
+	})
+}
