@@ -100,6 +100,10 @@ func (s *Service) addStream(cfg jsapi.StreamConfig, created time.Time) (*stream,
 		if file, store, err = s.openStreamFile(cfg.Name); err != nil {
 			return nil, jsapi.ErrStreamCreateF.WithErr(err)
 		}
+		if err := indexSubjects(store, cfg); err != nil {
+			_ = file.Close()
+			return nil, jsapi.ErrStreamCreateF.WithErr(err)
+		}
 		if err := s.putMeta(streamKey(cfg.Name), storedStream{Config: cfg, Created: created}); err != nil {
 			_ = file.Close()
 			_ = os.RemoveAll(s.streamDir(cfg.Name))
@@ -179,6 +183,9 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 		return s.fail(typ, e)
 	}
 	if cfg.Storage == jsapi.FileStorage {
+		if err := indexSubjects(st.store, cfg); err != nil {
+			return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(err))
+		}
 		if err := s.putMeta(streamKey(name), storedStream{Config: cfg, Created: st.created}); err != nil {
 			return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(err))
 		}

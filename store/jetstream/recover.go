@@ -28,6 +28,10 @@ func (s *Service) recover() error {
 		if err != nil {
 			return fmt.Errorf("jetstream: recover stream %q: %w", ss.Config.Name, err)
 		}
+		if err := indexSubjects(bs, ss.Config); err != nil {
+			_ = file.Close()
+			return fmt.Errorf("jetstream: recover stream %q: %w", ss.Config.Name, err)
+		}
 		st, err := s.newStream(ss.Config, ss.Created, bs)
 		if err != nil {
 			_ = file.Close()

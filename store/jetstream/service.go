@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
 )
 
@@ -203,6 +204,19 @@ func (s *Service) usage() (mem, file uint64) {
 		}
 	}
 	return mem, file
+}
+
+// subjectIndexer is a store that can index each subject's sequences.
+type subjectIndexer interface{ IndexSubjects() error }
+
+// indexSubjects turns on the store's per-subject index where per-subject
+// limits above one would otherwise search the stream for a subject's
+// oldest message on every publish.
+func indexSubjects(store msgstore.Store, cfg jsapi.StreamConfig) error {
+	if ix, ok := store.(subjectIndexer); ok && cfg.MaxMsgsPer > 1 {
+		return ix.IndexSubjects()
+	}
+	return nil
 }
 
 // apiPrefixes are the API subject prefixes answered: "$JS.API." and, with

@@ -665,7 +665,14 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 	}
 	switch rollup {
 	case "sub":
+		if cfg.MaxMsgsPer == 1 && prevLast != 0 {
+			ms.removeMsg(prevLast) // the only older one: no search
+			prevLast = 0
+		}
 		for {
+			if n, _ := ms.subjectState(subj); n <= 1 {
+				break // only the new message is left
+			}
 			old, ok := ms.nextProjected(subj, 0)
 			if !ok || old.Seq >= seq {
 				break

@@ -54,6 +54,7 @@ var (
 	bucketMsgs    = []byte("m")
 	bucketSubj    = []byte("s")
 	bucketIndex   = []byte("x")
+	bucketBySubj  = []byte("p") // optional: subject, 0, seq → nothing
 	keyState      = []byte("state")
 )
 
@@ -341,7 +342,7 @@ func (b *Bolt) ForEachMeta(prefix string, fn func(key string, val []byte) error)
 // updates st. Records are appended to arena (see commit); the grown arena
 // is returned.
 func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte, error) {
-	msgs, subjs := sb.Bucket(bucketMsgs), sb.Bucket(bucketSubj)
+	msgs, subjs, bySubj := sb.Bucket(bucketMsgs), sb.Bucket(bucketSubj), sb.Bucket(bucketBySubj)
 	// Sequences only grow, so pages can be filled before splitting: half
 	// as many pages written (and less SD-card wear) than bbolt's default.
 	msgs.FillPercent = 1.0
@@ -360,6 +361,13 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 			if err := putSubj(subjs, o.msg.Subject, cnt+1, o.msg.Seq); err != nil {
 				return arena, err
 			}
+			if bySubj != nil {
+				start := len(arena)
+				arena = appendBySubjKey(arena, o.msg.Subject, o.msg.Seq)
+				if err := bySubj.Put(arena[start:len(arena):len(arena)], []byte{}); err != nil {
+					return arena, err
+				}
+			}
 			if cnt == 0 {
 				st.Subjects++
 			}
@@ -370,11 +378,11 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 			st.Bytes += o.msg.FileSize()
 			st.LastSeq, st.LastTime = o.msg.Seq, o.msg.Time
 		case opRemove:
-			if err := removeSeq(msgs, subjs, o.first, st); err != nil {
+			if err := removeSeq(msgs, subjs, bySubj, o.first, st); err != nil {
 				return arena, err
 			}
 		case opRemoveRange:
-			if err := removeRange(msgs, subjs, o.first, o.last, st); err != nil {
+			if err := removeRange(msgs, subjs, bySubj, o.first, o.last, st); err != nil {
 				return arena, err
 			}
 		case opSkip:
@@ -392,7 +400,7 @@ func applyBatch(sb *bolt.Bucket, batch *Batch, st *State, arena []byte) ([]byte,
 	return arena, nil
 }
 
-func removeRange(msgs, subjs *bolt.Bucket, first, last uint64, st *State) error {
+func removeRange(msgs, subjs, bySubj *bolt.Bucket, first, last uint64, st *State) error {
 	// Collect keys in chunks: deleting under an iterating cursor can skip
 	// entries in bbolt.
 	var keys []uint64
@@ -410,7 +418,7 @@ func removeRange(msgs, subjs *bolt.Bucket, first, last uint64, st *State) error 
 			return nil
 		}
 		for _, seq := range keys {
-			if err := removeSeq(msgs, subjs, seq, st); err != nil {
+			if err := removeSeq(msgs, subjs, bySubj, seq, st); err != nil {
 				return err
 			}
 		}
@@ -418,7 +426,7 @@ func removeRange(msgs, subjs *bolt.Bucket, first, last uint64, st *State) error 
 	}
 }
 
-func removeSeq(msgs, subjs *bolt.Bucket, seq uint64, st *State) error {
+func removeSeq(msgs, subjs, bySubj *bolt.Bucket, seq uint64, st *State) error {
 	rec := msgs.Get(seqKey(seq))
 	if rec == nil {
 		return nil
@@ -430,6 +438,11 @@ func removeSeq(msgs, subjs *bolt.Bucket, seq uint64, st *State) error {
 	if err := msgs.Delete(seqKey(seq)); err != nil {
 		return err
 	}
+	if bySubj != nil {
+		if err := bySubj.Delete(appendBySubjKey(nil, m.Subject, seq)); err != nil {
+			return err
+		}
+	}
 	st.Msgs--
 	st.Bytes -= m.FileSize()
 	cnt, lastSeq := getSubj(subjs, m.Subject)
@@ -439,6 +452,23 @@ func removeSeq(msgs, subjs *bolt.Bucket, seq uint64, st *State) error {
 			return err
 		}
 		st.Subjects--
+	case lastSeq == seq && bySubj != nil:
+		// The subject's previous message is the key before ours.
+		prev := uint64(0)
+		prefix := appendBySubjKey(nil, m.Subject, 0)[:len(m.Subject)+1]
+		c := bySubj.Cursor()
+		k, _ := c.Seek(appendBySubjKey(nil, m.Subject, seq))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+			prev = binary.BigEndian.Uint64(k[len(prefix):])
+		}
+		if err := putSubj(subjs, m.Subject, cnt-1, prev); err != nil {
+			return err
+		}
 	case lastSeq == seq:
 		// Find the subject's previous message, newest first.
 		c := msgs.Cursor()
@@ -589,7 +619,25 @@ func (s *boltStream) Load(seq uint64) (m Msg, err error) {
 // LoadNext implements Store.
 func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
 	all := filter == "" || filter == ">"
+	literal := !all && subject.IsLiteral([]byte(filter))
 	err = s.view(func(msgs, _ *bolt.Bucket) error {
+		if literal {
+			if by := msgs.Tx().Bucket(bucketStreams).Bucket(s.name).Bucket(bucketBySubj); by != nil {
+				// With the per-subject index, one seek.
+				prefix := appendBySubjKey(nil, filter, 0)[:len(filter)+1]
+				k, _ := by.Cursor().Seek(appendBySubjKey(nil, filter, start))
+				if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+					return ErrNotFound
+				}
+				seq := binary.BigEndian.Uint64(k[len(prefix):])
+				rec := msgs.Get(seqKey(seq))
+				if rec == nil {
+					return fmt.Errorf("subject index points at missing seq %d: %w", seq, errCorrupt)
+				}
+				m, err = decodeRecord(seq, rec)
+				return err
+			}
+		}
 		c := msgs.Cursor()
 		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
 			if !all {
@@ -706,6 +754,60 @@ func (s *boltStream) IndexScan(prefix []byte, n int) (keys [][]byte) {
 		return nil
 	})
 	return keys
+}
+
+// appendBySubjKey appends the per-subject index key: subject, 0, sequence.
+func appendBySubjKey(dst []byte, subj string, seq uint64) []byte {
+	dst = append(dst, subj...)
+	dst = append(dst, 0)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// IndexSubjects builds, once, an index of each subject's sequences, kept
+// from then on with every write: the oldest or previous message of a
+// subject becomes one seek instead of a scan. The stream layer turns it
+// on where per-subject limits above one need it (it costs a key per
+// message). Building it reads the stream once.
+func (s *boltStream) IndexSubjects() error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	exists := false
+	_ = s.b.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketStreams).Bucket(s.name)
+		exists = sb != nil && sb.Bucket(bucketBySubj) != nil
+		return nil
+	})
+	if exists {
+		return nil // already on: start-up costs nothing
+	}
+	return s.b.db.Update(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketStreams).Bucket(s.name)
+		if sb == nil {
+			return ErrClosed
+		}
+		if sb.Bucket(bucketBySubj) != nil {
+			return nil
+		}
+		by, err := sb.CreateBucket(bucketBySubj)
+		if err != nil {
+			return err
+		}
+		var arena []byte
+		c := sb.Bucket(bucketMsgs).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			_, subj, err := recordSubject(v)
+			if err != nil {
+				return err
+			}
+			start := len(arena)
+			arena = appendBySubjKey(arena, string(subj), binary.BigEndian.Uint64(k))
+			if err := by.Put(arena[start:len(arena):len(arena)], []byte{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // LoadLast implements Store.
