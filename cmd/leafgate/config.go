@@ -72,6 +72,10 @@ type TLSConfig struct {
 	Verify     bool          `mapstructure:"verify"`
 	MinVersion string        `mapstructure:"min_version"`
 	Timeout    time.Duration `mapstructure:"timeout"`
+	// AllowNonTLS offers TLS without requiring it (nats-server's top-level
+	// allow_non_tls).
+	AllowNonTLS    bool `mapstructure:"allow_non_tls"`
+	HandshakeFirst bool `mapstructure:"handshake_first"`
 }
 
 // AuthConfig is the authorization section.
@@ -364,8 +368,11 @@ func (c *Config) validate() error {
 	if _, err := tlsconf.ParseMinVersion(c.TLS.MinVersion); err != nil {
 		return fmt.Errorf("tls.min_version: %w", err)
 	}
-	if c.TLS.CertFile == "" && (c.TLS.KeyFile != "" || c.TLS.CAFile != "" || c.TLS.Verify) {
+	if c.TLS.CertFile == "" && (c.TLS.KeyFile != "" || c.TLS.CAFile != "" || c.TLS.Verify || c.TLS.AllowNonTLS || c.TLS.HandshakeFirst) {
 		return errors.New("tls.cert_file: required when other tls keys are set")
+	}
+	if c.TLS.AllowNonTLS && c.TLS.HandshakeFirst {
+		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
 	}
 	if _, err := auth.New(c.authConfig()); err != nil {
 		return fmt.Errorf("authorization.%w", err)
@@ -445,6 +452,8 @@ func (c *Config) serverOptions(log *slog.Logger) (server.Options, error) {
 			return o, err
 		}
 		o.TLS = tc
+		o.AllowNonTLS = c.TLS.AllowNonTLS
+		o.TLSHandshakeFirst = c.TLS.HandshakeFirst
 	}
 	return o, nil
 }

@@ -90,6 +90,7 @@ type client struct {
 
 	// Read loop state.
 	rl        readState
+	preRead   []byte // bytes read while sniffing for TLS, parsed first
 	parser    proto.Parser
 	pending   router.FlushSet
 	pub       router.Publisher
@@ -228,6 +229,9 @@ func (c *client) nonce() string {
 // write loop runs beside it.
 func (c *client) run() {
 	s := c.srv
+	if s.opts.TLSHandshakeFirst && !c.startTLS(nil) {
+		return
+	}
 	info := c.info()
 	greeting := proto.AppendInfo(nil, info)
 	if err := c.writeDirect(greeting, s.opts.WriteDeadline); err != nil {
@@ -235,11 +239,22 @@ func (c *client) run() {
 		c.finish(reasonWriteError)
 		return
 	}
-	if s.opts.TLS != nil {
-		if err := c.handshakeTLS(); err != nil {
-			s.log.Info("TLS handshake failed", "cid", c.cid, "remote", c.remote, "err", err)
-			c.conn.Close()
-			c.finish(reasonTLSHandshake)
+	switch {
+	case s.opts.TLS == nil || s.opts.TLSHandshakeFirst:
+	case s.opts.AllowNonTLS:
+		pre, ok := c.sniff()
+		if !ok {
+			return
+		}
+		if len(pre) > 0 && pre[0] == tlsRecordHandshake {
+			if !c.startTLS(pre) {
+				return
+			}
+		} else {
+			c.preRead = pre
+		}
+	default:
+		if !c.startTLS(nil) {
 			return
 		}
 	}
@@ -263,8 +278,50 @@ func (c *client) writeDirect(b []byte, d time.Duration) error {
 	return err
 }
 
-func (c *client) handshakeTLS() error {
-	tc := tls.Server(c.conn, c.srv.opts.TLS)
+// tlsRecordHandshake is the first byte of a TLS ClientHello record.
+const tlsRecordHandshake = 0x16
+
+// sniff reads the first byte a client sends after INFO when TLS is
+// optional, to tell a TLS handshake from plain text. It waits at most the
+// TLS timeout, like nats-server; a client that stays silent that long gets
+// no bytes back and continues in plain text. ok is false when the
+// connection failed and is already closed.
+func (c *client) sniff() (pre []byte, ok bool) {
+	b := make([]byte, 1)
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.srv.opts.TLSTimeout))
+	n, err := c.conn.Read(b)
+	_ = c.conn.SetReadDeadline(time.Time{})
+	if n == 1 {
+		return b, true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil, true
+	}
+	c.conn.Close()
+	c.finish(reasonClientClosed)
+	return nil, false
+}
+
+// startTLS runs the server side of the TLS handshake, replaying pre (bytes
+// already read while sniffing) first. On failure the connection is closed
+// and false returned.
+func (c *client) startTLS(pre []byte) bool {
+	if err := c.handshakeTLS(pre); err != nil {
+		c.srv.log.Info("TLS handshake failed", "cid", c.cid, "remote", c.remote, "err", err)
+		c.conn.Close()
+		c.finish(reasonTLSHandshake)
+		return false
+	}
+	return true
+}
+
+func (c *client) handshakeTLS(pre []byte) error {
+	raw := c.conn
+	if len(pre) > 0 {
+		raw = &replayConn{Conn: raw, pre: pre}
+	}
+	tc := tls.Server(raw, c.srv.opts.TLS)
 	_ = tc.SetDeadline(time.Now().Add(c.srv.opts.TLSTimeout))
 	if err := tc.Handshake(); err != nil {
 		return err
@@ -289,11 +346,34 @@ func tlsVersionName(v uint16) string {
 	return "0x" + strconv.FormatUint(uint64(v), 16)
 }
 
+// replayConn returns pre before reading from the connection: the TLS
+// handshake after sniffing its first byte.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	if len(r.pre) > 0 {
+		n := copy(b, r.pre)
+		r.pre = r.pre[n:]
+		return n, nil
+	}
+	return r.Conn.Read(b)
+}
+
 func (c *client) readLoop() {
 	buf := make([]byte, startReadBuf)
 	short := 0
 	for {
-		n, err := c.conn.Read(buf)
+		var n int
+		var err error
+		if len(c.preRead) > 0 {
+			n = copy(buf, c.preRead)
+			c.preRead = c.preRead[n:]
+		} else {
+			n, err = c.conn.Read(buf)
+		}
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
 			perr := c.parser.Parse(buf[:n], c)

@@ -49,7 +49,7 @@ func (s *Server) Varz() *monitor.Varz {
 		Host:             host,
 		Port:             port,
 		AuthRequired:     s.auth.Required(),
-		TLSRequired:      o.TLS != nil,
+		TLSRequired:      o.TLS != nil && !o.AllowNonTLS,
 		MaxConn:          o.MaxConnections,
 		MaxSubs:          o.MaxSubscriptions,
 		PingInterval:     o.PingInterval,

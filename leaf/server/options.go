@@ -55,6 +55,13 @@ type Options struct {
 	// INFO). Set ClientAuth on it to verify client certificates.
 	TLS        *tls.Config
 	TLSTimeout time.Duration // TLS handshake timeout
+	// AllowNonTLS offers TLS without requiring it (tls_available in INFO,
+	// nats-server's allow_non_tls): a client that starts a TLS handshake
+	// after INFO gets TLS, any other continues in plain text.
+	AllowNonTLS bool
+	// TLSHandshakeFirst makes clients handshake before the server sends
+	// INFO (nats-server's tls handshake_first; nats.go TLSHandshakeFirst).
+	TLSHandshakeFirst bool
 
 	// Auth configures client authentication and per-user permissions. The
 	// zero value is "no authentication".
@@ -126,6 +133,10 @@ func (o Options) validate() error {
 		return errors.New("server: negative duration")
 	case o.MaxPingsOut < 0:
 		return fmt.Errorf("server: MaxPingsOut %d is negative", o.MaxPingsOut)
+	case o.TLS == nil && (o.AllowNonTLS || o.TLSHandshakeFirst):
+		return errors.New("server: AllowNonTLS and TLSHandshakeFirst need TLS")
+	case o.AllowNonTLS && o.TLSHandshakeFirst:
+		return errors.New("server: AllowNonTLS and TLSHandshakeFirst exclude each other")
 	}
 	return nil
 }

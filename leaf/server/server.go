@@ -447,7 +447,8 @@ func (s *Server) baseInfo() proto.Info {
 		Headers:      true,
 		MaxPayload:   s.opts.MaxPayload,
 		AuthRequired: s.auth.Required(),
-		TLSRequired:  s.opts.TLS != nil,
+		TLSRequired:  s.opts.TLS != nil && !s.opts.AllowNonTLS,
+		TLSAvailable: s.opts.TLS != nil && s.opts.AllowNonTLS,
 		TLSVerify:    s.opts.TLS != nil && s.opts.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
 	}
 }

@@ -37,8 +37,10 @@ type Perms struct {
 
 // TLS describes TLS on the client port.
 type TLS struct {
-	Certs  tlsconf.TestCerts
-	Verify bool
+	Certs          tlsconf.TestCerts
+	Verify         bool
+	AllowNonTLS    bool // TLS offered, not required (tls_available)
+	HandshakeFirst bool // TLS before INFO
 }
 
 // Options is one description of a server, mapped onto both implementations.
@@ -168,6 +170,8 @@ func startLeafgate(o Options) (*Target, error) {
 			return nil, err
 		}
 		so.TLS = tc
+		so.AllowNonTLS = o.TLS.AllowNonTLS
+		so.TLSHandshakeFirst = o.TLS.HandshakeFirst
 	}
 	s, err := server.New(so)
 	if err != nil {
@@ -274,6 +278,8 @@ func startReference(o Options) (*Target, error) {
 		so.TLS = true
 		so.TLSVerify = o.TLS.Verify
 		so.TLSTimeout = 2
+		so.AllowNonTLS = o.TLS.AllowNonTLS
+		so.TLSHandshakeFirst = o.TLS.HandshakeFirst
 	}
 	s, err := natsserver.NewServer(so)
 	if err != nil {
