@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/leafgate/leafgate/test/internal/release"
 )
 
 var (
@@ -84,7 +86,7 @@ func run(ctx context.Context, out io.Writer) error {
 	lgBin := filepath.Join(dir, "leafgate")
 	nsBin := filepath.Join(dir, "nats-server")
 	// Both static and stripped, as they ship; RSS includes the binary's mapped pages.
-	if err := goBuild(ctx, lgBin, "github.com/leafgate/leafgate/cmd/leafgate", []string{"CGO_ENABLED=0"}, "-ldflags", "-s -w"); err != nil {
+	if err := goBuild(ctx, lgBin, "github.com/leafgate/leafgate/cmd/leafgate", []string{"CGO_ENABLED=0"}, "-tags", release.Tags, "-ldflags", "-s -w"); err != nil {
 		return err
 	}
 	if err := goBuild(ctx, nsBin, "github.com/nats-io/nats-server/v2", []string{"CGO_ENABLED=0"}, "-ldflags", "-s -w"); err != nil {
@@ -346,7 +348,11 @@ func binarySizes(ctx context.Context, dir string) []Row {
 	env := []string{"GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0"}
 	for i, pkg := range []string{"github.com/leafgate/leafgate/cmd/leafgate", "github.com/nats-io/nats-server/v2"} {
 		out := filepath.Join(dir, fmt.Sprintf("arm64-%d", i))
-		if err := goBuild(ctx, out, pkg, env, "-ldflags", "-s -w"); err != nil {
+		extra := []string{"-ldflags", "-s -w"}
+		if i == 0 {
+			extra = append(extra, "-tags", release.Tags) // as the Makefile ships it
+		}
+		if err := goBuild(ctx, out, pkg, env, extra...); err != nil {
 			row.Err = err.Error()
 			continue
 		}

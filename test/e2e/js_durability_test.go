@@ -17,6 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/release"
 )
 
 // buildLeafgate builds the leafgate binary once per test binary.
@@ -30,7 +32,8 @@ var buildLeafgate = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/leafgate")
+	args := append([]string{"build", "-o", bin}, release.BuildArgs()...)
+	cmd := exec.Command("go", append(args, "./cmd/leafgate")...)
 	cmd.Dir = root // the product module, with its own go.sum
 	out, err := cmd.CombinedOutput()
 	if err != nil {
