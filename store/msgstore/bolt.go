@@ -5,9 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -24,7 +25,16 @@ import (
 // "s": subject → count|last, key "state": State }. Opening a stream reads
 // its "state" key only: start-up cost does not grow with stored messages.
 type Bolt struct {
-	db   *bolt.DB
+	path string
+	// db is replaced when the file is compacted (compact.go): readers hold
+	// dbMu for reading around every transaction; writers outside the
+	// commit loop also hold writeMu, which compaction holds throughout.
+	dbMu    sync.RWMutex
+	db      *bolt.DB
+	writeMu     sync.Mutex
+	compact     compactPolicy
+	compactions atomic.Int32
+
 	reqs chan *applyReq
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -61,10 +71,12 @@ var (
 // OpenBolt opens (creating if needed) the bbolt file at path. A file that
 // is not a valid bbolt database is an error, never silently replaced.
 func OpenBolt(path string) (*Bolt, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      2 * time.Second, // another process holds the lock
-		FreelistType: bolt.FreelistMapType,
-	})
+	// A compaction interrupted before its rename leaves a partial copy;
+	// the original is intact and authoritative.
+	if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("msgstore: remove stale %s: %w", path+compactSuffix, err)
+	}
+	db, err := openDB(path)
 	if err != nil {
 		return nil, fmt.Errorf("msgstore: open %s: %w", path, err)
 	}
@@ -79,7 +91,9 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("msgstore: initialise %s: %w", path, err)
 	}
 	b := &Bolt{
+		path:    path,
 		db:      db,
+		compact: defaultCompactPolicy,
 		reqs:    make(chan *applyReq, 1024),
 		quit:    make(chan struct{}),
 		streams: make(map[string]*boltStream),
@@ -104,6 +118,11 @@ func (b *Bolt) Close() error {
 	b.mu.Unlock()
 	close(b.quit)
 	b.wg.Wait()
+	b.dbMu.Lock()
+	defer b.dbMu.Unlock()
+	if b.db == nil {
+		return nil // a failed compaction closed it
+	}
 	return b.db.Close()
 }
 
@@ -118,7 +137,7 @@ func (b *Bolt) Stream(name string) (Store, error) {
 		return s, nil
 	}
 	s := &boltStream{b: b, name: []byte(name)}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		sb, err := tx.Bucket(bucketStreams).CreateBucketIfNotExists(s.name)
 		if err != nil {
 			return err
@@ -156,7 +175,7 @@ func (b *Bolt) DeleteStream(name string) error {
 	if s != nil {
 		s.markClosed()
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketStreams).DeleteBucket([]byte(name))
 		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
@@ -206,7 +225,8 @@ func (b *Bolt) commitLoop() {
 func (b *Bolt) commit(group []*applyReq) {
 	staged := make(map[*boltStream]*State)
 	errs := make([]error, len(group))
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	removed := false
+	err := b.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketStreams)
 		// bbolt keeps references to Put values until the transaction
 		// ends, so records are appended to an arena that only grows
@@ -257,6 +277,7 @@ func (b *Bolt) commit(group []*applyReq) {
 	})
 	if err == nil {
 		for s, st := range staged {
+			removed = removed || st.Msgs < s.durableState().Msgs
 			s.setDurableState(*st)
 		}
 	}
@@ -267,6 +288,9 @@ func (b *Bolt) commit(group []*applyReq) {
 		default:
 			r.done(errs[i])
 		}
+	}
+	if removed {
+		b.maybeCompact()
 	}
 }
 
@@ -326,7 +350,7 @@ func (b *Bolt) ApplyMeta(m *MetaBatch, done func(error)) {
 // ForEachMeta calls fn for every metadata key with the prefix, in key
 // order. val is only valid during the call.
 func (b *Bolt) ForEachMeta(prefix string, fn func(key string, val []byte) error) error {
-	return b.db.View(func(tx *bolt.Tx) error {
+	return b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMeta).Cursor()
 		p := []byte(prefix)
 		for k, v := c.Seek(p); k != nil && len(k) >= len(p) && string(k[:len(p)]) == prefix; k, v = c.Next() {
@@ -594,7 +618,7 @@ func (s *boltStream) view(fn func(msgs, subjs *bolt.Bucket) error) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	return s.b.db.View(func(tx *bolt.Tx) error {
+	return s.b.view(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketStreams).Bucket(s.name)
 		if sb == nil {
 			return ErrClosed
@@ -742,7 +766,7 @@ func (s *boltStream) IndexScan(prefix []byte, n int) (keys [][]byte) {
 	if s.isClosed() {
 		return nil
 	}
-	_ = s.b.db.View(func(tx *bolt.Tx) error {
+	_ = s.b.view(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketStreams).Bucket(s.name)
 		if sb == nil || sb.Bucket(bucketIndex) == nil {
 			return nil
@@ -773,7 +797,7 @@ func (s *boltStream) IndexSubjects() error {
 		return ErrClosed
 	}
 	exists := false
-	_ = s.b.db.View(func(tx *bolt.Tx) error {
+	_ = s.b.view(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketStreams).Bucket(s.name)
 		exists = sb != nil && sb.Bucket(bucketBySubj) != nil
 		return nil
@@ -781,7 +805,7 @@ func (s *boltStream) IndexSubjects() error {
 	if exists {
 		return nil // already on: start-up costs nothing
 	}
-	return s.b.db.Update(func(tx *bolt.Tx) error {
+	return s.b.update(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketStreams).Bucket(s.name)
 		if sb == nil {
 			return ErrClosed

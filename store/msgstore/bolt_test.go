@@ -175,6 +175,10 @@ func TestMain(m *testing.M) {
 		killWriter(path)
 		return
 	}
+	if path := os.Getenv("MSGSTORE_KILL_DRAINER"); path != "" {
+		killDrainer(path)
+		return
+	}
 	os.Exit(m.Run())
 }
 
