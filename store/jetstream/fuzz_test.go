@@ -1,7 +1,11 @@
 package jetstream
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
+
+	"github.com/leafgate/leafgate/store/jsapi"
 )
 
 // Consumer state read back from disk never panics, and state that decodes
@@ -64,6 +68,61 @@ func FuzzPullRequest(f *testing.F) {
 		}
 		if req.Batch <= 0 || req.Expires < 0 || req.MaxBytes < 0 || req.Heartbeat < 0 {
 			t.Fatalf("accepted unusable request %+v from %q", req, body)
+		}
+	})
+}
+
+// Stream and consumer configurations from clients never panic the
+// validators; a configuration that passes is stable (checking it again
+// changes nothing and it is a valid update of itself), and consumers are
+// checked against it.
+func FuzzStreamConfig(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"S","subjects":["a.>"]}`,
+		`{"name":"ORDERS","subjects":["orders.*","x.>"],"retention":"workqueue","storage":"memory","max_msgs":10,"max_bytes":-1,"max_age":1000000000,"max_msgs_per_subject":3,"discard":"new","discard_new_per_subject":true,"duplicate_window":120000000000,"num_replicas":1}`,
+		`{"name":"KV_b","subjects":["$KV.b.>"],"max_msgs_per_subject":5,"allow_rollup_hdrs":true,"deny_delete":true,"allow_direct":true,"allow_msg_ttl":true,"subject_delete_marker_ttl":1000000000}`,
+		`{"name":"T","subjects":["in.*.*"],"subject_transform":{"src":"in.*.*","dest":"out.{{wildcard(2)}}.{{wildcard(1)}}"},"republish":{"src":">","dest":"re.>","headers_only":true}}`,
+		`{"name":"F","first_seq":100,"sealed":false,"metadata":{"k":"v"},"compression":"s2","placement":{"cluster":"c"}}`,
+		`{"name":"M","mirror":{"name":"S"}}`,
+		`{"name":"","subjects":[""]}`,
+		`{"name":"a.b"}`,
+		`{"name":"S","subjects":["a"],"num_replicas":3}`,
+		`{"name":"S","max_msg_size":-5,"max_consumers":-1,"retention":"bogus"}`,
+		`{`,
+	} {
+		f.Add([]byte(s), []byte(`{"durable_name":"D","ack_policy":"explicit","filter_subject":"a.b","deliver_policy":"by_start_sequence","opt_start_seq":5}`))
+	}
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"name":"C","filter_subjects":["a.x","a.y"],"deliver_subject":"d","idle_heartbeat":5000000000,"flow_control":true,"rate_limit_bps":1000,"replay_policy":"original"}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"ack_policy":"none","deliver_policy":"last_per_subject","backoff":[1000000000,2000000000],"max_deliver":1,"max_waiting":-1,"inactive_threshold":-1}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"],"retention":"interest"}`), []byte(`{"durable_name":"a.b","deliver_group":"q","headers_only":true,"max_batch":-1,"max_expires":-1,"pause_until":"2030-01-01T00:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, streamJSON, consumerJSON []byte) {
+		var in jsapi.StreamConfig
+		if json.Unmarshal(streamJSON, &in) != nil {
+			return
+		}
+		cfg, jerr := checkStreamConfig(in)
+		if jerr != nil {
+			if jerr.Code == 0 || jerr.ErrCode == 0 || jerr.Description == "" {
+				t.Fatalf("unusable error %+v for %s", jerr, streamJSON)
+			}
+			return
+		}
+		again, jerr := checkStreamConfig(cfg)
+		if jerr != nil {
+			t.Fatalf("checked configuration rejected on a second check: %v\n%s", jerr, streamJSON)
+		}
+		if !reflect.DeepEqual(again, cfg) {
+			t.Fatalf("second check changed the configuration:\n%+v\n%+v", cfg, again)
+		}
+		if jerr := checkStreamUpdate(cfg, cfg); jerr != nil {
+			t.Fatalf("configuration is not a valid update of itself: %v", jerr)
+		}
+		var cc jsapi.ConsumerConfig
+		if json.Unmarshal(consumerJSON, &cc) != nil {
+			return
+		}
+		if jerr := checkConsumerConfig(&cc, &cfg); jerr != nil && (jerr.Code == 0 || jerr.Description == "") {
+			t.Fatalf("unusable consumer error %+v", jerr)
 		}
 	})
 }
