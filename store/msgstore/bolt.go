@@ -29,8 +29,8 @@ type Bolt struct {
 	// db is replaced when the file is compacted (compact.go): readers hold
 	// dbMu for reading around every transaction; writers outside the
 	// commit loop also hold writeMu, which compaction holds throughout.
-	dbMu    sync.RWMutex
-	db      *bolt.DB
+	dbMu        sync.RWMutex
+	db          *bolt.DB
 	writeMu     sync.Mutex
 	compact     compactPolicy
 	compactions atomic.Int32
