@@ -644,7 +644,7 @@ func (s *boltStream) Load(seq uint64) (m Msg, err error) {
 func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
 	all := filter == "" || filter == ">"
 	literal := !all && subject.IsLiteral([]byte(filter))
-	err = s.view(func(msgs, _ *bolt.Bucket) error {
+	err = s.view(func(msgs, subjs *bolt.Bucket) error {
 		if literal {
 			if by := msgs.Tx().Bucket(bucketStreams).Bucket(s.name).Bucket(bucketBySubj); by != nil {
 				// With the per-subject index, one seek.
@@ -662,19 +662,21 @@ func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
 				return err
 			}
 		}
+		w := newFilterWalk(filter, subjs)
 		c := msgs.Cursor()
 		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
-			if !all {
-				_, subj, err := recordSubject(v)
-				if err != nil {
-					return err
-				}
-				if !subject.Matches(filter, string(subj)) {
-					continue
-				}
+			seq := binary.BigEndian.Uint64(k)
+			ok, done, err := w.match(seq, v)
+			if err != nil {
+				return err
 			}
-			m, err = decodeRecord(binary.BigEndian.Uint64(k), v)
-			return err
+			if done {
+				break
+			}
+			if ok {
+				m, err = decodeRecord(seq, v)
+				return err
+			}
 		}
 		return ErrNotFound
 	})
@@ -687,15 +689,21 @@ func (s *boltStream) Count(filter string, start uint64) (n uint64) {
 	if all && start <= s.durableState().FirstSeq {
 		return s.durableState().Msgs
 	}
-	_ = s.view(func(msgs, _ *bolt.Bucket) error {
+	_ = s.view(func(msgs, subjs *bolt.Bucket) error {
+		if start <= s.durableState().FirstSeq {
+			n = countMatching(subjs, filter)
+			return nil
+		}
+		w := newFilterWalk(filter, subjs)
 		c := msgs.Cursor()
 		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
-			if !all {
-				if _, subj, err := recordSubject(v); err != nil || !subject.Matches(filter, string(subj)) {
-					continue
-				}
+			ok, done, err := w.match(binary.BigEndian.Uint64(k), v)
+			if err != nil || done {
+				break
 			}
-			n++
+			if ok {
+				n++
+			}
 		}
 		return nil
 	})
@@ -737,20 +745,22 @@ func (s *boltStream) Subjects(filter string) map[string]SubjectState {
 
 // LoadBatch implements Store.
 func (s *boltStream) LoadBatch(filter string, start uint64, max int) (out []Msg, err error) {
-	all := filter == "" || filter == ">"
-	err = s.view(func(msgs, _ *bolt.Bucket) error {
+	err = s.view(func(msgs, subjs *bolt.Bucket) error {
+		w := newFilterWalk(filter, subjs)
 		c := msgs.Cursor()
 		for k, v := c.Seek(seqKey(start)); k != nil && len(out) < max; k, v = c.Next() {
-			if !all {
-				_, subj, err := recordSubject(v)
-				if err != nil {
-					return err
-				}
-				if !subject.Matches(filter, string(subj)) {
-					continue
-				}
+			seq := binary.BigEndian.Uint64(k)
+			ok, done, err := w.match(seq, v)
+			if err != nil {
+				return err
 			}
-			m, err := decodeRecord(binary.BigEndian.Uint64(k), v)
+			if done {
+				break
+			}
+			if !ok {
+				continue
+			}
+			m, err := decodeRecord(seq, v)
 			if err != nil {
 				return err
 			}
