@@ -281,7 +281,7 @@ func knownKeys(t reflect.Type, prefix string) map[string]bool {
 func checkKeys(keys []string, known map[string]bool) error {
 	var unknown []string
 	for _, k := range keys {
-		if !known[k] {
+		if !known[k] && !isSection(k, known) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -293,6 +293,17 @@ func checkKeys(keys []string, known map[string]bool) error {
 		return fmt.Errorf("unknown key %q", unknown[0])
 	}
 	return fmt.Errorf("unknown keys %q", unknown)
+}
+
+// isSection reports whether k names a section (tls, log, …): a file may
+// leave one empty.
+func isSection(k string, known map[string]bool) bool {
+	for key := range known {
+		if strings.HasPrefix(key, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // validate checks values that decode fine but make no sense.

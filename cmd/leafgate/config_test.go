@@ -107,6 +107,19 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+// A section left empty (its keys commented out) keeps its defaults.
+func TestEmptySectionKeepsDefaults(t *testing.T) {
+	for _, body := range []string{"tls:\n", "tls: {}\n", "log:\n# level: debug\njetstream:\n"} {
+		cfg, err := load(t, "--config", writeFile(t, body))
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		if !reflect.DeepEqual(*cfg, defaultConfig) {
+			t.Fatalf("%q: defaults changed:\n%+v", body, *cfg)
+		}
+	}
+}
+
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	tests := []struct{ file, want string }{
 		{"prot: 4222\n", `unknown key "prot"`},
