@@ -214,3 +214,35 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+// Any configuration file either loads into a valid configuration or is an
+// error; none panics the loader.
+func FuzzConfigFile(f *testing.F) {
+	f.Add([]byte(configs.DefaultYAML))
+	for _, s := range []string{
+		"port: 5000\nlog:\n  level: debug\n",
+		"authorization:\n  users:\n    - user: a\n      password: b\n      permissions:\n        publish:\n          allow: [\"a.>\"]\n",
+		"tls:\n", "1: 2\n", "[1, 2]\n", "port: {a: b}\n", "? [a]\n: b\n", "&a x: *a\n", "max_payload: 1e9\n",
+		"jetstream:\n  max_file_store: 1GB\n  domain: x\n", "ping_interval: -1s\n", "\t\n", "port: !!binary aGVsbG8=\n",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fs := newFlagSet()
+		if err := fs.Parse([]string{"--config", path}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(fs)
+		if err != nil {
+			return
+		}
+		if verr := cfg.validate(); verr != nil {
+			t.Fatalf("loaded an invalid configuration: %v", verr)
+		}
+	})
+}
