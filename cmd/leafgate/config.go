@@ -51,11 +51,11 @@ type Config struct {
 
 // JSConfig is the jetstream section.
 type JSConfig struct {
-	Enabled        bool   `mapstructure:"enabled"`
-	StoreDir       string `mapstructure:"store_dir"`
-	Domain         string `mapstructure:"domain"`
-	MaxMemoryStore Size   `mapstructure:"max_memory_store"`
-	MaxFileStore   Size   `mapstructure:"max_file_store"`
+	Enabled        bool       `mapstructure:"enabled"`
+	StoreDir       string     `mapstructure:"store_dir"`
+	Domain         string     `mapstructure:"domain"`
+	MaxMemoryStore StoreLimit `mapstructure:"max_memory_store"`
+	MaxFileStore   StoreLimit `mapstructure:"max_file_store"`
 }
 
 // LogConfig is the log section.
@@ -245,6 +245,7 @@ func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 	var cfg Config
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		sizeHook,
+		storeLimitHook,
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
 	)))
@@ -264,7 +265,7 @@ func knownKeys(t reflect.Type, prefix string) map[string]bool {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		key := prefix + f.Tag.Get("mapstructure")
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[StoreLimit]() {
 			for k := range knownKeys(f.Type, key+".") {
 				out[k] = true
 			}
@@ -314,11 +315,11 @@ func (c *Config) validate() error {
 	if d := c.JetStream.Domain; d != "" && !validDomain(d) {
 		return fmt.Errorf("jetstream.domain: %q may only contain letters, digits, '-' and '_'", d)
 	}
-	if c.JetStream.MaxMemoryStore < 0 {
-		return fmt.Errorf("jetstream.max_memory_store: %d is negative", c.JetStream.MaxMemoryStore)
+	if c.JetStream.MaxMemoryStore.Bytes < 0 {
+		return fmt.Errorf("jetstream.max_memory_store: %d is negative", c.JetStream.MaxMemoryStore.Bytes)
 	}
-	if c.JetStream.MaxFileStore < 0 {
-		return fmt.Errorf("jetstream.max_file_store: %d is negative", c.JetStream.MaxFileStore)
+	if c.JetStream.MaxFileStore.Bytes < 0 {
+		return fmt.Errorf("jetstream.max_file_store: %d is negative", c.JetStream.MaxFileStore.Bytes)
 	}
 	if c.Host == "" || strings.ContainsAny(c.Host, " \t/") {
 		return fmt.Errorf("host: %q is not a host name or IP address", c.Host)
@@ -480,13 +481,28 @@ func validDomain(d string) bool {
 	return d != ""
 }
 
-// jetStreamConfig is the JetStream service's configuration.
+// jetStreamConfig is the JetStream service's configuration. Percentage
+// limits are resolved here, against the memory and the free disk space of
+// this moment; one that cannot be resolved is no limit, with a warning.
 func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
+	resolve := func(key string, l StoreLimit, of string, total func() (int64, error)) int64 {
+		n, err := l.resolve(total)
+		if err != nil {
+			log.Warn("jetstream limit not applied", "key", key, "value", l.String(), "of", of, "err", err)
+			return 0
+		}
+		if l.Percent > 0 {
+			log.Info("jetstream limit", "key", key, "value", l.String(), "of", of, "bytes", n)
+		}
+		return n
+	}
 	return jetstream.Config{
-		Dir:       c.JetStream.StoreDir,
-		Domain:    c.JetStream.Domain,
-		MaxMemory: int64(c.JetStream.MaxMemoryStore),
-		MaxStore:  int64(c.JetStream.MaxFileStore),
-		Logger:    log,
+		Dir:    c.JetStream.StoreDir,
+		Domain: c.JetStream.Domain,
+		MaxMemory: resolve("jetstream.max_memory_store", c.JetStream.MaxMemoryStore, "memory",
+			physicalMemory),
+		MaxStore: resolve("jetstream.max_file_store", c.JetStream.MaxFileStore, "free disk",
+			func() (int64, error) { return diskAvailable(c.JetStream.StoreDir) }),
+		Logger: log,
 	}
 }

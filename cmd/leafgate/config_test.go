@@ -24,7 +24,7 @@ var defaultConfig = Config{
 	Log:                 LogConfig{Level: "info", Format: "text"},
 	TLS:                 TLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
 	Authorization:       AuthConfig{Timeout: server.DefaultAuthTimeout, Users: []UserConfig{}},
-	JetStream:           JSConfig{Enabled: true, StoreDir: "./data"},
+	JetStream:           JSConfig{Enabled: true, StoreDir: "./data", MaxMemoryStore: StoreLimit{Percent: 75}, MaxFileStore: StoreLimit{Percent: 75}},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {
@@ -150,6 +150,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"jetstream:\n  store_dir: \"\"\n", "jetstream.store_dir"},
 		{"jetstream:\n  domain: \"a.b\"\n", "jetstream.domain"},
 		{"jetstream:\n  max_file_store: lots\n", "jetstream.max_file_store"},
+		{"jetstream:\n  max_file_store: 101%\n", "jetstream.max_file_store"},
+		{"jetstream:\n  max_memory_store: 0%\n", "jetstream.max_memory_store"},
+		{"jetstream:\n  max_memory_store: -1\n", "jetstream.max_memory_store"},
 		{"jetstream:\n  enable: true\n", `unknown key "jetstream.enable"`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestStoreLimits(t *testing.T) {
+	file := writeFile(t, "jetstream:\n  max_memory_store: 50%\n  max_file_store: 2GB\n")
+	cfg, err := load(t, "--config", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.JetStream.MaxMemoryStore != (StoreLimit{Percent: 50}) || cfg.JetStream.MaxFileStore != (StoreLimit{Bytes: 2 << 30}) {
+		t.Fatalf("parsed %+v", cfg.JetStream)
+	}
+	t.Setenv("LEAFGATE_JETSTREAM_MAX_FILE_STORE", "0")
+	if cfg, err = load(t, "--config", file); err != nil || cfg.JetStream.MaxFileStore != (StoreLimit{}) {
+		t.Fatalf("env 0 (unlimited): %+v %v", cfg.JetStream.MaxFileStore, err)
+	}
+	if cfg, err = load(t, "--config", writeFile(t, "jetstream:\n  max_memory_store: 1048576\n")); err != nil ||
+		cfg.JetStream.MaxMemoryStore != (StoreLimit{Bytes: 1 << 20}) {
+		t.Fatalf("plain number: %+v %v", cfg.JetStream.MaxMemoryStore, err)
+	}
+
+	total := func(n int64, err error) func() (int64, error) { return func() (int64, error) { return n, err } }
+	for _, tt := range []struct {
+		l    StoreLimit
+		tot  func() (int64, error)
+		want int64
+		err  bool
+	}{
+		{StoreLimit{}, total(0, errors.New("unused")), 0, false},
+		{StoreLimit{Bytes: 5}, total(0, errors.New("unused")), 5, false},
+		{StoreLimit{Percent: 75}, total(4000, nil), 3000, false},
+		{StoreLimit{Percent: 100}, total(1 << 40, nil), 1 << 40, false},
+		{StoreLimit{Percent: 75}, total(0, nil), 0, true},
+		{StoreLimit{Percent: 75}, total(0, errors.New("statfs")), 0, true},
+	} {
+		got, err := tt.l.resolve(tt.tot)
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("%v.resolve = %d, %v; want %d, err %v", tt.l, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// The defaults resolve on this machine: 75% of its memory and of the free
+// space where the store goes.
+func TestDefaultStoreLimitsResolve(t *testing.T) {
+	cfg, err := load(t, "--store_dir", filepath.Join(t.TempDir(), "js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc := cfg.jetStreamConfig(newLogger(cfg, io.Discard))
+	mem, _ := physicalMemory()
+	disk, _ := diskAvailable(cfg.JetStream.StoreDir)
+	if mem == 0 || disk == 0 {
+		t.Skip("memory or disk size unknown here")
+	}
+	if jc.MaxMemory <= 0 || jc.MaxMemory > mem || jc.MaxMemory < mem/2 {
+		t.Errorf("max memory %d of %d", jc.MaxMemory, mem)
+	}
+	if jc.MaxStore <= 0 || jc.MaxStore > disk {
+		t.Errorf("max store %d of %d free", jc.MaxStore, disk)
+	}
+}
+
+func TestCgroupMemoryMax(t *testing.T) {
+	dir := t.TempDir()
+	self := filepath.Join(dir, "cgroup")
+	root := filepath.Join(dir, "fs")
+	svc := filepath.Join(root, "system.slice", "leafgate.service")
+	if err := os.MkdirAll(svc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(self, "0::/system.slice/leafgate.service\n")
+	write(filepath.Join(svc, "memory.max"), "268435456\n")
+	if got := cgroupMemoryMax(self, root); got != 256<<20 {
+		t.Fatalf("memory.max 256 MiB read as %d", got)
+	}
+	write(filepath.Join(svc, "memory.max"), "max\n")
+	if got := cgroupMemoryMax(self, root); got != 0 {
+		t.Fatalf("memory.max \"max\" read as %d", got)
+	}
+	write(self, "12:memory:/x\n") // cgroup v1 only
+	if got := cgroupMemoryMax(self, root); got != 0 {
+		t.Fatalf("v1 cgroup read as %d", got)
+	}
+}

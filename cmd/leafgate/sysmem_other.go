@@ -1,0 +1,11 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+var errUnknown = errors.New("not known on this system")
+
+func physicalMemory() (int64, error) { return 0, errUnknown }
+
+func diskAvailable(string) (int64, error) { return 0, errUnknown }
