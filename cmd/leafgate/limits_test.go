@@ -36,7 +36,7 @@ func TestStoreLimits(t *testing.T) {
 		{StoreLimit{}, total(0, errors.New("unused")), 0, false},
 		{StoreLimit{Bytes: 5}, total(0, errors.New("unused")), 5, false},
 		{StoreLimit{Percent: 75}, total(4000, nil), 3000, false},
-		{StoreLimit{Percent: 100}, total(1 << 40, nil), 1 << 40, false},
+		{StoreLimit{Percent: 100}, total(1<<40, nil), 1 << 40, false},
 		{StoreLimit{Percent: 75}, total(0, nil), 0, true},
 		{StoreLimit{Percent: 75}, total(0, errors.New("statfs")), 0, true},
 	} {
