@@ -41,23 +41,21 @@ func (l StoreLimit) String() string {
 	return strconv.FormatInt(int64(l.Bytes), 10)
 }
 
-// storeLimitHook decodes StoreLimit from strings and numbers.
+// storeLimitHook decodes StoreLimit from percentages, and from sizes as
+// sizeHook does.
 func storeLimitHook(_, to reflect.Type, data any) (any, error) {
 	if to != reflect.TypeFor[StoreLimit]() {
 		return data, nil
 	}
-	switch v := data.(type) {
-	case string:
+	if v, ok := data.(string); ok {
 		return ParseStoreLimit(v)
-	case int:
-		return StoreLimit{Bytes: Size(v)}, nil
-	case int64:
-		return StoreLimit{Bytes: Size(v)}, nil
-	case float64:
-		if v != float64(int64(v)) {
-			return nil, fmt.Errorf("invalid size %v", v)
-		}
-		return StoreLimit{Bytes: Size(int64(v))}, nil
+	}
+	b, err := sizeHook(nil, reflect.TypeFor[Size](), data)
+	if err != nil {
+		return nil, err
+	}
+	if size, ok := b.(Size); ok {
+		return StoreLimit{Bytes: size}, nil
 	}
 	return data, nil
 }

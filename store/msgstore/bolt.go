@@ -662,23 +662,17 @@ func (s *boltStream) LoadNext(filter string, start uint64) (m Msg, err error) {
 				return err
 			}
 		}
-		w := newFilterWalk(filter, subjs)
-		c := msgs.Cursor()
-		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k)
-			ok, done, err := w.match(seq, v)
-			if err != nil {
-				return err
-			}
-			if done {
-				break
-			}
-			if ok {
-				m, err = decodeRecord(seq, v)
-				return err
-			}
+		found := false
+		err := walkMatching(msgs, subjs, filter, start, func(seq uint64, rec []byte) (bool, error) {
+			var err error
+			m, err = decodeRecord(seq, rec)
+			found = true
+			return false, err
+		})
+		if err == nil && !found {
+			err = ErrNotFound
 		}
-		return ErrNotFound
+		return err
 	})
 	return m, err
 }
@@ -694,18 +688,10 @@ func (s *boltStream) Count(filter string, start uint64) (n uint64) {
 			n = countMatching(subjs, filter)
 			return nil
 		}
-		w := newFilterWalk(filter, subjs)
-		c := msgs.Cursor()
-		for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
-			ok, done, err := w.match(binary.BigEndian.Uint64(k), v)
-			if err != nil || done {
-				break
-			}
-			if ok {
-				n++
-			}
-		}
-		return nil
+		return walkMatching(msgs, subjs, filter, start, func(uint64, []byte) (bool, error) {
+			n++
+			return true, nil
+		})
 	})
 	return n
 }
@@ -745,28 +731,18 @@ func (s *boltStream) Subjects(filter string) map[string]SubjectState {
 
 // LoadBatch implements Store.
 func (s *boltStream) LoadBatch(filter string, start uint64, max int) (out []Msg, err error) {
+	if max <= 0 {
+		return nil, nil
+	}
 	err = s.view(func(msgs, subjs *bolt.Bucket) error {
-		w := newFilterWalk(filter, subjs)
-		c := msgs.Cursor()
-		for k, v := c.Seek(seqKey(start)); k != nil && len(out) < max; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k)
-			ok, done, err := w.match(seq, v)
+		return walkMatching(msgs, subjs, filter, start, func(seq uint64, rec []byte) (bool, error) {
+			m, err := decodeRecord(seq, rec)
 			if err != nil {
-				return err
-			}
-			if done {
-				break
-			}
-			if !ok {
-				continue
-			}
-			m, err := decodeRecord(seq, v)
-			if err != nil {
-				return err
+				return false, err
 			}
 			out = append(out, m)
-		}
-		return nil
+			return len(out) < max, nil
+		})
 	})
 	return out, err
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,6 +216,33 @@ func killWriter(path string) {
 	}
 }
 
+// killChild runs this test binary as a child with env set to path, passes
+// each line it prints to line, kills it with SIGKILL after target lines,
+// reads what it printed before dying, and fails unless SIGKILL ended it.
+func killChild(t *testing.T, env, path string, target int, line func(string)) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+path)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for lines := 0; sc.Scan(); {
+		line(sc.Text())
+		if lines++; lines == target {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, not SIGKILL; stderr: %s", err, stderr.String())
+	}
+}
+
 // Kill -9 a writer at random moments, repeatedly: every batch it reported
 // as acknowledged must be there, intact, after reopening.
 func TestKillNineLosesNothingAcked(t *testing.T) {
@@ -226,45 +252,15 @@ func TestKillNineLosesNothingAcked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "js.db")
 	var acked []uint64
 	for round := 0; round < 5; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "MSGSTORE_KILL_WRITER="+path)
-		stdout, _ := cmd.StdoutPipe()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		target := 200 + rand.IntN(2000)
-		sc := bufio.NewScanner(stdout)
-		lines := 0
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			first, _ := strconv.ParseUint(f[0], 10, 64)
-			last, _ := strconv.ParseUint(f[1], 10, 64)
-			for s := first; s <= last; s++ {
-				acked = append(acked, s)
-			}
-			if lines++; lines == target {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				break
-			}
-		}
-		// Acks printed after the kill decision still count: read them all.
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) == 2 {
-				first, _ := strconv.ParseUint(f[0], 10, 64)
-				last, _ := strconv.ParseUint(f[1], 10, 64)
+		killChild(t, "MSGSTORE_KILL_WRITER", path, 200+rand.IntN(2000), func(line string) {
+			// Acks printed after the kill decision count too.
+			var first, last uint64
+			if n, _ := fmt.Sscan(line, &first, &last); n == 2 {
 				for s := first; s <= last; s++ {
 					acked = append(acked, s)
 				}
 			}
-		}
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("round %d: writer ended with %v, not SIGKILL; stderr: %s", round, err, stderr.String())
-		}
+		})
 
 		b, err := OpenBolt(path)
 		if err != nil {
@@ -337,14 +333,6 @@ func TestSubjectIndexMatchesMemory(t *testing.T) {
 	bs := st.(*boltStream)
 	mem := NewMemory()
 	rng := rand.New(rand.NewPCG(1, 2))
-	apply := func(s Store, batch *Batch) {
-		t.Helper()
-		ch := make(chan error, 1)
-		s.Apply(batch, func(err error) { ch <- err })
-		if err := <-ch; err != nil {
-			t.Fatal(err)
-		}
-	}
 	seq := uint64(0)
 	for round := 0; round < 40; round++ {
 		if round == 20 {
@@ -361,8 +349,8 @@ func TestSubjectIndexMatchesMemory(t *testing.T) {
 			seq++
 			batch.Append(Msg{Seq: seq, Subject: fmt.Sprintf("k.%d", rng.IntN(6)), Data: []byte("x")})
 		}
-		apply(st, &batch)
-		apply(mem, &batch)
+		applySync(t, st, &batch)
+		applySync(t, mem, &batch)
 		for k := 0; k < 6; k++ {
 			subj := fmt.Sprintf("k.%d", k)
 			if a, b := st.SubjectState(subj), mem.SubjectState(subj); a != b {
@@ -386,14 +374,6 @@ func TestSparseFilterReadsMatchMemory(t *testing.T) {
 	st, _ := b.Stream("S")
 	mem := NewMemory()
 	rng := rand.New(rand.NewPCG(3, 4))
-	apply := func(s Store, batch *Batch) {
-		t.Helper()
-		ch := make(chan error, 1)
-		s.Apply(batch, func(err error) { ch <- err })
-		if err := <-ch; err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Mostly telemetry; now and then an alarm from one of a few devices.
 	seq := uint64(0)
 	var batch Batch
@@ -408,13 +388,13 @@ func TestSparseFilterReadsMatchMemory(t *testing.T) {
 			batch.Remove(1 + rng.Uint64N(seq))
 		}
 		if batch.Len() >= 100 {
-			apply(st, &batch)
-			apply(mem, &batch)
+			applySync(t, st, &batch)
+			applySync(t, mem, &batch)
 			batch.Reset()
 		}
 	}
-	apply(st, &batch)
-	apply(mem, &batch)
+	applySync(t, st, &batch)
+	applySync(t, mem, &batch)
 	filters := []string{"tele.*.alarm", "tele.d1.alarm", "tele.d2.*", "*.d0.>", "nothing.*", "tele.>", ">", "tele.d19.temp"}
 	for _, f := range filters {
 		for _, start := range []uint64{0, 1, 2, 500, 1500, seq - 10, seq, seq + 1, 1 + rng.Uint64N(seq)} {

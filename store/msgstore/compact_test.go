@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 )
 
@@ -286,23 +284,12 @@ func TestKillNineDuringCompaction(t *testing.T) {
 		return false
 	}
 	for round := 0; round < 6; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "MSGSTORE_KILL_DRAINER="+path)
-		stdout, _ := cmd.StdoutPipe()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		target := 100 + rand.IntN(400)
-		sc := bufio.NewScanner(stdout)
-		lines, roundCompactions := 0, 0
-		for sc.Scan() {
+		roundCompactions := 0
+		killChild(t, "MSGSTORE_KILL_DRAINER", path, 100+rand.IntN(400), func(line string) {
 			var kind string
 			var sp span
-			var n int
-			if k, _ := fmt.Sscan(sc.Text(), &kind, &sp.first, &sp.last); k != 3 {
-				continue
+			if k, _ := fmt.Sscan(line, &kind, &sp.first, &sp.last, &roundCompactions); k < 3 {
+				return
 			}
 			switch kind {
 			case "a":
@@ -311,19 +298,9 @@ func TestKillNineDuringCompaction(t *testing.T) {
 				removing = append(removing, sp)
 			case "R":
 				removed = append(removed, sp)
-				fmt.Sscanf(sc.Text(), "R %d %d %d", &sp.first, &sp.last, &n)
-				roundCompactions = n
 			}
-			if lines++; lines == target {
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-			}
-		}
+		})
 		compactions += roundCompactions
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("round %d: drainer ended with %v, not SIGKILL; stderr: %s", round, err, stderr.String())
-		}
 		b, err := OpenBolt(path)
 		if err != nil {
 			t.Fatalf("round %d: reopen after kill -9: %v", round, err)

@@ -56,6 +56,31 @@ func (w *filterWalk) match(seq uint64, rec []byte) (ok, done bool, err error) {
 	return false, false, nil
 }
 
+// walkMatching calls fn with each stored record from start on whose
+// subject matches filter, in sequence order, until fn returns false or an
+// error, or no later record can match.
+func walkMatching(msgs, subjs *bolt.Bucket, filter string, start uint64, fn func(seq uint64, rec []byte) (more bool, err error)) error {
+	w := newFilterWalk(filter, subjs)
+	c := msgs.Cursor()
+	for k, v := c.Seek(seqKey(start)); k != nil; k, v = c.Next() {
+		seq := binary.BigEndian.Uint64(k)
+		ok, done, err := w.match(seq, v)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if !ok {
+			continue
+		}
+		if more, err := fn(seq, v); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
 // literalPrefix is the part of a filter before its first wildcard token.
 func literalPrefix(filter string) string {
 	for i := 0; i < len(filter); i++ {

@@ -15,10 +15,7 @@ import (
 )
 
 func TestTLS(t *testing.T) {
-	certs, err := tlsconf.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := testCerts(t)
 	harness.ForEach(t, harness.Options{TLS: &harness.TLS{Certs: certs}}, func(t *testing.T, tg *harness.Target) {
 		nc := connect(t, tg, nats.RootCAs(certs.CAFile))
 		sub, _ := nc.SubscribeSync("secure")
@@ -63,10 +60,7 @@ func TestTLS(t *testing.T) {
 // and each client chooses: nats.go with a CA upgrades, a plain client and a
 // raw socket stay in plain text, and both see each other's messages.
 func TestTLSOptional(t *testing.T) {
-	certs, err := tlsconf.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := testCerts(t)
 	harness.ForEach(t, harness.Options{TLS: &harness.TLS{Certs: certs, AllowNonTLS: true}}, func(t *testing.T, tg *harness.Target) {
 		r := harness.DialRaw(t, tg, "")
 		if r.Info["tls_available"] != true || r.Info["tls_required"] == true {
@@ -109,10 +103,7 @@ func TestTLSOptional(t *testing.T) {
 // INFO; nats.go's TLSHandshakeFirst connects, a client waiting for a plain
 // INFO gets nothing readable.
 func TestTLSHandshakeFirst(t *testing.T) {
-	certs, err := tlsconf.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs := testCerts(t)
 	harness.ForEach(t, harness.Options{TLS: &harness.TLS{Certs: certs, HandshakeFirst: true}}, func(t *testing.T, tg *harness.Target) {
 		nc := connect(t, tg, nats.RootCAs(certs.CAFile), nats.TLSHandshakeFirst())
 		sub, _ := nc.SubscribeSync("first")
@@ -154,4 +145,13 @@ func caPool(t *testing.T, file string) *x509.CertPool {
 		t.Fatalf("no certificates in %s", file)
 	}
 	return pool
+}
+
+func testCerts(t *testing.T) tlsconf.TestCerts {
+	t.Helper()
+	certs, err := tlsconf.WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs
 }
