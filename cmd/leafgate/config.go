@@ -501,8 +501,8 @@ func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
 		Domain: c.JetStream.Domain,
 		MaxMemory: resolve("jetstream.max_memory_store", c.JetStream.MaxMemoryStore, "memory",
 			physicalMemory),
-		MaxStore: resolve("jetstream.max_file_store", c.JetStream.MaxFileStore, "free disk",
-			func() (int64, error) { return diskAvailable(c.JetStream.StoreDir) }),
+		MaxStore: resolve("jetstream.max_file_store", c.JetStream.MaxFileStore, "free disk plus the store",
+			func() (int64, error) { return diskForStore(c.JetStream.StoreDir) }),
 		Logger: log,
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -56,7 +55,7 @@ func TestDefaultStoreLimitsResolve(t *testing.T) {
 	}
 	jc := cfg.jetStreamConfig(newLogger(cfg, io.Discard))
 	mem, _ := physicalMemory()
-	disk, _ := diskAvailable(cfg.JetStream.StoreDir)
+	disk, _ := diskForStore(cfg.JetStream.StoreDir)
 	if mem == 0 || disk == 0 {
 		t.Skip("memory or disk size unknown here")
 	}
@@ -65,33 +64,5 @@ func TestDefaultStoreLimitsResolve(t *testing.T) {
 	}
 	if jc.MaxStore <= 0 || jc.MaxStore > disk {
 		t.Errorf("max store %d of %d free", jc.MaxStore, disk)
-	}
-}
-
-func TestCgroupMemoryMax(t *testing.T) {
-	dir := t.TempDir()
-	self := filepath.Join(dir, "cgroup")
-	root := filepath.Join(dir, "fs")
-	svc := filepath.Join(root, "system.slice", "leafgate.service")
-	if err := os.MkdirAll(svc, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write := func(p, s string) {
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(self, "0::/system.slice/leafgate.service\n")
-	write(filepath.Join(svc, "memory.max"), "268435456\n")
-	if got := cgroupMemoryMax(self, root); got != 256<<20 {
-		t.Fatalf("memory.max 256 MiB read as %d", got)
-	}
-	write(filepath.Join(svc, "memory.max"), "max\n")
-	if got := cgroupMemoryMax(self, root); got != 0 {
-		t.Fatalf("memory.max \"max\" read as %d", got)
-	}
-	write(self, "12:memory:/x\n") // cgroup v1 only
-	if got := cgroupMemoryMax(self, root); got != 0 {
-		t.Fatalf("v1 cgroup read as %d", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -56,9 +57,12 @@ func cgroupMemoryMax(selfCgroup, root string) int64 {
 	return 0
 }
 
-// diskAvailable is the space an unprivileged process may still use on
-// the file system holding dir, which is created if missing.
-func diskAvailable(dir string) (int64, error) {
+// diskForStore is the disk space JetStream could have under dir, which is
+// created if missing: what an unprivileged process may still use on its
+// file system plus what the store already takes. Counting the store's own
+// files keeps a percentage limit from shrinking at every restart as the
+// store grows (nats-server#5871).
+func diskForStore(dir string) (int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
@@ -66,5 +70,26 @@ func diskAvailable(dir string) (int64, error) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err
 	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+	used, err := diskUsage(dir)
+	if err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail)*int64(st.Bsize) + used, nil
+}
+
+// diskUsage is the space the files under dir take on disk.
+func diskUsage(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				n += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return n, err
 }

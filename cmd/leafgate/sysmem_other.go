@@ -8,4 +8,4 @@ var errUnknown = errors.New("not known on this system")
 
 func physicalMemory() (int64, error) { return 0, errUnknown }
 
-func diskAvailable(string) (int64, error) { return 0, errUnknown }
+func diskForStore(string) (int64, error) { return 0, errUnknown }
