@@ -247,7 +247,7 @@ func (s *Service) streamDelete(name string) any {
 	s.mu.Lock()
 	delete(s.streams, name)
 	s.mu.Unlock()
-	st.stop()
+	st.delete()
 	if !st.memory() {
 		var mb msgstore.MetaBatch
 		mb.Delete(streamKey(name))

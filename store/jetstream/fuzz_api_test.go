@@ -3,6 +3,7 @@ package jetstream
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,90 +71,116 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(13), []byte("Nats-Expected-Last-Subject-Sequence: 18446744073709551615"))
 	f.Add(uint8(2), []byte(`{"multi_last":["s.*"],"batch":2,"up_to_seq":3}`))
 
-	r := router.New()
-	svc, err := Open(Config{Dir: f.TempDir()}, r)
+	env := newAPIFuzzEnv(f)
+	f.Fuzz(func(t *testing.T, op uint8, body []byte) { env.exec(t, op, body) })
+}
+
+// apiFuzzEnv is a live service with stream S, shared by every input of a
+// fuzzing process.
+type apiFuzzEnv struct {
+	r       *router.Router
+	replies *fuzzReplies
+	seq     atomic.Uint64
+	execs   atomic.Int64
+}
+
+func newAPIFuzzEnv(tb testing.TB) *apiFuzzEnv {
+	e := &apiFuzzEnv{r: router.New(), replies: &fuzzReplies{}}
+	svc, err := Open(Config{Dir: tb.TempDir()}, e.r)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
-	f.Cleanup(func() { _ = svc.Close() })
-	replies := &fuzzReplies{}
-	if err := r.Subscribe(&router.Sub{Subject: "_R.>", Receiver: replies}); err != nil {
-		f.Fatal(err)
+	tb.Cleanup(func() { _ = svc.Close() })
+	if err := e.r.Subscribe(&router.Sub{Subject: "_R.>", Receiver: e.replies}); err != nil {
+		tb.Fatal(err)
 	}
-	var seq atomic.Uint64
-	request := func(subj string, hdr, body []byte) ([]byte, bool) {
-		reply := fmt.Appendf(nil, "_R.%d", seq.Add(1))
-		ch := make(chan []byte, 1)
-		replies.waiting.Store(string(reply), ch)
-		defer replies.waiting.Delete(string(reply))
-		r.Publish(&router.Publisher{}, []byte(subj), reply, hdr, body)
-		select {
-		case m := <-ch:
-			return m, true
-		case <-time.After(5 * time.Second):
-			return nil, false
-		}
+	e.reset(tb)
+	return e
+}
+
+// request publishes and waits up to 5 s for the first reply.
+func (e *apiFuzzEnv) request(subj string, hdr, body []byte) ([]byte, bool) {
+	reply := fmt.Appendf(nil, "_R.%d", e.seq.Add(1))
+	ch := make(chan []byte, 1)
+	e.replies.waiting.Store(string(reply), ch)
+	defer e.replies.waiting.Delete(string(reply))
+	e.r.Publish(&router.Publisher{}, []byte(subj), reply, hdr, body)
+	select {
+	case m := <-ch:
+		return m, true
+	case <-time.After(5 * time.Second):
+		return nil, false
 	}
-	mustAnswer := func(subj string, hdr, body []byte) []byte {
-		m, ok := request(subj, hdr, body)
+}
+
+func (e *apiFuzzEnv) mustAnswer(tb testing.TB, subj string, hdr, body []byte) []byte {
+	tb.Helper()
+	m, ok := e.request(subj, hdr, body)
+	if !ok {
+		tb.Fatalf("no answer to %s %q\n%s", subj, body, goroutines())
+	}
+	return m
+}
+
+// reset recreates S with messages on four subjects and a pull consumer.
+func (e *apiFuzzEnv) reset(tb testing.TB) {
+	tb.Helper()
+	e.mustAnswer(tb, "$JS.API.STREAM.DELETE.S", nil, nil)
+	e.mustAnswer(tb, "$JS.API.STREAM.DELETE.X", nil, nil)
+	cfg := `{"name":"S","subjects":["s.>"],"storage":"memory","max_msgs_per_subject":5,"allow_direct":true,"allow_rollup_hdrs":true,"allow_msg_ttl":true,"duplicate_window":1000000000}`
+	var resp jsapi.Response
+	if err := json.Unmarshal(e.mustAnswer(tb, "$JS.API.STREAM.CREATE.S", nil, []byte(cfg)), &resp); err != nil || resp.Error != nil {
+		tb.Fatalf("create S: %v %+v", err, resp.Error)
+	}
+	for i := 0; i < 20; i++ {
+		e.mustAnswer(tb, fmt.Sprintf("s.%d", i%4+1), nil, []byte("m"))
+	}
+	e.mustAnswer(tb, "$JS.API.CONSUMER.CREATE.S.PULL", nil, []byte(`{"stream_name":"S","config":{"durable_name":"PULL","ack_policy":"explicit"}}`))
+}
+
+// exec sends one fuzzed request and checks the service still answers.
+func (e *apiFuzzEnv) exec(t testing.TB, op uint8, body []byte) {
+	if e.execs.Add(1)%200 == 0 {
+		e.reset(t) // keep the stream populated and consumers few
+	}
+	subj := apiOps[int(op)%len(apiOps)]
+	switch subj {
+	case "pub":
+		hdr := append(append([]byte("NATS/1.0\r\n"), body...), "\r\n\r\n"...)
+		m, ok := e.request("s.1", hdr, []byte("x"))
 		if !ok {
-			f.Fatalf("no answer to %s %q", subj, body)
+			t.Fatalf("no pub ack for headers %q\n%s", body, goroutines())
 		}
-		return m
+		var ack jsapi.PubAckResponse
+		if err := json.Unmarshal(m, &ack); err != nil {
+			t.Fatalf("pub ack %q: %v", m, err)
+		}
+	case "$JS.API.CONSUMER.MSG.NEXT.S.PULL":
+		// A pull request may wait for messages: no answer is required,
+		// but it must not break the service (checked below).
+		e.r.Publish(&router.Publisher{}, []byte(subj), fmt.Appendf(nil, "_X.%d", e.seq.Add(1)), nil, body)
+	default:
+		m, ok := e.request(subj, nil, body)
+		if !ok {
+			t.Fatalf("no answer to %s %q\n%s", subj, body, goroutines())
+		}
+		if subj == "$JS.API.CONSUMER.CREATE.S" {
+			var resp struct {
+				jsapi.Response
+				jsapi.ConsumerInfo
+			}
+			if json.Unmarshal(m, &resp) == nil && resp.Error == nil && resp.Name != "" {
+				e.mustAnswer(t, "$JS.API.CONSUMER.DELETE.S."+resp.Name, nil, nil)
+			}
+		}
 	}
-	// reset recreates S with messages on four subjects and a pull consumer.
-	reset := func() {
-		mustAnswer("$JS.API.STREAM.DELETE.S", nil, nil)
-		mustAnswer("$JS.API.STREAM.DELETE.X", nil, nil)
-		cfg := `{"name":"S","subjects":["s.>"],"storage":"memory","max_msgs_per_subject":5,"allow_direct":true,"allow_rollup_hdrs":true,"allow_msg_ttl":true,"duplicate_window":1000000000}`
-		var resp jsapi.Response
-		if err := json.Unmarshal(mustAnswer("$JS.API.STREAM.CREATE.S", nil, []byte(cfg)), &resp); err != nil || resp.Error != nil {
-			f.Fatalf("create S: %v %+v", err, resp.Error)
-		}
-		for i := 0; i < 20; i++ {
-			mustAnswer(fmt.Sprintf("s.%d", i%4+1), nil, []byte("m"))
-		}
-		mustAnswer("$JS.API.CONSUMER.CREATE.S.PULL", nil, []byte(`{"stream_name":"S","config":{"durable_name":"PULL","ack_policy":"explicit"}}`))
+	if _, ok := e.request("$JS.API.INFO", nil, nil); !ok {
+		t.Fatalf("service stopped answering after %s %q\n%s", subj, body, goroutines())
 	}
-	reset()
-	var execs atomic.Int64
-	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
-		if execs.Add(1)%200 == 0 {
-			reset() // keep the stream populated and consumers few
-		}
-		subj := apiOps[int(op)%len(apiOps)]
-		switch subj {
-		case "pub":
-			hdr := append(append([]byte("NATS/1.0\r\n"), body...), "\r\n\r\n"...)
-			m, ok := request("s.1", hdr, []byte("x"))
-			if !ok {
-				t.Fatalf("no pub ack for headers %q", body)
-			}
-			var ack jsapi.PubAckResponse
-			if err := json.Unmarshal(m, &ack); err != nil {
-				t.Fatalf("pub ack %q: %v", m, err)
-			}
-		case "$JS.API.CONSUMER.MSG.NEXT.S.PULL":
-			// A pull request may wait for messages: no answer is required,
-			// but it must not break the service (checked below).
-			r.Publish(&router.Publisher{}, []byte(subj), fmt.Appendf(nil, "_X.%d", seq.Add(1)), nil, body)
-		default:
-			m, ok := request(subj, nil, body)
-			if !ok {
-				t.Fatalf("no answer to %s %q", subj, body)
-			}
-			if subj == "$JS.API.CONSUMER.CREATE.S" {
-				var resp struct {
-					jsapi.Response
-					jsapi.ConsumerInfo
-				}
-				if json.Unmarshal(m, &resp) == nil && resp.Error == nil && resp.Name != "" {
-					mustAnswer("$JS.API.CONSUMER.DELETE.S."+resp.Name, nil, nil)
-				}
-			}
-		}
-		if _, ok := request("$JS.API.INFO", nil, nil); !ok {
-			t.Fatalf("service stopped answering after %s %q", subj, body)
-		}
-	})
+}
+
+// goroutines is a dump of every goroutine, for hangs.
+func goroutines() []byte {
+	buf := make([]byte, 1<<20)
+	return buf[:runtime.Stack(buf, true)]
 }

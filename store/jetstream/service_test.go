@@ -95,7 +95,12 @@ func (e *env) request(subj string, data any) inMsg {
 	e.t.Helper()
 	e.seq++
 	reply := fmt.Sprintf("_INBOX.test.%d", e.seq)
-	ib := newInbox(e.t, e.r, reply)
+	ib := &inbox{sig: make(chan struct{}, 1)}
+	sub := &router.Sub{Subject: reply, Receiver: ib}
+	if err := e.r.Subscribe(sub); err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = e.r.Unsubscribe(sub) }()
 	var body []byte
 	switch v := data.(type) {
 	case nil:
@@ -347,5 +352,35 @@ func TestAccountStoreLimit(t *testing.T) {
 	e.api("INFO", nil, &info)
 	if info.Store > 4096 || info.Limits.MaxStore != 4096 {
 		t.Fatalf("account info: storage %d limits %+v", info.Store, info.Limits)
+	}
+}
+
+// Deleting a stream takes every subscription it and its consumers made
+// off the router: none is left to collect requests nobody will read (the
+// leak FuzzAPI found: pull requests piled up in a deleted stream's
+// mailbox).
+func TestStreamDeleteReleasesSubscriptions(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	base := e.r.Count()
+	for round := 0; round < 3; round++ {
+		e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}, AllowDirect: true})
+		for _, c := range []string{"A", "B"} {
+			var resp jsapi.Response
+			e.api("CONSUMER.CREATE.S."+c, map[string]any{"stream_name": "S", "config": map[string]any{"durable_name": c, "ack_policy": "explicit"}}, &resp)
+			if resp.Error != nil {
+				t.Fatalf("create consumer %s: %+v", c, resp.Error)
+			}
+		}
+		if e.r.Count() <= base {
+			t.Fatalf("round %d: no subscriptions added (%d)", round, e.r.Count())
+		}
+		var resp jsapi.Response
+		e.api("STREAM.DELETE.S", nil, &resp)
+		if resp.Error != nil {
+			t.Fatalf("delete: %+v", resp.Error)
+		}
+		if got := e.r.Count(); got != base {
+			t.Fatalf("round %d: %d subscriptions after deleting the stream, %d before creating it", round, got, base)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/proto"
@@ -42,7 +43,8 @@ type stream struct {
 	quit      chan struct{}
 	exited    chan struct{}
 	stopOnce  sync.Once
-	started   bool // run was started (set before, read after, the goroutine)
+	started   bool        // run was started (set before, read after, the goroutine)
+	deleting  atomic.Bool // stopped for good, not just for a shutdown
 
 	// Owned by run.
 	committing bool
@@ -184,6 +186,13 @@ func (ms *stream) unsubscribe() {
 	ms.subs = nil
 }
 
+// delete stops the stream for good: its consumers' pull requests end with
+// 409 Consumer Deleted, as nats-server ends them.
+func (ms *stream) delete() {
+	ms.deleting.Store(true)
+	ms.stop()
+}
+
 // stop unsubscribes, finishes the batch in flight, ends the goroutine and
 // closes the stream's file.
 func (ms *stream) stop() {
@@ -257,6 +266,7 @@ func (ms *stream) run() {
 		case <-ms.quit:
 			ms.drainCommit()
 			ms.stopConsumers()
+			ms.releaseConsumers()
 			return
 		case <-ms.in.sig:
 			if !ms.committing {

@@ -1190,3 +1190,43 @@ func consTargets() []string {
 	}
 	return []string{"leafgate", "nats-server"}
 }
+
+// Deleting a stream ends its consumers: a pull request still waiting gets
+// 409 Consumer Deleted, and a later pull request has no responder.
+func TestJSConsumerGoneWithStream(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := consJS(t, tg)
+		s := consStream(t, ctx, js, "GONE", "gone.>")
+		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "C", AckPolicy: jetstream.AckExplicitPolicy})
+
+		inbox := nats.NewInbox()
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.GONE.C", inbox, []byte(`{"batch":1,"expires":30000000000}`)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for consInfo(t, ctx, c).NumWaiting != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the pull request never showed as waiting", tg.Name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := js.DeleteStream(ctx, "GONE"); err != nil {
+			t.Fatal(err)
+		}
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("%s: waiting pull request not ended by the stream's deletion: %v", tg.Name, err)
+		}
+		if st, desc := m.Header.Get("Status"), m.Header.Get("Description"); st != "409" || desc != "Consumer Deleted" {
+			t.Fatalf("%s: waiting pull request ended with %q %q, want 409 Consumer Deleted", tg.Name, st, desc)
+		}
+		_, err = nc.Request("$JS.API.CONSUMER.MSG.NEXT.GONE.C", []byte(`{"batch":1,"no_wait":true}`), 2*time.Second)
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("%s: pull on a deleted stream's consumer: %v, want no responders", tg.Name, err)
+		}
+	})
+}
