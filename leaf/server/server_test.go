@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
@@ -279,5 +280,63 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines before, %d after shutdown:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// However clients leave (UNSUB, auto-unsubscribe, closing the socket
+// mid-message, a protocol error, a slow consumer cut), the router ends
+// with no subscriptions, the server with no clients, and no goroutine is
+// left behind.
+func TestClientLifecyclesLeaveNothingBehind(t *testing.T) {
+	s := servertest.Run(t, server.Options{MaxPending: 64 << 10, MaxPayload: 1 << 10, WriteDeadline: 200 * time.Millisecond})
+	baseGoroutines := runtime.NumGoroutine()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 60; i++ {
+		c := dialRaw(t, s, quiet)
+		for j := 0; j < 1+rng.IntN(6); j++ {
+			switch rng.IntN(3) {
+			case 0:
+				c.send(fmt.Sprintf("SUB life.%d %d\r\n", j, j))
+			case 1:
+				c.send(fmt.Sprintf("SUB life.* q%d %d\r\n", j%2, j))
+			default:
+				c.send(fmt.Sprintf("SUB life.> %d\r\nUNSUB %d %d\r\n", j, j, 1+rng.IntN(3)))
+			}
+		}
+		c.send("PING\r\n")
+		c.expect("PONG")
+		switch i % 5 {
+		case 0: // leaves politely
+			c.send("UNSUB 0\r\nPING\r\n")
+			c.expect("PONG")
+			c.conn.Close()
+		case 1: // closes in the middle of a message
+			c.send("PUB life.1 100\r\nhalf")
+			c.conn.Close()
+		case 2: // protocol error
+			c.send("BOGUS\r\n")
+			c.expect("-ERR 'Unknown Protocol Operation'")
+		case 3: // stops reading while a publisher floods it: cut as slow
+			pub := dialRaw(t, s, quiet)
+			big := strings.Repeat("x", 1000)
+			for k := 0; k < 400; k++ {
+				pub.send(fmt.Sprintf("PUB life.%d %d\r\n%s\r\n", k%6, len(big), big))
+			}
+			pub.send("PING\r\n")
+			pub.expect("PONG")
+			pub.conn.Close()
+			c.conn.Close()
+		default: // just goes away
+			c.conn.Close()
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Router().Count() != 0 || s.NumClients() != 0 || runtime.NumGoroutine() > baseGoroutines+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("left behind: %d subscriptions, %d clients, %d goroutines (had %d)\n%s",
+				s.Router().Count(), s.NumClients(), runtime.NumGoroutine(), baseGoroutines, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
