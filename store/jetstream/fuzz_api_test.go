@@ -82,6 +82,7 @@ type apiFuzzEnv struct {
 	replies *fuzzReplies
 	seq     atomic.Uint64
 	execs   atomic.Int64
+	subs    int // router subscriptions right after a reset
 }
 
 func newAPIFuzzEnv(tb testing.TB) *apiFuzzEnv {
@@ -95,6 +96,7 @@ func newAPIFuzzEnv(tb testing.TB) *apiFuzzEnv {
 		tb.Fatal(err)
 	}
 	e.reset(tb)
+	e.subs = e.r.Count()
 	return e
 }
 
@@ -142,6 +144,11 @@ func (e *apiFuzzEnv) reset(tb testing.TB) {
 func (e *apiFuzzEnv) exec(t testing.TB, op uint8, body []byte) {
 	if e.execs.Add(1)%200 == 0 {
 		e.reset(t) // keep the stream populated and consumers few
+		// Whatever the last 200 requests did, deleting and recreating the
+		// streams leaves the router as the first reset did.
+		if n := e.r.Count(); n != e.subs {
+			t.Fatalf("%d router subscriptions after a reset, %d after the first", n, e.subs)
+		}
 	}
 	subj := apiOps[int(op)%len(apiOps)]
 	switch subj {
