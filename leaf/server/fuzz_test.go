@@ -10,10 +10,13 @@ import (
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/server/servertest"
+	"github.com/leafgate/leafgate/leaf/tlsconf"
 )
 
 // FuzzClientSession plays arbitrary bytes as a client session against a
-// running server, with a second client subscribed to everything. Whatever
+// running server that offers TLS without requiring it (so a session that
+// starts like a ClientHello goes through the TLS handshake path), with a
+// second client subscribed to everything. Whatever
 // the bytes, the server must not panic, must close or keep the session,
 // and once the session's socket is closed it must hold no client and no
 // subscription of it: nothing leaks on any path through the protocol.
@@ -28,10 +31,23 @@ func FuzzClientSession(f *testing.F) {
 		"CONNECT {}\r\nPUB a 999999999\r\n",
 		"CONNECT {}\r\nSUB a 1\r\nSUB a 1\r\nBOGUS\r\n",
 		"CONNECT {\"echo\":false}\r\nSUB a 1\r\nPUB a 1\r\nx\r\nPONG\r\nPING\r\n",
+		"\x16\x03\x01\x00\x05hello",
+		"",
 	} {
 		f.Add([]byte(s))
 	}
+	certs, err := tlsconf.WriteTestCerts(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	tc, err := tlsconf.Options{CertFile: certs.CertFile, KeyFile: certs.KeyFile}.ServerConfig()
+	if err != nil {
+		f.Fatal(err)
+	}
 	s := servertest.Run(f, server.Options{
+		TLS:              tc,
+		AllowNonTLS:      true,
+		TLSTimeout:       200 * time.Millisecond,
 		MaxPayload:       1 << 12,
 		MaxPending:       1 << 16,
 		MaxSubscriptions: 20,
