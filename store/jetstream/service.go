@@ -78,6 +78,10 @@ type Service struct {
 
 	apiTotal, apiErrors atomic.Uint64
 
+	// Bytes stored by memory and file streams, kept by the streams as
+	// their commits finish, so account limits cost nothing per publish.
+	memUsed, fileUsed atomic.Int64
+
 	// afterReply runs, on the API goroutine, once the current request's
 	// response is published.
 	afterReply []func()
@@ -193,17 +197,9 @@ func (s *Service) sortedStreams() []*stream {
 	return out
 }
 
-// usage sums the bytes held by memory and file streams.
+// usage is the bytes held by memory and file streams.
 func (s *Service) usage() (mem, file uint64) {
-	for _, st := range s.sortedStreams() {
-		b := st.store.State().Bytes
-		if st.memory() {
-			mem += b
-		} else {
-			file += b
-		}
-	}
-	return mem, file
+	return uint64(s.memUsed.Load()), uint64(s.fileUsed.Load())
 }
 
 // subjectIndexer is a store that can index each subject's sequences.

@@ -384,3 +384,51 @@ func TestStreamDeleteReleasesSubscriptions(t *testing.T) {
 		}
 	}
 }
+
+// The service's usage follows its streams' bytes through publishes,
+// purges, deletes and a restart, without visiting the streams.
+func TestUsageFollowsStreams(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	e.createStream(jsapi.StreamConfig{Name: "F", Subjects: []string{"f"}})
+	e.createStream(jsapi.StreamConfig{Name: "M", Subjects: []string{"m"}, Storage: jsapi.MemoryStorage})
+	for i := 0; i < 10; i++ {
+		e.publish("f", "file")
+		e.publish("m", "memory")
+	}
+	sum := func() (mem, file uint64) {
+		for _, st := range e.svc.sortedStreams() {
+			if st.memory() {
+				mem += st.store.State().Bytes
+			} else {
+				file += st.store.State().Bytes
+			}
+		}
+		return mem, file
+	}
+	check := func(what string) {
+		t.Helper()
+		wm, wf := sum()
+		if m, f := e.svc.usage(); m != wm || f != wf {
+			t.Fatalf("%s: usage mem %d file %d, streams hold %d and %d", what, m, f, wm, wf)
+		}
+	}
+	check("after publishing")
+	if m, f := e.svc.usage(); m == 0 || f == 0 {
+		t.Fatalf("usage not counted: mem %d file %d", m, f)
+	}
+	var resp jsapi.Response
+	e.api("STREAM.PURGE.F", map[string]any{"keep": 3}, &resp)
+	check("after a purge")
+	e.api("STREAM.DELETE.M", nil, &resp)
+	check("after deleting the memory stream")
+	if m, _ := e.svc.usage(); m != 0 {
+		t.Fatalf("memory usage %d with no memory stream", m)
+	}
+	_ = e.svc.Close()
+	e = openEnv(t, dir)
+	check("after a restart")
+	if _, f := e.svc.usage(); f == 0 {
+		t.Fatal("recovered stream not counted")
+	}
+}

@@ -45,6 +45,7 @@ type stream struct {
 	stopOnce  sync.Once
 	started   bool        // run was started (set before, read after, the goroutine)
 	deleting  atomic.Bool // stopped for good, not just for a shutdown
+	counted   uint64      // bytes added to the service's usage (see account)
 
 	// Owned by run.
 	committing bool
@@ -145,6 +146,7 @@ func (ms *stream) start() error {
 	if err := ms.subscribe(ms.config()); err != nil {
 		return err
 	}
+	ms.account()
 	ms.started = true
 	go ms.run()
 	return nil
@@ -203,6 +205,8 @@ func (ms *stream) stop() {
 			close(ms.exited)
 		}
 		<-ms.exited
+		ms.usage(-int64(ms.counted))
+		ms.counted = 0
 		if ms.file != nil {
 			if err := ms.file.Close(); err != nil {
 				ms.svc.log.Warn("jetstream: close stream file", "stream", ms.name, "err", err)
@@ -346,6 +350,7 @@ func (ms *stream) flush() {
 
 // finish answers a committed (or failed) batch and lets consumers see it.
 func (ms *stream) finish(res commitResult) {
+	ms.account()
 	if res.err != nil {
 		ms.svc.log.Error("jetstream: store write failed", "stream", ms.name, "err", res.err)
 		// Nothing in the batch was stored: forget its message ids so a
@@ -820,6 +825,25 @@ func (ms *stream) removeFirst() bool {
 	}
 	_, ok = ms.removeMsg(m.Seq)
 	return ok
+}
+
+// account brings the service's usage up to date with the stream's stored
+// bytes. Only the stream's goroutine calls it (and start, before that
+// goroutine runs).
+func (ms *stream) account() {
+	b := ms.store.State().Bytes
+	ms.usage(int64(b) - int64(ms.counted))
+	ms.counted = b
+}
+
+func (ms *stream) usage(delta int64) {
+	switch {
+	case delta == 0:
+	case ms.memory():
+		ms.svc.memUsed.Add(delta)
+	default:
+		ms.svc.fileUsed.Add(delta)
+	}
 }
 
 // checkAccountLimit rejects a message that would take the service over
