@@ -93,6 +93,19 @@ func (b *Bolt) maybeCompact() {
 	if p.minFree <= 0 {
 		return
 	}
+	// Work queues remove on every ack: look at the free-page count (kept
+	// by bbolt) before opening a transaction for the file size.
+	b.dbMu.RLock()
+	db := b.db
+	var free int64
+	if db != nil {
+		st := db.Stats()
+		free = int64(st.FreePageN+st.PendingPageN) * int64(db.Info().PageSize)
+	}
+	b.dbMu.RUnlock()
+	if free < p.minFree {
+		return
+	}
 	fs := b.FileStats()
 	live := fs.Size - fs.Free
 	if fs.Free < p.minFree || live > p.maxLive || fs.Free < p.ratio*live {
