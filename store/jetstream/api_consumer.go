@@ -284,15 +284,8 @@ func (ms *stream) deleteConsumer(name string) bool {
 		return false
 	}
 	delete(ms.consumers, name)
-	for _, sub := range c.subs {
-		_ = ms.svc.r.Unsubscribe(sub)
-	}
-	c.subs = nil
+	ms.releaseConsumer(c, true)
 	c.deleted = true
-	for _, wr := range c.waiting {
-		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
-	}
-	c.waiting = nil
 	if !ms.memory() && !c.ephemeral() {
 		var mb msgstore.MetaBatch
 		mb.Delete(consumerKey(ms.name, name))

@@ -168,21 +168,28 @@ func (ms *stream) stopConsumers() {
 
 // releaseConsumers drops the consumers' pull-request subscriptions as the
 // stream stops, so a request for one has no responder (and nothing piles
-// up in the stopped stream's mailbox). When the stream is deleted, pull
-// requests still waiting end with 409 Consumer Deleted.
+// up in the stopped stream's mailbox).
 func (ms *stream) releaseConsumers() {
 	for _, c := range ms.consumers {
-		for _, sub := range c.subs {
-			_ = ms.svc.r.Unsubscribe(sub)
-		}
-		c.subs = nil
-		if ms.deleting.Load() {
-			for _, wr := range c.waiting {
-				ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
-			}
-			c.waiting = nil
-		}
+		ms.releaseConsumer(c, ms.deleting.Load())
 	}
+}
+
+// releaseConsumer unsubscribes c's pull-request subjects. When c is being
+// deleted, pull requests still waiting end with 409 Consumer Deleted, as
+// nats-server ends them.
+func (ms *stream) releaseConsumer(c *consumer, deleted bool) {
+	for _, sub := range c.subs {
+		_ = ms.svc.r.Unsubscribe(sub)
+	}
+	c.subs = nil
+	if !deleted {
+		return
+	}
+	for _, wr := range c.waiting {
+		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
+	}
+	c.waiting = nil
 }
 
 // Metadata keys.
