@@ -19,20 +19,6 @@ import (
 	"github.com/leafgate/leafgate/test/internal/harness"
 )
 
-// consJS connects to tg and returns a jetstream context and a test-scoped
-// context.
-func consJS(t *testing.T, tg *harness.Target) (*nats.Conn, jetstream.JetStream, context.Context) {
-	t.Helper()
-	nc := connect(t, tg)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("%s: jetstream.New: %v", tg.Name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return nc, js, ctx
-}
-
 func consStream(t *testing.T, ctx context.Context, js jetstream.JetStream, name string, subjects ...string) jetstream.Stream {
 	t.Helper()
 	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: subjects})
@@ -182,7 +168,7 @@ func sq(consumer, stream uint64) jetstream.SequenceInfo {
 
 func TestJSConsumerPullFetch(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "PULL", "pull.>")
 
 		// Empty stream: FetchNoWait returns nothing at once, Fetch waits
@@ -275,7 +261,7 @@ func TestJSConsumerPullFetch(t *testing.T) {
 
 func TestJSConsumerConsumeAndMessages(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "CONS", "cons.>")
 		const total = 1000
 		consPubAsync(t, js, "cons.x", total)
@@ -364,7 +350,7 @@ func TestJSConsumerConsumeAndMessages(t *testing.T) {
 
 func TestJSConsumerAckKinds(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := consJS(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "ACKS", "ak.>")
 		for _, k := range []string{"ack", "nak", "delay", "wip", "term"} {
 			consPub(t, ctx, js, "ak."+k, 2)
@@ -488,7 +474,7 @@ func TestJSConsumerAckKinds(t *testing.T) {
 
 func TestJSConsumerRedelivery(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "RED", "red.>")
 		consPub(t, ctx, js, "red.wait", 1)    // 1
 		consPub(t, ctx, js, "red.max", 1)     // 2
@@ -565,7 +551,7 @@ func TestJSConsumerRedelivery(t *testing.T) {
 
 func TestJSConsumerAckPolicies(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "POL", "pol.>")
 		consPub(t, ctx, js, "pol.x", 8)
 
@@ -594,7 +580,7 @@ func TestJSConsumerAckPolicies(t *testing.T) {
 
 func TestJSConsumerDeliverPolicies(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "DP", "dp.>")
 		for _, subj := range []string{"dp.a", "dp.b", "dp.c"} { // 1..3
 			consPub(t, ctx, js, subj, 1)
@@ -658,7 +644,7 @@ func TestJSConsumerDeliverPolicies(t *testing.T) {
 
 func TestJSConsumerInfoAndManagement(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "MGMT", "mgmt.>")
 		consPub(t, ctx, js, "mgmt.x", 10)
 
@@ -784,7 +770,7 @@ func TestJSConsumerInfoAndManagement(t *testing.T) {
 
 func TestJSConsumerMaxAckPending(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "MAP", "map.>")
 		consPub(t, ctx, js, "map.x", 10)
 		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "map", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 3})
@@ -803,7 +789,7 @@ func TestJSConsumerMaxAckPending(t *testing.T) {
 
 func TestJSConsumerPullStatus(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := consJS(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "ST", "st.>")
 		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "d", AckPolicy: jetstream.AckExplicitPolicy})
 		const next = "$JS.API.CONSUMER.MSG.NEXT.ST.d"
@@ -1085,7 +1071,7 @@ func TestJSConsumerPushLegacy(t *testing.T) {
 
 func TestJSConsumerOrdered(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := consJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		consStream(t, ctx, js, "ORD", "ord.>")
 		const total = 2000
 		consPubAsync(t, js, "ord.a", total)
@@ -1128,7 +1114,7 @@ func TestJSConsumerRestart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			opts := harness.Options{JetStream: true, StoreDir: t.TempDir()}
 			tg := harness.Start(t, name, opts)
-			_, js, ctx := consJS(t, tg)
+			_, js, ctx := jsConnect(t, tg)
 			s := consStream(t, ctx, js, "RS", "rs.>")
 			consPub(t, ctx, js, "rs.x", 10)
 			c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "keep", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 700 * time.Millisecond})
@@ -1139,7 +1125,7 @@ func TestJSConsumerRestart(t *testing.T) {
 
 			tg.Shutdown()
 			tg = harness.Start(t, name, opts)
-			_, js, ctx = consJS(t, tg)
+			_, js, ctx = jsConnect(t, tg)
 			c, err := js.Consumer(ctx, "RS", "keep")
 			if err != nil {
 				t.Fatalf("durable consumer after restart: %v", err)
@@ -1195,7 +1181,7 @@ func consTargets() []string {
 // 409 Consumer Deleted, and a later pull request has no responder.
 func TestJSConsumerGoneWithStream(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := consJS(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "GONE", "gone.>")
 		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "C", AckPolicy: jetstream.AckExplicitPolicy})
 

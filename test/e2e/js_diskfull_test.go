@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -25,14 +23,7 @@ func TestJSDiskFullFailsWritesKeepsReads(t *testing.T) {
 		t.Skip("needs bash for ulimit")
 	}
 	p := startProc(t, t.TempDir(), []string{bash, "-c", `ulimit -f 4096 && exec "$@"`, "leafgate"})
-	nc, err := nats.Connect(p.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	nc, js, ctx := p.connectJS(t)
 	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "F", Subjects: []string{"f.>"}})
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,25 @@ var buildLeafgate = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// connectJS connects to the process and returns the connection, a
+// JetStream handle and a context bounding the test's calls; all end with
+// the test.
+func (p *proc) connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream, context.Context) {
+	t.Helper()
+	nc, err := nats.Connect(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return nc, js, ctx
+}
+
 // proc is a leafgate process.
 type proc struct {
 	cmd  *exec.Cmd
@@ -212,14 +231,7 @@ func TestJSDurabilityKillNine(t *testing.T) {
 
 	// Restart and check.
 	p := startProc(t, dir, nil)
-	nc, err := nats.Connect(p.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	_, js, ctx := p.connectJS(t)
 	s, err := js.Stream(ctx, "D")
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 // delivery, per-message TTL and pull heartbeats, against both servers.
 func TestJSFeatures(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 
 		t.Run("republish", func(t *testing.T) {
 			sub, err := nc.SubscribeSync("repub.>")
@@ -169,7 +169,7 @@ func TestJSDomain(t *testing.T) {
 // bucket's max age alike.
 func TestJSKVLimitMarkers(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := jssConnect(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "LM", TTL: 2 * time.Second, LimitMarkerTTL: time.Second})
 		if err != nil {
 			t.Fatal(err)

@@ -22,20 +22,6 @@ import (
 	"github.com/leafgate/leafgate/test/internal/harness"
 )
 
-// kvJS connects to tg and returns a JetStream context plus a context that
-// bounds the whole test.
-func kvJS(t *testing.T, tg *harness.Target) (jetstream.JetStream, context.Context) {
-	t.Helper()
-	nc := connect(t, tg)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return js, ctx
-}
-
 // kvRecv takes the next value from a watcher channel, failing on timeout
 // or a closed channel.
 func kvRecv[T any](t *testing.T, ch <-chan T, what string) T {
@@ -105,7 +91,7 @@ func kvDrain[T any](t *testing.T, ch <-chan T, errf func() error) []T {
 
 func TestJSKVBasics(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: "CFG", Description: "config", History: 5, TTL: time.Hour,
 		})
@@ -329,7 +315,7 @@ func TestJSKVBasics(t *testing.T) {
 
 func TestJSKVWatch(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "W", History: 5})
 		if err != nil {
 			t.Fatalf("CreateKeyValue: %v", err)
@@ -452,7 +438,7 @@ func TestJSKVWatch(t *testing.T) {
 
 func TestJSKVBucketTTL(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "TTL", TTL: time.Second})
 		if err != nil {
 			t.Fatalf("CreateKeyValue: %v", err)
@@ -502,7 +488,7 @@ func TestJSKVBucketTTL(t *testing.T) {
 
 func TestJSKVBucketListing(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		for _, b := range []string{"L1", "L2"} {
 			if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b, History: 3, Description: "bucket " + b}); err != nil {
 				t.Fatalf("CreateKeyValue %s: %v", b, err)
@@ -584,7 +570,7 @@ func objDigest(sum []byte) string {
 
 func TestJSObjectBasics(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "FILES", Description: "files"})
 		if err != nil {
 			t.Fatalf("CreateObjectStore: %v", err)
@@ -773,7 +759,7 @@ func TestJSObjectBasics(t *testing.T) {
 
 func TestJSObjectBucketListing(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		for _, b := range []string{"O1", "O2"} {
 			if _, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: b, Description: "store " + b}); err != nil {
 				t.Fatalf("CreateObjectStore %s: %v", b, err)
@@ -823,7 +809,7 @@ func TestJSObjectBucketListing(t *testing.T) {
 func TestJSObjectLarge(t *testing.T) {
 	const size = 64 << 20
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "BIG"})
 		if err != nil {
 			t.Fatalf("CreateObjectStore: %v", err)
@@ -901,7 +887,7 @@ func kvCLI(t *testing.T, bin string, tg *harness.Target, wantErr bool, args ...s
 func TestJSKVNatsCLI(t *testing.T) {
 	bin := natsCLI(t)
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kvCLI(t, bin, tg, false, "kv", "add", "CLIKV", "--history", "5", "--ttl", "1h", "--description", "from cli")
 		kv, err := js.KeyValue(ctx, "CLIKV")
 		if err != nil {
@@ -973,7 +959,7 @@ func TestJSKVNatsCLI(t *testing.T) {
 func TestJSObjectNatsCLI(t *testing.T) {
 	bin := natsCLI(t)
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		js, ctx := kvJS(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		kvCLI(t, bin, tg, false, "object", "add", "CLIOBJ", "--description", "cli objects")
 		obs, err := js.ObjectStore(ctx, "CLIOBJ")
 		if err != nil {

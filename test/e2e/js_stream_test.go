@@ -23,20 +23,6 @@ import (
 // persistence across a restart. Helpers are prefixed jss to stay clear of
 // the other JetStream test files in this package.
 
-// jssConnect connects to tg and returns the connection, a JetStream handle
-// and a context that bounds every call of the test.
-func jssConnect(t *testing.T, tg *harness.Target) (*nats.Conn, jetstream.JetStream, context.Context) {
-	t.Helper()
-	nc := connect(t, tg)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("%s: jetstream.New: %v", tg.Name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	t.Cleanup(cancel)
-	return nc, js, ctx
-}
-
 // jssCreate creates a stream and fails the test on error.
 func jssCreate(t *testing.T, ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) jetstream.Stream {
 	t.Helper()
@@ -189,7 +175,7 @@ func jssNames(t *testing.T, ctx context.Context, js jetstream.JetStream, opts ..
 
 func TestJSStreamAccountInfo(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 
 		// The raw response: its type, and the api block with a level.
 		resp := jssAPI(t, nc, "$JS.API.INFO", "")
@@ -252,7 +238,7 @@ func TestJSStreamAccountInfo(t *testing.T) {
 
 func TestJSStreamCRUD(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 
 		cfg := jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"orders.>"}, Description: "all orders"}
 		s := jssCreate(t, ctx, js, cfg)
@@ -393,7 +379,7 @@ func TestJSStreamCRUD(t *testing.T) {
 
 func TestJSStreamCreateErrors(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "BASE", Subjects: []string{"base.>"}})
 
 		const typ = "io.nats.jetstream.api.v1.stream_create_response"
@@ -444,7 +430,7 @@ func TestJSStreamCreateErrors(t *testing.T) {
 
 func TestJSStreamPublish(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "P", Subjects: []string{"p.>"}})
 
 		for i := uint64(1); i <= 3; i++ {
@@ -547,7 +533,7 @@ func TestJSStreamPublish(t *testing.T) {
 
 func TestJSStreamLimits(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := jssConnect(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 
 		t.Run("max_msgs discard old", func(t *testing.T) {
 			s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "MO", Subjects: []string{"mo"}, MaxMsgs: 3})
@@ -656,7 +642,7 @@ func TestJSStreamLimits(t *testing.T) {
 
 func TestJSStreamRetention(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := jssConnect(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 
 		fetchAck := func(t *testing.T, c jetstream.Consumer, n int) []jetstream.Msg {
 			t.Helper()
@@ -745,7 +731,7 @@ func TestJSStreamRetention(t *testing.T) {
 
 func TestJSStreamPurge(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "G", Subjects: []string{"g.*"}})
 		// g.0: 1 4 7 10, g.1: 2 5 8, g.2: 3 6 9.
 		for i := 0; i < 10; i++ {
@@ -817,7 +803,7 @@ func TestJSStreamPurge(t *testing.T) {
 
 func TestJSStreamGetDelete(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "K", Subjects: []string{"k.*"}})
 		before := time.Now().Add(-time.Second)
 		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "k.a", Data: []byte("one"), Header: nats.Header{"X-Test": {"v1"}}}); err != nil {
@@ -933,7 +919,7 @@ func TestJSStreamGetDelete(t *testing.T) {
 
 func TestJSStreamDirectGet(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "D", Subjects: []string{"d.*"}, AllowDirect: true})
 		if !s.CachedInfo().Config.AllowDirect {
 			t.Fatalf("allow_direct not in the created config")
@@ -1020,7 +1006,7 @@ func TestJSStreamDirectGet(t *testing.T) {
 
 func TestJSStreamRollup(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		_, js, ctx := jssConnect(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 		rollup := func(subj, data, kind string) (*jetstream.PubAck, error) {
 			return js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: []byte(data), Header: nats.Header{"Nats-Rollup": {kind}}})
 		}
@@ -1070,7 +1056,7 @@ func TestJSStreamRollup(t *testing.T) {
 
 func TestJSStreamInfoDetails(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
-		nc, js, ctx := jssConnect(t, tg)
+		nc, js, ctx := jsConnect(t, tg)
 		s := jssCreate(t, ctx, js, jetstream.StreamConfig{Name: "INFO", Subjects: []string{"a.*", "b.*"}})
 		for _, subj := range []string{"a.x", "a.x", "a.y", "b.z", "b.z", "b.z"} {
 			jssPub(t, ctx, js, subj, "data")
@@ -1155,7 +1141,7 @@ func TestJSStreamRestart(t *testing.T) {
 		probe.Shutdown()
 		opts := harness.Options{JetStream: true, StoreDir: t.TempDir()}
 		tg := harness.Start(t, probe.Name, opts)
-		_, js, ctx := jssConnect(t, tg)
+		_, js, ctx := jsConnect(t, tg)
 
 		cfg := jetstream.StreamConfig{
 			Name: "DUR", Description: "durable", Subjects: []string{"dur.*"},
@@ -1180,7 +1166,7 @@ func TestJSStreamRestart(t *testing.T) {
 		tg.Shutdown()
 
 		tg = harness.Start(t, probe.Name, opts)
-		_, js, ctx = jssConnect(t, tg)
+		_, js, ctx = jsConnect(t, tg)
 		s, err = js.Stream(ctx, "DUR")
 		if err != nil {
 			t.Fatalf("stream after restart: %v", err)
@@ -1224,4 +1210,18 @@ func TestJSStreamRestart(t *testing.T) {
 			t.Fatalf("names after restart = %v", names)
 		}
 	})
+}
+
+// jsConnect connects to tg and returns the connection, a JetStream handle
+// and a context that bounds every call of the test.
+func jsConnect(t *testing.T, tg *harness.Target) (*nats.Conn, jetstream.JetStream, context.Context) {
+	t.Helper()
+	nc := connect(t, tg)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("%s: jetstream.New: %v", tg.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return nc, js, ctx
 }
