@@ -53,6 +53,7 @@ func (s *Service) openStreamFile(name string) (*msgstore.Bolt, msgstore.Store, e
 	if err != nil {
 		return nil, nil, err
 	}
+	file.SetLogger(s.log)
 	st, err := file.Stream(name)
 	if err != nil {
 		_ = file.Close()
@@ -107,6 +108,7 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	db.SetLogger(log)
 	s := &Service{
 		cfg:     cfg,
 		r:       r,

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -34,6 +36,9 @@ type Bolt struct {
 	writeMu     sync.Mutex
 	compact     compactPolicy
 	compactions atomic.Int32
+	// Owned by the committer.
+	compactFailed time.Time
+	log           *slog.Logger
 
 	reqs chan *applyReq
 	quit chan struct{}
@@ -94,6 +99,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		path:    path,
 		db:      db,
 		compact: defaultCompactPolicy,
+		log:     slog.New(slog.DiscardHandler),
 		reqs:    make(chan *applyReq, 1024),
 		quit:    make(chan struct{}),
 		streams: make(map[string]*boltStream),

@@ -3,6 +3,7 @@ package msgstore
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,6 +31,14 @@ type compactPolicy struct {
 }
 
 var defaultCompactPolicy = compactPolicy{minFree: 64 << 20, maxLive: 32 << 20, ratio: 8}
+
+// compactRetry is how long a failed compaction (a full disk, most likely)
+// waits before the next try, so commits do not each repeat the copy.
+const compactRetry = time.Minute
+
+// SetLogger sets where compactions are reported; the default discards.
+// Call it before the first write.
+func (b *Bolt) SetLogger(log *slog.Logger) { b.log = log }
 
 // errUnavailable is returned once a failed compaction could not reopen the
 // file: every later read and write fails rather than act on a stale view.
@@ -90,7 +99,7 @@ func (b *Bolt) FileStats() FileStats {
 // maybeCompact runs on the committer after a commit that removed messages.
 func (b *Bolt) maybeCompact() {
 	p := b.compact
-	if p.minFree <= 0 {
+	if p.minFree <= 0 || time.Since(b.compactFailed) < compactRetry {
 		return
 	}
 	// Work queues remove on every ack: look at the free-page count (kept
@@ -112,8 +121,15 @@ func (b *Bolt) maybeCompact() {
 		return
 	}
 	// A failure leaves the original in place (or, at worst, the store
-	// unavailable with errUnavailable); writers see it on their next batch.
-	_ = b.compactNow()
+	// unavailable with errUnavailable, which writers see on their next
+	// batch).
+	if err := b.compactNow(); err != nil {
+		b.compactFailed = time.Now()
+		b.log.Warn("msgstore: compaction failed; the file keeps its free pages and it is tried again in a minute",
+			"file", b.path, "err", err)
+		return
+	}
+	b.log.Info("msgstore: compacted a drained file", "file", b.path, "bytes_before", fs.Size, "live_bytes", live)
 }
 
 // compactNow copies the live data into path.compact, then closes the file,

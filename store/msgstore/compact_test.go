@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -329,4 +331,35 @@ func TestKillNineDuringCompaction(t *testing.T) {
 		t.Fatal("no compaction happened before the kills: the test proved nothing")
 	}
 	t.Logf("%d compactions across 6 kill -9 rounds; every acknowledged write held", compactions)
+}
+
+// A compaction that fails (here the copy's path is taken) leaves the file
+// as it was, says so in the log, and is not retried by every later
+// commit.
+func TestFailedCompactionIsLoggedAndBacksOff(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "messages.db")
+	b := openTestBolt(t, path)
+	b.compact = smallPolicy
+	var logged bytes.Buffer
+	b.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
+	if err := os.MkdirAll(filepath.Join(path+compactSuffix, "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := b.Stream("S")
+	for round := 0; round < 2; round++ {
+		fill(t, s, 20000)
+		var rm Batch
+		rm.RemoveRange(s.State().FirstSeq, s.State().LastSeq-10)
+		applySync(t, s, &rm)
+		settle(t, s)
+	}
+	if fs := b.FileStats(); fs.Compacted != 0 {
+		t.Fatalf("compacted though the copy could not be written: %+v", fs)
+	}
+	if n := strings.Count(logged.String(), "compaction failed"); n != 1 {
+		t.Fatalf("%d failure reports for two drains within a minute, want 1:\n%s", n, logged.String())
+	}
+	if st := s.State(); st.Msgs != 10 {
+		t.Fatalf("state after failed compactions: %+v", st)
+	}
 }
