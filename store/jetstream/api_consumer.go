@@ -8,10 +8,9 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/jsapi"
-	"github.com/leafgate/leafgate/store/msgstore"
 )
 
-// storedConsumer is a durable consumer's persisted definition.
+// storedConsumer is a consumer's persisted definition.
 type storedConsumer struct {
 	Config  jsapi.ConsumerConfig `json:"config"`
 	Created time.Time            `json:"created"`
@@ -190,20 +189,22 @@ func (ms *stream) addConsumer(c *consumer) error {
 	return nil
 }
 
-// persistConsumerConfig stores a durable consumer's definition (file
-// streams only; ephemerals end with the process, as in nats-server).
+// persistConsumerConfig durably stores a consumer's definition and
+// position in the stream's file, durable or ephemeral (nats-server
+// restores both after a restart). Memory streams keep nothing. It runs on
+// the stream's goroutine.
 func (ms *stream) persistConsumerConfig(c *consumer) error {
-	if ms.memory() || c.ephemeral() {
+	if ms.file == nil {
 		return nil
 	}
 	b, err := json.Marshal(storedConsumer{Config: c.cfg, Created: c.created})
 	if err != nil {
 		return err
 	}
-	var mb msgstore.MetaBatch
-	mb.Put(consumerKey(ms.name, c.name), b)
-	mb.Put(consumerStateKey(ms.name, c.name), c.encodeState())
-	return ms.svc.applyMeta(&mb)
+	p := ms.cur()
+	p.b.PutMeta(consumerKey(c.name), b)
+	p.b.PutMeta(consumerStateKey(c.name), c.encodeState())
+	return ms.commitNow()
 }
 
 func filtersOf(cc *jsapi.ConsumerConfig) []string {
@@ -286,11 +287,11 @@ func (ms *stream) deleteConsumer(name string) bool {
 	delete(ms.consumers, name)
 	ms.releaseConsumer(c, true)
 	c.deleted = true
-	if !ms.memory() && !c.ephemeral() {
-		var mb msgstore.MetaBatch
-		mb.Delete(consumerKey(ms.name, name))
-		mb.Delete(consumerStateKey(ms.name, name))
-		ms.svc.db.ApplyMeta(&mb, func(err error) {
+	if ms.file != nil {
+		p := ms.cur()
+		p.b.DeleteMeta(consumerKey(name))
+		p.b.DeleteMeta(consumerStateKey(name))
+		p.after = append(p.after, func(err error) {
 			if err != nil {
 				ms.svc.log.Error("jetstream: delete consumer", "stream", ms.name, "consumer", name, "err", err)
 			}

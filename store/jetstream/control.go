@@ -73,12 +73,18 @@ func (ms *stream) allAcked(m *msgstore.Msg) bool {
 	return true
 }
 
-// persistConsumers writes the state of consumers that changed, one write
-// in flight per stream, and answers ack-sync requests once it is durable.
-func (ms *stream) persistConsumers() {
-	if ms.metaBusy {
-		return
-	}
+// persistConsumers writes the state of consumers that changed into the
+// batch being built, so it commits in the same transaction as the stream
+// changes it goes with: an acknowledged ack and the work-queue or interest
+// removal it causes are durable together or not at all. Ack-sync requests
+// are answered once that batch is durable. force writes every dirty
+// consumer now (at shutdown).
+//
+// Invariant: a removal caused by an ack is never committed after the
+// consumer state recording that ack. It goes into the same batch, or an
+// earlier one when the state write is delayed; a crash between them leaves
+// a pending entry whose message is gone, which recovery drops.
+func (ms *stream) persistConsumers(force bool) {
 	// Plain acks and deliveries are written at most every
 	// consumerFlushDelay (losing them in a crash means redelivery, which
 	// at-least-once allows); an ack-sync waiting for its reply is written
@@ -94,7 +100,7 @@ func (ms *stream) persistConsumers() {
 		ms.persistAt = time.Time{}
 		return
 	}
-	if !urgent {
+	if !urgent && !force {
 		t := now()
 		if ms.persistAt.IsZero() {
 			ms.persistAt = t.Add(consumerFlushDelay)
@@ -105,7 +111,6 @@ func (ms *stream) persistConsumers() {
 		}
 	}
 	ms.persistAt = time.Time{}
-	var mb msgstore.MetaBatch
 	var replies []string
 	for _, c := range ms.consumers {
 		if !c.dirty {
@@ -114,57 +119,36 @@ func (ms *stream) persistConsumers() {
 		c.dirty = false
 		replies = append(replies, c.syncAcks...)
 		c.syncAcks = c.syncAcks[:0]
-		if ms.memory() || c.ephemeral() || c.deleted {
-			continue
+		if ms.file != nil {
+			ms.cur().b.PutMeta(consumerStateKey(c.name), c.encodeState())
 		}
-		mb.Put(consumerStateKey(ms.name, c.name), c.encodeState())
 	}
-	if mb.Len() == 0 {
+	if ms.file == nil {
+		// Memory storage: nothing outlives the process to wait for.
 		for _, r := range replies {
 			ms.svc.publish(r, "", nil, nil)
 		}
 		return
 	}
-	ms.metaBusy = true
-	ms.svc.db.ApplyMeta(&mb, func(err error) {
-		ms.metaDone <- metaResult{replies: replies, err: err}
+	ms.cur().after = append(ms.cur().after, func(err error) {
+		if err != nil {
+			ms.svc.log.Error("jetstream: consumer state write failed", "stream", ms.name, "err", err)
+			// The acks stay unconfirmed (the client retries or times
+			// out); the state is written again with the next batch.
+			for _, c := range ms.consumers {
+				c.dirty = true
+			}
+			return
+		}
+		for _, r := range replies {
+			ms.svc.publish(r, "", nil, nil)
+		}
 	})
 }
 
 // consumerFlushDelay bounds how long a plain ack or a delivery waits to be
 // written.
 const consumerFlushDelay = 100 * time.Millisecond
-
-type metaResult struct {
-	replies []string
-	err     error
-}
-
-func (ms *stream) finishMeta(res metaResult) {
-	ms.metaBusy = false
-	if res.err != nil {
-		ms.svc.log.Error("jetstream: consumer state write failed", "stream", ms.name, "err", res.err)
-		// The acks stay unconfirmed: the client retries or times out.
-		for _, c := range ms.consumers {
-			c.dirty = true
-		}
-		return
-	}
-	for _, r := range res.replies {
-		ms.svc.publish(r, "", nil, nil)
-	}
-}
-
-func (ms *stream) stopConsumers() {
-	if ms.metaBusy {
-		ms.finishMeta(<-ms.metaDone)
-	}
-	ms.persistAt = time.Unix(0, 1) // due now
-	ms.persistConsumers()
-	if ms.metaBusy {
-		ms.finishMeta(<-ms.metaDone)
-	}
-}
 
 // releaseConsumers drops the consumers' pull-request subscriptions as the
 // stream stops, so a request for one has no responder (and nothing piles
@@ -192,7 +176,21 @@ func (ms *stream) releaseConsumer(c *consumer, deleted bool) {
 	c.waiting = nil
 }
 
-// Metadata keys.
-func streamKey(name string) string                { return "s/" + name }
-func consumerKey(stream, name string) string      { return "c/" + stream + "/" + name }
-func consumerStateKey(stream, name string) string { return "cs/" + stream + "/" + name }
+// Metadata keys. jetstream.db holds stream definitions; each stream's own
+// file holds its consumers' definitions and positions, so that they
+// commit with the stream's messages.
+func streamKey(name string) string { return "s/" + name }
+
+// Consumer keys in a stream's file.
+const (
+	consumerPrefix      = "c/"
+	consumerStatePrefix = "cs/"
+)
+
+func consumerKey(name string) string      { return consumerPrefix + name }
+func consumerStateKey(name string) string { return consumerStatePrefix + name }
+
+// Where stores written before consumers moved into the stream's file kept
+// them: jetstream.db, keyed by stream and consumer. Recovery moves them.
+func legacyConsumerPrefix(stream string) string      { return "c/" + stream + "/" }
+func legacyConsumerStatePrefix(stream string) string { return "cs/" + stream + "/" }

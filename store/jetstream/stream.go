@@ -54,9 +54,7 @@ type stream struct {
 	dedupQ     []dedupEntry
 	lastMsgID  string
 	consumers  map[string]*consumer
-	metaBusy   bool
 	persistAt  time.Time // when dirty consumer state is next written
-	metaDone   chan metaResult
 	wake       *time.Timer
 	wakeAt     time.Time
 }
@@ -110,7 +108,6 @@ func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgsto
 		ctl:       newMailbox(),
 		ops:       make(chan func()),
 		committed: make(chan commitResult, 1),
-		metaDone:  make(chan metaResult, 1),
 		quit:      make(chan struct{}),
 		exited:    make(chan struct{}),
 		dedup:     make(map[string]uint64),
@@ -268,8 +265,8 @@ func (ms *stream) run() {
 		}
 		select {
 		case <-ms.quit:
+			ms.persistConsumers(true)
 			ms.drainCommit()
-			ms.stopConsumers()
 			ms.releaseConsumers()
 			return
 		case <-ms.in.sig:
@@ -297,23 +294,26 @@ func (ms *stream) run() {
 				inBatch = ms.in.take(inBatch)
 				ms.ingest(inBatch)
 			}
-		case res := <-ms.metaDone:
-			ms.finishMeta(res)
 		case <-ms.wake.C:
 			ms.wakeAt = time.Time{}
 			ms.tick()
 		}
+		ms.persistConsumers(false)
 		ms.flush()
-		ms.persistConsumers()
 	}
 }
 
+// drainCommit waits for the batch in flight, then commits what is left,
+// consumer state included.
 func (ms *stream) drainCommit() {
-	if ms.committing {
-		ms.finish(<-ms.committed)
-		ms.committing = false
+	for range 2 {
+		if ms.committing {
+			ms.finish(<-ms.committed)
+			ms.committing = false
+		}
+		ms.persistConsumers(true)
+		ms.flush()
 	}
-	ms.flush()
 	if ms.committing {
 		ms.finish(<-ms.committed)
 		ms.committing = false
@@ -326,6 +326,23 @@ func (ms *stream) cur() *pending {
 		ms.batch = &pending{prevID: ms.lastMsgID}
 	}
 	return ms.batch
+}
+
+// commitNow commits the batch being built and waits for it; it runs on
+// the stream's goroutine.
+func (ms *stream) commitNow() error {
+	if ms.committing {
+		ms.finish(<-ms.committed)
+		ms.committing = false
+	}
+	ms.flush()
+	if !ms.committing {
+		return nil // nothing to write
+	}
+	res := <-ms.committed
+	ms.committing = false
+	ms.finish(res)
+	return res.err
 }
 
 // flush submits the batch being built when nothing is in flight.

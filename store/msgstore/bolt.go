@@ -268,6 +268,9 @@ func (b *Bolt) commit(group []*applyReq) {
 			if arena, err = applyBatch(sb, r.batch, st, arena); err != nil {
 				return err
 			}
+			if err := r.batch.meta.apply(tx.Bucket(bucketMeta)); err != nil {
+				return err
+			}
 		}
 		for s, st := range staged {
 			if sb := root.Bucket(s.name); sb != nil {

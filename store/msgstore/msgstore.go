@@ -111,7 +111,8 @@ type Store interface {
 
 // Batch is a list of changes applied together by Store.Apply.
 type Batch struct {
-	ops []op
+	ops  []op
+	meta MetaBatch
 }
 
 type opKind uint8
@@ -157,11 +158,21 @@ func (b *Batch) IndexPut(key []byte) { b.ops = append(b.ops, op{kind: opIndexPut
 // IndexDelete removes key from the stream's index.
 func (b *Batch) IndexDelete(key []byte) { b.ops = append(b.ops, op{kind: opIndexDelete, key: key}) }
 
+// PutMeta sets a metadata key of the store's file (see Bolt.ForEachMeta)
+// in the same transaction as the batch's messages: state that must change
+// atomically with them, such as a consumer's acks and the work-queue
+// removals they cause. Memory keeps no metadata (nothing of it outlives
+// the process anyway) and ignores it.
+func (b *Batch) PutMeta(key string, val []byte) { b.meta.Put(key, val) }
+
+// DeleteMeta removes a metadata key in the batch's transaction.
+func (b *Batch) DeleteMeta(key string) { b.meta.Delete(key) }
+
 // Len is the number of changes in the batch.
-func (b *Batch) Len() int { return len(b.ops) }
+func (b *Batch) Len() int { return len(b.ops) + b.meta.Len() }
 
 // Reset empties the batch for reuse.
-func (b *Batch) Reset() { b.ops = b.ops[:0] }
+func (b *Batch) Reset() { b.ops, b.meta = b.ops[:0], MetaBatch{} }
 
 // checkOrder validates appends against the last sequence before applying
 // anything, so a bad batch changes nothing.
