@@ -102,6 +102,9 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 func serve(cfg *Config, stderr io.Writer) int {
 	server.Version = leafgateVersion()
 	log := newLogger(cfg, stderr)
+	for _, w := range cfg.warnings {
+		log.Warn("config: "+w.Msg, "key", w.Key, "value", w.Value, "source", w.Source)
+	}
 	opts, err := cfg.serverOptions(log)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
