@@ -180,3 +180,20 @@ func TestCorruptStoreIsAStartupError(t *testing.T) {
 		t.Fatal("the corrupt database was modified")
 	}
 }
+
+// TestMain fails the run if a test left JetStream data in the source tree:
+// leafgate's default store_dir is ./data, relative to the working
+// directory, which for tests is this package's directory. Tests that start
+// leafgate must pass a t.TempDir() store_dir or working directory.
+func TestMain(m *testing.M) {
+	_, before := os.Stat("data")
+	code := m.Run()
+	if _, after := os.Stat("data"); os.IsNotExist(before) && after == nil {
+		_, _ = os.Stderr.WriteString("a test created cmd/leafgate/data: give it a t.TempDir() store_dir\n")
+		_ = os.RemoveAll("data")
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
