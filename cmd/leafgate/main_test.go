@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,6 +60,37 @@ func TestSignalPIDResolution(t *testing.T) {
 	}
 	if _, err := findLeafgate(t.TempDir(), 1); err == nil {
 		t.Fatal("no candidates accepted")
+	}
+	// A stale pid_file, or one naming another program, is refused with an
+	// error, and no signal is sent.
+	pidFile := filepath.Join(t.TempDir(), "leafgate.pid")
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(sleeper.Process.Pid)+"\n"), 0o644)
+	if err := sendSignal("stop", pidFile, "/proc"); err == nil || !strings.Contains(err.Error(), "not leafgate") || !strings.Contains(err.Error(), pidFile) {
+		t.Fatalf("pid_file naming sleep: err = %v", err)
+	}
+	if err := sendSignal("stop="+strconv.Itoa(sleeper.Process.Pid), "", "/proc"); err == nil || !strings.Contains(err.Error(), "not leafgate") {
+		t.Fatalf("=PID naming sleep: err = %v", err)
+	}
+	if err := sleeper.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("sleep was signalled: %v", err)
+	}
+	mk(14, "vim")
+	if err := sendSignal("stop=14", "", proc); err == nil || !strings.Contains(err.Error(), `"vim", not leafgate`) {
+		t.Fatalf("fake proc vim: err = %v", err)
+	}
+	if err := sendSignal("stop=99", "", proc); err == nil || !strings.Contains(err.Error(), "no such process") {
+		t.Fatalf("fake proc missing: err = %v", err)
+	}
+	var out, errb bytes.Buffer
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	_ = os.WriteFile(cfgFile, []byte("pid_file: "+pidFile+"\n"), 0o600)
+	if code := run([]string{"--config", cfgFile, "--signal", "stop"}, &out, &errb); code == exitOK || !strings.Contains(errb.String(), "not leafgate") {
+		t.Fatalf("run --signal with stale pid_file: code %d stderr %q", code, errb.String())
 	}
 	for _, bad := range []string{"explode", "ldm=abc", "ldm=-3"} {
 		if err := sendSignal(bad, "", proc); err == nil {
