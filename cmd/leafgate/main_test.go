@@ -229,3 +229,37 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// A store_dir leafgate cannot use is reported as such, naming the key and
+// the directory, not as an error about a file inside it. Tests run as root,
+// where permission bits do not stop reads, so the store_dir is a regular
+// file and a path under one; without root a directory without permissions
+// is tried too.
+func TestUnusableStoreDir(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "afile")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		file:                          "not a directory",
+		filepath.Join(file, "store"):  "cannot create the directory",
+		filepath.Join(file, "a", "b"): "cannot create the directory",
+	}
+	if os.Geteuid() != 0 {
+		locked := filepath.Join(tmp, "locked")
+		if err := os.Mkdir(locked, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(locked, 0o700) })
+		cases[locked] = "cannot read the directory"
+	}
+	for dir, want := range cases {
+		var out, errb bytes.Buffer
+		code := run([]string{"-a", "127.0.0.1", "-p", "0", "-m", "0", "--store_dir", dir}, &out, &errb)
+		msg := errb.String()
+		if code != exitRuntime || !strings.Contains(msg, "jetstream.store_dir "+dir) || !strings.Contains(msg, want) || strings.Contains(msg, "compact") {
+			t.Errorf("store_dir %s: exit %d, stderr:\n%s", dir, code, msg)
+		}
+	}
+}
