@@ -48,6 +48,9 @@ type Config struct {
 	TLS                 TLSConfig     `mapstructure:"tls"`
 	Authorization       AuthConfig    `mapstructure:"authorization"`
 	JetStream           JSConfig      `mapstructure:"jetstream"`
+	// NoAuthUser is nats-server's top-level no_auth_user: the user in
+	// authorization.users whose identity clients without credentials get.
+	NoAuthUser string `mapstructure:"no_auth_user"`
 
 	// warnings are accepted values worth a log line at start-up.
 	warnings []configWarning
@@ -505,6 +508,9 @@ func (c *Config) validate() error {
 		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
 	}
 	if _, err := auth.New(c.authConfig()); err != nil {
+		if strings.HasPrefix(err.Error(), "no_auth_user:") {
+			return err // a top-level key, as in nats-server
+		}
 		return fmt.Errorf("authorization.%w", err)
 	}
 	return nil
@@ -525,7 +531,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func (c *Config) authConfig() auth.Config {
-	ac := auth.Config{Token: c.Authorization.Token}
+	ac := auth.Config{Token: c.Authorization.Token, NoAuthUser: c.NoAuthUser}
 	for _, u := range c.Authorization.Users {
 		au := auth.User{Name: u.User, Password: u.Password, NKey: u.NKey}
 		if p := u.Permissions; p != nil {

@@ -351,3 +351,22 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestNoAuthUserConfig(t *testing.T) {
+	users := "authorization:\n  users:\n    - user: guest\n      password: g\n"
+	cfg, err := load(t, "--config", writeFile(t, users+"no_auth_user: guest\n"))
+	if err != nil || cfg.authConfig().NoAuthUser != "guest" {
+		t.Fatalf("no_auth_user: %v %v", cfg, err)
+	}
+	for body, want := range map[string]string{
+		users + "no_auth_user: ghost\n":                         `no_auth_user: "ghost" is not a user`,
+		"authorization:\n  token: t\nno_auth_user: guest\n":     "no_auth_user: \"guest\" set, but no users",
+		"no_auth_user: guest\n":                                 "no_auth_user",
+		"authorization:\n  no_auth_user: guest\n" + "port: 1\n": `unknown key "authorization.no_auth_user"`,
+	} {
+		_, err := load(t, "--config", writeFile(t, body))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "authorization.no_auth_user:") {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
+}
