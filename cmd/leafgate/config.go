@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -47,6 +48,12 @@ type Config struct {
 	TLS                 TLSConfig     `mapstructure:"tls"`
 	Authorization       AuthConfig    `mapstructure:"authorization"`
 	JetStream           JSConfig      `mapstructure:"jetstream"`
+	// NoAuthUser is nats-server's top-level no_auth_user: the user in
+	// authorization.users whose identity clients without credentials get.
+	NoAuthUser string `mapstructure:"no_auth_user"`
+
+	// warnings are accepted values worth a log line at start-up.
+	warnings []configWarning
 }
 
 // JSConfig is the jetstream section.
@@ -210,14 +217,17 @@ func newFlagSet() *pflag.FlagSet {
 
 // loadConfig layers the embedded defaults, the --config file, LEAFGATE_*
 // environment variables and the flags that were set, then decodes and
-// validates. Errors name the offending key.
+// validates. Errors name the offending key, and the file, environment
+// variable or flag it was set by.
 func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(configs.DefaultYAML)); err != nil {
 		return nil, fmt.Errorf("embedded defaults: %w", err)
 	}
+	types := keyTypes(reflect.TypeFor[Config](), "")
 	known := knownKeys(reflect.TypeFor[Config](), "")
+	src := map[string]string{} // key -> where its value comes from
 	if path, _ := fs.GetString("config"); path != "" {
 		fv := viper.New()
 		fv.SetConfigFile(path)
@@ -231,49 +241,160 @@ func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 		if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
 			return nil, fmt.Errorf("config file %s: %w", path, err)
 		}
+		for _, k := range fv.AllKeys() {
+			src[k] = "config file " + path
+		}
 	}
 	v.SetEnvPrefix("LEAFGATE")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	for key := range known {
+		if os.Getenv(envName(key)) != "" { // viper ignores empty variables
+			src[key] = "environment variable " + envName(key)
+		}
+	}
 	for flag, key := range flagKeys {
 		if f := fs.Lookup(flag); f != nil && f.Changed {
 			if err := v.BindPFlag(key, f); err != nil {
 				return nil, fmt.Errorf("flag --%s: %w", flag, err)
 			}
+			src[key] = "flag --" + flag
+		}
+	}
+	hook := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		sizeHook,
+		storeLimitHook,
+		durationHook,
+		mapstructure.StringToSliceHookFunc(","),
+	))
+	// Decode key by key first, so that an error names the key and where
+	// its value came from, and durations without a unit can be reported.
+	var plain []string
+	for _, key := range sortedKeys(types) {
+		t := types[key]
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
+			continue // authorization.users: decoded below, errors carry the path
+		}
+		raw := v.Get(key)
+		if err := decodeOne(raw, t); err != nil {
+			return nil, fmt.Errorf("config: %s: %v%s: %w", key, quoteValue(raw), fromSource(src[key]), err)
+		}
+		if t == reflect.TypeFor[time.Duration]() && plainSeconds(raw) && !nativeSeconds[key] {
+			plain = append(plain, key)
 		}
 	}
 	var cfg Config
-	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		sizeHook,
-		storeLimitHook,
-		mapstructure.StringToTimeDurationHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
-	)))
-	if err != nil {
+	if err := v.UnmarshalExact(&cfg, hook); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := cfg.validate(); err != nil {
+		if key, _, ok := strings.Cut(err.Error(), ":"); ok && src[key] != "" {
+			return nil, fmt.Errorf("config: %w (%s)", err, src[key])
+		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	for _, key := range plain {
+		cfg.warnings = append(cfg.warnings, configWarning{
+			Key: key, Source: src[key], Value: fmt.Sprint(v.Get(key)),
+			Msg: "duration without a unit read as seconds; write it with one (for example \"10s\")",
+		})
 	}
 	return &cfg, nil
 }
 
-// knownKeys lists the dotted keys of a config struct; a struct-valued field
-// contributes its own keys, anything else (including lists) is a leaf.
-func knownKeys(t reflect.Type, prefix string) map[string]bool {
-	out := map[string]bool{}
+// nativeSeconds are the duration keys nats-server itself reads as a number
+// of seconds (tls and authorization timeout); a plain number there draws no
+// warning. Elsewhere nats-server warns that it "should be converted to a
+// duration", and so does leafgate.
+var nativeSeconds = map[string]bool{"tls.timeout": true, "authorization.timeout": true}
+
+// configWarning is a value that was accepted but deserves a log line.
+type configWarning struct {
+	Key, Source, Value, Msg string
+}
+
+// envName is the environment variable that sets key.
+func envName(key string) string {
+	return "LEAFGATE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func fromSource(src string) string {
+	if src == "" {
+		return ""
+	}
+	return " from " + src
+}
+
+func quoteValue(raw any) string {
+	if s, ok := raw.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%v", raw)
+}
+
+// decodeOne decodes one key's value into its field type the way
+// UnmarshalExact does (viper's weak typing and leafgate's hooks), returning
+// the bare reason on failure.
+func decodeOne(raw any, t reflect.Type) error {
+	out := reflect.New(t)
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           out.Interface(),
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			sizeHook, storeLimitHook, durationHook, mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(raw); err != nil {
+		var de *mapstructure.DecodeError
+		if errors.As(err, &de) && de.Unwrap() != nil {
+			return de.Unwrap()
+		}
+		return err
+	}
+	return nil
+}
+
+// keyTypes maps the dotted keys of a config struct to their field types;
+// a struct-valued field contributes its own keys, anything else (including
+// lists) is a leaf.
+func keyTypes(t reflect.Type, prefix string) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
 		key := prefix + f.Tag.Get("mapstructure")
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[StoreLimit]() {
-			for k := range knownKeys(f.Type, key+".") {
-				out[k] = true
+			for k, ft := range keyTypes(f.Type, key+".") {
+				out[k] = ft
 			}
 			continue
 		}
-		out[key] = true
+		out[key] = f.Type
 	}
 	return out
+}
+
+// knownKeys lists the dotted keys of a config struct.
+func knownKeys(t reflect.Type, prefix string) map[string]bool {
+	out := map[string]bool{}
+	for k := range keyTypes(t, prefix) {
+		out[k] = true
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // checkKeys reports keys that are not part of Config. Keys under a list
@@ -387,6 +508,9 @@ func (c *Config) validate() error {
 		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
 	}
 	if _, err := auth.New(c.authConfig()); err != nil {
+		if strings.HasPrefix(err.Error(), "no_auth_user:") {
+			return err // a top-level key, as in nats-server
+		}
 		return fmt.Errorf("authorization.%w", err)
 	}
 	return nil
@@ -407,7 +531,7 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func (c *Config) authConfig() auth.Config {
-	ac := auth.Config{Token: c.Authorization.Token}
+	ac := auth.Config{Token: c.Authorization.Token, NoAuthUser: c.NoAuthUser}
 	for _, u := range c.Authorization.Users {
 		au := auth.User{Name: u.User, Password: u.Password, NKey: u.NKey}
 		if p := u.Permissions; p != nil {

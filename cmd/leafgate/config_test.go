@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +250,123 @@ func FuzzConfigFile(f *testing.F) {
 			t.Fatalf("loaded an invalid configuration: %v", verr)
 		}
 	})
+}
+
+// A duration without a unit is seconds, as nats-server reads one, from a
+// file, an environment variable or a flag; it is never nanoseconds.
+func TestPlainNumberDurationsAreSeconds(t *testing.T) {
+	file := writeFile(t, "write_deadline: 10\nping_interval: 1.5\nlame_duck_duration: 60\nlame_duck_grace_period: 0\n"+
+		"tls:\n  timeout: 3\nauthorization:\n  timeout: 4\n  users:\n    - user: a\n      password: b\n      permissions:\n        allow_responses: {max: 1, expires: 30}\n")
+	t.Setenv("LEAFGATE_AUTHORIZATION_TIMEOUT", "5")
+	cfg, err := load(t, "--config", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]time.Duration{
+		"write_deadline":         {cfg.WriteDeadline, 10 * time.Second},
+		"ping_interval":          {cfg.PingInterval, 1500 * time.Millisecond},
+		"lame_duck_duration":     {cfg.LameDuckDuration, time.Minute},
+		"lame_duck_grace_period": {cfg.LameDuckGracePeriod, 0},
+		"tls.timeout":            {cfg.TLS.Timeout, 3 * time.Second},
+		"authorization.timeout":  {cfg.Authorization.Timeout, 5 * time.Second},
+		"expires":                {cfg.Authorization.Users[0].Permissions.AllowResponses.Expires, 30 * time.Second},
+	}
+	for k, w := range want {
+		if w[0] != w[1] {
+			t.Errorf("%s = %v, want %v", k, w[0], w[1])
+		}
+	}
+	// nats-server warns about plain numbers except for the two timeouts.
+	var warned []string
+	for _, w := range cfg.warnings {
+		warned = append(warned, w.Key)
+	}
+	if strings.Join(warned, ",") != "lame_duck_duration,lame_duck_grace_period,ping_interval,write_deadline" {
+		t.Errorf("warnings for %v", warned)
+	}
+	for _, body := range []string{"write_deadline: 0\n", "ping_interval: -5\n", "tls:\n  timeout: 0\n", "lame_duck_grace_period: -1\n", "write_deadline: 1e30\n"} {
+		key := strings.TrimSpace(strings.SplitN(strings.ReplaceAll(body, "tls:\n  ", "tls."), ":", 2)[0])
+		if _, err := load(t, "--config", writeFile(t, body)); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: err = %v, want mention of %s", body, err, key)
+		}
+	}
+	t.Setenv("LEAFGATE_WRITE_DEADLINE", "7")
+	if cfg, err = load(t); err != nil || cfg.WriteDeadline != 7*time.Second {
+		t.Fatalf("env write_deadline: %v %v", cfg, err)
+	}
+}
+
+// An error in a value set by an environment variable names the variable
+// and the key, not a file.
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	for _, tt := range []struct{ env, val, key string }{
+		{"LEAFGATE_PORT", "abc", "port"},
+		{"LEAFGATE_PORT", "70000", "port"},
+		{"LEAFGATE_WRITE_DEADLINE", "soon", "write_deadline"},
+		{"LEAFGATE_TLS_TIMEOUT", "0", "tls.timeout"},
+		{"LEAFGATE_MAX_PAYLOAD", "12XB", "max_payload"},
+	} {
+		t.Run(tt.env+"="+tt.val, func(t *testing.T) {
+			t.Setenv(tt.env, tt.val)
+			_, err := load(t)
+			if err == nil || !strings.Contains(err.Error(), "environment variable "+tt.env) || !strings.Contains(err.Error(), tt.key+":") {
+				t.Fatalf("err = %v, want %s and key %s named", err, tt.env, tt.key)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"10": 10 * time.Second, "1.5": 1500 * time.Millisecond, " 2m ": 2 * time.Minute, "500ms": 500 * time.Millisecond, "-3": -3 * time.Second, "0": 0} {
+		if got, _, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "abc", "1e3", "inf", "NaN", "0x10", "10 s", "99999999999", "1.", ".5"} {
+		if _, _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"10", "1.5", "-2", "500ms", "1h2m3.5s", "0", "9000000000", "1e9", "+7", " 3 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, plain, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if plain {
+			f, perr := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if perr != nil || math.Abs(float64(d)-f*1e9) > 1 {
+				t.Fatalf("ParseDuration(%q) = %v, not %v seconds", s, d, f)
+			}
+			return
+		}
+		// Go syntax round-trips through time.Duration.String.
+		if back, _, err := ParseDuration(d.String()); err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v; back from %q: %v %v", s, d, d.String(), back, err)
+		}
+	})
+}
+
+func TestNoAuthUserConfig(t *testing.T) {
+	users := "authorization:\n  users:\n    - user: guest\n      password: g\n"
+	cfg, err := load(t, "--config", writeFile(t, users+"no_auth_user: guest\n"))
+	if err != nil || cfg.authConfig().NoAuthUser != "guest" {
+		t.Fatalf("no_auth_user: %v %v", cfg, err)
+	}
+	for body, want := range map[string]string{
+		users + "no_auth_user: ghost\n":                         `no_auth_user: "ghost" is not a user`,
+		"authorization:\n  token: t\nno_auth_user: guest\n":     "no_auth_user: \"guest\" set, but no users",
+		"no_auth_user: guest\n":                                 "no_auth_user",
+		"authorization:\n  no_auth_user: guest\n" + "port: 1\n": `unknown key "authorization.no_auth_user"`,
+	} {
+		_, err := load(t, "--config", writeFile(t, body))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "authorization.no_auth_user:") {
+			t.Errorf("%q: err = %v, want %q", body, err, want)
+		}
+	}
 }

@@ -66,3 +66,24 @@ func TestDefaultStoreLimitsResolve(t *testing.T) {
 		t.Errorf("max store %d of %d free", jc.MaxStore, disk)
 	}
 }
+
+// Any accepted store limit is a percentage of 1-100 or a non-negative size,
+// never both, and its String form parses back to the same limit.
+func FuzzParseStoreLimit(f *testing.F) {
+	for _, s := range []string{"75%", "100%", "1%", "0%", "101%", "2GB", "1048576", "0", " 50 % ", "-1", "%", "1.5GB", "9223372036854775807%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseStoreLimit(s)
+		if err != nil {
+			return
+		}
+		if l.Percent != 0 && (l.Percent < 1 || l.Percent > 100 || l.Bytes != 0) || l.Bytes < 0 {
+			t.Fatalf("ParseStoreLimit(%q) = %+v", s, l)
+		}
+		back, err := ParseStoreLimit(l.String())
+		if err != nil || back != l {
+			t.Fatalf("ParseStoreLimit(%q) = %+v; String %q parses to %+v, %v", s, l, l.String(), back, err)
+		}
+	})
+}

@@ -102,6 +102,9 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 func serve(cfg *Config, stderr io.Writer) int {
 	server.Version = leafgateVersion()
 	log := newLogger(cfg, stderr)
+	for _, w := range cfg.warnings {
+		log.Warn("config: "+w.Msg, "key", w.Key, "value", w.Value, "source", w.Source)
+	}
 	opts, err := cfg.serverOptions(log)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
@@ -121,6 +124,10 @@ func serve(cfg *Config, stderr io.Writer) int {
 
 	var js *jetstream.Service
 	if cfg.JetStream.Enabled {
+		if err := checkStoreDir(cfg.JetStream.StoreDir); err != nil {
+			log.Error("jetstream start failed", "key", "jetstream.store_dir", "err", err)
+			return exitRuntime
+		}
 		js, err = jetstream.Open(cfg.jetStreamConfig(log), srv.Router())
 		if err != nil {
 			log.Error("jetstream start failed", "err", err)
@@ -184,4 +191,32 @@ func serve(cfg *Config, stderr io.Writer) int {
 			}
 		}
 	}
+}
+
+// checkStoreDir makes sure the JetStream directory exists (creating it)
+// and can be listed and written, so that a bad store_dir is reported as
+// such rather than as a failure on some file inside it.
+func checkStoreDir(dir string) error {
+	fail := func(what string, err error) error {
+		return fmt.Errorf("jetstream.store_dir %s: %s: %w", dir, what, err)
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("jetstream.store_dir %s: not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fail("cannot create the directory", err)
+	}
+	if _, err := os.ReadDir(dir); err != nil {
+		return fail("cannot read the directory (check its permissions and owner)", err)
+	}
+	f, err := os.CreateTemp(dir, ".leafgate-write-check-*")
+	if err != nil {
+		return fail("cannot write in the directory (check its permissions and owner)", err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return fail("cannot remove files in the directory", err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,6 +60,37 @@ func TestSignalPIDResolution(t *testing.T) {
 	}
 	if _, err := findLeafgate(t.TempDir(), 1); err == nil {
 		t.Fatal("no candidates accepted")
+	}
+	// A stale pid_file, or one naming another program, is refused with an
+	// error, and no signal is sent.
+	pidFile := filepath.Join(t.TempDir(), "leafgate.pid")
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(sleeper.Process.Pid)+"\n"), 0o644)
+	if err := sendSignal("stop", pidFile, "/proc"); err == nil || !strings.Contains(err.Error(), "not leafgate") || !strings.Contains(err.Error(), pidFile) {
+		t.Fatalf("pid_file naming sleep: err = %v", err)
+	}
+	if err := sendSignal("stop="+strconv.Itoa(sleeper.Process.Pid), "", "/proc"); err == nil || !strings.Contains(err.Error(), "not leafgate") {
+		t.Fatalf("=PID naming sleep: err = %v", err)
+	}
+	if err := sleeper.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("sleep was signalled: %v", err)
+	}
+	mk(14, "vim")
+	if err := sendSignal("stop=14", "", proc); err == nil || !strings.Contains(err.Error(), `"vim", not leafgate`) {
+		t.Fatalf("fake proc vim: err = %v", err)
+	}
+	if err := sendSignal("stop=99", "", proc); err == nil || !strings.Contains(err.Error(), "no such process") {
+		t.Fatalf("fake proc missing: err = %v", err)
+	}
+	var out, errb bytes.Buffer
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	_ = os.WriteFile(cfgFile, []byte("pid_file: "+pidFile+"\n"), 0o600)
+	if code := run([]string{"--config", cfgFile, "--signal", "stop"}, &out, &errb); code == exitOK || !strings.Contains(errb.String(), "not leafgate") {
+		t.Fatalf("run --signal with stale pid_file: code %d stderr %q", code, errb.String())
 	}
 	for _, bad := range []string{"explode", "ldm=abc", "ldm=-3"} {
 		if err := sendSignal(bad, "", proc); err == nil {
@@ -178,5 +210,56 @@ func TestCorruptStoreIsAStartupError(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(db); !bytes.Equal(after, garbage) {
 		t.Fatal("the corrupt database was modified")
+	}
+}
+
+// TestMain fails the run if a test left JetStream data in the source tree:
+// leafgate's default store_dir is ./data, relative to the working
+// directory, which for tests is this package's directory. Tests that start
+// leafgate must pass a t.TempDir() store_dir or working directory.
+func TestMain(m *testing.M) {
+	_, before := os.Stat("data")
+	code := m.Run()
+	if _, after := os.Stat("data"); os.IsNotExist(before) && after == nil {
+		_, _ = os.Stderr.WriteString("a test created cmd/leafgate/data: give it a t.TempDir() store_dir\n")
+		_ = os.RemoveAll("data")
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// A store_dir leafgate cannot use is reported as such, naming the key and
+// the directory, not as an error about a file inside it. Tests run as root,
+// where permission bits do not stop reads, so the store_dir is a regular
+// file and a path under one; without root a directory without permissions
+// is tried too.
+func TestUnusableStoreDir(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "afile")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		file:                          "not a directory",
+		filepath.Join(file, "store"):  "cannot create the directory",
+		filepath.Join(file, "a", "b"): "cannot create the directory",
+	}
+	if os.Geteuid() != 0 {
+		locked := filepath.Join(tmp, "locked")
+		if err := os.Mkdir(locked, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(locked, 0o700) })
+		cases[locked] = "cannot read the directory"
+	}
+	for dir, want := range cases {
+		var out, errb bytes.Buffer
+		code := run([]string{"-a", "127.0.0.1", "-p", "0", "-m", "0", "--store_dir", dir}, &out, &errb)
+		msg := errb.String()
+		if code != exitRuntime || !strings.Contains(msg, "jetstream.store_dir "+dir) || !strings.Contains(msg, want) || strings.Contains(msg, "compact") {
+			t.Errorf("store_dir %s: exit %d, stderr:\n%s", dir, code, msg)
+		}
 	}
 }

@@ -47,10 +47,43 @@ func sendSignal(arg, pidFile, procDir string) error {
 			return err
 		}
 	}
+	if err := checkLeafgate(procDir, pid, pidFile, hasPID); err != nil {
+		return err
+	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		return fmt.Errorf("signal pid %d: %w", pid, err)
 	}
 	return nil
+}
+
+// checkLeafgate refuses to signal a pid that is not a running leafgate: a
+// stale pid_file may name a process that has since exited, or an unrelated
+// one that reused the pid. Without a /proc to look in it cannot tell, and
+// lets the signal go.
+func checkLeafgate(procDir string, pid int, pidFile string, explicit bool) error {
+	if _, err := os.Stat(procDir); err != nil {
+		return nil
+	}
+	from := "pid " + strconv.Itoa(pid)
+	if !explicit && pidFile != "" {
+		from += " (from pid_file " + pidFile + ", which may be stale)"
+	}
+	comm, err := os.ReadFile(filepath.Join(procDir, strconv.Itoa(pid), "comm"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no such process", from)
+		}
+		return fmt.Errorf("%s: read process name: %w", from, err)
+	}
+	name := strings.TrimSpace(string(comm))
+	if strings.HasPrefix(name, "leafgate") {
+		return nil
+	}
+	if exe, err := os.Readlink(filepath.Join(procDir, strconv.Itoa(pid), "exe")); err == nil &&
+		strings.HasPrefix(filepath.Base(strings.TrimSuffix(exe, " (deleted)")), "leafgate") {
+		return nil
+	}
+	return fmt.Errorf("%s is %q, not leafgate; not signalling it", from, name)
 }
 
 // findLeafgate returns the pid of the one process named leafgate other than

@@ -48,6 +48,7 @@ type Authenticator struct {
 	users  map[string]*compiledUser // by name
 	nkeys  map[string]*compiledUser // by public key
 	hasAny bool
+	noAuth *Identity // no_auth_user's identity, or nil
 }
 
 type compiledUser struct {
@@ -101,11 +102,29 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 	}
 	a.hasAny = a.token != "" || len(a.users) > 0 || len(a.nkeys) > 0
+	if n := cfg.NoAuthUser; n != "" {
+		if len(a.users) == 0 && len(a.nkeys) == 0 {
+			return nil, fmt.Errorf("no_auth_user: %q set, but no users are defined", n)
+		}
+		u := a.users[n]
+		if u == nil {
+			u = a.nkeys[n]
+		}
+		if u == nil {
+			return nil, fmt.Errorf("no_auth_user: %q is not a user or nkey in users", n)
+		}
+		a.noAuth = u.id
+	}
 	return a, nil
 }
 
 // Required reports whether clients must authenticate (auth_required in INFO).
 func (a *Authenticator) Required() bool { return a.hasAny }
+
+// InfoAuthRequired is auth_required for INFO: false when a no_auth_user
+// admits clients without credentials, as nats-server reports it, although
+// clients still go through Authenticate.
+func (a *Authenticator) InfoAuthRequired() bool { return a.hasAny && a.noAuth == nil }
 
 // NeedsNonce reports whether INFO must carry a nonce for nkey signatures.
 func (a *Authenticator) NeedsNonce() bool { return len(a.nkeys) > 0 }
@@ -127,6 +146,9 @@ func NewNonce() string {
 func (a *Authenticator) Authenticate(c Credentials, nonce string) (*Identity, error) {
 	if !a.hasAny {
 		return &Identity{}, nil
+	}
+	if a.noAuth != nil && c.User == "" && c.Password == "" && c.Token == "" && c.NKey == "" {
+		return a.noAuth, nil
 	}
 	if c.NKey != "" && len(a.nkeys) > 0 {
 		u := a.nkeys[c.NKey]

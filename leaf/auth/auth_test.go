@@ -224,3 +224,54 @@ func BenchmarkCanPublish(b *testing.B) {
 		c.CanPublish("svc.j.orders.new")
 	}
 }
+
+// no_auth_user: a client without credentials gets that user's identity and
+// permissions; one with credentials is checked as usual; INFO says no auth
+// is required.
+func TestNoAuthUser(t *testing.T) {
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	cfg := Config{NoAuthUser: "guest", Users: []User{
+		{Name: "admin", Password: "pw"},
+		{Name: "guest", Password: "gpw", Permissions: &Permissions{Publish: &SubjectPermission{Allow: []string{"public.>"}}}},
+		{NKey: pub},
+	}}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Required() || a.InfoAuthRequired() {
+		t.Fatalf("Required %v InfoAuthRequired %v", a.Required(), a.InfoAuthRequired())
+	}
+	id, err := a.Authenticate(Credentials{}, "")
+	if err != nil || id.Name != "guest" || id.Perms == nil || !id.Perms.CanPublish("public.x") || id.Perms.CanPublish("private.x") {
+		t.Fatalf("no credentials: %+v %v", id, err)
+	}
+	if id, err := a.Authenticate(Credentials{User: "admin", Password: "pw"}, ""); err != nil || id.Name != "admin" {
+		t.Fatalf("admin: %+v %v", id, err)
+	}
+	for _, c := range []Credentials{{User: "admin", Password: "bad"}, {User: "admin"}, {Password: "gpw"}, {Token: "x"}, {NKey: pub}} {
+		if _, err := a.Authenticate(c, "nonce"); !errors.Is(err, ErrAuthorization) {
+			t.Errorf("%+v admitted: %v", c, err)
+		}
+	}
+	cfg.NoAuthUser = pub
+	if a, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := a.Authenticate(Credentials{}, ""); err != nil || id.Name != pub {
+		t.Fatalf("nkey no_auth_user: %+v %v", id, err)
+	}
+	for _, bad := range []Config{
+		{NoAuthUser: "nobody", Users: cfg.Users},
+		{NoAuthUser: "guest", Token: "t"},
+		{NoAuthUser: "guest"},
+	} {
+		if _, err := New(bad); err == nil || !strings.HasPrefix(err.Error(), "no_auth_user: ") {
+			t.Errorf("%+v: err = %v", bad, err)
+		}
+	}
+	if a, _ := New(Config{Users: cfg.Users}); !a.InfoAuthRequired() {
+		t.Error("InfoAuthRequired false without no_auth_user")
+	}
+}

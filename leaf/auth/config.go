@@ -14,6 +14,11 @@ type Config struct {
 	Token string
 	// Users are the named or nkey users allowed to connect.
 	Users []User
+	// NoAuthUser names a user (or nkey) in Users whose identity and
+	// permissions a client gets when its CONNECT carries no credentials at
+	// all (nats-server's no_auth_user). Clients that send credentials are
+	// checked as usual. It requires Users.
+	NoAuthUser string
 }
 
 // User is one credential: either Name with Password, or NKey (a user public

@@ -446,7 +446,7 @@ func (s *Server) baseInfo() proto.Info {
 		Port:         port,
 		Headers:      true,
 		MaxPayload:   s.opts.MaxPayload,
-		AuthRequired: s.auth.Required(),
+		AuthRequired: s.auth.InfoAuthRequired(),
 		TLSRequired:  s.opts.TLS != nil && !s.opts.AllowNonTLS,
 		TLSAvailable: s.opts.TLS != nil && s.opts.AllowNonTLS,
 		TLSVerify:    s.opts.TLS != nil && s.opts.TLS.ClientAuth == tls.RequireAndVerifyClientCert,

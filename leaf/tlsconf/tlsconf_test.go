@@ -41,3 +41,26 @@ func TestServerConfig(t *testing.T) {
 		}
 	}
 }
+
+// ParseMinVersion accepts exactly the versions it documents and maps them
+// to TLS 1.2 or 1.3; everything else is an error naming the input.
+func FuzzParseMinVersion(f *testing.F) {
+	for _, s := range []string{"", "1.2", "1.3", "1.0", "1.1", "TLS1.3", " 1.3", "1.30", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseMinVersion(s)
+		if err != nil {
+			if v != 0 {
+				t.Fatalf("ParseMinVersion(%q) = %#x with error %v", s, v, err)
+			}
+			return
+		}
+		switch {
+		case (s == "" || s == "1.2") && v == tls.VersionTLS12:
+		case s == "1.3" && v == tls.VersionTLS13:
+		default:
+			t.Fatalf("ParseMinVersion(%q) = %#x", s, v)
+		}
+	})
+}

@@ -160,3 +160,64 @@ func TestPermissions(t *testing.T) {
 		expectErr(t, sch, `Permissions Violation for Publish to "anything"`)
 	})
 }
+
+// no_auth_user: a client without credentials is admitted as that user,
+// with its permissions; credentials, when sent, are checked as usual.
+func TestNoAuthUser(t *testing.T) {
+	opts := harness.Options{NoAuthUser: "guest", Users: []harness.User{
+		{Name: "admin", Password: "admin-pw"},
+		{Name: "guest", Password: "guest-pw", Perms: &harness.Perms{PubAllow: []string{"public.>"}, SubAllow: []string{"public.>", "_INBOX.>"}}},
+	}}
+	harness.ForEach(t, opts, func(t *testing.T, tg *harness.Target) {
+		errs := make(chan error, 4)
+		guest, err := nats.Connect(tg.URL, nats.MaxReconnects(0), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		if err != nil {
+			t.Fatalf("no credentials rejected: %v", err)
+		}
+		defer guest.Close()
+		if guest.AuthRequired() {
+			t.Error("INFO auth_required with no_auth_user")
+		}
+		admin, err := nats.Connect(tg.URL, nats.UserInfo("admin", "admin-pw"), nats.MaxReconnects(0))
+		if err != nil {
+			t.Fatalf("admin: %v", err)
+		}
+		defer admin.Close()
+		sub, err := admin.SubscribeSync(">")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// The guest's permissions apply: public.> goes through, private.x
+		// is a permissions violation.
+		if err := guest.Publish("private.x", []byte("no")); err != nil {
+			t.Fatal(err)
+		}
+		if err := guest.Publish("public.x", []byte("yes")); err != nil {
+			t.Fatal(err)
+		}
+		if err := guest.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil || m.Subject != "public.x" {
+			t.Fatalf("first message: %v %v", m, err)
+		}
+		select {
+		case err := <-errs:
+			if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+				t.Fatalf("guest error: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no permissions violation for the guest's publish to private.x")
+		}
+		// Credentials are checked, not replaced by the no_auth_user.
+		for i, o := range []nats.Option{nats.UserInfo("admin", "wrong"), nats.UserInfo("guest", "wrong"), nats.Token("nope")} {
+			if _, err := nats.Connect(tg.URL, o, nats.MaxReconnects(0)); !errors.Is(err, nats.ErrAuthorization) {
+				t.Errorf("bad credential %d: err %v, want authorization violation", i, err)
+			}
+		}
+	})
+}

@@ -47,6 +47,7 @@ type TLS struct {
 type Options struct {
 	Users            []User
 	Token            string
+	NoAuthUser       string // a Users name or nkey for clients without credentials
 	TLS              *TLS
 	PingInterval     time.Duration
 	MaxPingsOut      int
@@ -146,7 +147,7 @@ func startLeafgate(o Options) (*Target, error) {
 		AuthTimeout:         o.AuthTimeout,
 		LameDuckDuration:    o.LameDuckDuration,
 		LameDuckGracePeriod: o.LameDuckGrace,
-		Auth:                auth.Config{Token: o.Token},
+		Auth:                auth.Config{Token: o.Token, NoAuthUser: o.NoAuthUser},
 	}
 	for _, u := range o.Users {
 		au := auth.User{Name: u.Name, Password: u.Password, NKey: u.NKey}
@@ -237,6 +238,7 @@ func startReference(o Options) (*Target, error) {
 		LameDuckDuration:    o.LameDuckDuration,
 		LameDuckGracePeriod: o.LameDuckGrace,
 		Authorization:       o.Token,
+		NoAuthUser:          o.NoAuthUser,
 		JetStream:           o.JetStream,
 		JetStreamDomain:     o.Domain,
 	}
