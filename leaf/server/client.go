@@ -118,7 +118,7 @@ type client struct {
 	echo         bool
 	opts         proto.Connect
 	user         string
-	creds        auth.Credentials // kept to re-check on Reload; never shown
+	creds        auth.Credentials       // kept to re-check on Reload; never shown
 	replies      map[string]*replyGrant // allow_responses grants, reply subject → grant
 	subs         map[string]*router.Sub // sid → subscription
 	out          outQueue               // pending output
