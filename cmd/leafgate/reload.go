@@ -49,6 +49,14 @@ var reloadKeys = map[string]int{
 	"jetstream.max_file_store":   keyRestart,
 }
 
+// reloadClass is how a reload treats a changed key.
+func reloadClass(key string) int {
+	if c, ok := reloadKeys[key]; ok {
+		return c
+	}
+	return keyLive
+}
+
 // reloader re-reads the configuration and applies it to a running server.
 // It is used by one goroutine (the signal loop).
 type reloader struct {
@@ -76,7 +84,7 @@ func (r *reloader) reload() (changed []string, err error) {
 	keys := diffConfig(r.cfg, next)
 	var refused, restart []string
 	for _, k := range keys {
-		switch reloadKeys[k] {
+		switch reloadClass(k) {
 		case keyRefused:
 			refused = append(refused, k)
 		case keyRestart:
