@@ -195,3 +195,29 @@ func TestReloadRotatesTLSCertificate(t *testing.T) {
 		t.Fatalf("old TLS connection: %q, %v", buf[:n], err)
 	}
 }
+
+// Lowering max_connections closes clients over the new limit, as
+// nats-server does.
+func TestReloadLowersMaxConnections(t *testing.T) {
+	opts := server.Options{MonitorListen: "127.0.0.1:0"}
+	s := servertest.Run(t, opts)
+	clients := []*rawClient{dialRaw(t, s, quiet), dialRaw(t, s, quiet), dialRaw(t, s, quiet)}
+	for _, c := range clients {
+		c.flush()
+	}
+	opts.MaxConnections = 1
+	if _, err := s.Reload(opts); err != nil {
+		t.Fatal(err)
+	}
+	closed := 0
+	for _, c := range clients {
+		_ = c.conn.SetReadDeadline(time.Now().Add(time.Second))
+		c.send("PING\r\n")
+		if l, err := c.r.ReadString('\n'); err == nil && strings.HasPrefix(l, "-ERR 'maximum connections exceeded'") {
+			closed++
+		}
+	}
+	if closed != 2 || s.NumClients() != 1 {
+		t.Fatalf("closed %d, %d left; want 2 closed, 1 left", closed, s.NumClients())
+	}
+}
