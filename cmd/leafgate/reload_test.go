@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/leaf/tlsconf"
 )
 
 // liveKeys are the keys a reload applies to the running server.
@@ -130,5 +134,30 @@ func TestSignalReload(t *testing.T) {
 	reload("config reload not supported for server_name")
 	if !natsLogin(t, addr, "bob", "pw") || natsLogin(t, addr, "carol", "pw") {
 		t.Fatal("a failed reload changed the running configuration")
+	}
+}
+
+// A certificate renewed in place (same path, new contents) is reported.
+func TestTLSFilesChangedInPlace(t *testing.T) {
+	dir := t.TempDir()
+	load := func() server.Options {
+		t.Helper()
+		if _, err := tlsconf.WriteTestCerts(dir); err != nil {
+			t.Fatal(err)
+		}
+		c := &Config{TLS: TLSConfig{CertFile: filepath.Join(dir, "server.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
+			CAFile: filepath.Join(dir, "ca.pem"), Timeout: time.Second}}
+		o, err := c.serverOptions(slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	a := load()
+	if got := tlsFilesChanged(a, a); len(got) != 0 {
+		t.Fatalf("unchanged files reported: %v", got)
+	}
+	if got := tlsFilesChanged(a, load()); !slices.Equal(got, []string{"tls.cert_file", "tls.ca_file"}) {
+		t.Fatalf("renewed files: %v", got)
 	}
 }
