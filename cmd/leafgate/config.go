@@ -209,7 +209,7 @@ func newFlagSet() *pflag.FlagSet {
 	fs.Bool("jetstream", true, "enable JetStream (jetstream.enabled)")
 	fs.String("store_dir", "", "JetStream storage directory (jetstream.store_dir)")
 	fs.String("domain", "", "JetStream domain (jetstream.domain)")
-	fs.String("signal", "", "send a signal to a running leafgate: ldm, stop or quit, optionally =PID")
+	fs.String("signal", "", "send a signal to a running leafgate: ldm, reload, stop or quit, optionally =PID")
 	fs.BoolP("version", "v", false, "print the version and exit")
 	fs.BoolP("help", "h", false, "show this help")
 	return fs

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -86,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	return serve(cfg, stderr)
+	return serve(fs, cfg, stderr)
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
@@ -98,10 +97,12 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the server until a signal ends it.
-func serve(cfg *Config, stderr io.Writer) int {
+// serve runs the server until a signal ends it; SIGHUP reloads the
+// configuration fs and cfg came from.
+func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	server.Version = leafgateVersion()
-	log := newLogger(cfg, stderr)
+	logs := newLogSwitch(stderr, cfg.Log)
+	log := slog.New(logs)
 	for _, w := range cfg.warnings {
 		log.Warn("config: "+w.Msg, "key", w.Key, "value", w.Value, "source", w.Source)
 	}
@@ -119,7 +120,7 @@ func serve(cfg *Config, stderr io.Writer) int {
 	// JetStream reports to publishers, rather than kill the process.
 	signal.Ignore(syscall.SIGXFSZ)
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	var js *jetstream.Service
@@ -153,14 +154,20 @@ func serve(cfg *Config, stderr io.Writer) int {
 		attrs = append(attrs, "jetstream", cfg.JetStream.StoreDir)
 	}
 	log.Info("leafgate started", attrs...)
+	rl := &reloader{fs: fs, cfg: cfg, opts: opts, srv: srv, logs: logs, log: log}
 	if cfg.PIDFile != "" {
-		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		if err := writePIDFile(cfg.PIDFile); err != nil {
 			log.Error("write pid_file", "path", cfg.PIDFile, "err", err)
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime
 		}
-		defer os.Remove(cfg.PIDFile)
+		rl.pidFile = cfg.PIDFile
 	}
+	defer func() {
+		if rl.pidFile != "" {
+			os.Remove(rl.pidFile)
+		}
+	}()
 	notifySystemd("READY=1")
 
 	for {
@@ -170,6 +177,8 @@ func serve(cfg *Config, stderr io.Writer) int {
 			return exitOK
 		case sig := <-sigs:
 			switch sig {
+			case syscall.SIGHUP:
+				rl.handleHUP()
 			case syscall.SIGUSR2:
 				log.Info("signal: entering lame duck mode")
 				notifySystemd("STOPPING=1")

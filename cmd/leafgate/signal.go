@@ -13,10 +13,11 @@ import (
 
 // signalNames maps --signal commands to signals, as nats-server's -sl does.
 var signalNames = map[string]syscall.Signal{
-	"ldm":  syscall.SIGUSR2,
-	"stop": syscall.SIGTERM,
-	"term": syscall.SIGTERM,
-	"quit": syscall.SIGINT,
+	"ldm":    syscall.SIGUSR2,
+	"stop":   syscall.SIGTERM,
+	"term":   syscall.SIGTERM,
+	"quit":   syscall.SIGINT,
+	"reload": syscall.SIGHUP,
 }
 
 // sendSignal handles --signal CMD[=PID]: the PID comes from the argument,
@@ -25,7 +26,7 @@ func sendSignal(arg, pidFile, procDir string) error {
 	name, pidStr, hasPID := strings.Cut(arg, "=")
 	sig, ok := signalNames[name]
 	if !ok {
-		return fmt.Errorf("unknown command %q (want ldm, stop or quit)", name)
+		return fmt.Errorf("unknown command %q (want ldm, reload, stop or quit)", name)
 	}
 	var pid int
 	var err error

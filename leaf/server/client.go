@@ -40,6 +40,7 @@ const (
 	reasonTLSHandshake
 	reasonWriteError
 	reasonReadError
+	reasonMaxConnections
 )
 
 // String matches nats-server's ClosedState names, which /connz reports.
@@ -69,6 +70,8 @@ func (r closeReason) String() string {
 		return "Write Error"
 	case reasonReadError:
 		return "Read Error"
+	case reasonMaxConnections:
+		return "Maximum Connections Exceeded"
 	}
 	return "Unknown"
 }
@@ -94,7 +97,8 @@ type client struct {
 	parser    proto.Parser
 	pending   router.FlushSet
 	pub       router.Publisher
-	permCache map[string]bool // publish permission decisions, bounded
+	permCache map[string]bool // publish permission decisions of permsOf, bounded
+	permsOf   *auth.Checker   // the permissions permCache holds decisions of
 	lastIn    atomic.Int64    // unix nanos of the last read, for ping skipping
 	inMsgs    atomic.Int64
 	inBytes   atomic.Int64
@@ -104,12 +108,17 @@ type client struct {
 	headers      atomic.Bool
 	noResponders atomic.Bool
 
+	// perms are the user's permissions (nil: all allowed), set by CONNECT
+	// and replaced by Reload; stored under mu so Reload's check of the
+	// subscriptions and Sub's registration of one cannot miss each other.
+	perms atomic.Pointer[auth.Checker]
+
 	mu           sync.Mutex
 	connected    bool // CONNECT accepted
 	echo         bool
 	opts         proto.Connect
 	user         string
-	perms        *auth.Checker
+	creds        auth.Credentials       // kept to re-check on Reload; never shown
 	replies      map[string]*replyGrant // allow_responses grants, reply subject → grant
 	subs         map[string]*router.Sub // sid → subscription
 	out          outQueue               // pending output
@@ -151,7 +160,7 @@ type readState struct {
 	connected bool
 	verbose   bool
 	pedantic  bool
-	perms     *auth.Checker
+	conf      *liveConfig // the configuration the parser limits come from
 
 	inMsgs, inBytes, outMsgs, outBytes int64
 }
@@ -194,8 +203,7 @@ func newClient(s *Server, conn net.Conn) *client {
 	}
 	c.host, c.port = splitHostPort(conn.RemoteAddr())
 	c.lastActivity = c.start
-	c.parser.MaxControlLine = s.opts.MaxControlLine
-	c.parser.MaxPayload = int(s.opts.MaxPayload)
+	c.refreshConf()
 	c.pub.Origin = c
 	c.pub.Pending = &c.pending
 	// Until CONNECT says otherwise a client is verbose and pedantic, as
@@ -204,12 +212,12 @@ func newClient(s *Server, conn net.Conn) *client {
 	return c
 }
 
-// info is the INFO this client is greeted with.
-func (c *client) info() *proto.Info {
-	info := c.srv.baseInfo()
+// info is the INFO this client is greeted with under the configuration o.
+func (c *client) info(o *liveConfig) *proto.Info {
+	info := c.srv.baseInfo(o)
 	info.ClientID = c.cid
 	info.ClientIP = c.host
-	if c.srv.auth.NeedsNonce() {
+	if o.auth.NeedsNonce() {
 		info.Nonce = c.nonce()
 	}
 	return &info
@@ -229,40 +237,43 @@ func (c *client) nonce() string {
 // write loop runs beside it.
 func (c *client) run() {
 	s := c.srv
-	if s.opts.TLSHandshakeFirst && !c.startTLS(nil) {
+	// One configuration for the whole greeting, so INFO and the TLS
+	// handshake agree even if Reload swaps it meanwhile.
+	o := s.conf.Load()
+	if o.TLSHandshakeFirst && !c.startTLS(nil, o) {
 		return
 	}
-	info := c.info()
+	info := c.info(o)
 	greeting := proto.AppendInfo(nil, info)
-	if err := c.writeDirect(greeting, s.opts.WriteDeadline); err != nil {
+	if err := c.writeDirect(greeting, o.WriteDeadline); err != nil {
 		c.conn.Close()
 		c.finish(reasonWriteError)
 		return
 	}
 	switch {
-	case s.opts.TLS == nil || s.opts.TLSHandshakeFirst:
-	case s.opts.AllowNonTLS:
-		pre, ok := c.sniff()
+	case o.TLS == nil || o.TLSHandshakeFirst:
+	case o.AllowNonTLS:
+		pre, ok := c.sniff(o.TLSTimeout)
 		if !ok {
 			return
 		}
 		if len(pre) > 0 && pre[0] == tlsRecordHandshake {
-			if !c.startTLS(pre) {
+			if !c.startTLS(pre, o) {
 				return
 			}
 		} else {
 			c.preRead = pre
 		}
 	default:
-		if !c.startTLS(nil) {
+		if !c.startTLS(nil, o) {
 			return
 		}
 	}
 	c.mu.Lock()
-	if s.auth.Required() {
-		c.authTimer = time.AfterFunc(s.opts.AuthTimeout, c.authTimeout)
+	if o.auth.Required() {
+		c.authTimer = time.AfterFunc(o.AuthTimeout, c.authTimeout)
 	}
-	c.pingTimer = time.AfterFunc(s.opts.PingInterval, c.pingTick)
+	c.pingTimer = time.AfterFunc(o.PingInterval, c.pingTick)
 	c.rttStart = time.Now()
 	c.mu.Unlock()
 
@@ -286,9 +297,9 @@ const tlsRecordHandshake = 0x16
 // TLS timeout, like nats-server; a client that stays silent that long gets
 // no bytes back and continues in plain text. ok is false when the
 // connection failed and is already closed.
-func (c *client) sniff() (pre []byte, ok bool) {
+func (c *client) sniff(timeout time.Duration) (pre []byte, ok bool) {
 	b := make([]byte, 1)
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.srv.opts.TLSTimeout))
+	_ = c.conn.SetReadDeadline(time.Now().Add(timeout))
 	n, err := c.conn.Read(b)
 	_ = c.conn.SetReadDeadline(time.Time{})
 	if n == 1 {
@@ -303,11 +314,11 @@ func (c *client) sniff() (pre []byte, ok bool) {
 	return nil, false
 }
 
-// startTLS runs the server side of the TLS handshake, replaying pre (bytes
-// already read while sniffing) first. On failure the connection is closed
-// and false returned.
-func (c *client) startTLS(pre []byte) bool {
-	if err := c.handshakeTLS(pre); err != nil {
+// startTLS runs the server side of the TLS handshake with o's TLS
+// settings, replaying pre (bytes already read while sniffing) first. On
+// failure the connection is closed and false returned.
+func (c *client) startTLS(pre []byte, o *liveConfig) bool {
+	if err := c.handshakeTLS(pre, o); err != nil {
 		c.srv.log.Info("TLS handshake failed", "cid", c.cid, "remote", c.remote, "err", err)
 		c.conn.Close()
 		c.finish(reasonTLSHandshake)
@@ -316,13 +327,13 @@ func (c *client) startTLS(pre []byte) bool {
 	return true
 }
 
-func (c *client) handshakeTLS(pre []byte) error {
+func (c *client) handshakeTLS(pre []byte, o *liveConfig) error {
 	raw := c.conn
 	if len(pre) > 0 {
 		raw = &replayConn{Conn: raw, pre: pre}
 	}
-	tc := tls.Server(raw, c.srv.opts.TLS)
-	_ = tc.SetDeadline(time.Now().Add(c.srv.opts.TLSTimeout))
+	tc := tls.Server(raw, o.TLS)
+	_ = tc.SetDeadline(time.Now().Add(o.TLSTimeout))
 	if err := tc.Handshake(); err != nil {
 		return err
 	}
@@ -376,6 +387,7 @@ func (c *client) readLoop() {
 		}
 		if n > 0 {
 			c.lastIn.Store(time.Now().UnixNano())
+			c.refreshConf()
 			perr := c.parser.Parse(buf[:n], c)
 			stalls := c.collectStalls()
 			c.pending.Flush()
@@ -483,12 +495,13 @@ func (c *client) writeOut() bool {
 	c.spareChunks = nil
 	conn := c.conn
 	c.mu.Unlock()
+	o := c.srv.conf.Load()
 
 	var err error
 	var written int
 	for i, chunk := range chunks {
 		if err == nil {
-			_ = conn.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteDeadline))
+			_ = conn.SetWriteDeadline(time.Now().Add(o.WriteDeadline))
 			var n int
 			n, err = conn.Write(chunk)
 			written += n
@@ -498,7 +511,7 @@ func (c *client) writeOut() bool {
 			if n > 0 {
 				c.stuck, c.idleStalls = false, 0
 			}
-			if c.stall != nil && int64(c.out.size+c.writing) <= c.srv.opts.MaxPending/4*3 {
+			if c.stall != nil && int64(c.out.size+c.writing) <= o.MaxPending/4*3 {
 				close(c.stall)
 				c.stall = nil
 			}
@@ -516,7 +529,7 @@ func (c *client) writeOut() bool {
 		if errors.As(err, &ne) && ne.Timeout() {
 			c.srv.stats.slowConsumers.Add(1)
 			c.srv.log.Warn("slow consumer: write deadline exceeded", "cid", c.cid,
-				"remote", c.remote, "write_deadline", c.srv.opts.WriteDeadline, "written", written)
+				"remote", c.remote, "write_deadline", o.WriteDeadline, "written", written)
 			c.closeConn(reasonSlowConsumerDeadline, false)
 		} else {
 			c.closeConn(reasonWriteError, false)
@@ -535,7 +548,7 @@ func (c *client) flushAndClose() {
 	chunks := c.out.take(nil)
 	conn := c.conn
 	c.mu.Unlock()
-	d := min(c.srv.opts.WriteDeadline, 2*time.Second)
+	d := min(c.srv.conf.Load().WriteDeadline, 2*time.Second)
 	var err error
 	for _, chunk := range chunks {
 		if flush && err == nil {
@@ -584,16 +597,18 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 		c.mu.Unlock()
 		return false
 	}
-	if c.perms != nil && c.perms.DeliveryDenied(string(subj)) {
+	perms := c.perms.Load()
+	if perms != nil && perms.DeliveryDenied(string(subj)) {
 		c.mu.Unlock()
 		return false
 	}
 	// Slow consumer: cut this reader rather than hold the publisher back.
-	if int64(c.out.size+c.writing+size) > c.srv.opts.MaxPending {
+	maxPending := c.srv.conf.Load().MaxPending
+	if int64(c.out.size+c.writing+size) > maxPending {
 		c.mu.Unlock()
 		c.srv.stats.slowConsumers.Add(1)
 		c.srv.log.Warn("slow consumer: max pending exceeded", "cid", c.cid,
-			"remote", c.remote, "max_pending", c.srv.opts.MaxPending)
+			"remote", c.remote, "max_pending", maxPending)
 		c.closeConn(reasonSlowConsumerPending, false)
 		return false
 	}
@@ -609,12 +624,12 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 	c.out.write(crlf)
 	c.outMsgs++
 	c.outBytes += int64(size)
-	if c.stall == nil && !c.stuck && int64(c.out.size+c.writing) > c.srv.opts.MaxPending/4*3 {
+	if c.stall == nil && !c.stuck && int64(c.out.size+c.writing) > maxPending/4*3 {
 		c.stall = make(chan struct{})
 		c.stallShown = false
 	}
-	if len(reply) > 0 && c.perms != nil && c.perms.Responses() != nil {
-		c.grantReplyLocked(reply)
+	if len(reply) > 0 && perms.Responses() != nil {
+		c.grantReplyLocked(perms, reply)
 	}
 	if max := sub.Max(); max > 0 && sub.Delivered() >= max {
 		// The router removed the subscription at its limit; forget the sid.
@@ -710,9 +725,9 @@ func (c *client) waitStalls(list []stalled) {
 	}
 }
 
-// grantReplyLocked records an allow_responses grant for reply.
-func (c *client) grantReplyLocked(reply []byte) {
-	rp := c.perms.Responses()
+// grantReplyLocked records an allow_responses grant of perms for reply.
+func (c *client) grantReplyLocked(perms *auth.Checker, reply []byte) {
+	rp := perms.Responses()
 	if c.replies == nil {
 		c.replies = make(map[string]*replyGrant)
 	}
@@ -804,12 +819,13 @@ func (c *client) pingTick() {
 		c.mu.Unlock()
 		return
 	}
-	interval := s.opts.PingInterval
+	o := s.conf.Load()
+	interval := o.PingInterval
 	// Like nats-server, skip the PING while the client is sending: its
 	// traffic proves it alive. Until an RTT is measured, always ping.
 	quiet := time.Since(time.Unix(0, c.lastIn.Load())) >= interval
 	if quiet || c.rtt == 0 {
-		if c.pingsOut+1 > s.opts.MaxPingsOut {
+		if c.pingsOut+1 > o.MaxPingsOut {
 			c.mu.Unlock()
 			s.stats.staleConns.Add(1)
 			s.log.Info("stale connection", "cid", c.cid, "remote", c.remote)
@@ -831,7 +847,7 @@ func (c *client) pingTick() {
 
 // sendLameDuckInfo tells the client the server is going away.
 func (c *client) sendLameDuckInfo() {
-	info := c.srv.baseInfo()
+	info := c.srv.baseInfo(c.srv.conf.Load())
 	info.LameDuckMode = true
 	c.queueProto(proto.AppendInfo(nil, &info))
 }

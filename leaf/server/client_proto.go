@@ -20,7 +20,7 @@ const maxPermCache = 256
 // requireAuth rejects any operation before an authenticating CONNECT when
 // the server requires auth, as nats-server does.
 func (c *client) requireAuth() error {
-	if !c.rl.connected && c.srv.auth.Required() {
+	if !c.rl.connected && c.srv.conf.Load().auth.Required() {
 		return c.authViolation()
 	}
 	return nil
@@ -42,37 +42,51 @@ func (c *client) Connect(arg []byte) error {
 		c.srv.log.Info("invalid CONNECT", "cid", c.cid, "remote", c.remote, "err", err)
 		return &clientError{reason: reasonProtocolViolation, text: "invalid CONNECT: " + err.Error()}
 	}
-	var id *auth.Identity
-	if c.srv.auth.Required() {
-		c.mu.Lock()
-		nonce := c.nonceValue
-		c.mu.Unlock()
-		var err error
-		id, err = c.srv.auth.Authenticate(auth.Credentials{
-			User:     opts.User,
-			Password: opts.Pass,
-			Token:    opts.AuthToken,
-			NKey:     opts.Nkey,
-			Sig:      opts.Sig,
-		}, nonce)
-		if err != nil {
-			return c.authViolation()
-		}
+	creds := auth.Credentials{
+		User:     opts.User,
+		Password: opts.Pass,
+		Token:    opts.AuthToken,
+		NKey:     opts.Nkey,
+		Sig:      opts.Sig,
 	}
-	if opts.NoResponders && !opts.Headers {
-		c.queueProto(proto.AppendErr(nil, proto.ErrTextNoRespondersRequiresHeaders))
-		return &clientError{reason: reasonProtocolViolation, text: proto.ErrTextNoRespondersRequiresHeaders}
-	}
-
 	c.mu.Lock()
+	nonce := c.nonceValue
+	c.mu.Unlock()
+	var id *auth.Identity
+	for {
+		o := c.srv.conf.Load()
+		id = nil
+		if o.auth.Required() {
+			var err error
+			if id, err = o.auth.Authenticate(creds, nonce); err != nil {
+				return c.authViolation()
+			}
+		}
+		if opts.NoResponders && !opts.Headers {
+			c.queueProto(proto.AppendErr(nil, proto.ErrTextNoRespondersRequiresHeaders))
+			return &clientError{reason: reasonProtocolViolation, text: proto.ErrTextNoRespondersRequiresHeaders}
+		}
+		c.mu.Lock()
+		// A Reload that swapped the configuration since o was loaded may
+		// have checked the connected clients before this one counted as
+		// connected: authenticate again against the new one.
+		if c.srv.conf.Load() == o {
+			break
+		}
+		c.mu.Unlock()
+	}
+	// c.mu is held.
 	if c.authTimer != nil {
 		c.authTimer.Stop()
 	}
 	c.connected = true
 	c.echo = opts.Echo
+	c.creds = creds
 	if id != nil {
 		c.user = id.Name
-		c.perms = id.Perms
+		c.perms.Store(id.Perms)
+	} else {
+		c.perms.Store(nil)
 	}
 	// Keep what /connz shows, never the secrets.
 	opts.Pass, opts.AuthToken, opts.Sig = "", "", ""
@@ -85,9 +99,6 @@ func (c *client) Connect(arg []byte) error {
 	c.rl.connected = true
 	c.rl.verbose = opts.Verbose
 	c.rl.pedantic = opts.Pedantic
-	if id != nil {
-		c.rl.perms = id.Perms
-	}
 	c.headers.Store(opts.Headers)
 	c.noResponders.Store(opts.NoResponders)
 	c.pub.NoEcho = !opts.Echo
@@ -105,7 +116,7 @@ func (c *client) Pub(subj, reply, hdr, payload []byte) error {
 	size := int64(len(payload) + len(hdr))
 	c.rl.inMsgs++
 	c.rl.inBytes += size
-	verbose, perms := c.rl.verbose, c.rl.perms
+	verbose, perms := c.rl.verbose, c.perms.Load()
 	if c.rl.pedantic && !subject.ValidLiteral(subj) {
 		// nats-server reports it and still routes the message.
 		c.queueProto(proto.AppendErr(nil, proto.ErrTextInvalidPublishSubject))
@@ -131,6 +142,11 @@ func (c *client) Pub(subj, reply, hdr, payload []byte) error {
 // canPublish checks publish permissions, with a per-connection cache, and
 // falls back on allow_responses grants for reply subjects.
 func (c *client) canPublish(perms *auth.Checker, subj []byte) bool {
+	if perms != c.permsOf {
+		// Reload replaced the permissions: forget the old decisions.
+		c.permsOf = perms
+		clear(c.permCache)
+	}
 	allowed, ok := c.permCache[string(subj)]
 	if !ok {
 		allowed = perms.CanPublish(string(subj))
@@ -195,14 +211,10 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.queueProto(proto.AppendErr(nil, proto.ErrTextInvalidSubject))
 		return nil
 	}
-	perms, verbose := c.rl.perms, c.rl.verbose
+	perms, verbose := c.perms.Load(), c.rl.verbose
 	if perms != nil && !perms.CanSubscribe(string(subj), string(queue)) {
-		text := fmt.Sprintf(proto.ErrTextSubPermission, subj)
-		if queue != nil {
-			text = fmt.Sprintf(proto.ErrTextSubPermissionQueue, subj, queue)
-		}
 		c.srv.log.Info("subscribe permission violation", "cid", c.cid, "user", c.user, "subject", string(subj))
-		c.queueProto(proto.AppendErr(nil, text))
+		c.queueProto(proto.AppendErr(nil, subPermissionText(subj, queue)))
 		return nil
 	}
 
@@ -211,7 +223,14 @@ func (c *client) Sub(subj, queue, sid []byte) error {
 		c.mu.Unlock()
 		return errClosed
 	}
-	if max := c.srv.opts.MaxSubscriptions; max > 0 && len(c.subs) >= max {
+	if now := c.perms.Load(); now != perms && !now.CanSubscribe(string(subj), string(queue)) {
+		// Reload narrowed the permissions since the check above; it
+		// stored them under c.mu, so this check cannot miss it.
+		c.mu.Unlock()
+		c.queueProto(proto.AppendErr(nil, subPermissionText(subj, queue)))
+		return nil
+	}
+	if max := c.srv.conf.Load().MaxSubscriptions; max > 0 && len(c.subs) >= max {
 		c.mu.Unlock()
 		c.queueProto(proto.AppendErr(nil, proto.ErrTextMaxSubscriptions))
 		return nil
@@ -306,4 +325,12 @@ func (c *client) Pong() error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// subPermissionText is the -ERR text for a refused subscription.
+func subPermissionText(subj, queue []byte) string {
+	if queue != nil {
+		return fmt.Sprintf(proto.ErrTextSubPermissionQueue, subj, queue)
+	}
+	return fmt.Sprintf(proto.ErrTextSubPermission, subj)
 }

@@ -30,7 +30,7 @@ func (s *Server) Healthz() error {
 // Varz reports server-wide configuration and counters.
 func (s *Server) Varz() *monitor.Varz {
 	now := time.Now()
-	o := s.opts
+	o := s.conf.Load()
 	host, port := splitHostPort(s.ClientAddr())
 	var mhost string
 	var mport int
@@ -48,7 +48,7 @@ func (s *Server) Varz() *monitor.Varz {
 		GoVersion:        runtime.Version(),
 		Host:             host,
 		Port:             port,
-		AuthRequired:     s.auth.Required(),
+		AuthRequired:     o.auth.Required(),
 		TLSRequired:      o.TLS != nil && !o.AllowNonTLS,
 		MaxConn:          o.MaxConnections,
 		MaxSubs:          o.MaxSubscriptions,

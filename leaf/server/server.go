@@ -47,13 +47,14 @@ const protoVersion = 1
 
 // Server is a running local NATS server.
 type Server struct {
-	opts   Options
+	conf   atomic.Pointer[liveConfig] // options and auth; swapped whole by Reload
 	log    *slog.Logger
 	id     string // server_id: a server public nkey, as nats-server uses
 	name   string
-	auth   *auth.Authenticator
 	router *router.Router
 	start  time.Time
+
+	reloadMu sync.Mutex // serializes Reload
 
 	mu          sync.Mutex // guards the fields below
 	listener    net.Listener
@@ -107,15 +108,14 @@ func New(opts Options) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		opts:    opts,
 		log:     log,
 		id:      id,
 		name:    opts.ServerName,
-		auth:    a,
 		router:  router.New(),
 		clients: make(map[uint64]*client),
 		done:    make(chan struct{}),
 	}
+	s.conf.Store(&liveConfig{Options: opts, auth: a})
 	if s.name == "" {
 		s.name = id
 	}
@@ -142,16 +142,17 @@ func (s *Server) Start() error {
 	}
 	s.started = true
 	s.start = time.Now()
-	ln, err := net.Listen("tcp", s.opts.Listen)
+	o := s.conf.Load()
+	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		return fmt.Errorf("server: listen on %s: %w", s.opts.Listen, err)
+		return fmt.Errorf("server: listen on %s: %w", o.Listen, err)
 	}
 	s.listener = ln
-	if s.opts.MonitorListen != "" {
-		mln, err := net.Listen("tcp", s.opts.MonitorListen)
+	if o.MonitorListen != "" {
+		mln, err := net.Listen("tcp", o.MonitorListen)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("server: monitoring listen on %s: %w", s.opts.MonitorListen, err)
+			return fmt.Errorf("server: monitoring listen on %s: %w", o.MonitorListen, err)
 		}
 		s.monListener = mln
 		s.httpSrv = &http.Server{
@@ -166,7 +167,7 @@ func (s *Server) Start() error {
 	}
 	s.goFunc(func() { s.acceptLoop(ln) })
 	s.log.Debug("listening for client connections", "addr", ln.Addr().String(),
-		"server_id", s.id, "server_name", s.name, "tls", s.opts.TLS != nil, "auth", s.auth.Required())
+		"server_id", s.id, "server_name", s.name, "tls", o.TLS != nil, "auth", o.auth.Required())
 	return nil
 }
 
@@ -252,7 +253,7 @@ func (s *Server) acceptClient(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if len(s.clients) >= s.opts.MaxConnections {
+	if len(s.clients) >= s.conf.Load().MaxConnections {
 		s.mu.Unlock()
 		s.stats.totalConns.Add(1)
 		s.rejectClient(c)
@@ -268,9 +269,9 @@ func (s *Server) acceptClient(conn net.Conn) {
 // away, best effort and with a short deadline.
 func (s *Server) rejectClient(c *client) {
 	s.log.Warn("maximum connections exceeded", "cid", c.cid, "remote", c.remote,
-		"max_connections", s.opts.MaxConnections)
+		"max_connections", s.conf.Load().MaxConnections)
 	s.goFunc(func() {
-		buf := proto.AppendInfo(nil, c.info())
+		buf := proto.AppendInfo(nil, c.info(s.conf.Load()))
 		buf = proto.AppendErr(buf, proto.ErrTextMaxConnections)
 		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.conn.Write(buf)
@@ -387,18 +388,19 @@ func (s *Server) LameDuck(ctx context.Context) error {
 	}
 	s.lameDuck = true
 	s.mu.Unlock()
-	s.log.Info("entering lame duck mode", "duration", s.opts.LameDuckDuration,
-		"grace_period", s.opts.LameDuckGracePeriod)
+	o := s.conf.Load()
+	s.log.Info("entering lame duck mode", "duration", o.LameDuckDuration,
+		"grace_period", o.LameDuckGracePeriod)
 	s.stopListening()
 
 	clients := s.clientList()
 	for _, c := range clients {
 		c.sendLameDuckInfo()
 	}
-	grace := s.opts.LameDuckGracePeriod
-	spread := s.opts.LameDuckDuration - grace
+	grace := o.LameDuckGracePeriod
+	spread := o.LameDuckDuration - grace
 	if spread <= 0 {
-		spread = s.opts.LameDuckDuration
+		spread = o.LameDuckDuration
 		grace = 0
 	}
 	if !sleepCtx(ctx, grace) {
@@ -433,8 +435,9 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// baseInfo is the part of INFO common to all clients of this server.
-func (s *Server) baseInfo() proto.Info {
+// baseInfo is the part of INFO common to all clients of this server, for
+// the configuration o.
+func (s *Server) baseInfo(o *liveConfig) proto.Info {
 	host, port := splitHostPort(s.ClientAddr())
 	return proto.Info{
 		ServerID:     s.id,
@@ -445,11 +448,11 @@ func (s *Server) baseInfo() proto.Info {
 		Host:         host,
 		Port:         port,
 		Headers:      true,
-		MaxPayload:   s.opts.MaxPayload,
-		AuthRequired: s.auth.InfoAuthRequired(),
-		TLSRequired:  s.opts.TLS != nil && !s.opts.AllowNonTLS,
-		TLSAvailable: s.opts.TLS != nil && s.opts.AllowNonTLS,
-		TLSVerify:    s.opts.TLS != nil && s.opts.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		MaxPayload:   o.MaxPayload,
+		AuthRequired: o.auth.InfoAuthRequired(),
+		TLSRequired:  o.TLS != nil && !o.AllowNonTLS,
+		TLSAvailable: o.TLS != nil && o.AllowNonTLS,
+		TLSVerify:    o.TLS != nil && o.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
 	}
 }
 
