@@ -107,6 +107,8 @@ func serve(cfg *Config, stderr io.Writer) int {
 		log.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
+	// nats-server advertises api_lvl with JetStream on or off.
+	opts.JetStream, opts.JetStreamAPILevel = cfg.JetStream.Enabled, jetstream.APILevel
 	srv, err := server.New(opts)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)

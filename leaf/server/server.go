@@ -450,6 +450,8 @@ func (s *Server) baseInfo() proto.Info {
 		TLSRequired:  s.opts.TLS != nil && !s.opts.AllowNonTLS,
 		TLSAvailable: s.opts.TLS != nil && s.opts.AllowNonTLS,
 		TLSVerify:    s.opts.TLS != nil && s.opts.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		JetStream:    s.opts.JetStream,
+		APILevel:     s.opts.JetStreamAPILevel,
 	}
 }
 

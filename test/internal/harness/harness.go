@@ -147,6 +147,8 @@ func startLeafgate(o Options) (*Target, error) {
 		LameDuckDuration:    o.LameDuckDuration,
 		LameDuckGracePeriod: o.LameDuckGrace,
 		Auth:                auth.Config{Token: o.Token},
+		JetStream:           o.JetStream,
+		JetStreamAPILevel:   jetstream.APILevel, // sent with JetStream off too
 	}
 	for _, u := range o.Users {
 		au := auth.User{Name: u.Name, Password: u.Password, NKey: u.NKey}
