@@ -34,7 +34,7 @@ type handler struct {
 // NewHandler serves the monitoring endpoints for src.
 func NewHandler(src Source) http.Handler {
 	h := &handler{src: src, mux: http.NewServeMux(), stats: map[string]uint64{}}
-	h.mux.HandleFunc("/", h.count("/", h.root))
+	h.mux.HandleFunc("/", h.root) // counts only "/" itself, as nats-server does
 	h.mux.HandleFunc("/healthz", h.count("/healthz", h.healthz))
 	h.mux.HandleFunc("/varz", h.count("/varz", h.varz))
 	h.mux.HandleFunc("/connz", h.count("/connz", h.connz))
@@ -43,18 +43,26 @@ func NewHandler(src Source) http.Handler {
 
 func (h *handler) count(path string, fn http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		h.stats[path]++
-		h.mu.Unlock()
+		h.inc(path)
 		fn(w, r)
 	}
 }
 
+func (h *handler) inc(path string) {
+	h.mu.Lock()
+	h.stats[path]++
+	h.mu.Unlock()
+}
+
+// root serves the index page. Unknown paths reach it too (the mux's "/"
+// pattern matches everything); they get a 404 and, as in nats-server, are
+// not counted in http_req_stats.
 func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
+	h.inc("/")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprint(w, `<html><head><title>leafgate</title></head><body>
 <h1>leafgate monitoring</h1>
