@@ -1,5 +1,5 @@
-// Package monitor is leafgate's HTTP monitoring endpoint: /healthz, /varz
-// and /connz with nats-server's JSON field names, so tools written for
+// Package monitor is leafgate's HTTP monitoring endpoint: /healthz, /varz,
+// /connz, /subsz and /jsz with nats-server's JSON field names, so tools written for
 // nats-server's port 8222 read it. It gets its data through Source and
 // knows nothing about the server behind it.
 package monitor
@@ -38,6 +38,8 @@ func NewHandler(src Source) http.Handler {
 	h.mux.HandleFunc("/healthz", h.count("/healthz", h.healthz))
 	h.mux.HandleFunc("/varz", h.count("/varz", h.varz))
 	h.mux.HandleFunc("/connz", h.count("/connz", h.connz))
+	h.mux.HandleFunc("/subsz", h.subsz) // both count under "/subsz", as in nats-server
+	h.mux.HandleFunc("/subscriptionsz", h.subsz)
 	return h.mux
 }
 
@@ -69,6 +71,7 @@ func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 <ul>
 <li><a href="varz">varz</a> — server configuration and counters</li>
 <li><a href="connz">connz</a> — connections (<a href="connz?subs=1">with subscriptions</a>)</li>
+<li><a href="subsz">subsz</a> — subscription statistics (<a href="subsz?subs=1">with subscriptions</a>)</li>
 <li><a href="healthz">healthz</a> — health</li>
 </ul></body></html>
 `)
