@@ -128,6 +128,7 @@ func serve(cfg *Config, stderr io.Writer) int {
 			log.Error("jetstream start failed", "err", err)
 			return exitRuntime
 		}
+		srv.SetJetStream(js) // /jsz and /varz's jetstream block
 		// Stop JetStream after the clients are gone: everything it
 		// acknowledged is on disk by then.
 		defer func() {

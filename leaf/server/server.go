@@ -70,6 +70,8 @@ type Server struct {
 	done    chan struct{}
 
 	stats serverStats
+
+	jetStream atomic.Pointer[jetStreamSource] // set by SetJetStream
 }
 
 // serverStats are totals across all connections, updated with atomics once

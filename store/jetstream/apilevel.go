@@ -1,7 +1,6 @@
 package jetstream
 
 // APILevel is the JetStream API level this package serves, advertised in
-// INFO as api_lvl. It matches nats-server 2.11 (JSApiLevel 1), the release
-// whose behaviour leafgate implements: clients use it to tell which
-// request fields the server understands.
-const APILevel = 1
+// INFO as api_lvl and in /jsz and /varz. It is nats-server 2.11's level
+// (JSApiLevel 1), the release whose behaviour leafgate implements.
+const APILevel = apiLevel

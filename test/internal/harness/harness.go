@@ -192,6 +192,7 @@ func startLeafgate(o Options) (*Target, error) {
 			return nil, err
 		}
 		cleanup = rm
+		s.SetJetStream(js)
 	}
 	if err := s.Start(); err != nil {
 		if js != nil {
