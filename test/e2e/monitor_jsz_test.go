@@ -129,6 +129,8 @@ func TestJszMatchesNATSServer(t *testing.T) {
 		{"/jsz api", obj(ref["api"]), obj(lg["api"])},
 		{"account_details[0]", obj(dig(ref, "account_details.0")), obj(dig(lg, "account_details.0"))},
 		{"stream_detail[0]", obj(dig(ref, "account_details.0.stream_detail.0")), obj(dig(lg, "account_details.0.stream_detail.0"))},
+		{"stream_detail[0].state", obj(dig(ref, "account_details.0.stream_detail.0.state")), obj(dig(lg, "account_details.0.stream_detail.0.state"))},
+		{"consumer_detail[0]", obj(dig(ref, "account_details.0.stream_detail.0.consumer_detail.0")), obj(dig(lg, "account_details.0.stream_detail.0.consumer_detail.0"))},
 		{"/varz jetstream", varz["nats-server"], varz["leafgate"]},
 		{"/varz jetstream stats", obj(varz["nats-server"]["stats"]), obj(varz["leafgate"]["stats"])},
 	} {
@@ -154,8 +156,10 @@ func knownGaps(keys []string) bool {
 
 // TestJszDisabled checks /jsz and /varz with JetStream off on both servers.
 func TestJszDisabled(t *testing.T) {
+	got := map[string]map[string]any{}
 	harness.ForEach(t, harness.Options{}, func(t *testing.T, tg *harness.Target) {
 		m := getJSON(t, tg.MonitorURL+"/jsz")
+		got[tg.Name] = m
 		if m["disabled"] != true || m["server_id"] == nil || m["streams"] != 0.0 || m["_status"] != 200.0 {
 			t.Errorf("/jsz with JetStream off: %v", m)
 		}
@@ -163,4 +167,9 @@ func TestJszDisabled(t *testing.T) {
 			t.Errorf("/varz jetstream with JetStream off = %v, want {}", js)
 		}
 	})
+	if ref, lg := got["nats-server"], got["leafgate"]; ref != nil && lg != nil {
+		if fmt.Sprint(keys(ref)) != fmt.Sprint(keys(lg)) {
+			t.Errorf("/jsz disabled keys: leafgate %v, nats-server %v", keys(lg), keys(ref))
+		}
+	}
 }
