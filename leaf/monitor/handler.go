@@ -1,7 +1,8 @@
 // Package monitor is leafgate's HTTP monitoring endpoint: /healthz, /varz,
-// /connz, /subsz and /jsz with nats-server's JSON field names, so tools written for
-// nats-server's port 8222 read it. It gets its data through Source and
-// knows nothing about the server behind it.
+// /connz, /subsz and /jsz with nats-server's JSON field names, so tools
+// written for nats-server's port 8222 read it. It gets its data through
+// Source (and the optional SubszSource and JszSource, JetStream's through
+// JetStreamSource) and knows nothing about the server or store behind it.
 package monitor
 
 import (
