@@ -111,6 +111,8 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		log.Error("invalid configuration", "err", err)
 		return exitUsage
 	}
+	// nats-server advertises api_lvl with JetStream on or off.
+	opts.JetStream, opts.JetStreamAPILevel = cfg.JetStream.Enabled, jetstream.APILevel
 	srv, err := server.New(opts)
 	if err != nil {
 		log.Error("invalid configuration", "err", err)
@@ -134,6 +136,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			log.Error("jetstream start failed", "err", err)
 			return exitRuntime
 		}
+		srv.SetJetStream(js) // /jsz and /varz's jetstream block
 		// Stop JetStream after the clients are gone: everything it
 		// acknowledged is on disk by then.
 		defer func() {

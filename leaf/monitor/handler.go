@@ -1,7 +1,8 @@
-// Package monitor is leafgate's HTTP monitoring endpoint: /healthz, /varz
-// and /connz with nats-server's JSON field names, so tools written for
-// nats-server's port 8222 read it. It gets its data through Source and
-// knows nothing about the server behind it.
+// Package monitor is leafgate's HTTP monitoring endpoint: /healthz, /varz,
+// /connz, /subsz and /jsz with nats-server's JSON field names, so tools
+// written for nats-server's port 8222 read it. It gets its data through
+// Source (and the optional SubszSource and JszSource, JetStream's through
+// JetStreamSource) and knows nothing about the server or store behind it.
 package monitor
 
 import (
@@ -34,33 +35,46 @@ type handler struct {
 // NewHandler serves the monitoring endpoints for src.
 func NewHandler(src Source) http.Handler {
 	h := &handler{src: src, mux: http.NewServeMux(), stats: map[string]uint64{}}
-	h.mux.HandleFunc("/", h.count("/", h.root))
+	h.mux.HandleFunc("/", h.root) // counts only "/" itself, as nats-server does
 	h.mux.HandleFunc("/healthz", h.count("/healthz", h.healthz))
 	h.mux.HandleFunc("/varz", h.count("/varz", h.varz))
 	h.mux.HandleFunc("/connz", h.count("/connz", h.connz))
+	h.mux.HandleFunc("/subsz", h.subsz) // both count under "/subsz", as in nats-server
+	h.mux.HandleFunc("/subscriptionsz", h.subsz)
+	h.mux.HandleFunc("/jsz", h.jsz)
 	return h.mux
 }
 
 func (h *handler) count(path string, fn http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h.mu.Lock()
-		h.stats[path]++
-		h.mu.Unlock()
+		h.inc(path)
 		fn(w, r)
 	}
 }
 
+func (h *handler) inc(path string) {
+	h.mu.Lock()
+	h.stats[path]++
+	h.mu.Unlock()
+}
+
+// root serves the index page. Unknown paths reach it too (the mux's "/"
+// pattern matches everything); they get a 404 and, as in nats-server, are
+// not counted in http_req_stats.
 func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
+	h.inc("/")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprint(w, `<html><head><title>leafgate</title></head><body>
 <h1>leafgate monitoring</h1>
 <ul>
 <li><a href="varz">varz</a> — server configuration and counters</li>
 <li><a href="connz">connz</a> — connections (<a href="connz?subs=1">with subscriptions</a>)</li>
+<li><a href="subsz">subsz</a> — subscription statistics (<a href="subsz?subs=1">with subscriptions</a>)</li>
+<li><a href="jsz">jsz</a> — JetStream (<a href="jsz?accounts=1&amp;streams=1&amp;consumers=1&amp;config=1">with detail</a>)</li>
 <li><a href="healthz">healthz</a> — health</li>
 </ul></body></html>
 `)

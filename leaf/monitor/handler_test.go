@@ -10,9 +10,10 @@ import (
 )
 
 type fakeSource struct {
-	conns   []*ConnInfo
-	health  error
-	lastOpt ConnzOptions
+	conns     []*ConnInfo
+	health    error
+	lastOpt   ConnzOptions
+	lastSubsz SubszOptions
 }
 
 func (f *fakeSource) Varz() *Varz {

@@ -46,6 +46,8 @@ type Varz struct {
 	StaleConnections int64             `json:"stale_connections"`
 	Subscriptions    uint32            `json:"subscriptions"`
 	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
+	// JetStream is {} with JetStream off, as in nats-server.
+	JetStream JetStreamVarz `json:"jetstream"`
 }
 
 // Connz is /connz.

@@ -18,6 +18,7 @@ type Info struct {
 	TLSAvailable bool     `json:"tls_available,omitempty"`
 	MaxPayload   int32    `json:"max_payload"`
 	JetStream    bool     `json:"jetstream,omitempty"`
+	APILevel     int      `json:"api_lvl,omitempty"` // JetStream API level
 	ClientID     uint64   `json:"client_id,omitempty"`
 	ClientIP     string   `json:"client_ip,omitempty"`
 	Nonce        string   `json:"nonce,omitempty"`

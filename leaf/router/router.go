@@ -79,6 +79,10 @@ type Router struct {
 	watchers []InterestFunc
 
 	subs atomic.Int64 // current subscription count, for monitoring
+
+	// inserts and removes count Subscribe and Unsubscribe calls that
+	// succeeded, for /subsz; the publish path does not touch them.
+	inserts, removes atomic.Uint64
 }
 
 // New returns an empty router.
@@ -116,6 +120,7 @@ func (r *Router) Subscribe(s *Sub) error {
 		return fmt.Errorf("router: subscribe %q: %w", s.Subject, err)
 	}
 	r.subs.Add(1)
+	r.inserts.Add(1)
 	if first {
 		r.notify(s.Subject, s.Queue, true)
 	}
@@ -132,6 +137,7 @@ func (r *Router) Unsubscribe(s *Sub) error {
 		return fmt.Errorf("router: unsubscribe %q: %w", s.Subject, err)
 	}
 	r.subs.Add(-1)
+	r.removes.Add(1)
 	if last {
 		r.notify(s.Subject, s.Queue, false)
 	}

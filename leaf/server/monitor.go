@@ -39,7 +39,7 @@ func (s *Server) Varz() *monitor.Varz {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return &monitor.Varz{
+	v := &monitor.Varz{
 		ID:               s.id,
 		Name:             s.name,
 		Version:          NATSVersion,
@@ -78,6 +78,10 @@ func (s *Server) Varz() *monitor.Varz {
 		StaleConnections: s.stats.staleConns.Load(),
 		Subscriptions:    uint32(s.router.Count()),
 	}
+	if js := s.jetStream.Load(); js != nil {
+		v.JetStream = *js.src.JetStreamVarz()
+	}
+	return v
 }
 
 // Connz lists connections; the monitor handler sorts and pages.

@@ -70,6 +70,15 @@ type Options struct {
 	LameDuckDuration    time.Duration // how long lame-duck mode spreads closing clients over
 	LameDuckGracePeriod time.Duration // wait before lame-duck mode starts closing clients
 
+	// JetStream tells the server that a JetStream service is attached to
+	// its router, so INFO carries "jetstream":true as nats-server's does.
+	JetStream bool
+	// JetStreamAPILevel is the JetStream API level this build serves,
+	// sent in INFO as api_lvl (omitted when 0). nats-server sends api_lvl
+	// whether or not JetStream is enabled, so set it regardless of
+	// JetStream.
+	JetStreamAPILevel int
+
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -131,6 +140,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("server: MaxPending %d is below MaxPayload %d", o.MaxPending, o.MaxPayload)
 	case o.WriteDeadline < 0, o.PingInterval < 0, o.AuthTimeout < 0, o.TLSTimeout < 0:
 		return errors.New("server: negative duration")
+	case o.JetStreamAPILevel < 0:
+		return fmt.Errorf("server: JetStreamAPILevel %d is negative", o.JetStreamAPILevel)
 	case o.MaxPingsOut < 0:
 		return fmt.Errorf("server: MaxPingsOut %d is negative", o.MaxPingsOut)
 	case o.TLS == nil && (o.AllowNonTLS || o.TLSHandshakeFirst):

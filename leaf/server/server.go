@@ -71,6 +71,8 @@ type Server struct {
 	done    chan struct{}
 
 	stats serverStats
+
+	jetStream atomic.Pointer[jetStreamSource] // set by SetJetStream
 }
 
 // serverStats are totals across all connections, updated with atomics once
@@ -453,6 +455,8 @@ func (s *Server) baseInfo(o *liveConfig) proto.Info {
 		TLSRequired:  o.TLS != nil && !o.AllowNonTLS,
 		TLSAvailable: o.TLS != nil && o.AllowNonTLS,
 		TLSVerify:    o.TLS != nil && o.TLS.ClientAuth == tls.RequireAndVerifyClientCert,
+		JetStream:    o.JetStream,
+		APILevel:     o.JetStreamAPILevel,
 	}
 }
 

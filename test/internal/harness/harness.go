@@ -148,6 +148,8 @@ func startLeafgate(o Options) (*Target, error) {
 		LameDuckDuration:    o.LameDuckDuration,
 		LameDuckGracePeriod: o.LameDuckGrace,
 		Auth:                auth.Config{Token: o.Token, NoAuthUser: o.NoAuthUser},
+		JetStream:           o.JetStream,
+		JetStreamAPILevel:   jetstream.APILevel, // sent with JetStream off too
 	}
 	for _, u := range o.Users {
 		au := auth.User{Name: u.Name, Password: u.Password, NKey: u.NKey}
@@ -191,6 +193,7 @@ func startLeafgate(o Options) (*Target, error) {
 			return nil, err
 		}
 		cleanup = rm
+		s.SetJetStream(js)
 	}
 	if err := s.Start(); err != nil {
 		if js != nil {
