@@ -171,6 +171,9 @@ func flatten(v reflect.Value, prefix string, out map[string]any) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if !f.IsExported() || f.Tag.Get("mapstructure") == "" {
+			continue // not a key (load warnings)
+		}
 		key := prefix + f.Tag.Get("mapstructure")
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[StoreLimit]() {
 			flatten(v.Field(i), key+".", out)

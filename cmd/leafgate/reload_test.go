@@ -26,7 +26,7 @@ var liveKeys = []string{
 	"pid_file", "log.level", "log.format",
 	"tls.cert_file", "tls.key_file", "tls.ca_file", "tls.verify", "tls.min_version", "tls.timeout",
 	"tls.allow_non_tls", "tls.handshake_first",
-	"authorization.token", "authorization.timeout", "authorization.users",
+	"authorization.token", "authorization.timeout", "authorization.users", "no_auth_user",
 }
 
 // Every key has a reload decision: live, refused or restart.
