@@ -148,13 +148,9 @@ func (s *Service) accountInfo() any {
 	for _, st := range streams {
 		st.do(func() { consumers += len(st.consumers) })
 	}
+	// The account has no limits of its own: nats-server reports -1 for
+	// each, whatever the server-wide store limits (those are in /jsz).
 	lim := jsapi.AccountLimits{MaxMemory: -1, MaxStore: -1, MaxStreams: -1, MaxConsumers: -1, MaxAckPending: -1, MemoryMaxStreamBytes: -1, StoreMaxStreamBytes: -1}
-	if s.cfg.MaxMemory > 0 {
-		lim.MaxMemory = s.cfg.MaxMemory
-	}
-	if s.cfg.MaxStore > 0 {
-		lim.MaxStore = s.cfg.MaxStore
-	}
 	return accountInfoResp{
 		Response: jsapi.Response{Type: jsapi.TypeAccountInfo},
 		AccountInfo: jsapi.AccountInfo{

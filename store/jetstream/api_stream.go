@@ -329,6 +329,11 @@ func (ms *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 			}
 			next = m.Seq + 1
 		}
+		// Deleted messages after the last one stored, up to the last
+		// sequence.
+		for seq := next; seq <= st.LastSeq; seq++ {
+			si.State.Deleted = append(si.State.Deleted, seq)
+		}
 	}
 	return si
 }

@@ -576,6 +576,9 @@ func (ms *stream) ingest(msgs []inMsg) {
 		if m.sub == nil && !m.marker {
 			continue
 		}
+		if cfg.NoAck {
+			m.reply = "" // no PubAck, nor an error, as nats-server's no_ack
+		}
 		if err := ms.store1(&cfg, m, ts); err != nil && m.reply != "" {
 			ms.svc.publish(m.reply, "", nil, appendPubAckError(nil, ms.name, err))
 		}
