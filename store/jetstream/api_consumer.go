@@ -41,21 +41,22 @@ func (s *Service) consumerCreate(streamName, name, filter string, named bool, bo
 		if cc.Durable != name {
 			return s.fail(typ, jsapi.ErrConsumerDurableNameNotMatchSubject)
 		}
+		cc.Name = name
 	case named:
-		if cc.Name == "" && cc.Durable == "" {
-			cc.Name = name
-		}
+		// As nats-server's jsConsumerCreateRequest: a durable name must
+		// match the subject's; the subject's name is the consumer's,
+		// whatever the config's name says.
 		if cc.Durable != "" && cc.Durable != name {
-			return s.fail(typ, jsapi.ErrConsumerCreateDurableAndNameMismatch)
+			return s.fail(typ, jsapi.ErrConsumerDurableNameNotMatchSubject)
 		}
-		if cc.Name != "" && cc.Name != name {
-			return s.fail(typ, jsapi.ErrConsumerCreateDurableAndNameMismatch)
-		}
+		cc.Name = name
 		if filter != "" {
-			if cc.FilterSubject != "" && cc.FilterSubject != filter || len(cc.FilterSubjects) > 0 {
+			if len(cc.FilterSubjects) > 0 {
+				return s.fail(typ, jsapi.ErrConsumerMultipleFiltersNotAllowed)
+			}
+			if cc.FilterSubject != filter {
 				return s.fail(typ, jsapi.ErrConsumerCreateFilterSubjectMismatch)
 			}
-			cc.FilterSubject = filter
 		}
 	default:
 		if cc.Durable != "" {
@@ -230,8 +231,6 @@ func checkConsumerUpdate(old, upd *jsapi.ConsumerConfig) *jsapi.Error {
 		return bad("replay policy")
 	case (old.DeliverSubject == "") != (upd.DeliverSubject == ""):
 		return jsapi.ErrConsumerCreateF.With("err", "can not update push consumer to pull based")
-	case old.Durable != upd.Durable:
-		return bad("durable name")
 	}
 	return nil
 }

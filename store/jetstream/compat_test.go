@@ -67,3 +67,31 @@ func TestNoAckStreamSendsNoPubAck(t *testing.T) {
 		t.Fatalf("the requester got %d replies from a no_ack stream", n)
 	}
 }
+
+// Consumer create answers as nats-server's jsConsumerCreateRequest: both
+// filter forms give 10136; the subject's name wins over the config's; an
+// update may set durable_name on a named consumer.
+func TestConsumerCreateMatchesNATSServer(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
+	create := func(subj string, cfg jsapi.ConsumerConfig) (*jsapi.Error, string) {
+		var resp struct {
+			jsapi.Response
+			jsapi.ConsumerInfo
+		}
+		e.api(subj, jsapi.CreateConsumerRequest{Stream: "S", Config: cfg}, &resp)
+		return resp.Error, resp.Name
+	}
+	if err, _ := create("CONSUMER.CREATE.S.A", jsapi.ConsumerConfig{FilterSubject: "s.a", FilterSubjects: []string{"s.b"}, AckPolicy: jsapi.AckExplicit}); err == nil || err.ErrCode != 10136 {
+		t.Fatalf("filter_subject with filter_subjects: %+v, want 10136", err)
+	}
+	if err, name := create("CONSUMER.CREATE.S.B", jsapi.ConsumerConfig{Name: "OTHER", AckPolicy: jsapi.AckExplicit}); err != nil || name != "B" {
+		t.Fatalf("config name differing from the subject's: %+v %q, want consumer B", err, name)
+	}
+	if err, name := create("CONSUMER.CREATE.S.B", jsapi.ConsumerConfig{Durable: "B", AckPolicy: jsapi.AckExplicit}); err != nil || name != "B" {
+		t.Fatalf("update setting durable_name: %+v %q", err, name)
+	}
+	if err, _ := create("CONSUMER.CREATE.S.C", jsapi.ConsumerConfig{Durable: "D", AckPolicy: jsapi.AckExplicit}); err == nil || err.ErrCode != 10017 {
+		t.Fatalf("durable differing from the subject's name: %+v, want 10017", err)
+	}
+}

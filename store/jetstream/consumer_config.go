@@ -159,7 +159,7 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 		}
 	}
 	if cc.FilterSubject != "" && len(cc.FilterSubjects) > 0 {
-		return jsapi.ErrConsumerMultipleFiltersNotAllowed
+		return jsapi.ErrConsumerDuplicateFilterSubjects
 	}
 	filters := cc.FilterSubjects
 	if cc.FilterSubject != "" {
