@@ -95,3 +95,37 @@ func TestConsumerCreateMatchesNATSServer(t *testing.T) {
 		t.Fatalf("durable differing from the subject's name: %+v, want 10017", err)
 	}
 }
+
+// Waiting pull requests share a consumer's messages round robin, as
+// nats-server serves them: two workers asking for 10 each out of 10
+// messages get 5 each, not 10 and 0.
+func TestPullRequestsRoundRobin(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE.S.W", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit}}, &resp)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	a, b := newInbox(t, e.r, "_INBOX.a"), newInbox(t, e.r, "_INBOX.b")
+	for _, in := range []string{"_INBOX.a", "_INBOX.b"} {
+		e.r.Publish(&router.Publisher{}, []byte("$JS.API.CONSUMER.MSG.NEXT.S.W"), []byte(in), nil, []byte(`{"batch":10,"expires":60000000000}`))
+	}
+	// Both requests are waiting once consumer info counts them.
+	deadline := time.Now().Add(5 * time.Second)
+	for resp.NumWaiting != 2 && time.Now().Before(deadline) {
+		e.api("CONSUMER.INFO.S.W", nil, &resp)
+	}
+	for range 10 {
+		e.publish("s", "x")
+	}
+	a.wait(t, 4, 5*time.Second)
+	b.wait(t, 4, 5*time.Second)
+	e.svc.lookup("S").do(func() {})
+	if a.count() != 5 || b.count() != 5 {
+		t.Fatalf("worker a got %d, b got %d; want 5 each", a.count(), b.count())
+	}
+}

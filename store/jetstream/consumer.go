@@ -540,6 +540,12 @@ func (c *consumer) deliverPull() {
 		}
 		if wr.n <= 0 {
 			c.waiting = c.waiting[1:]
+		} else if len(c.waiting) > 1 {
+			// Round robin, as nats-server: the request goes to the
+			// back after each message, so every worker pulling from
+			// the consumer gets work.
+			copy(c.waiting, c.waiting[1:])
+			c.waiting[len(c.waiting)-1] = wr
 		}
 	}
 }
@@ -622,8 +628,8 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 	c.waiting = append(c.waiting, wr)
 	c.kick()
 	// A no-wait request that found some but not all messages ends now.
-	if wr.noWait && len(c.waiting) > 0 && c.waiting[len(c.waiting)-1] == wr && wr.sent > 0 {
-		c.waiting = c.waiting[:len(c.waiting)-1]
+	if i := slices.Index(c.waiting, wr); wr.noWait && i >= 0 && wr.sent > 0 {
+		c.waiting = slices.Delete(c.waiting, i, i+1)
 		c.ms.svc.publish(wr.reply, "", proto.AppendStatusHeader(nil, 404, "No Messages"), nil)
 	}
 }
