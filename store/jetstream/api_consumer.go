@@ -109,6 +109,7 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 		}
 		c.cfg = cc
 		c.filters = filtersOf(&cc)
+		c.watch()
 		if err := ms.persistConsumerConfig(c); err != nil {
 			return jsapi.ErrConsumerCreateF.WithErr(err)
 		}
@@ -186,6 +187,7 @@ func (ms *stream) addConsumer(c *consumer) error {
 		}
 		c.subs = append(c.subs, sub)
 	}
+	c.watch()
 	ms.consumers[c.name] = c
 	return nil
 }

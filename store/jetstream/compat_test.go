@@ -129,3 +129,25 @@ func TestPullRequestsRoundRobin(t *testing.T) {
 		t.Fatalf("worker a got %d, b got %d; want 5 each", a.count(), b.count())
 	}
 }
+
+// A push consumer delivers what was stored while nobody listened as soon
+// as a subscriber appears on its deliver subject, without waiting for a
+// publish or a heartbeat (none is configured here).
+func TestPushConsumerDeliversWhenInterestAppears(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE.S.P", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "P", DeliverSubject: "deliver.p", AckPolicy: jsapi.AckExplicit}}, &resp)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	for range 3 {
+		e.publish("s", "x")
+	}
+	// A wildcard subscription covering the deliver subject counts too.
+	ib := newInbox(t, e.r, "deliver.>")
+	ib.wait(t, 2, 10*time.Second)
+}

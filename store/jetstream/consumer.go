@@ -37,6 +37,7 @@ type consumer struct {
 	created time.Time
 	filters []string
 	subs    []*router.Sub // its MSG.NEXT subjects
+	watched string        // deliver subject registered with watchPush
 
 	// Delivery state.
 	dseq      uint64 // last consumer sequence handed out
@@ -90,7 +91,22 @@ type pullRequest struct {
 	sent     int
 }
 
-func (c *consumer) isPull() bool    { return c.cfg.DeliverSubject == "" }
+func (c *consumer) isPull() bool { return c.cfg.DeliverSubject == "" }
+
+// watch registers a push consumer's deliver subject for interest wake-ups
+// (again after an update changed it).
+func (c *consumer) watch() {
+	if c.watched == c.cfg.DeliverSubject {
+		return
+	}
+	if c.watched != "" {
+		c.ms.svc.unwatchPush(c.watched, c.ms)
+	}
+	c.watched = c.cfg.DeliverSubject
+	if c.watched != "" {
+		c.ms.svc.watchPush(c.watched, c.ms)
+	}
+}
 func (c *consumer) ackNone() bool   { return c.cfg.AckPolicy == jsapi.AckNone }
 func (c *consumer) ephemeral() bool { return c.cfg.Durable == "" }
 

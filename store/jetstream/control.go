@@ -12,6 +12,8 @@ import (
 // stream's goroutine.
 func (ms *stream) control(m *inMsg) {
 	switch {
+	case m.subject == interestKick:
+		ms.kickPush()
 	case strings.HasPrefix(m.subject, "$JS.ACK."):
 		ai, ok := parseAck(m.subject)
 		if !ok {
@@ -167,6 +169,10 @@ func (ms *stream) releaseConsumer(c *consumer, deleted bool) {
 		_ = ms.svc.r.Unsubscribe(sub)
 	}
 	c.subs = nil
+	if c.watched != "" {
+		ms.svc.unwatchPush(c.watched, ms)
+		c.watched = ""
+	}
 	if !deleted {
 		return
 	}

@@ -79,6 +79,11 @@ type Service struct {
 
 	apiTotal, apiErrors atomic.Uint64
 
+	pushMu sync.Mutex // guards push
+	// push maps the deliver subjects of push consumers to their streams
+	// (interest.go).
+	push map[string]map[*stream]int
+
 	// Bytes stored by memory and file streams, kept by the streams as
 	// their commits finish, so account limits cost nothing per publish.
 	memUsed, fileUsed atomic.Int64
@@ -146,6 +151,7 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		}
 		s.ackSubs = append(s.ackSubs, sub)
 	}
+	r.Watch(s.onInterest)
 	s.wg.Add(1)
 	go s.apiLoop()
 	return s, nil
