@@ -136,7 +136,8 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			log.Error("jetstream start failed", "err", err)
 			return exitRuntime
 		}
-		srv.SetJetStream(js) // /jsz and /varz's jetstream block
+		srv.SetJetStream(js)               // /jsz and /varz's jetstream block
+		srv.OnShutdown(js.EndPullRequests) // 409 Server Shutdown to waiting pulls
 		// Stop JetStream after the clients are gone: everything it
 		// acknowledged is on disk by then.
 		defer func() {

@@ -65,6 +65,7 @@ type Server struct {
 	shutdown    bool
 	lameDuck    bool
 	started     bool
+	onShutdown  []func()
 
 	nextCID atomic.Uint64
 	wg      sync.WaitGroup
@@ -321,6 +322,15 @@ func (s *Server) stopListening() {
 	}
 }
 
+// OnShutdown registers fn to run when Shutdown starts, after the listener
+// closes and before clients are flushed and closed: JetStream ends waiting
+// pull requests with 409 Server Shutdown there, as nats-server does.
+func (s *Server) OnShutdown(fn func()) {
+	s.mu.Lock()
+	s.onShutdown = append(s.onShutdown, fn)
+	s.mu.Unlock()
+}
+
 // Shutdown stops accepting, flushes what clients have pending and closes them,
 // waiting at most until ctx is done. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -331,11 +341,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	s.shutdown = true
-	ln, httpSrv := s.listener, s.httpSrv
+	ln, httpSrv, hooks := s.listener, s.httpSrv, s.onShutdown
 	s.mu.Unlock()
 
 	if ln != nil {
 		ln.Close()
+	}
+	// Internal clients say goodbye while connections are still up (their
+	// messages are flushed with everything else below).
+	for _, fn := range hooks {
+		fn()
 	}
 	for _, c := range s.clientList() {
 		c.closeConn(reasonServerShutdown, true)

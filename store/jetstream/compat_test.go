@@ -151,3 +151,30 @@ func TestPushConsumerDeliversWhenInterestAppears(t *testing.T) {
 	ib := newInbox(t, e.r, "deliver.>")
 	ib.wait(t, 2, 10*time.Second)
 }
+
+// At shutdown every waiting pull request gets nats-server's 409 Server
+// Shutdown with its pending counts.
+func TestPullRequestsEndWithServerShutdown(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE.S.W", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit}}, &resp)
+	ib := newInbox(t, e.r, "_INBOX.w")
+	e.r.Publish(&router.Publisher{}, []byte("$JS.API.CONSUMER.MSG.NEXT.S.W"), []byte("_INBOX.w"), nil, []byte(`{"batch":7,"expires":60000000000}`))
+	deadline := time.Now().Add(5 * time.Second)
+	for resp.NumWaiting != 1 && time.Now().Before(deadline) {
+		e.api("CONSUMER.INFO.S.W", nil, &resp)
+	}
+	e.svc.EndPullRequests()
+	m := ib.wait(t, 0, 5*time.Second)
+	if want := "NATS/1.0 409 Server Shutdown\r\nNats-Pending-Messages: 7\r\nNats-Pending-Bytes: 0\r\n\r\n"; string(m.hdr) != want {
+		t.Fatalf("got %q, want %q", m.hdr, want)
+	}
+	e.api("CONSUMER.INFO.S.W", nil, &resp)
+	if resp.NumWaiting != 0 {
+		t.Fatalf("%d requests still waiting", resp.NumWaiting)
+	}
+}

@@ -245,3 +245,20 @@ func (s *Service) deliver(route, subj, reply string, hdr, data []byte) {
 
 // now is the service's clock, replaced in tests.
 var now = time.Now
+
+// EndPullRequests answers every waiting pull request with 409 Server
+// Shutdown and its pending counts, as nats-server does as it shuts down,
+// so clients learn at once rather than from a closed connection. The
+// server calls it (Server.OnShutdown) before it closes client connections.
+func (s *Service) EndPullRequests() {
+	for _, st := range s.sortedStreams() {
+		st.do(func() {
+			for _, c := range st.consumers {
+				for _, wr := range c.waiting {
+					st.svc.publish(wr.reply, "", pullStatus(409, "Server Shutdown", wr, true), nil)
+				}
+				c.waiting = nil
+			}
+		})
+	}
+}

@@ -194,6 +194,7 @@ func startLeafgate(o Options) (*Target, error) {
 		}
 		cleanup = rm
 		s.SetJetStream(js)
+		s.OnShutdown(js.EndPullRequests)
 	}
 	if err := s.Start(); err != nil {
 		if js != nil {
