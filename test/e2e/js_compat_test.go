@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/harness"
+)
+
+// A pull request still waiting when the server shuts down is answered
+// with 409 Server Shutdown before the connection closes.
+func TestJSPullRequestEndsAtShutdown(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := jsConnect(t, tg)
+		s := consStream(t, ctx, js, "SD", "sd")
+		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "W", AckPolicy: jetstream.AckExplicitPolicy})
+		inbox := nats.NewInbox()
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.SD.W", inbox, []byte(`{"batch":3,"expires":60000000000}`)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			info, err := c.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumWaiting == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the pull request is not waiting: %d", info.NumWaiting)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		go tg.Shutdown()
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no answer to the waiting pull request: %v", err)
+		}
+		if m.Header.Get("Status") != "409" || m.Header.Get("Description") != "Server Shutdown" {
+			t.Fatalf("answer %v, want 409 Server Shutdown", m.Header)
+		}
+	})
+}
