@@ -91,6 +91,9 @@ func (s *Service) dispatch(toks []string, m *inMsg) any {
 	if len(toks) > 1 {
 		op += "." + toks[1]
 	}
+	if levelTooHigh(m.hdr) {
+		return s.fail(apiResponseType(op), jsapi.ErrRequiredApiLevel)
+	}
 	arg := func(i int) string {
 		if i < len(toks) {
 			return toks[i]

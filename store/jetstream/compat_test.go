@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -176,5 +177,30 @@ func TestPullRequestsEndWithServerShutdown(t *testing.T) {
 	e.api("CONSUMER.INFO.S.W", nil, &resp)
 	if resp.NumWaiting != 0 {
 		t.Fatalf("%d requests still waiting", resp.NumWaiting)
+	}
+}
+
+// A request that needs a newer API level than leafgate implements is
+// refused with nats-server's 412 / 10185, not served without the feature.
+func TestRequiredAPILevel(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	for _, tc := range []struct {
+		level string
+		fail  bool
+	}{{"1", false}, {"0", false}, {"2", true}, {"x", true}} {
+		ib := newInbox(t, e.r, "_INBOX.lvl"+tc.level)
+		hdr := []byte("NATS/1.0\r\nNats-Required-Api-Level: " + tc.level + "\r\n\r\n")
+		e.r.Publish(&router.Publisher{}, []byte("$JS.API.STREAM.CREATE.L"+tc.level), []byte("_INBOX.lvl"+tc.level), hdr, []byte(`{"name":"L`+tc.level+`","subjects":["l`+tc.level+`"]}`))
+		m := ib.wait(t, 0, 5*time.Second)
+		var resp jsapi.Response
+		if err := json.Unmarshal(m.data, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Error != nil && resp.Error.ErrCode == 10185 && resp.Error.Code == 412; got != tc.fail {
+			t.Fatalf("level %s: %s", tc.level, m.data)
+		}
+		if resp.Type != jsapi.TypeStreamCreate {
+			t.Fatalf("level %s: type %q", tc.level, resp.Type)
+		}
 	}
 }
