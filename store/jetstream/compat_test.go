@@ -103,23 +103,12 @@ func TestConsumerCreateMatchesNATSServer(t *testing.T) {
 func TestPullRequestsRoundRobin(t *testing.T) {
 	e := openEnv(t, t.TempDir())
 	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
-	var resp struct {
-		jsapi.Response
-		jsapi.ConsumerInfo
-	}
-	e.api("CONSUMER.CREATE.S.W", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit}}, &resp)
-	if resp.Error != nil {
-		t.Fatal(resp.Error)
-	}
+	e.durable("S", jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit})
 	a, b := newInbox(t, e.r, "_INBOX.a"), newInbox(t, e.r, "_INBOX.b")
 	for _, in := range []string{"_INBOX.a", "_INBOX.b"} {
 		e.r.Publish(&router.Publisher{}, []byte("$JS.API.CONSUMER.MSG.NEXT.S.W"), []byte(in), nil, []byte(`{"batch":10,"expires":60000000000}`))
 	}
-	// Both requests are waiting once consumer info counts them.
-	deadline := time.Now().Add(5 * time.Second)
-	for resp.NumWaiting != 2 && time.Now().Before(deadline) {
-		e.api("CONSUMER.INFO.S.W", nil, &resp)
-	}
+	e.waitWaiting("S", "W", 2)
 	for range 10 {
 		e.publish("s", "x")
 	}
@@ -137,14 +126,7 @@ func TestPullRequestsRoundRobin(t *testing.T) {
 func TestPushConsumerDeliversWhenInterestAppears(t *testing.T) {
 	e := openEnv(t, t.TempDir())
 	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
-	var resp struct {
-		jsapi.Response
-		jsapi.ConsumerInfo
-	}
-	e.api("CONSUMER.CREATE.S.P", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "P", DeliverSubject: "deliver.p", AckPolicy: jsapi.AckExplicit}}, &resp)
-	if resp.Error != nil {
-		t.Fatal(resp.Error)
-	}
+	e.durable("S", jsapi.ConsumerConfig{Durable: "P", DeliverSubject: "deliver.p", AckPolicy: jsapi.AckExplicit})
 	for range 3 {
 		e.publish("s", "x")
 	}
@@ -158,26 +140,16 @@ func TestPushConsumerDeliversWhenInterestAppears(t *testing.T) {
 func TestPullRequestsEndWithServerShutdown(t *testing.T) {
 	e := openEnv(t, t.TempDir())
 	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
-	var resp struct {
-		jsapi.Response
-		jsapi.ConsumerInfo
-	}
-	e.api("CONSUMER.CREATE.S.W", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit}}, &resp)
+	e.durable("S", jsapi.ConsumerConfig{Durable: "W", AckPolicy: jsapi.AckExplicit})
 	ib := newInbox(t, e.r, "_INBOX.w")
 	e.r.Publish(&router.Publisher{}, []byte("$JS.API.CONSUMER.MSG.NEXT.S.W"), []byte("_INBOX.w"), nil, []byte(`{"batch":7,"expires":60000000000}`))
-	deadline := time.Now().Add(5 * time.Second)
-	for resp.NumWaiting != 1 && time.Now().Before(deadline) {
-		e.api("CONSUMER.INFO.S.W", nil, &resp)
-	}
+	e.waitWaiting("S", "W", 1)
 	e.svc.EndPullRequests()
 	m := ib.wait(t, 0, 5*time.Second)
 	if want := "NATS/1.0 409 Server Shutdown\r\nNats-Pending-Messages: 7\r\nNats-Pending-Bytes: 0\r\n\r\n"; string(m.hdr) != want {
 		t.Fatalf("got %q, want %q", m.hdr, want)
 	}
-	e.api("CONSUMER.INFO.S.W", nil, &resp)
-	if resp.NumWaiting != 0 {
-		t.Fatalf("%d requests still waiting", resp.NumWaiting)
-	}
+	e.waitWaiting("S", "W", 0)
 }
 
 // A request that needs a newer API level than leafgate implements is
@@ -203,4 +175,33 @@ func TestRequiredAPILevel(t *testing.T) {
 			t.Fatalf("level %s: type %q", tc.level, resp.Type)
 		}
 	}
+}
+
+// durable creates a durable consumer on stream, failing the test on error.
+func (e *env) durable(stream string, cfg jsapi.ConsumerConfig) {
+	e.t.Helper()
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE."+stream+"."+cfg.Durable, jsapi.CreateConsumerRequest{Stream: stream, Config: cfg}, &resp)
+	if resp.Error != nil {
+		e.t.Fatalf("create consumer %s: %+v", cfg.Durable, resp.Error)
+	}
+}
+
+// waitWaiting waits until consumer info counts n waiting pull requests.
+func (e *env) waitWaiting(stream, name string, n int) {
+	e.t.Helper()
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		e.api("CONSUMER.INFO."+stream+"."+name, nil, &resp)
+		if resp.NumWaiting == n {
+			return
+		}
+	}
+	e.t.Fatalf("consumer %s: %d pull requests waiting, want %d", name, resp.NumWaiting, n)
 }
