@@ -54,11 +54,11 @@ lint: tools
 
 unit:
 	@echo "== unit tests (race, fuzz seed corpora)"
-	$(GO) test -race -count=1 -tags '$(TAGS)' -timeout 5m ./...
+	$(GO) test -race -count=1 -tags '$(TAGS)' -timeout 10m ./...
 
 e2e: tools
 	@echo "== end-to-end tests"
-	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 8m ./...
+	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m ./...
 
 bench:
 	cd test && $(GO) run ./bench $(BENCHFLAGS)

@@ -259,14 +259,14 @@ func TestJSKVBasics(t *testing.T) {
 
 		// Keys and ListKeys end at the init marker; when it never comes they
 		// only end when the context expires, so bound and time them.
-		kctx, kcancel := context.WithTimeout(ctx, 5*time.Second)
+		kctx, kcancel := context.WithTimeout(ctx, 30*time.Second)
 		defer kcancel()
 		start := time.Now()
 		keys, err := kv.Keys(kctx)
 		if err != nil {
 			t.Fatalf("Keys: %v", err)
 		}
-		if el := time.Since(start); el > 3*time.Second {
+		if el := time.Since(start); el > 15*time.Second {
 			t.Fatalf("Keys took %v: it returned only when its context expired (no end-of-initial-values)", el)
 		}
 		slices.Sort(keys)
@@ -281,7 +281,7 @@ func TestJSKVBasics(t *testing.T) {
 		for k := range kl.Keys() {
 			listed = append(listed, k)
 		}
-		if el := time.Since(start); el > 3*time.Second {
+		if el := time.Since(start); el > 15*time.Second {
 			t.Fatalf("Keys+ListKeys took %v: ListKeys ended only when its context expired", el)
 		}
 		slices.Sort(listed)
@@ -461,8 +461,8 @@ func TestJSKVBucketTTL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Get while waiting for expiry: %v", err)
 			}
-			if time.Since(start) > 6*time.Second {
-				t.Fatal("key still present 6s after put into a bucket with 1s TTL")
+			if time.Since(start) > 20*time.Second {
+				t.Fatal("key still present 20s after put into a bucket with 1s TTL")
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
