@@ -565,12 +565,20 @@ func encodeState(st *State) []byte {
 	return v
 }
 
+// decodeState reads the state record a stream's bucket keeps. A record
+// that no sequence of appends, removals and skips can produce is refused
+// as corrupt rather than trusted: recovery and limits would otherwise
+// walk ranges that do not exist.
 func decodeState(v []byte) (State, error) {
 	if len(v) != 56 {
 		return State{}, fmt.Errorf("stream state: %w", errCorrupt)
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[i*8:]) }
-	return State{Msgs: u(0), Bytes: u(1), FirstSeq: u(2), LastSeq: u(3), FirstTime: int64(u(4)), LastTime: int64(u(5)), Subjects: u(6)}, nil
+	st := State{Msgs: u(0), Bytes: u(1), FirstSeq: u(2), LastSeq: u(3), FirstTime: int64(u(4)), LastTime: int64(u(5)), Subjects: u(6)}
+	if err := st.check(); err != nil {
+		return State{}, fmt.Errorf("stream state: %w: %v", errCorrupt, err)
+	}
+	return st, nil
 }
 
 // boltStream is one stream in a Bolt file.

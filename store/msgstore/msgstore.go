@@ -203,3 +203,29 @@ func (st *State) skip(seq uint64) {
 		st.FirstSeq, st.FirstTime = seq+1, 0
 	}
 }
+
+// check reports a state that appends, removals and skips cannot produce:
+// an empty stream starts right after its last sequence and holds no
+// bytes or subjects; a non-empty one holds no more messages than its
+// sequence range and no more subjects than messages.
+func (st *State) check() error {
+	if st.Msgs == 0 {
+		if st.Bytes != 0 || st.Subjects != 0 {
+			return fmt.Errorf("empty with %d bytes and %d subjects", st.Bytes, st.Subjects)
+		}
+		if st.FirstSeq != st.LastSeq+1 {
+			return fmt.Errorf("empty with first sequence %d after last %d", st.FirstSeq, st.LastSeq)
+		}
+		return nil
+	}
+	if st.FirstSeq == 0 || st.FirstSeq > st.LastSeq {
+		return fmt.Errorf("first sequence %d, last %d", st.FirstSeq, st.LastSeq)
+	}
+	if span := st.LastSeq - st.FirstSeq; st.Msgs-1 > span {
+		return fmt.Errorf("%d messages in sequences %d..%d", st.Msgs, st.FirstSeq, st.LastSeq)
+	}
+	if st.Subjects == 0 || st.Subjects > st.Msgs {
+		return fmt.Errorf("%d subjects for %d messages", st.Subjects, st.Msgs)
+	}
+	return nil
+}
