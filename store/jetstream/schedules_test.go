@@ -102,6 +102,9 @@ func TestScheduleAtFiresOnce(t *testing.T) {
 	if sm := e.lastMsg("S", "sched.a"); sm != nil {
 		t.Fatalf("schedule not purged: %+v", sm)
 	}
+	if keys := e.svc.lookup("S").store.IndexScan(schedPrefix, -1); len(keys) != 0 {
+		t.Fatalf("index keeps %d schedule keys after the purge", len(keys))
+	}
 	time.Sleep(1500 * time.Millisecond)
 	if m2 := e.lastMsg("S", "out.a"); m2 == nil || m2.Sequence != m.Sequence {
 		t.Fatalf("fired again: %+v", m2)

@@ -676,7 +676,9 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 			return jsapi.ErrStreamRollupFailedF.WithErr(fmt.Errorf("rollup value invalid: %q", v))
 		}
 	}
-	if cfg.Retention == jsapi.InterestPolicy && len(ms.consumers) == 0 && rollup == "" {
+	// A schedule's rollup is the server's own: like nats-server, an
+	// interest stream without consumers does not keep the schedule.
+	if cfg.Retention == jsapi.InterestPolicy && len(ms.consumers) == 0 && (rollup == "" || !firstFire.IsZero()) {
 		// Nobody is interested: acknowledged, assigned a sequence, not kept.
 		seq := ms.lastSeq() + 1
 		ms.cur().b.Skip(seq)
