@@ -243,3 +243,52 @@ func TestScheduleStreamConfig(t *testing.T) {
 		t.Fatalf("disabling schedules: %+v", e)
 	}
 }
+
+// Schedules work the same on a memory stream.
+func TestScheduleMemoryStream(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "M", Subjects: []string{"m.>"}, Storage: jsapi.MemoryStorage, AllowMsgSchedules: true})
+	if ack := e.pubHdr("m.s", map[string]string{"Nats-Schedule": "@every 1s", "Nats-Schedule-Target": "m.out"}, "x"); ack.Error != nil {
+		t.Fatal(ack.Error)
+	}
+	m1 := e.waitMsg("M", "m.out", 0, 10*time.Second)
+	e.waitMsg("M", "m.out", m1.Sequence, 10*time.Second)
+	// Deleting the schedule's message ends it.
+	var del struct {
+		jsapi.Response
+		Success bool `json:"success"`
+	}
+	e.api("STREAM.MSG.DELETE.M", jsapi.MsgDeleteRequest{Seq: 1}, &del)
+	if !del.Success {
+		t.Fatalf("delete: %+v", del.Error)
+	}
+	last := e.lastMsg("M", "m.out").Sequence
+	time.Sleep(2500 * time.Millisecond)
+	if m := e.lastMsg("M", "m.out"); m.Sequence != last {
+		t.Fatalf("deleted schedule fired: %d after %d", m.Sequence, last)
+	}
+}
+
+// FuzzStripScheduleHeaders: whatever the header block, the copy a fired
+// message carries is a well-formed block without schedule, expected, id,
+// TTL or rollup headers.
+func FuzzStripScheduleHeaders(f *testing.F) {
+	f.Add([]byte("NATS/1.0\r\nNats-Schedule: @every 1s\r\nFoo: bar\r\nNats-Expected-Stream: S\r\nNats-Msg-Id: x\r\n\r\n"))
+	f.Add([]byte("NATS/1.0\r\nNats-Scheduler: a\r\nNats-Rollup: sub\r\nNats-TTL: 1s\r\n\r\n"))
+	f.Add([]byte("NATS/1.0 503\r\n\r\n"))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, hdr []byte) {
+		out := stripScheduleHeaders(hdr)
+		if out == nil {
+			return
+		}
+		if !strings.HasSuffix(string(out), "\r\n\r\n") {
+			t.Fatalf("not terminated: %q", out)
+		}
+		for _, k := range []string{hdrSchedule, hdrScheduler, hdrScheduleTarget, "Nats-Msg-Id", "Nats-TTL", "Nats-Rollup"} {
+			if proto.HeaderGet(out, k) != nil {
+				t.Fatalf("%s left in %q", k, out)
+			}
+		}
+	})
+}
