@@ -39,7 +39,10 @@ var Version = "dev"
 // NATSVersion is the nats-server version leafgate reports in INFO. Clients
 // gate features on it (nats.go's JetStream API picks request subjects by
 // server version), so it names the nats-server release whose client-visible
-// behaviour leafgate implements, not leafgate's own version.
+// behaviour leafgate implements, not leafgate's own version. It stays at
+// 2.11 although message schedules (2.12) are served: the rest of 2.12's
+// API level 2 (counters, atomic batches, async persist) is refused, and the
+// version must agree with the advertised api_lvl (see jetstream.APILevel).
 const NATSVersion = "2.11.0"
 
 // protoVersion is the client protocol level: 1 supports async INFO.

@@ -2,7 +2,9 @@ package jetstream
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +176,32 @@ func TestRequiredAPILevel(t *testing.T) {
 		if resp.Type != jsapi.TypeStreamCreate {
 			t.Fatalf("level %s: type %q", tc.level, resp.Type)
 		}
+	}
+}
+
+// Schedules are served at the advertised level 1 without a level header;
+// the same request requiring level 2 is refused like any other.
+func TestSchedulesAtAdvertisedLevel(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	for _, tc := range []struct {
+		hdr  []byte
+		fail bool
+	}{{nil, false}, {[]byte("NATS/1.0\r\nNats-Required-Api-Level: 2\r\n\r\n"), true}} {
+		reply := fmt.Sprintf("_INBOX.schedlvl.%v", tc.fail)
+		ib := newInbox(t, e.r, reply)
+		e.r.Publish(&router.Publisher{}, []byte("$JS.API.STREAM.CREATE.SL"), []byte(reply), tc.hdr, []byte(`{"name":"SL","subjects":["sl.>"],"allow_msg_schedules":true}`))
+		m := ib.wait(t, 0, 5*time.Second)
+		var resp jsapi.Response
+		if err := json.Unmarshal(m.data, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Error != nil && resp.Error.ErrCode == 10185; got != tc.fail {
+			t.Fatalf("level header %q: %s", tc.hdr, m.data)
+		}
+		if !tc.fail && !strings.Contains(string(m.data), `"allow_msg_schedules":true`) {
+			t.Fatalf("schedules not enabled: %s", m.data)
+		}
+		e.request("$JS.API.STREAM.DELETE.SL", nil)
 	}
 }
 

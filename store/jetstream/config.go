@@ -137,6 +137,25 @@ func checkStreamConfig(in jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.Error)
 		cfg.AllowMsgTTL = true
 		cfg.AllowRollup, cfg.DenyPurge = true, false
 	}
+	if cfg.AllowMsgSchedules {
+		if cfg.Discard == jsapi.DiscardNew {
+			return cfg, invalidStream("message scheduling cannot use discard new")
+		}
+		if !cfg.AllowRollup {
+			// A schedule replaces the previous one on its subject by a
+			// rollup, so nats-server turns roll-ups on.
+			cfg.AllowRollup, cfg.DenyPurge = true, false
+		}
+		if cfg.Mirror != nil {
+			return cfg, jsapi.ErrMirrorWithMsgSchedules
+		}
+		if len(cfg.Sources) > 0 {
+			return cfg, jsapi.ErrSourceWithMsgSchedules
+		}
+	}
+	if e := refuseUnsupported(&cfg); e != nil {
+		return cfg, e
+	}
 	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
 		// Mirrors and sources arrive with the replication work (sync/).
 		return cfg, invalidStream("mirror and source streams are not supported yet")
@@ -214,10 +233,30 @@ func checkStreamUpdate(old, upd jsapi.StreamConfig) *jsapi.Error {
 		return invalidStream("stream configuration update can not cancel deny message deletes")
 	case old.DenyPurge && !upd.DenyPurge:
 		return invalidStream("stream configuration update can not cancel deny purge")
+	case old.AllowMsgSchedules && !upd.AllowMsgSchedules:
+		return invalidStream("message schedules can not be disabled")
 	case old.AllowMsgTTL && !upd.AllowMsgTTL:
 		return invalidStream("stream configuration update can not disable message TTL")
 	case old.FirstSeq != upd.FirstSeq && upd.FirstSeq != 0:
 		return invalidStream("stream configuration update can not change first sequence")
+	}
+	return nil
+}
+
+// refuseUnsupported refuses stream features of nats-server 2.12+ that
+// leafgate does not implement, rather than storing the flag and ignoring
+// it. nats-server has no error for "not implemented", so these use its
+// generic invalid-configuration error (10052) with a plain description.
+func refuseUnsupported(cfg *jsapi.StreamConfig) *jsapi.Error {
+	switch {
+	case cfg.AllowMsgCounter:
+		return invalidStream("message counters (allow_msg_counter) are not supported")
+	case cfg.AllowAtomicPublish:
+		return invalidStream("atomic batch publish (allow_atomic) is not supported")
+	case cfg.AllowBatchPublish:
+		return invalidStream("fast batch publish (allow_batched) is not supported")
+	case cfg.PersistMode == jsapi.AsyncPersistMode:
+		return invalidStream("async persist mode is not supported")
 	}
 	return nil
 }

@@ -189,6 +189,14 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 			return jsapi.ErrConsumerWQConsumerNotDeliverAll
 		}
 	}
+	// Server-internal consumers of mirrors and sources, which leafgate
+	// does not have: refused, not stored and echoed without effect.
+	if cc.Direct {
+		return jsapi.ErrConsumerCreateF.WithErr(errorf("direct consumers are not supported"))
+	}
+	if cc.Sourcing {
+		return jsapi.ErrConsumerCreateF.WithErr(errorf("sourcing consumers are not supported"))
+	}
 	return nil
 }
 

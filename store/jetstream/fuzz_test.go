@@ -84,6 +84,8 @@ func FuzzStreamConfig(f *testing.F) {
 		`{"name":"T","subjects":["in.*.*"],"subject_transform":{"src":"in.*.*","dest":"out.{{wildcard(2)}}.{{wildcard(1)}}"},"republish":{"src":">","dest":"re.>","headers_only":true}}`,
 		`{"name":"F","first_seq":100,"sealed":false,"metadata":{"k":"v"},"compression":"s2","placement":{"cluster":"c"}}`,
 		`{"name":"M","mirror":{"name":"S"}}`,
+		`{"name":"SC","subjects":["s.>"],"allow_msg_schedules":true,"deny_purge":true,"persist_mode":"default"}`,
+		`{"name":"U","allow_msg_counter":true,"allow_atomic":true,"allow_batched":true,"persist_mode":"async"}`,
 		`{"name":"","subjects":[""]}`,
 		`{"name":"a.b"}`,
 		`{"name":"S","subjects":["a"],"num_replicas":3}`,

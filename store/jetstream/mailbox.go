@@ -12,6 +12,7 @@ type inMsg struct {
 	hdr, data      []byte
 	sub            *router.Sub
 	marker         bool // a subject delete marker the stream writes itself
+	scheduled      bool // a message a schedule produced (its headers are the server's)
 }
 
 // mailbox is an unbounded queue from router callbacks (which must not

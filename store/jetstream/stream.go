@@ -57,6 +57,9 @@ type stream struct {
 	persistAt  time.Time // when dirty consumer state is next written
 	wake       *time.Timer
 	wakeAt     time.Time
+	schedules  map[string]*schedEntry // pending message schedules by subject (schedules.go)
+	schedNext  int64                  // earliest schedule, valid unless schedDirty
+	schedDirty bool
 }
 
 type dedupEntry struct {
@@ -144,6 +147,7 @@ func (ms *stream) start() error {
 		return err
 	}
 	ms.account()
+	ms.loadSchedules()
 	ms.started = true
 	go ms.run()
 	return nil
@@ -254,6 +258,7 @@ func (ms *stream) run() {
 	ms.wake.Stop()
 	ms.scheduleAge()
 	ms.scheduleTTL()
+	ms.armSchedules()
 	for _, c := range ms.consumers {
 		c.kick()
 	}
@@ -379,6 +384,7 @@ func (ms *stream) finish(res commitResult) {
 		for _, c := range ms.consumers {
 			c.pendKnown = false
 		}
+		ms.loadSchedules() // back to what the store holds
 	}
 	ms.finishAcks(res.p, res.err)
 	for _, fn := range res.p.after {
@@ -393,6 +399,7 @@ func (ms *stream) finish(res commitResult) {
 	}
 	ms.scheduleAge()
 	ms.scheduleTTL()
+	ms.armSchedules()
 }
 
 func (ms *stream) finishAcks(p *pending, err error) {
@@ -540,6 +547,7 @@ func (ms *stream) removeMsg(seq uint64) (msgstore.Msg, bool) {
 		p.removed = make(map[uint64]bool)
 	}
 	p.removed[seq] = true
+	ms.unschedule(&m)
 	for _, c := range ms.consumers {
 		c.onRemoved(m)
 	}
@@ -649,6 +657,13 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 			return jsapi.ErrStreamWrongLastMsgIDF.With("id", ms.lastMsgID)
 		}
 	}
+	var firstFire time.Time
+	if !m.scheduled && !m.marker {
+		var e *jsapi.Error
+		if hdr, firstFire, e = ms.checkSchedule(cfg, subj, hdr, ts); e != nil {
+			return e
+		}
+	}
 	rollup := ""
 	if v := proto.HeaderGet(hdr, "Nats-Rollup"); v != nil {
 		if !cfg.AllowRollup || cfg.DenyPurge {
@@ -661,12 +676,15 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 			return jsapi.ErrStreamRollupFailedF.WithErr(fmt.Errorf("rollup value invalid: %q", v))
 		}
 	}
-	if cfg.Retention == jsapi.InterestPolicy && len(ms.consumers) == 0 && rollup == "" {
+	// A schedule's rollup is the server's own: like nats-server, an
+	// interest stream without consumers does not keep the schedule.
+	if cfg.Retention == jsapi.InterestPolicy && len(ms.consumers) == 0 && (rollup == "" || !firstFire.IsZero()) {
 		// Nobody is interested: acknowledged, assigned a sequence, not kept.
 		seq := ms.lastSeq() + 1
 		ms.cur().b.Skip(seq)
 		ms.cur().last = seq
 		ms.remember(msgID, seq, ts)
+		ms.afterStore(cfg, subj, hdr, 0, time.Time{})
 		if m.reply != "" {
 			ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
 		}
@@ -720,6 +738,9 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		}
 	}
 	ms.enforceLimitsAfter(cfg, subj, prevLast)
+	if p := ms.cur(); !p.removed[seq] {
+		ms.afterStore(cfg, subj, hdr, seq, firstFire)
+	}
 	ms.remember(msgID, seq, ts)
 	if m.reply != "" {
 		ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
@@ -936,6 +957,8 @@ func (ms *stream) tick() {
 		}
 	}
 	ms.expireTTL()
+	ms.fireSchedules()
+	ms.armSchedules()
 	for name, c := range ms.consumers {
 		if c.tick() {
 			ms.deleteConsumer(name)

@@ -1,6 +1,7 @@
 package jsapi
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -78,7 +79,35 @@ type StreamConfig struct {
 	ConsumerLimits         StreamConsumerLimits    `json:"consumer_limits"`
 	AllowMsgTTL            bool                    `json:"allow_msg_ttl"`
 	SubjectDeleteMarkerTTL time.Duration           `json:"subject_delete_marker_ttl,omitempty"`
+	AllowMsgCounter        bool                    `json:"allow_msg_counter,omitempty"` // refused: not implemented
+	AllowAtomicPublish     bool                    `json:"allow_atomic,omitempty"`      // refused: not implemented
+	AllowMsgSchedules      bool                    `json:"allow_msg_schedules,omitempty"`
+	PersistMode            PersistMode             `json:"persist_mode,omitempty"`  // only the default is accepted
+	AllowBatchPublish      bool                    `json:"allow_batched,omitempty"` // refused: not implemented
 	Metadata               map[string]string       `json:"metadata,omitempty"`
+}
+
+// PersistMode is a stream's persist_mode: "default" (every write flushed,
+// kept as "" so it is not echoed, as nats-server omits it) or "async".
+type PersistMode string
+
+// Persist modes.
+const (
+	DefaultPersistMode PersistMode = ""
+	AsyncPersistMode   PersistMode = "async"
+)
+
+// UnmarshalJSON accepts what nats-server accepts: "default", "async", "".
+func (pm *PersistMode) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"default"`, `""`:
+		*pm = DefaultPersistMode
+	case `"async"`:
+		*pm = AsyncPersistMode
+	default:
+		return fmt.Errorf("can not unmarshal %q", b)
+	}
+	return nil
 }
 
 // Placement is accepted for compatibility; a leafnode has one placement.
@@ -190,7 +219,8 @@ type ConsumerConfig struct {
 	InactiveThreshold  time.Duration     `json:"inactive_threshold,omitempty"`
 	Replicas           int               `json:"num_replicas"`
 	MemoryStorage      bool              `json:"mem_storage,omitempty"`
-	Direct             bool              `json:"direct,omitempty"`
+	Direct             bool              `json:"direct,omitempty"`   // refused: for mirrors and sources
+	Sourcing           bool              `json:"sourcing,omitempty"` // refused: for mirrors and sources
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	PauseUntil         *time.Time        `json:"pause_until,omitempty"`
 }
