@@ -64,6 +64,7 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e != nil {
 		return s.fail(typ, e)
 	}
+	s.adviseStream(jsapi.AdvisoryStreamCreated, name, jsapi.ActionCreated)
 	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 }
 
@@ -195,6 +196,7 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	if uerr != nil {
 		return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(uerr))
 	}
+	s.adviseStream(jsapi.AdvisoryStreamUpdated, name, jsapi.ActionModified)
 	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 }
 
@@ -247,7 +249,8 @@ func (s *Service) streamDelete(name string) any {
 	s.mu.Lock()
 	delete(s.streams, name)
 	s.mu.Unlock()
-	st.delete()
+	st.delete() // consumer delete advisories go first, as from nats-server
+	s.adviseStream(jsapi.AdvisoryStreamDeleted, name, jsapi.ActionDeleted)
 	if !st.memory() {
 		var mb msgstore.MetaBatch
 		mb.Delete(streamKey(name))

@@ -12,6 +12,9 @@ type inMsg struct {
 	hdr, data      []byte
 	sub            *router.Sub
 	marker         bool // a subject delete marker the stream writes itself
+	// origin is the client that published an API request (nil when
+	// unknown), for the audit advisory.
+	origin router.Receiver
 }
 
 // mailbox is an unbounded queue from router callbacks (which must not
