@@ -235,7 +235,7 @@ func (c *consumer) sampleAck(ai ackInfo, p *pendingMsg) {
 	svc := c.ms.svc
 	t := now()
 	svc.sendEvent(subj, &jsapi.AckMetric{
-		Event: jsapi.Event{Type: jsapi.TypeConsumerAckMetric, ID: svc.ids.next(), Time: t.UTC()},
+		Event:  jsapi.Event{Type: jsapi.TypeConsumerAckMetric, ID: svc.ids.next(), Time: t.UTC()},
 		Stream: c.ms.name, Consumer: c.name, ConsumerSeq: ai.cseq, StreamSeq: ai.sseq,
 		AckTime: t.UnixNano() - p.ts, Deliveries: ai.delivered, Domain: svc.cfg.Domain,
 	})
