@@ -1,0 +1,332 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/harness"
+)
+
+// advisory is one message received on $JS.EVENT.>.
+type advisory struct {
+	Subject string
+	Body    map[string]any
+}
+
+// advisoryLog collects $JS.EVENT.> in arrival order.
+type advisoryLog struct {
+	mu   sync.Mutex
+	msgs []advisory
+}
+
+func (l *advisoryLog) add(m *nats.Msg) {
+	var body map[string]any
+	_ = json.Unmarshal(m.Data, &body)
+	l.mu.Lock()
+	l.msgs = append(l.msgs, advisory{m.Subject, body})
+	l.mu.Unlock()
+}
+
+func (l *advisoryLog) snapshot() []advisory {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msgs)
+}
+
+// waitFor waits until n advisories arrived on subj (an audit subject
+// matches on the audited API subject: "API <subject>").
+func (l *advisoryLog) waitFor(t *testing.T, subj string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := 0
+		for _, a := range l.snapshot() {
+			if a.key() == subj {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d advisories on %s, want %d; got %v", got, subj, n, advKeys(l.snapshot()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// key names an advisory: its subject, or "API <audited subject>".
+func (a advisory) key() string {
+	if a.Subject == "$JS.EVENT.ADVISORY.API" {
+		s, _ := a.Body["subject"].(string)
+		return "API " + s
+	}
+	return a.Subject
+}
+
+func advKeys(as []advisory) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.key())
+	}
+	return out
+}
+
+// The same JetStream session emits the same advisories from both servers:
+// subjects, field sets, field types, and the values of every field that
+// does not depend on time or on which server answered.
+func TestJSAdvisories(t *testing.T) {
+	// One pause deadline for both servers, so requests and advisories agree.
+	pauseUntil := time.Now().Add(2 * time.Hour).Truncate(time.Hour).UTC()
+	runs := map[string][]advisory{}
+	harness.ForEach(t, harness.Options{JetStream: true, Domain: "edge"}, func(t *testing.T, tg *harness.Target) {
+		runs[tg.Name] = advisoryScenario(t, tg, pauseUntil)
+	})
+	ls, ns := runs["leafgate"], runs["nats-server"]
+	if ls == nil || ns == nil {
+		return
+	}
+	for _, kind := range []string{"events", "audits"} {
+		l, n := split(ls, kind == "audits"), split(ns, kind == "audits")
+		if !reflect.DeepEqual(advKeys(l), advKeys(n)) {
+			t.Fatalf("%s differ:\nleafgate    %v\nnats-server %v", kind, advKeys(l), advKeys(n))
+		}
+		for i := range l {
+			compareAdvisory(t, l[i], n[i])
+		}
+	}
+}
+
+// split returns the audits, or everything else, in arrival order; audits
+// are sorted by audited subject (nats-server sends them from another
+// goroutine than the events).
+func split(as []advisory, audits bool) []advisory {
+	var out []advisory
+	for _, a := range as {
+		if (a.Subject == "$JS.EVENT.ADVISORY.API") == audits {
+			out = append(out, a)
+		}
+	}
+	if audits {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].key() < out[j].key() })
+	}
+	return out
+}
+
+// unstable fields differ between any two runs.
+var unstable = map[string]bool{"id": true, "timestamp": true, "ack_time": true, "server": true, "response": true}
+
+func compareAdvisory(t *testing.T, l, n advisory) {
+	t.Helper()
+	if lk, nk := fieldTypes(l.Body), fieldTypes(n.Body); !reflect.DeepEqual(lk, nk) {
+		t.Fatalf("%s: fields differ:\nleafgate    %v\nnats-server %v", l.key(), lk, nk)
+	}
+	for k, v := range n.Body {
+		if unstable[k] || k == "client" {
+			continue
+		}
+		if !reflect.DeepEqual(l.Body[k], v) {
+			t.Fatalf("%s: %q = %v from leafgate, %v from nats-server", l.key(), k, l.Body[k], v)
+		}
+	}
+	if n.Subject != "$JS.EVENT.ADVISORY.API" {
+		return
+	}
+	lc, _ := l.Body["client"].(map[string]any)
+	nc, _ := n.Body["client"].(map[string]any)
+	if lk, nk := fieldTypes(lc), fieldTypes(nc); !reflect.DeepEqual(lk, nk) {
+		t.Fatalf("%s: client fields differ:\nleafgate    %v\nnats-server %v", l.key(), lk, nk)
+	}
+	for _, k := range []string{"acc", "name", "lang", "ver", "kind", "client_type", "host"} {
+		if lc[k] != nc[k] {
+			t.Fatalf("%s: client %q = %v from leafgate, %v from nats-server", l.key(), k, lc[k], nc[k])
+		}
+	}
+	// The responses differ in timestamps and metadata, not in their type.
+	if lt, nt := responseType(t, l), responseType(t, n); lt != nt {
+		t.Fatalf("%s: response type %q from leafgate, %q from nats-server", l.key(), lt, nt)
+	}
+}
+
+func responseType(t *testing.T, a advisory) string {
+	t.Helper()
+	var r struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(a.Body["response"].(string)), &r); err != nil {
+		t.Fatalf("%s: response: %v", a.key(), err)
+	}
+	return r.Type
+}
+
+// fieldTypes maps each field to its JSON type.
+func fieldTypes(m map[string]any) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = fmt.Sprintf("%T", v)
+	}
+	return out
+}
+
+// advisoryScenario drives a stream and a consumer through nats-server's
+// advisories and returns everything seen on $JS.EVENT.>, checking each
+// server on its own as it goes.
+func advisoryScenario(t *testing.T, tg *harness.Target, pauseUntil time.Time) []advisory {
+	nc := connect(t, tg, nats.Name("adv-e2e"))
+	log := &advisoryLog{}
+	if _, err := nc.Subscribe("$JS.EVENT.>", log.add); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	s := consStream(t, ctx, js, "S", "s.>")
+	if _, err := js.UpdateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, MaxMsgs: 10}); err != nil {
+		t.Fatal(err)
+	}
+	c := consCreate(t, ctx, s, jetstream.ConsumerConfig{
+		Durable: "D", AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: 2, SampleFrequency: "100%",
+	})
+	consPub(t, ctx, js, "s.a", 3)
+	msgs := consFetch(t, c, 3, 5*time.Second)
+	if len(msgs) != 3 {
+		t.Fatalf("fetched %d, want 3", len(msgs))
+	}
+	if err := msgs[0].Nak(); err != nil {
+		t.Fatal(err)
+	}
+	if err := msgs[1].TermWithReason("bad input"); err != nil {
+		t.Fatal(err)
+	}
+	if err := msgs[2].DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "$JS.EVENT.METRIC.CONSUMER.ACK.S.D", 1)
+	// Message 1's second delivery is its last (max_deliver 2); naked
+	// again, the consumer gives it up at the next pull.
+	msgs = consFetch(t, c, 1, 5*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("redelivery: fetched %d, want 1", len(msgs))
+	}
+	if err := msgs[0].Nak(); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.S.D", 2)
+	if got := consFetch(t, c, 1, time.Second); len(got) != 0 {
+		t.Fatalf("message delivered past max_deliver")
+	}
+	log.waitFor(t, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.D", 1)
+
+	if _, err := js.PauseConsumer(ctx, "S", "D", pauseUntil); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "API $JS.API.CONSUMER.PAUSE.S.D", 1)
+	if _, err := js.ResumeConsumer(ctx, "S", "D"); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "API $JS.API.CONSUMER.PAUSE.S.D", 2)
+	if err := s.DeleteConsumer(ctx, "D"); err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "S"); err != nil {
+		t.Fatal(err)
+	}
+	log.waitFor(t, "API $JS.API.STREAM.DELETE.S", 1)
+	log.waitFor(t, "$JS.EVENT.ADVISORY.STREAM.DELETED.S", 1)
+	time.Sleep(200 * time.Millisecond) // anything late would show as extra
+	got := log.snapshot()
+
+	wantEvents := []string{
+		"$JS.EVENT.ADVISORY.STREAM.CREATED.S",
+		"$JS.EVENT.ADVISORY.STREAM.UPDATED.S",
+		"$JS.EVENT.ADVISORY.CONSUMER.CREATED.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.D",
+		"$JS.EVENT.METRIC.CONSUMER.ACK.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.D",
+		"$JS.EVENT.ADVISORY.CONSUMER.DELETED.S.D",
+		"$JS.EVENT.ADVISORY.STREAM.DELETED.S",
+	}
+	if ev := advKeys(split(got, false)); !reflect.DeepEqual(ev, wantEvents) {
+		t.Fatalf("advisories\n got %v\nwant %v", ev, wantEvents)
+	}
+	wantAudits := []string{
+		"API $JS.API.CONSUMER.CREATE.S.D",
+		"API $JS.API.CONSUMER.DELETE.S.D",
+		"API $JS.API.CONSUMER.PAUSE.S.D",
+		"API $JS.API.CONSUMER.PAUSE.S.D",
+		"API $JS.API.STREAM.CREATE.S",
+		"API $JS.API.STREAM.DELETE.S",
+		"API $JS.API.STREAM.UPDATE.S",
+	}
+	if au := advKeys(split(got, true)); !reflect.DeepEqual(au, wantAudits) {
+		t.Fatalf("audits\n got %v\nwant %v", au, wantAudits)
+	}
+	ids := map[string]bool{}
+	for _, a := range got {
+		id, _ := a.Body["id"].(string)
+		if len(id) != 22 || ids[id] {
+			t.Fatalf("%s: id %q malformed or repeated", a.key(), id)
+		}
+		ids[id] = true
+		if a.Body["domain"] != "edge" {
+			t.Fatalf("%s: domain %v", a.key(), a.Body["domain"])
+		}
+		switch a.Subject {
+		case "$JS.EVENT.ADVISORY.API":
+			cl, _ := a.Body["client"].(map[string]any)
+			if a.Body["server"] == "" || cl["server"] != a.Body["server"] || cl["name"] != "adv-e2e" || cl["acc"] != "$G" {
+				t.Fatalf("%s: server %v, client %v", a.key(), a.Body["server"], cl)
+			}
+		case "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.S.D":
+			if a.Body["reason"] != "bad input" {
+				t.Fatalf("term reason %v", a.Body["reason"])
+			}
+		case "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.S.D":
+			if a.Body["stream_seq"] != 1.0 || a.Body["deliveries"] != 2.0 {
+				t.Fatalf("max deliveries %v", a.Body)
+			}
+		}
+	}
+	pauses := 0
+	for _, a := range got {
+		if a.Subject != "$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.D" {
+			continue
+		}
+		want := map[string]any{"paused": true, "pause_until": pauseUntil.Format(time.RFC3339Nano)}
+		if pauses == 1 {
+			want = map[string]any{"paused": false, "pause_until": "0001-01-01T00:00:00Z"}
+		}
+		for k, v := range want {
+			if a.Body[k] != v {
+				t.Fatalf("pause %d: %q = %v, want %v", pauses, k, a.Body[k], v)
+			}
+		}
+		pauses++
+	}
+	if strings.Contains(fmt.Sprint(advKeys(got)), "API $JS.API.CONSUMER.MSG.NEXT") {
+		t.Fatal("pull requests are not audited")
+	}
+	return got
+}
