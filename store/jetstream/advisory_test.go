@@ -270,3 +270,40 @@ func TestSampleFrequencyValidation(t *testing.T) {
 		e.api("CONSUMER.DELETE.S.C", nil, &dr)
 	}
 }
+
+// A pause that runs out, a pause set by a consumer update, and an
+// ephemeral consumer removed for inactivity each send their advisory.
+func TestConsumerAdvisoriesWithoutAPIRequest(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	ev := watchEvents(t, e.r)
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
+	until := time.Now().Add(300 * time.Millisecond).UTC()
+	e.durable("S", jsapi.ConsumerConfig{Durable: "P", AckPolicy: jsapi.AckExplicit, PauseUntil: &until})
+	check(t, ev.find("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.P", 0), map[string]any{
+		"paused": false, "pause_until": until.Format(time.RFC3339Nano)})
+
+	later := time.Now().Add(time.Hour).UTC()
+	e.durable("S", jsapi.ConsumerConfig{Durable: "P", AckPolicy: jsapi.AckExplicit, PauseUntil: &later})
+	check(t, ev.find("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.S.P", 1), map[string]any{
+		"paused": true, "pause_until": later.Format(time.RFC3339Nano)})
+	var info struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.INFO.S.P", nil, &info)
+	if !info.Paused {
+		t.Fatalf("an update setting pause_until did not pause: %+v", info)
+	}
+
+	var resp struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.CREATE.S", jsapi.CreateConsumerRequest{Stream: "S", Config: jsapi.ConsumerConfig{
+		AckPolicy: jsapi.AckExplicit, InactiveThreshold: 200 * time.Millisecond}}, &resp)
+	if resp.Error != nil {
+		t.Fatal(resp.Error)
+	}
+	check(t, ev.find("$JS.EVENT.ADVISORY.CONSUMER.DELETED.S."+resp.Name, 0), map[string]any{
+		"action": "delete", "consumer": resp.Name})
+}

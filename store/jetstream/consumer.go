@@ -199,6 +199,10 @@ func (c *consumer) onStored(msgs []msgstore.Msg) {
 	c.kick()
 }
 
+// termUnackedDeleted is the terminated advisory's reason for a delivered
+// message removed from the stream before it was acknowledged.
+const termUnackedDeleted = "Unacknowledged message was deleted"
+
 // onRemoved is told about a message removed from the stream.
 func (c *consumer) onRemoved(m msgstore.Msg) {
 	for i := range c.ahead {
@@ -210,7 +214,12 @@ func (c *consumer) onRemoved(m msgstore.Msg) {
 	if c.pendKnown && m.Seq > c.sseq && c.matches(m.Subject) && c.numPend > 0 {
 		c.numPend--
 	}
-	if _, ok := c.pending[m.Seq]; ok {
+	if p, ok := c.pending[m.Seq]; ok {
+		// Given up as a terminated delivery, as nats-server's
+		// decStreamPending; its delivery count is the redelivery count
+		// (at least 1), as nats-server reports it.
+		ai := ackInfo{sseq: m.Seq, cseq: p.cseq, delivered: max(c.rdc[m.Seq], 1)}
+		c.adviseDelivery(jsapi.AdvisoryMsgTerminated, jsapi.TypeTerminated, ai, termUnackedDeleted)
 		delete(c.pending, m.Seq)
 		delete(c.rdc, m.Seq)
 		c.updateFloor()

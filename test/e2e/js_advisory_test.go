@@ -330,3 +330,80 @@ func advisoryScenario(t *testing.T, tg *harness.Target, pauseUntil time.Time) []
 	}
 	return got
 }
+
+// A delivered message the stream's limits remove before it is acked is
+// reported terminated, with nats-server's reason.
+func TestJSAdvisoryTerminatedByLimits(t *testing.T) {
+	runs := map[string]advisory{}
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc := connect(t, tg)
+		log := &advisoryLog{}
+		if _, err := nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.>", log.add); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "L", Subjects: []string{"l"}, MaxMsgs: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
+		consPub(t, ctx, js, "l", 1)
+		if got := consFetch(t, c, 1, 5*time.Second); len(got) != 1 {
+			t.Fatalf("fetched %d", len(got))
+		}
+		if _, err := js.Publish(ctx, "l", []byte("pushes the first out")); err != nil {
+			t.Fatal(err)
+		}
+		log.waitFor(t, "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.L.D", 1)
+		for _, a := range log.snapshot() {
+			if a.Subject == "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.L.D" {
+				runs[tg.Name] = a
+				want := map[string]any{"stream_seq": 1.0, "consumer_seq": 1.0, "deliveries": 1.0, "reason": "Unacknowledged message was deleted"}
+				for k, v := range want {
+					if a.Body[k] != v {
+						t.Fatalf("%q = %v, want %v", k, a.Body[k], v)
+					}
+				}
+			}
+		}
+	})
+	if l, n := runs["leafgate"], runs["nats-server"]; l.Body != nil && n.Body != nil {
+		compareAdvisory(t, l, n)
+	}
+}
+
+// A pause that runs out sends a second pause advisory: paused false, the
+// deadline kept.
+func TestJSAdvisoryPauseEnds(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := jsConnect(t, tg)
+		log := &advisoryLog{}
+		if _, err := nc.Subscribe("$JS.EVENT.ADVISORY.CONSUMER.PAUSE.>", log.add); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		s := consStream(t, ctx, js, "P", "p")
+		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
+		until := time.Now().Add(500 * time.Millisecond).UTC()
+		if _, err := js.PauseConsumer(ctx, "P", "D", until); err != nil {
+			t.Fatal(err)
+		}
+		log.waitFor(t, "$JS.EVENT.ADVISORY.CONSUMER.PAUSE.P.D", 2)
+		got := log.snapshot()
+		for i, paused := range []bool{true, false} {
+			if got[i].Body["paused"] != paused || got[i].Body["pause_until"] != until.Format(time.RFC3339Nano) {
+				t.Fatalf("pause advisory %d: %v", i, got[i].Body)
+			}
+		}
+	})
+}
