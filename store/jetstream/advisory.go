@@ -20,8 +20,8 @@ import (
 // Advisories are published on the goroutine that made the change (the API
 // goroutine or the stream's), never under a mutex.
 
-// eventSubject writes prefix[.tok...] into buf, so that interest can be
-// checked without building a string.
+// eventSubject writes prefix[.tok...] into buf (reusing its space), so
+// that interest can be checked without building a string.
 func eventSubject(buf []byte, prefix string, toks ...string) []byte {
 	buf = append(buf[:0], prefix...)
 	for _, t := range toks {
@@ -46,13 +46,14 @@ func (s *Service) sendEvent(subj []byte, v any) {
 		s.log.Error("jetstream: encode advisory", "subject", string(subj), "err", err)
 		return
 	}
-	s.r.Publish(&router.Publisher{}, subj, nil, nil, b)
+	// A copy, so that callers' stack buffers do not escape: the router's
+	// receivers may keep what they are handed.
+	s.r.Publish(&router.Publisher{}, append([]byte(nil), subj...), nil, nil, b)
 }
 
 // adviseStream sends a stream_action advisory.
 func (s *Service) adviseStream(prefix, stream, action string) {
-	var buf [128]byte
-	subj := eventSubject(buf[:0], prefix, stream)
+	subj := eventSubject(nil, prefix, stream)
 	if !s.listening(subj) {
 		return
 	}
@@ -63,8 +64,7 @@ func (s *Service) adviseStream(prefix, stream, action string) {
 
 // adviseConsumer sends a consumer_action advisory.
 func (s *Service) adviseConsumer(prefix, stream, consumer, action string) {
-	var buf [128]byte
-	subj := eventSubject(buf[:0], prefix, stream, consumer)
+	subj := eventSubject(nil, prefix, stream, consumer)
 	if !s.listening(subj) {
 		return
 	}
@@ -166,21 +166,21 @@ func (g *eventIDs) next() string {
 
 // The consumer advisories below run on the stream's goroutine.
 
-// consumerEvent returns the consumer's advisory subject under prefix in
-// buf, or nil when nobody listens.
-func (c *consumer) consumerEvent(buf []byte, prefix string) []byte {
-	subj := eventSubject(buf, prefix, c.ms.name, c.name)
-	if !c.ms.svc.listening(subj) {
+// consumerEvent returns the consumer's advisory subject under prefix, or
+// nil when nobody listens. It is built in the stream's buffer, so that a
+// check finding no listener allocates nothing; valid until the next call.
+func (c *consumer) consumerEvent(prefix string) []byte {
+	c.ms.evBuf = eventSubject(c.ms.evBuf, prefix, c.ms.name, c.name)
+	if !c.ms.svc.listening(c.ms.evBuf) {
 		return nil
 	}
-	return subj
+	return c.ms.evBuf
 }
 
 // adviseDelivery reports a naked or terminated delivery, as the ack
 // subject describes it.
 func (c *consumer) adviseDelivery(prefix, typ string, ai ackInfo, reason string) {
-	var buf [128]byte
-	subj := c.consumerEvent(buf[:0], prefix)
+	subj := c.consumerEvent(prefix)
 	if subj == nil {
 		return
 	}
@@ -193,8 +193,7 @@ func (c *consumer) adviseDelivery(prefix, typ string, ai ackInfo, reason string)
 
 // adviseMaxDeliver reports a message given up on after deliveries.
 func (c *consumer) adviseMaxDeliver(sseq, deliveries uint64) {
-	var buf [128]byte
-	subj := c.consumerEvent(buf[:0], jsapi.AdvisoryMaxDeliveries)
+	subj := c.consumerEvent(jsapi.AdvisoryMaxDeliveries)
 	if subj == nil {
 		return
 	}
@@ -208,8 +207,7 @@ func (c *consumer) adviseMaxDeliver(sseq, deliveries uint64) {
 // advisePause reports the consumer's pause deadline: paused while it is
 // in the future; the zero time when resumed.
 func (c *consumer) advisePause(until time.Time) {
-	var buf [128]byte
-	subj := c.consumerEvent(buf[:0], jsapi.AdvisoryConsumerPause)
+	subj := c.consumerEvent(jsapi.AdvisoryConsumerPause)
 	if subj == nil {
 		return
 	}
@@ -227,8 +225,7 @@ func (c *consumer) sampleAck(ai ackInfo, p *pendingMsg) {
 	if err != nil || freq <= 0 || freq < 100 && rand.IntN(100) > freq {
 		return
 	}
-	var buf [128]byte
-	subj := c.consumerEvent(buf[:0], jsapi.MetricConsumerAck)
+	subj := c.consumerEvent(jsapi.MetricConsumerAck)
 	if subj == nil {
 		return
 	}

@@ -221,6 +221,18 @@ func TestNoAdvisoryWithoutInterest(t *testing.T) {
 	got := newInbox(t, e.r, "_INBOX.pull")
 	e.pull("_INBOX.pull", 1)
 	e.r.Publish(&router.Publisher{}, []byte(got.wait(t, 0, 5*time.Second).reply), nil, nil, []byte("+TERM"))
+	// Checking for a listener costs no allocation on the stream's goroutine.
+	st := e.svc.lookup("S")
+	st.do(func() {
+		c := st.consumers["D"]
+		ai := ackInfo{sseq: 1, cseq: 1, delivered: 1}
+		if n := testing.AllocsPerRun(100, func() {
+			c.adviseDelivery(jsapi.AdvisoryMsgNaked, jsapi.TypeNak, ai, "")
+			c.adviseMaxDeliver(1, 1)
+		}); n != 0 {
+			t.Errorf("%v allocations per advisory nobody listens to", n)
+		}
+	})
 	var resp struct{ jsapi.Response }
 	e.api("STREAM.DELETE.S", nil, &resp)
 	e.svc.ids.mu.Lock()
