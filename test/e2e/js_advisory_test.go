@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"reflect"
 	"slices"
 	"sort"
@@ -404,6 +406,73 @@ func TestJSAdvisoryPauseEnds(t *testing.T) {
 			if got[i].Body["paused"] != paused || got[i].Body["pause_until"] != until.Format(time.RFC3339Nano) {
 				t.Fatalf("pause advisory %d: %v", i, got[i].Body)
 			}
+		}
+	})
+}
+
+// lockedBuffer is an io.Writer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// `nats events` (natscli, parsing with jsm.go's schemas) recognises every
+// advisory and metric leafgate sends, as it recognises nats-server's.
+func TestNatsEventsShowsAdvisories(t *testing.T) {
+	bin := natsCLI(t)
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out := &lockedBuffer{}
+		cmd := exec.CommandContext(ctx, bin, "--server", tg.URL, "--no-context", "events", "--js-advisory", "--js-metric")
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		waitOutput := func(s string) {
+			t.Helper()
+			for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), s); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("nats events never showed %q:\n%s", s, out.String())
+				}
+			}
+		}
+		waitOutput("Listening for Metrics")
+		_, js, jctx := jsConnect(t, tg)
+		s := consStream(t, jctx, js, "EV", "ev")
+		c := consCreate(t, jctx, s, jetstream.ConsumerConfig{Durable: "C", AckPolicy: jetstream.AckExplicitPolicy, SampleFrequency: "100"})
+		consPub(t, jctx, js, "ev", 2)
+		msgs := consFetch(t, c, 2, 5*time.Second)
+		if len(msgs) != 2 {
+			t.Fatalf("fetched %d", len(msgs))
+		}
+		if err := msgs[0].DoubleAck(jctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := msgs[1].Term(); err != nil {
+			t.Fatal(err)
+		}
+		if err := js.DeleteStream(jctx, "EV"); err != nil {
+			t.Fatal(err)
+		}
+		waitOutput("Stream Delete Action")
+		for _, want := range []string{"Stream Create Action", "Consumer Create Action", "JetStream API Access",
+			"Subject: $JS.API.STREAM.CREATE.EV", "Acknowledgment Sample", "Consumer Delete Action"} {
+			waitOutput(want)
 		}
 	})
 }
