@@ -159,6 +159,12 @@ func compareAdvisory(t *testing.T, l, n advisory) {
 	if lt, nt := responseType(t, l), responseType(t, n); lt != nt {
 		t.Fatalf("%s: response type %q from leafgate, %q from nats-server", l.key(), lt, nt)
 	}
+	var lr, nr map[string]any
+	_ = json.Unmarshal([]byte(l.Body["response"].(string)), &lr)
+	_ = json.Unmarshal([]byte(n.Body["response"].(string)), &nr)
+	if lk, nk := fieldTypes(lr), fieldTypes(nr); !reflect.DeepEqual(lk, nk) {
+		t.Errorf("%s: response fields differ:\nleafgate    %v\nnats-server %v", l.key(), lk, nk)
+	}
 }
 
 func responseType(t *testing.T, a advisory) string {
