@@ -105,7 +105,7 @@ func TestJSAdvisories(t *testing.T) {
 			t.Fatalf("%s differ:\nleafgate    %v\nnats-server %v", kind, advKeys(l), advKeys(n))
 		}
 		for i := range l {
-			compareAdvisory(t, l[i], n[i])
+			compareAdvisory(t, l[i], n[i], true)
 		}
 	}
 }
@@ -129,7 +129,9 @@ func split(as []advisory, audits bool) []advisory {
 // unstable fields differ between any two runs.
 var unstable = map[string]bool{"id": true, "timestamp": true, "ack_time": true, "server": true, "response": true}
 
-func compareAdvisory(t *testing.T, l, n advisory) {
+// compareAdvisory compares l and n; with responses, also the audited
+// responses' field sets.
+func compareAdvisory(t *testing.T, l, n advisory, responses bool) {
 	t.Helper()
 	if lk, nk := fieldTypes(l.Body), fieldTypes(n.Body); !reflect.DeepEqual(lk, nk) {
 		t.Fatalf("%s: fields differ:\nleafgate    %v\nnats-server %v", l.key(), lk, nk)
@@ -158,6 +160,9 @@ func compareAdvisory(t *testing.T, l, n advisory) {
 	// The responses differ in timestamps and metadata, not in their type.
 	if lt, nt := responseType(t, l), responseType(t, n); lt != nt {
 		t.Fatalf("%s: response type %q from leafgate, %q from nats-server", l.key(), lt, nt)
+	}
+	if !responses {
+		return
 	}
 	var lr, nr map[string]any
 	_ = json.Unmarshal([]byte(l.Body["response"].(string)), &lr)
@@ -384,7 +389,7 @@ func TestJSAdvisoryTerminatedByLimits(t *testing.T) {
 		}
 	})
 	if l, n := runs["leafgate"], runs["nats-server"]; l.Body != nil && n.Body != nil {
-		compareAdvisory(t, l, n)
+		compareAdvisory(t, l, n, false)
 	}
 }
 
@@ -481,4 +486,69 @@ func TestNatsEventsShowsAdvisories(t *testing.T) {
 			waitOutput(want)
 		}
 	})
+}
+
+// Every kind of API request is audited by both servers, errors included,
+// with the same fields.
+func TestJSAuditEveryRequest(t *testing.T) {
+	reqs := []struct{ subj, body string }{
+		{"$JS.API.INFO", ""},
+		{"$JS.API.STREAM.CREATE.A", `{"name":"A","subjects":["a.>"]}`},
+		{"$JS.API.STREAM.CREATE.A", `{"name":"A","subjects":["a.>"]}`},
+		{"$JS.API.STREAM.CREATE.B", `{"name":"X"}`},
+		{"$JS.API.STREAM.INFO.A", ""},
+		{"$JS.API.STREAM.INFO.NOPE", ""},
+		{"$JS.API.STREAM.NAMES", ""},
+		{"$JS.API.STREAM.LIST", ""},
+		{"$JS.API.STREAM.MSG.GET.A", `{"seq":1}`},
+		{"$JS.API.STREAM.MSG.DELETE.A", `{"seq":1}`},
+		{"$JS.API.STREAM.PURGE.A", ""},
+		{"$JS.API.CONSUMER.CREATE.A.C", `{"stream_name":"A","config":{"durable_name":"C","ack_policy":"explicit"}}`},
+		{"$JS.API.CONSUMER.INFO.A.C", ""},
+		{"$JS.API.CONSUMER.NAMES.A", ""},
+		{"$JS.API.CONSUMER.LIST.A", ""},
+		{"$JS.API.CONSUMER.DELETE.A.C", ""},
+		{"$JS.API.CONSUMER.DELETE.A.C", ""},
+		{"$JS.API.STREAM.DELETE.A", ""},
+	}
+	runs := map[string][]advisory{}
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc := connect(t, tg)
+		log := &advisoryLog{}
+		if _, err := nc.Subscribe("$JS.EVENT.ADVISORY.API", log.add); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range reqs {
+			if _, err := nc.Request(r.subj, []byte(r.body), 5*time.Second); err != nil {
+				t.Fatalf("%s: %v", r.subj, err)
+			}
+			log.waitFor(t, "API "+r.subj, countSubj(reqs[:i+1], r.subj))
+		}
+		runs[tg.Name] = log.snapshot()
+		if len(runs[tg.Name]) != len(reqs) {
+			t.Fatalf("%d audits for %d requests: %v", len(runs[tg.Name]), len(reqs), advKeys(runs[tg.Name]))
+		}
+	})
+	l, n := split(runs["leafgate"], true), split(runs["nats-server"], true)
+	if l == nil || n == nil {
+		return
+	}
+	// Only the audits: some responses differ in fields leafgate does not
+	// have (STREAM.INFO's cluster block, paging on its errors).
+	for i := range l {
+		compareAdvisory(t, l[i], n[i], false)
+	}
+}
+
+func countSubj(reqs []struct{ subj, body string }, subj string) int {
+	n := 0
+	for _, r := range reqs {
+		if r.subj == subj {
+			n++
+		}
+	}
+	return n
 }
