@@ -131,7 +131,9 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			log.Error("jetstream start failed", "key", "jetstream.store_dir", "err", err)
 			return exitRuntime
 		}
-		js, err = jetstream.Open(cfg.jetStreamConfig(log), srv.Router())
+		jcfg := cfg.jetStreamConfig(log)
+		jcfg.ServerName = srv.Name() // reported in API audit advisories
+		js, err = jetstream.Open(jcfg, srv.Router())
 		if err != nil {
 			log.Error("jetstream start failed", "err", err)
 			return exitRuntime

@@ -48,6 +48,9 @@ type Sub struct {
 	SID      []byte
 	Receiver Receiver
 
+	// from is Receiver as an OriginAware, when it is one; set by Subscribe.
+	from OriginAware
+
 	// max and delivered implement auto-unsubscribe (UNSUB <sid> <max>).
 	max       atomic.Int64
 	delivered atomic.Int64
@@ -115,6 +118,7 @@ func (r *Router) Subscribe(s *Sub) error {
 	if s.Queue != "" && !subject.ValidQueue([]byte(s.Queue)) {
 		return fmt.Errorf("router: queue %q: %w", s.Queue, subject.ErrInvalidSubject)
 	}
+	s.from, _ = s.Receiver.(OriginAware)
 	first, err := r.index.Insert(s.Subject, s.Queue, s)
 	if err != nil {
 		return fmt.Errorf("router: subscribe %q: %w", s.Subject, err)
@@ -265,7 +269,13 @@ func (r *Router) deliver(p *Publisher, s *Sub, subj, reply, hdr, payload []byte)
 	} else {
 		s.delivered.Add(1)
 	}
-	if s.Receiver.Deliver(s, subj, reply, hdr, payload) {
+	var need bool
+	if s.from != nil {
+		need = s.from.DeliverFrom(p.Origin, s, subj, reply, hdr, payload)
+	} else {
+		need = s.Receiver.Deliver(s, subj, reply, hdr, payload)
+	}
+	if need {
 		if p.Pending != nil {
 			p.Pending.Add(s.Receiver)
 		} else {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/monitor"
+	"github.com/leafgate/leafgate/leaf/router"
 )
 
 // The server is the monitoring endpoint's data source.
@@ -167,4 +168,20 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 		ci.Reason = c.reason.String()
 	}
 	return ci
+}
+
+// Describe reports the client for the advisories internal services send
+// (router.Describer), with the fields nats-server's client info carries.
+func (c *client) Describe() router.Origin {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := router.Origin{
+		Start: c.start, Host: c.host, ID: c.cid, User: c.user,
+		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version,
+		RTT: c.rtt, Kind: "Client", Type: "nats",
+	}
+	if o.User == "" && c.opts.AuthToken != "" {
+		o.User = "[REDACTED]" // as nats-server, never the token itself
+	}
+	return o
 }

@@ -340,3 +340,39 @@ func TestClientLifecyclesLeaveNothingBehind(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// originProbe is an internal OriginAware receiver that hands each
+// publisher's description over a channel.
+type originProbe struct{ ch chan router.Origin }
+
+func (p *originProbe) Deliver(*router.Sub, []byte, []byte, []byte, []byte) bool { return false }
+func (p *originProbe) Flush()                                                   {}
+func (p *originProbe) DeliverFrom(o router.Receiver, _ *router.Sub, _, _, _, _ []byte) bool {
+	d, _ := o.(router.Describer)
+	if d != nil {
+		p.ch <- d.Describe()
+	}
+	return false
+}
+
+// Internal services learn who published: the client's id, host, CONNECT
+// name, language and version, as nats-server's advisories report them.
+func TestInternalReceiverLearnsPublishingClient(t *testing.T) {
+	s := servertest.Run(t, server.Options{})
+	p := &originProbe{ch: make(chan router.Origin, 1)}
+	if err := s.Router().Subscribe(&router.Sub{Subject: "api.>", Receiver: p}); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, s, `{"verbose":false,"pedantic":false,"name":"probe","lang":"go","version":"9.9.9"}`)
+	c.send("PUB api.x 0\r\n\r\n")
+	c.flush()
+	select {
+	case o := <-p.ch:
+		if o.ID == 0 || o.Host != "127.0.0.1" || o.Name != "probe" || o.Lang != "go" || o.Version != "9.9.9" ||
+			o.Kind != "Client" || o.Type != "nats" || o.Start.IsZero() {
+			t.Fatalf("origin %+v", o)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the internal receiver got nothing")
+	}
+}

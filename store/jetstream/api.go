@@ -74,6 +74,7 @@ func (s *Service) handleAPI(m *inMsg) {
 		return
 	}
 	s.publish(m.reply, "", nil, b)
+	s.audit(m, b)
 }
 
 // errResponse is the answer to a failed request.

@@ -107,7 +107,16 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 		if e := checkConsumerUpdate(&c.cfg, &cc); e != nil {
 			return e
 		}
+		oldPause, newPause := pauseTime(c.cfg.PauseUntil), pauseTime(cc.PauseUntil)
 		c.cfg = cc
+		if !oldPause.Equal(newPause) {
+			c.pauseUntil = time.Time{}
+			if now().Before(newPause) {
+				c.pauseUntil = newPause
+				ms.armWake(newPause)
+			}
+			c.advisePause(newPause.UTC())
+		}
 		c.filters = filtersOf(&cc)
 		c.watch()
 		if err := ms.persistConsumerConfig(c); err != nil {
@@ -144,6 +153,7 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 	if err := ms.addConsumer(c); err != nil {
 		return jsapi.ErrConsumerCreateF.WithErr(err)
 	}
+	ms.svc.adviseConsumer(jsapi.AdvisoryConsumerCreated, ms.name, name, jsapi.ActionCreated)
 	c.lastActive = now()
 	if th := c.inactiveThreshold(); th > 0 {
 		ms.armWake(c.lastActive.Add(th))
@@ -314,6 +324,14 @@ func (ms *stream) deleteConsumer(name string) bool {
 	return true
 }
 
+// pauseTime is a configured pause deadline, the zero time when unset.
+func pauseTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
 type pauseResp struct {
 	jsapi.Response
 	Paused         bool          `json:"paused"`
@@ -338,6 +356,10 @@ func (s *Service) consumerPause(streamName, name string, body []byte) any {
 			return
 		}
 		out = &pauseResp{Response: jsapi.Response{Type: typ}}
+		oldPause := pauseTime(c.cfg.PauseUntil)
+		if newPause := req.PauseUntil.UTC(); !oldPause.Equal(newPause) {
+			defer c.advisePause(newPause)
+		}
 		if req.PauseUntil.IsZero() || !now().Before(req.PauseUntil) {
 			c.pauseUntil = time.Time{}
 			c.cfg.PauseUntil = nil

@@ -28,6 +28,28 @@ type streamInfoResp struct {
 	*jsapi.StreamInfo
 }
 
+// streamCreateResp is STREAM.CREATE's answer: no paging, and did_create
+// on every success (nats-server sets it for an identical re-create too).
+// Like nats-server's, it carries no domain.
+type streamCreateResp struct {
+	jsapi.Response
+	*jsapi.StreamInfo
+	DidCreate bool `json:"did_create,omitempty"`
+}
+
+// streamUpdateResp is STREAM.UPDATE's answer: no paging.
+type streamUpdateResp struct {
+	jsapi.Response
+	*jsapi.StreamInfo
+}
+
+// created answers a successful STREAM.CREATE with st's info.
+func created(st *stream) streamCreateResp {
+	si := st.info(nil)
+	si.Domain = ""
+	return streamCreateResp{Response: jsapi.Response{Type: jsapi.TypeStreamCreate}, StreamInfo: si, DidCreate: true}
+}
+
 // maxSubjectDetails caps the subjects one STREAM.INFO lists, as
 // nats-server's JSMaxSubjectDetails.
 const maxSubjectDetails = 100_000
@@ -53,7 +75,7 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	}
 	if st := s.lookup(name); st != nil {
 		if reflect.DeepEqual(st.config(), cfg) {
-			return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
+			return created(st)
 		}
 		return s.fail(typ, jsapi.ErrStreamNameExist)
 	}
@@ -64,7 +86,8 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e != nil {
 		return s.fail(typ, e)
 	}
-	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
+	s.adviseStream(jsapi.AdvisoryStreamCreated, name, jsapi.ActionCreated)
+	return created(st)
 }
 
 // checkOverlap rejects subjects another stream already captures.
@@ -195,7 +218,8 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	if uerr != nil {
 		return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(uerr))
 	}
-	return streamInfoResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
+	s.adviseStream(jsapi.AdvisoryStreamUpdated, name, jsapi.ActionModified)
+	return streamUpdateResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
 }
 
 // update applies a checked configuration on the stream's goroutine.
@@ -247,7 +271,8 @@ func (s *Service) streamDelete(name string) any {
 	s.mu.Lock()
 	delete(s.streams, name)
 	s.mu.Unlock()
-	st.delete()
+	st.delete() // consumer delete advisories go first, as from nats-server
+	s.adviseStream(jsapi.AdvisoryStreamDeleted, name, jsapi.ActionDeleted)
 	if !st.memory() {
 		var mb msgstore.MetaBatch
 		mb.Delete(streamKey(name))

@@ -199,6 +199,10 @@ func (c *consumer) onStored(msgs []msgstore.Msg) {
 	c.kick()
 }
 
+// termUnackedDeleted is the terminated advisory's reason for a delivered
+// message removed from the stream before it was acknowledged.
+const termUnackedDeleted = "Unacknowledged message was deleted"
+
 // onRemoved is told about a message removed from the stream.
 func (c *consumer) onRemoved(m msgstore.Msg) {
 	for i := range c.ahead {
@@ -210,7 +214,12 @@ func (c *consumer) onRemoved(m msgstore.Msg) {
 	if c.pendKnown && m.Seq > c.sseq && c.matches(m.Subject) && c.numPend > 0 {
 		c.numPend--
 	}
-	if _, ok := c.pending[m.Seq]; ok {
+	if p, ok := c.pending[m.Seq]; ok {
+		// Given up as a terminated delivery, as nats-server's
+		// decStreamPending; its delivery count is the redelivery count
+		// (at least 1), as nats-server reports it.
+		ai := ackInfo{sseq: m.Seq, cseq: p.cseq, delivered: max(c.rdc[m.Seq], 1)}
+		c.adviseDelivery(jsapi.AdvisoryMsgTerminated, jsapi.TypeTerminated, ai, termUnackedDeleted)
 		delete(c.pending, m.Seq)
 		delete(c.rdc, m.Seq)
 		c.updateFloor()
@@ -228,6 +237,7 @@ func (c *consumer) kick() {
 			c.ms.armWake(c.pauseUntil)
 			return
 		}
+		c.advisePause(c.pauseUntil.UTC()) // the pause ended
 		c.pauseUntil = time.Time{}
 	}
 	if c.isPull() {
@@ -267,6 +277,11 @@ func (c *consumer) next() (m msgstore.Msg, kind int, ok bool) {
 		seq := c.rdq[0]
 		c.rdq = c.rdq[1:]
 		if _, still := c.pending[seq]; !still {
+			continue
+		}
+		if !c.canRedeliver(seq) {
+			c.giveUp(seq)
+			c.updateFloor()
 			continue
 		}
 		m, err := c.ms.store.Load(seq)
@@ -710,9 +725,16 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 	kind, rest := ackKind(body)
 	switch kind {
 	case "+ACK", "+NXT":
+		if c.cfg.SampleFrequency != "" && c.cfg.AckPolicy == jsapi.AckExplicit {
+			if p := c.pending[ai.sseq]; p != nil {
+				c.sampleAck(ai, p)
+			}
+		}
 		c.ack(ai.sseq, ai.cseq)
 	case "+TERM":
 		c.ack(ai.sseq, ai.cseq)
+		// Sent whether or not the message was pending, as nats-server.
+		c.adviseDelivery(jsapi.AdvisoryMsgTerminated, jsapi.TypeTerminated, ai, string(rest))
 	case "+WPI":
 		if p := c.pending[ai.sseq]; p != nil {
 			p.ts = now().UnixNano()
@@ -724,6 +746,7 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 		return
 	case "-NAK":
 		if p := c.pending[ai.sseq]; p != nil {
+			c.adviseDelivery(jsapi.AdvisoryMsgNaked, jsapi.TypeNak, ai, "")
 			var delay time.Duration
 			if len(rest) > 0 {
 				var nd struct {
@@ -740,7 +763,9 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 				// wait started so that it ends then.
 				p.ts = now().Add(delay - c.ackWait(c.rdc[ai.sseq]+1)).UnixNano()
 				c.ms.armWake(now().Add(delay))
-			} else if c.canRedeliver(ai.sseq) {
+			} else if !slices.Contains(c.rdq, ai.sseq) {
+				// Queued even past max_deliver, as nats-server: next
+				// gives it up, with the advisory, when it comes round.
 				c.rdq = append(c.rdq, ai.sseq)
 			}
 		}
@@ -841,6 +866,15 @@ func (c *consumer) updateFloor() {
 	c.floorS, c.floorC = lowS-1, lowC-1
 }
 
+// giveUp stops tracking a message delivered max_deliver times, with the
+// max_deliver advisory. The caller updates the ack floor.
+func (c *consumer) giveUp(seq uint64) {
+	c.adviseMaxDeliver(seq, c.rdc[seq]+1)
+	delete(c.pending, seq)
+	delete(c.rdc, seq)
+	c.dirty = true
+}
+
 func (c *consumer) canRedeliver(seq uint64) bool {
 	if c.cfg.MaxDeliver > 0 && c.rdc[seq]+1 >= uint64(c.cfg.MaxDeliver) {
 		return false
@@ -869,10 +903,7 @@ func (c *consumer) tick() (idle bool) {
 				if c.canRedeliver(seq) {
 					due = append(due, seq)
 				} else {
-					// Out of deliveries: stop tracking it.
-					delete(c.pending, seq)
-					delete(c.rdc, seq)
-					c.dirty = true
+					c.giveUp(seq)
 				}
 				continue
 			}

@@ -2,6 +2,8 @@ package jetstream
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/subject"
@@ -47,6 +49,17 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	}
 	if cc.DeliverPolicy != jsapi.DeliverByStartTime && cc.OptStartTime != nil {
 		return jsapi.ErrConsumerInvalidPolicyF.WithErr(errorf("consumer delivery policy is %s, but optional start time is also set", cc.DeliverPolicy))
+	}
+	if cc.SampleFrequency != "" {
+		// As nats-server: "<n>" or "<n>%", n >= 0; a negative n reports
+		// a nil error.
+		n, err := sampleFreq(cc.SampleFrequency)
+		if err != nil {
+			return jsapi.ErrConsumerInvalidSamplingF.WithErr(err)
+		}
+		if n < 0 {
+			return jsapi.ErrConsumerInvalidSamplingF.With("err", "<nil>")
+		}
 	}
 	switch cc.AckPolicy {
 	case "":
@@ -201,3 +214,9 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// sampleFreq parses sample_freq ("50" or "50%"): the percentage of acks
+// sampled into $JS.EVENT.METRIC.CONSUMER.ACK metrics.
+func sampleFreq(s string) (int, error) {
+	return strconv.Atoi(strings.TrimSuffix(s, "%"))
+}

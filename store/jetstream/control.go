@@ -176,6 +176,7 @@ func (ms *stream) releaseConsumer(c *consumer, deleted bool) {
 	if !deleted {
 		return
 	}
+	ms.svc.adviseConsumer(jsapi.AdvisoryConsumerDeleted, ms.name, c.name, jsapi.ActionDeleted)
 	for _, wr := range c.waiting {
 		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
 	}

@@ -13,6 +13,9 @@ type inMsg struct {
 	sub            *router.Sub
 	marker         bool // a subject delete marker the stream writes itself
 	scheduled      bool // a message a schedule produced (its headers are the server's)
+	// origin is the client that published an API request (nil when
+	// unknown), for the audit advisory.
+	origin router.Receiver
 }
 
 // mailbox is an unbounded queue from router callbacks (which must not

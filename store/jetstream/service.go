@@ -29,6 +29,9 @@ type Config struct {
 	// streams together; 0 means unlimited.
 	MaxMemory int64
 	MaxStore  int64
+	// ServerName is the server's name (or id when unnamed), reported in
+	// API audit advisories as nats-server does.
+	ServerName string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -78,6 +81,8 @@ type Service struct {
 	closed  bool
 
 	apiTotal, apiErrors atomic.Uint64
+
+	ids eventIDs // advisory ids
 
 	pushMu sync.Mutex // guards push
 	// push maps the deliver subjects of push consumers to their streams
@@ -136,7 +141,7 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		}
 	}
 	for _, p := range apiSubjects {
-		sub := &router.Sub{Subject: p, Receiver: boxReceiver{s.api}}
+		sub := &router.Sub{Subject: p, Receiver: apiReceiver{s.api}}
 		if err := r.Subscribe(sub); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("jetstream: subscribe %s: %w", p, err)

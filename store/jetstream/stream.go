@@ -33,6 +33,7 @@ type stream struct {
 	cfg jsapi.StreamConfig
 
 	subs      []*router.Sub
+	evBuf     []byte // advisory subjects being built; the owner goroutine's
 	transform *subject.Transform
 	republish *subject.Transform
 

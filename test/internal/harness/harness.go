@@ -187,7 +187,7 @@ func startLeafgate(o Options) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		js, err = jetstream.Open(jetstream.Config{Dir: dir, Domain: o.Domain}, s.Router())
+		js, err = jetstream.Open(jetstream.Config{Dir: dir, Domain: o.Domain, ServerName: s.Name()}, s.Router())
 		if err != nil {
 			rm()
 			return nil, err

@@ -1,0 +1,33 @@
+package router
+
+import "time"
+
+// Origin describes the client behind a publishing Receiver, with the
+// details nats-server puts in an advisory's client info. Fields the
+// receiver cannot know are left zero.
+type Origin struct {
+	Start   time.Time
+	Host    string
+	ID      uint64 // connection id, as /connz's cid
+	User    string // the authenticated user or nkey, "" without one
+	Name    string // the client's CONNECT name
+	Lang    string
+	Version string
+	RTT     time.Duration
+	Kind    string // "Client", as nats-server's kind
+	Type    string // "nats", "mqtt", "websocket"
+}
+
+// Describer is a Receiver that can describe the client behind it.
+type Describer interface {
+	Describe() Origin
+}
+
+// OriginAware is implemented by receivers that need to know who published
+// each message they get (the JetStream API reports the requesting client in
+// its audit advisories). The router checks for it once, at Subscribe, and
+// then calls DeliverFrom instead of Deliver with the Publisher's Origin
+// (nil for an anonymous publisher).
+type OriginAware interface {
+	DeliverFrom(origin Receiver, sub *Sub, subject, reply, hdr, payload []byte) (needFlush bool)
+}
