@@ -131,6 +131,8 @@ func (s *Service) dispatch(toks []string, m *inMsg) any {
 		return s.consumerDelete(arg(2), arg(3))
 	case op == "CONSUMER.PAUSE" && len(toks) == 4:
 		return s.consumerPause(arg(2), arg(3), m.data)
+	case op == "CONSUMER.UNPIN" && len(toks) == 4:
+		return s.consumerUnpin(arg(2), arg(3), m.data)
 	case op == "CONSUMER.LIST" && len(toks) == 3:
 		return s.consumerList(arg(2), m.data, false)
 	case op == "CONSUMER.NAMES" && len(toks) == 3:

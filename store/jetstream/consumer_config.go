@@ -85,7 +85,7 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	if cc.MaxAckPending < -1 {
 		cc.MaxAckPending = -1
 	}
-	for _, p := range []*time.Duration{&cc.MaxRequestExpires, &cc.Heartbeat, &cc.InactiveThreshold} {
+	for _, p := range []*time.Duration{&cc.MaxRequestExpires, &cc.Heartbeat, &cc.InactiveThreshold, &cc.PinnedTTL} {
 		if *p < 0 {
 			*p = 0
 		}
@@ -113,6 +113,9 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	}
 	if cc.MaxAckPending == 0 && cc.AckPolicy != jsapi.AckNone {
 		cc.MaxAckPending = defaultMaxAckPending
+	}
+	if cc.PriorityPolicy == jsapi.PriorityPinnedClient && cc.PinnedTTL == 0 {
+		cc.PinnedTTL = defaultPinnedTTL
 	}
 	if n := len(cc.BackOff); n > 0 && cc.MaxDeliver != -1 && n > cc.MaxDeliver {
 		return jsapi.ErrConsumerMaxDeliverBackoff
@@ -180,6 +183,9 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 				return jsapi.ErrConsumerOverlappingSubjectFilters
 			}
 		}
+	}
+	if e := checkPriorityConfig(cc); e != nil {
+		return e
 	}
 	if scfg.Retention == jsapi.WorkQueuePolicy {
 		if cc.AckPolicy != jsapi.AckExplicit {
