@@ -58,7 +58,10 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.directGet(m, toks[2], strings.Join(toks[3:], "."))
 		return
 	}
-	if m.reply == "" {
+	if m.reply == "" || len(toks) >= 2 && toks[0] == "CONSUMER" && toks[1] == "RESET" {
+		// The consumer's own subscription answers CONSUMER.RESET; this
+		// one only makes a request for a consumer that does not exist
+		// time out rather than find no responder, as with nats-server.
 		return
 	}
 	defer func() {
