@@ -242,6 +242,92 @@ func TestJSPriorityOverflow(t *testing.T) {
 		fetch(10, 10*time.Second, jetstream.FetchMinAckPending(10))
 		// A request of the group without thresholds is served as usual.
 		fetch(10, 10*time.Second)
+
+		// The boundary: min_pending counts the message about to go.
+		// 160 pending: served at 160, 159 and 158, not at 157.
+		fetch(3, 5*time.Second, jetstream.FetchMinPending(158))
+		fetch(0, time.Second, jetstream.FetchMinPending(158))
+	})
+}
+
+// Pinned client with nats.go's Messages: the pinned iterator gets the
+// messages; once it stops, priority_timeout hands the pin to the other.
+func TestJSPriorityPinnedHandover(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		_, js, ctx := jsConnect(t, tg)
+		s := consStream(t, ctx, js, "PH", "ph.>")
+		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy,
+			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"A"}, PinnedTTL: time.Second})
+		handle := func() jetstream.Consumer {
+			c, err := s.Consumer(ctx, "P")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		consPub(t, ctx, js, "ph.x", 5)
+		first, err := handle().Messages(jetstream.PullPriorityGroup("A"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pin string
+		for i := range 5 {
+			m, err := first.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				pin = m.Headers().Get("Nats-Pin-Id")
+			} else if m.Headers().Get("Nats-Pin-Id") != pin {
+				t.Fatalf("pin changed: %q, %q", pin, m.Headers().Get("Nats-Pin-Id"))
+			}
+			_ = m.Ack()
+		}
+		if _, err := handle().Messages(jetstream.PullMaxMessages(10)); err == nil {
+			t.Fatal("nats.go accepted Messages without the priority group")
+		}
+		second, err := handle().Messages(jetstream.PullPriorityGroup("A"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer second.Stop()
+		got := make(chan jetstream.Msg, 10)
+		go func() {
+			for {
+				m, err := second.Next()
+				if err != nil {
+					return
+				}
+				_ = m.Ack()
+				got <- m
+			}
+		}()
+		consPub(t, ctx, js, "ph.x", 5)
+		// The pinned iterator still takes them.
+		for range 5 {
+			m, err := first.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = m.Ack()
+		}
+		select {
+		case m := <-got:
+			t.Fatalf("unpinned iterator got %s", m.Subject())
+		case <-time.After(300 * time.Millisecond):
+		}
+		first.Stop()
+		consPub(t, ctx, js, "ph.x", 5)
+		for i := range 5 {
+			select {
+			case m := <-got:
+				if p := m.Headers().Get("Nats-Pin-Id"); p == "" || p == pin {
+					t.Fatalf("new pin %q, old %q", p, pin)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the second iterator got %d messages after the handover", i)
+			}
+		}
 	})
 }
 
