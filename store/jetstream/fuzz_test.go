@@ -72,6 +72,49 @@ func FuzzPullRequest(f *testing.F) {
 	})
 }
 
+// The waiting queue, under any sequence of arrivals and deliveries, keeps
+// every request exactly once until it is done and, under prioritized, in
+// priority order.
+func FuzzWaitingQueue(f *testing.F) {
+	f.Add(true, []byte{3, 200, 7, 0, 11, 200, 200, 5, 200})
+	f.Add(false, []byte{1, 2, 200, 3, 200, 200})
+	f.Fuzz(func(t *testing.T, prioritized bool, ops []byte) {
+		c := &consumer{}
+		if prioritized {
+			c.cfg.PriorityPolicy = jsapi.PriorityPrioritized
+		}
+		live := 0
+		for i, op := range ops {
+			if op < 200 {
+				// Arrival: priority 0-9 or none, batch 1-3.
+				wr := &pullRequest{n: int(op/11)%3 + 1, hasPG: op%11 != 10, pg: jsapi.PriorityGroup{Priority: int(op % 11)}}
+				c.addWaiting(wr)
+				live++
+			} else if len(c.waiting) > 0 {
+				wr := c.waiting[0]
+				wr.n--
+				c.served(wr)
+				if wr.n == 0 {
+					live--
+				}
+			}
+			if len(c.waiting) != live {
+				t.Fatalf("op %d: %d waiting, want %d", i, len(c.waiting), live)
+			}
+			seen := make(map[*pullRequest]bool)
+			for j, wr := range c.waiting {
+				if seen[wr] || wr.n <= 0 {
+					t.Fatalf("op %d: request %d repeated or done", i, j)
+				}
+				seen[wr] = true
+				if prioritized && j > 0 && c.waiting[j-1].priority() > wr.priority() {
+					t.Fatalf("op %d: out of priority order at %d", i, j)
+				}
+			}
+		}
+	})
+}
+
 // Stream and consumer configurations from clients never panic the
 // validators; a configuration that passes is stable (checking it again
 // changes nothing and it is a valid update of itself), and consumers are
