@@ -706,6 +706,11 @@ func parseNextRequest(body []byte) (jsapi.NextRequest, error) {
 		if err := json.Unmarshal(body, &req); err != nil {
 			return req, err
 		}
+		// Heartbeats must fit twice in the request's life, as
+		// nats-server's nextReqFromMsg demands.
+		if req.Heartbeat > 0 && req.Heartbeat*2 > req.Expires {
+			return req, errors.New("heartbeat value too large")
+		}
 	default:
 		n, err := strconv.Atoi(string(body))
 		if err != nil {

@@ -177,6 +177,7 @@ func TestJSPriorityPullRequestErrors(t *testing.T) {
 			{"PLAIN", `{"batch":1,"min_pending":5,"group":"A"}`, "400 Bad Request - Not a Overflow Priority consumer"},
 			{"PLAIN", `{"batch":1,"id":"x","group":"A"}`, "400 Bad Request - Not a Pinned Client Priority consumer"},
 			{"PLAIN", `{"batch":1,"priority":10}`, "400 Bad Request - Priority must be between 0 and 9"},
+			{"PLAIN", `{"batch":1,"idle_heartbeat":1000000000,"expires":1500000000}`, "400 Bad Request - heartbeat value too large"},
 			{"OV", `{"batch":1,"id":"x","group":"A"}`, "400 Bad Request - Not a Pinned Client Priority consumer"},
 			{"OV", `{"batch":1,"expires":1000000000}`, "400 Bad Request - Priority Group missing"},
 			{"OV", `{"batch":1,"group":"B"}`, "400 Bad Request - Invalid Priority Group"},

@@ -88,6 +88,32 @@ func TestJSConsumerReset(t *testing.T) {
 				t.Errorf("%s %s: %s", tc.cons, tc.body, m.Data)
 			}
 		}
+		// Under interest retention, messages a reset skips past are no
+		// longer wanted by anyone and go.
+		is, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RI", Subjects: []string{"ri.>"}, Retention: jetstream.InterestPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		consCreate(t, ctx, is, jetstream.ConsumerConfig{Durable: "I", AckPolicy: jetstream.AckExplicitPolicy})
+		consPub(t, ctx, js, "ri.x", 5)
+		if _, err := is.ResetConsumerToSequence(ctx, "I", 4); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			info, err := is.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State.Msgs == 2 && info.State.FirstSeq == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("interest stream after reset: %+v", info.State)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+
 		// A reset for a consumer or stream that does not exist is not
 		// answered (nats-server has a responder, so no 503 either).
 		for _, subj := range []string{"$JS.API.CONSUMER.RESET.RS.NOPE", "$JS.API.CONSUMER.RESET.NOPE.R"} {
