@@ -533,9 +533,10 @@ func (c *consumer) deliverPull() {
 		}
 		m, kind, ok := c.next()
 		if !ok {
-			if wr.noWait {
-				c.endRequest(wr, 404, "No Messages", false)
-				continue
+			// Out of messages (not merely held back by max_ack_pending):
+			// no_wait requests are done.
+			if !c.blockedOnAcks() {
+				c.endNoWait()
 			}
 			return
 		}
@@ -552,7 +553,10 @@ func (c *consumer) deliverPull() {
 		size := len(m.Subject) + c.ackReplyLen(dc, m.Seq, c.dseq+1, m.Time, pend) + len(hdr) + len(data)
 		wr = c.nextWaiting(size, pend)
 		if wr == nil {
+			// No waiting request may take it (pinned to another
+			// client, under the overflow thresholds).
 			c.unread(m, kind)
+			c.endNoWait()
 			return
 		}
 		reply := c.record(&m, kind)
@@ -600,6 +604,23 @@ func decimalLen(n uint64) int {
 		l++
 	}
 	return l
+}
+
+// endNoWait answers the no_wait requests that can get nothing more now
+// with 404 No Messages, as nats-server does each time its delivery loop
+// runs dry: those without expires, and those that got some messages. A
+// no_wait request with expires that got nothing waits for its expiry.
+func (c *consumer) endNoWait() {
+	kept := c.waiting[:0]
+	for _, wr := range c.waiting {
+		if wr.noWait && (wr.expires.IsZero() || wr.sent > 0) {
+			c.ms.svc.publish(wr.reply, "", pullStatus(404, "No Messages", wr, false), nil)
+			continue
+		}
+		kept = append(kept, wr)
+	}
+	clear(c.waiting[len(kept):])
+	c.waiting = kept
 }
 
 // endRequest answers and removes the first waiting request.

@@ -544,3 +544,40 @@ func ackStreamSeq(t *testing.T, m *nats.Msg) uint64 {
 	}
 	return n
 }
+
+// no_wait requests end as nats-server ends them: with 404 at once when
+// nothing can be delivered now (empty, or under overflow thresholds) or
+// after some messages, but a no_wait request with expires that got
+// nothing waits for its expiry (408).
+func TestJSPullNoWaitEnds(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := jsConnect(t, tg)
+		s := consStream(t, ctx, js, "NW", "nw.>")
+		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "D", AckPolicy: jetstream.AckExplicitPolicy})
+		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "O", AckPolicy: jetstream.AckExplicitPolicy,
+			PriorityPolicy: jetstream.PriorityPolicyOverflow, PriorityGroups: []string{"A"}})
+		steps := []struct {
+			cons, body string
+			n          int
+			status     string
+		}{
+			{"D", `{"batch":5,"no_wait":true,"expires":1000000000}`, 0, "408 Request Timeout"},
+			{"D", `{"batch":5,"no_wait":true}`, 0, "404 No Messages"},
+			{"", "", 0, ""}, // publish 3
+			{"O", `{"batch":5,"no_wait":true,"group":"A","min_pending":10}`, 0, "404 No Messages"},
+			{"O", `{"batch":5,"no_wait":true,"expires":1000000000,"group":"A","min_pending":10}`, 0, "408 Request Timeout"},
+			{"O", `{"batch":5,"no_wait":true,"group":"A","min_pending":2}`, 2, "404 No Messages"},
+			{"D", `{"batch":5,"no_wait":true,"expires":1000000000}`, 3, "404 No Messages"},
+		}
+		for _, st := range steps {
+			if st.cons == "" {
+				consPub(t, ctx, js, "nw.x", 3)
+				continue
+			}
+			msgs, status := pullReplies(t, sendPull(t, nc, "NW", st.cons, st.body), 10, 10*time.Second)
+			if len(msgs) != st.n || status != st.status {
+				t.Errorf("%s %s: %d messages, %q; want %d, %q", st.cons, st.body, len(msgs), status, st.n, st.status)
+			}
+		}
+	})
+}
