@@ -259,3 +259,39 @@ func TestConsumerReset(t *testing.T) {
 		t.Fatalf("deliver new: %s", m.data)
 	}
 }
+
+// A reset position and priority settings survive a restart.
+func TestConsumerResetAndPrioritySurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s"}})
+	e.durable("S", jsapi.ConsumerConfig{Durable: "R", AckPolicy: jsapi.AckExplicit,
+		PriorityPolicy: jsapi.PriorityPinnedClient, PriorityGroups: []string{"A"}, PinnedTTL: time.Minute})
+	for range 6 {
+		e.publish("s", "x")
+	}
+	e.pullBatch("S", "R", `{"batch":3,"group":"A","no_wait":true}`, 3)
+	m := e.request("$JS.API.CONSUMER.RESET.S.R", `{"seq":5}`)
+	if !strings.Contains(string(m.data), `"reset_seq":5`) {
+		t.Fatalf("reset: %s", m.data)
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openEnv(t, dir)
+	var info struct {
+		jsapi.Response
+		jsapi.ConsumerInfo
+	}
+	e.api("CONSUMER.INFO.S.R", nil, &info)
+	if info.Error != nil || info.NumAckPending != 0 || info.Delivered.Stream != 4 || info.Delivered.Consumer != 0 || info.NumPending != 2 {
+		t.Fatalf("after restart: %+v %+v", info.Error, info.ConsumerInfo)
+	}
+	if c := info.Config; c.PriorityPolicy != jsapi.PriorityPinnedClient || c.PinnedTTL != time.Minute || len(c.PriorityGroups) != 1 {
+		t.Fatalf("config after restart: %+v", c)
+	}
+	// The pin is not kept across a restart (nor by nats-server).
+	if len(info.PriorityGroups) != 1 || info.PriorityGroups[0].PinnedClientID != "" {
+		t.Fatalf("priority groups after restart: %+v", info.PriorityGroups)
+	}
+}
