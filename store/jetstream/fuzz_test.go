@@ -138,6 +138,8 @@ func FuzzStreamConfig(f *testing.F) {
 	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"name":"C","filter_subjects":["a.x","a.y"],"deliver_subject":"d","idle_heartbeat":5000000000,"flow_control":true,"rate_limit_bps":1000,"replay_policy":"original"}`))
 	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"ack_policy":"none","deliver_policy":"last_per_subject","backoff":[1000000000,2000000000],"max_deliver":1,"max_waiting":-1,"inactive_threshold":-1}`))
 	f.Add([]byte(`{"name":"S","subjects":["a.>"],"retention":"interest"}`), []byte(`{"durable_name":"a.b","deliver_group":"q","headers_only":true,"max_batch":-1,"max_expires":-1,"pause_until":"2030-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"durable_name":"P","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["A","b"],"priority_timeout":-1}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"ack_policy":"explicit","priority_policy":"none","priority_timeout":5}`))
 	f.Fuzz(func(t *testing.T, streamJSON, consumerJSON []byte) {
 		var in jsapi.StreamConfig
 		if json.Unmarshal(streamJSON, &in) != nil {
