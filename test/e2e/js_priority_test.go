@@ -581,3 +581,43 @@ func TestJSPullNoWaitEnds(t *testing.T) {
 		}
 	})
 }
+
+// A bare batch-size request (not JSON) has no priority group: on a pinned
+// consumer with no pin it is served without taking the pin (its messages
+// carry an empty Nats-Pin-Id), and while a pin is held it waits; on an
+// overflow consumer it is served as usual.
+func TestJSPriorityBareRequests(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := jsConnect(t, tg)
+		s := consStream(t, ctx, js, "PB", "pb.>")
+		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy,
+			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"A"}})
+		consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "O", AckPolicy: jetstream.AckExplicitPolicy,
+			PriorityPolicy: jetstream.PriorityPolicyOverflow, PriorityGroups: []string{"A"}})
+		consPub(t, ctx, js, "pb.x", 6)
+		pinOf := func() string {
+			info, err := c.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info.PriorityGroups[0].PinnedClientID
+		}
+		msgs, _ := pullReplies(t, sendPull(t, nc, "PB", "P", `2`), 2, 10*time.Second)
+		if len(msgs) != 2 || pinOf() != "" {
+			t.Fatalf("bare request: %d messages, pin %q", len(msgs), pinOf())
+		}
+		for _, m := range msgs {
+			if v := m.Header.Values("Nats-Pin-Id"); len(v) != 1 || v[0] != "" {
+				t.Fatalf("pin header %q", v)
+			}
+		}
+		msgs, _ = pullReplies(t, sendPull(t, nc, "PB", "P", `{"batch":1,"group":"A","expires":5000000000}`), 1, 10*time.Second)
+		if len(msgs) != 1 || pinOf() == "" {
+			t.Fatalf("group request: %d messages, pin %q", len(msgs), pinOf())
+		}
+		noReply(t, parkPull(t, nc, c, "PB", "P", `1`), 500*time.Millisecond)
+		if msgs, _ := pullReplies(t, sendPull(t, nc, "PB", "O", `2`), 2, 10*time.Second); len(msgs) != 2 {
+			t.Fatalf("bare request on overflow: %d messages", len(msgs))
+		}
+	})
+}
