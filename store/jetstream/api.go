@@ -58,7 +58,10 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.directGet(m, toks[2], strings.Join(toks[3:], "."))
 		return
 	}
-	if m.reply == "" {
+	if m.reply == "" || len(toks) >= 2 && toks[0] == "CONSUMER" && toks[1] == "RESET" {
+		// The consumer's own subscription answers CONSUMER.RESET; this
+		// one only makes a request for a consumer that does not exist
+		// time out rather than find no responder, as with nats-server.
 		return
 	}
 	defer func() {
@@ -132,6 +135,8 @@ func (s *Service) dispatch(toks []string, m *inMsg) any {
 		return s.consumerDelete(arg(2), arg(3))
 	case op == "CONSUMER.PAUSE" && len(toks) == 4:
 		return s.consumerPause(arg(2), arg(3), m.data)
+	case op == "CONSUMER.UNPIN" && len(toks) == 4:
+		return s.consumerUnpin(arg(2), arg(3), m.data)
 	case op == "CONSUMER.LIST" && len(toks) == 3:
 		return s.consumerList(arg(2), m.data, false)
 	case op == "CONSUMER.NAMES" && len(toks) == 3:

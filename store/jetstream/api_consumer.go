@@ -1,9 +1,12 @@
 package jetstream
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
@@ -182,20 +185,22 @@ func (ms *stream) newConsumer(name string, cc jsapi.ConsumerConfig, created time
 	}
 }
 
-// addConsumer registers c and subscribes its pull-request subjects, which
+// addConsumer registers c and subscribes its pull-request and reset subjects, which
 // go straight to the stream's control mailbox. A consumer that does not
 // exist has no responder there, as with nats-server.
 func (ms *stream) addConsumer(c *consumer) error {
 	for _, prefix := range ms.svc.apiPrefixes() {
-		sub := &router.Sub{Subject: prefix + "CONSUMER.MSG.NEXT." + ms.name + "." + c.name, Receiver: boxReceiver{ms.ctl}}
-		if err := ms.svc.r.Subscribe(sub); err != nil {
-			for _, s := range c.subs {
-				_ = ms.svc.r.Unsubscribe(s)
+		for _, op := range []string{"CONSUMER.MSG.NEXT.", "CONSUMER.RESET."} {
+			sub := &router.Sub{Subject: prefix + op + ms.name + "." + c.name, Receiver: boxReceiver{ms.ctl}}
+			if err := ms.svc.r.Subscribe(sub); err != nil {
+				for _, s := range c.subs {
+					_ = ms.svc.r.Unsubscribe(s)
+				}
+				c.subs = nil
+				return err
 			}
-			c.subs = nil
-			return err
+			c.subs = append(c.subs, sub)
 		}
-		c.subs = append(c.subs, sub)
 	}
 	c.watch()
 	ms.consumers[c.name] = c
@@ -431,4 +436,48 @@ func (s *Service) consumerList(streamName string, body []byte, namesOnly bool) a
 		infos = []*jsapi.ConsumerInfo{}
 	}
 	return consumerListResp{jsapi.Response{Type: typ}, paged, infos}
+}
+
+// consumerUnpin handles CONSUMER.UNPIN.<stream>.<consumer>: the group's
+// pinned client loses its pin and the next pull request takes over. The
+// checks and their order are nats-server's.
+func (s *Service) consumerUnpin(streamName, name string, body []byte) any {
+	const typ = jsapi.TypeConsumerUnpin
+	var req jsapi.ConsumerUnpinRequest
+	if len(bytes.TrimSpace(body)) == 0 {
+		// nats-server decodes even an empty body.
+		return s.fail(typ, jsapi.ErrInvalidJSON.WithErr(errors.New("unexpected end of JSON input")))
+	}
+	if e := decode(body, &req); e != nil {
+		return s.fail(typ, e)
+	}
+	if req.Group == "" {
+		return s.fail(typ, jsapi.ErrInvalidJSON.WithErr(errors.New("consumer group not specified")))
+	}
+	if !validGroupName(req.Group) {
+		return s.fail(typ, jsapi.ErrConsumerInvalidGroupName)
+	}
+	st := s.lookup(streamName)
+	if st == nil {
+		return s.fail(typ, jsapi.ErrStreamNotFound)
+	}
+	e := jsapi.ErrConsumerNotFound
+	st.do(func() {
+		c := st.consumers[name]
+		if c == nil {
+			return
+		}
+		if !slices.Contains(c.cfg.PriorityGroups, req.Group) {
+			e = jsapi.ErrConsumerInvalidPriorityGroup
+			return
+		}
+		e = nil
+		c.unpin()
+		c.noteUnpinned(req.Group, "admin")
+		c.kick()
+	})
+	if e != nil {
+		return s.fail(typ, e)
+	}
+	return jsapi.Response{Type: typ}
 }

@@ -58,6 +58,8 @@ func apiResponseType(op string) string {
 		return jsapi.TypeConsumerNames
 	case "CONSUMER.PAUSE":
 		return jsapi.TypeConsumerPause
+	case "CONSUMER.UNPIN":
+		return jsapi.TypeConsumerUnpin
 	}
 	return "io.nats.jetstream.api.v1.error_response"
 }

@@ -54,8 +54,14 @@ type consumer struct {
 	lastDel   time.Time
 	floorLast time.Time // last ack, reported as ack_floor.last_active
 
-	waiting []*pullRequest
+	waiting []*pullRequest // in serving order (see addWaiting, served)
 	ahead   []msgstore.Msg // read ahead of sseq, in order
+
+	// Pinned-client priority group state (priority.go).
+	pinID      string    // the current pin, "" when none
+	pinGroup   string    // the group it was given for
+	pinnedTS   time.Time // when it was given
+	pinExpires time.Time // priority_timeout: when it goes unless renewed
 
 	// Push delivery.
 	active     bool
@@ -89,6 +95,8 @@ type pullRequest struct {
 	hb       time.Duration
 	lastHB   time.Time
 	sent     int
+	pg       jsapi.PriorityGroup // a JSON request's priority group fields
+	hasPG    bool                // the request was JSON (a bare batch size has none)
 }
 
 func (c *consumer) isPull() bool { return c.cfg.DeliverSubject == "" }
@@ -540,9 +548,10 @@ func (c *consumer) deliverPull() {
 		}
 		m, kind, ok := c.next()
 		if !ok {
-			if wr.noWait {
-				c.endRequest(wr, 404, "No Messages", false)
-				continue
+			// Out of messages (not merely held back by max_ack_pending):
+			// no_wait requests are done.
+			if !c.blockedOnAcks() {
+				c.endNoWait()
 			}
 			return
 		}
@@ -550,35 +559,83 @@ func (c *consumer) deliverPull() {
 			c.unread(m, kind)
 			return
 		}
-		// Counted as nats-server counts it: subject, ack reply, header
-		// and payload.
-		size := len(m.Subject) + len(c.ackReply(1, m.Seq, c.dseq+1, m.Time, c.pendingCount())) + len(m.Header) + len(m.Data)
-		if wr.limitB && size > wr.maxBytes {
+		hdr, data := c.deliveryHeader(&m), c.deliveryData(&m)
+		// Counted as nats-server counts it: subject, ack reply (with the
+		// delivery count and pending count it will carry), and header
+		// and payload as delivered (headers_only: the Nats-Msg-Size
+		// header and no payload), before any Nats-Pin-Id header.
+		dc, pend := c.nextDelivery(&m, kind)
+		size := len(m.Subject) + c.ackReplyLen(dc, m.Seq, c.dseq+1, m.Time, pend) + len(hdr) + len(data)
+		wr = c.nextWaiting(size, pend)
+		if wr == nil {
+			// No waiting request may take it (pinned to another
+			// client, under the overflow thresholds).
 			c.unread(m, kind)
-			c.endRequest(wr, 409, "Message Size Exceeds MaxBytes", true)
-			continue
+			c.endNoWait()
+			return
 		}
 		reply := c.record(&m, kind)
-		c.ms.svc.deliver(wr.reply, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
+		if c.cfg.PriorityPolicy == jsapi.PriorityPinnedClient {
+			hdr = appendHeaderLine(nil, hdr, pinIDHeader, c.pinID)
+		}
+		c.ms.svc.deliver(wr.reply, m.Subject, reply, hdr, data)
 		wr.n--
 		wr.sent++
 		wr.lastHB = now()
-		if wr.limitB {
-			wr.maxBytes -= size
-			if wr.maxBytes == 0 {
-				wr.n = 0
-			}
-		}
-		if wr.n <= 0 {
-			c.waiting = c.waiting[1:]
-		} else if len(c.waiting) > 1 {
-			// Round robin, as nats-server: the request goes to the
-			// back after each message, so every worker pulling from
-			// the consumer gets work.
-			copy(c.waiting, c.waiting[1:])
-			c.waiting[len(c.waiting)-1] = wr
+		c.served(wr)
+		if wr.n <= 0 && wr.limitB && wr.maxBytes > 0 {
+			// The batch is complete with bytes to spare: nats-server
+			// says so, with the pending counts.
+			c.ms.svc.publish(wr.reply, "", pullStatus(409, "Batch Completed", wr, true), nil)
 		}
 	}
+}
+
+// nextDelivery returns the delivery count and the pending count the ack
+// reply of m will carry once record delivers it.
+func (c *consumer) nextDelivery(m *msgstore.Msg, kind int) (dc, pend uint64) {
+	pend = c.pendingCount()
+	switch kind {
+	case deliverRedo:
+		return c.rdc[m.Seq] + 2, pend
+	case deliverNew:
+		if c.numPend > 0 {
+			pend--
+		}
+	}
+	return 1, pend
+}
+
+// ackReplyLen is len(c.ackReply(...)) without building it.
+func (c *consumer) ackReplyLen(dc, sseq, dseq uint64, ts int64, pending uint64) int {
+	return len("$JS.ACK.") + len(c.ms.name) + 1 + len(c.name) + 5 +
+		decimalLen(dc) + decimalLen(sseq) + decimalLen(dseq) + decimalLen(uint64(ts)) + decimalLen(pending)
+}
+
+func decimalLen(n uint64) int {
+	l := 1
+	for n >= 10 {
+		n /= 10
+		l++
+	}
+	return l
+}
+
+// endNoWait answers the no_wait requests that can get nothing more now
+// with 404 No Messages, as nats-server does each time its delivery loop
+// runs dry: those without expires, and those that got some messages. A
+// no_wait request with expires that got nothing waits for its expiry.
+func (c *consumer) endNoWait() {
+	kept := c.waiting[:0]
+	for _, wr := range c.waiting {
+		if wr.noWait && (wr.expires.IsZero() || wr.sent > 0) {
+			c.ms.svc.publish(wr.reply, "", pullStatus(404, "No Messages", wr, false), nil)
+			continue
+		}
+		kept = append(kept, wr)
+	}
+	clear(c.waiting[len(kept):])
+	c.waiting = kept
 }
 
 // endRequest answers and removes the first waiting request.
@@ -629,9 +686,17 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 		sendErr(409, "Exceeded MaxRequestMaxBytes of "+strconv.Itoa(m))
 		return
 	}
+	// Only a JSON request has a priority group, even an empty one.
+	hasPG := isJSONRequest(body)
+	if hasPG {
+		if code, desc := c.checkPullPriority(&req.PriorityGroup); code != 0 {
+			sendErr(code, desc)
+			return
+		}
+	}
 	t := now()
 	c.lastActive = t
-	wr := &pullRequest{reply: reply, n: req.Batch, maxBytes: req.MaxBytes, limitB: req.MaxBytes > 0, noWait: req.NoWait, hb: req.Heartbeat, lastHB: t}
+	wr := &pullRequest{reply: reply, n: req.Batch, maxBytes: req.MaxBytes, limitB: req.MaxBytes > 0, noWait: req.NoWait, hb: req.Heartbeat, lastHB: t, pg: req.PriorityGroup, hasPG: hasPG}
 	if req.Expires > 0 {
 		wr.expires = t.Add(req.Expires)
 		c.ms.armWake(wr.expires)
@@ -656,7 +721,7 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 			return
 		}
 	}
-	c.waiting = append(c.waiting, wr)
+	c.addWaiting(wr)
 	c.kick()
 	// A no-wait request that found some but not all messages ends now.
 	if i := slices.Index(c.waiting, wr); wr.noWait && i >= 0 && wr.sent > 0 {
@@ -677,6 +742,11 @@ func parseNextRequest(body []byte) (jsapi.NextRequest, error) {
 		if err := json.Unmarshal(body, &req); err != nil {
 			return req, err
 		}
+		// Heartbeats must fit twice in the request's life, as
+		// nats-server's nextReqFromMsg demands.
+		if req.Heartbeat > 0 && req.Heartbeat*2 > req.Expires {
+			return req, errors.New("heartbeat value too large")
+		}
 	default:
 		n, err := strconv.Atoi(string(body))
 		if err != nil {
@@ -691,6 +761,11 @@ func parseNextRequest(body []byte) (jsapi.NextRequest, error) {
 		return req, errors.New("negative value")
 	}
 	return req, nil
+}
+
+func isJSONRequest(body []byte) bool {
+	body = bytes.TrimSpace(body)
+	return len(body) > 0 && body[0] == '{'
 }
 
 // expireRequests ends expired pull requests and sends due heartbeats.
@@ -919,6 +994,7 @@ func (c *consumer) tick() (idle bool) {
 		c.updateFloor()
 	}
 	c.expireRequests(t)
+	c.expirePin(t)
 	if !c.isPull() && c.cfg.Heartbeat > 0 {
 		if c.active || c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject)) {
 			if t.Sub(c.lastHB) >= c.cfg.Heartbeat {
@@ -970,6 +1046,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		NumWaiting:     len(c.waiting),
 		NumPending:     c.pendingCount(),
 		TimeStamp:      now().UTC(),
+		PriorityGroups: c.priorityGroupsInfo(),
 	}
 	if !c.lastDel.IsZero() {
 		t := c.lastDel.UTC()

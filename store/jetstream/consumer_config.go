@@ -98,7 +98,7 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	if cc.MaxAckPending < -1 {
 		cc.MaxAckPending = -1
 	}
-	for _, p := range []*time.Duration{&cc.MaxRequestExpires, &cc.Heartbeat, &cc.InactiveThreshold} {
+	for _, p := range []*time.Duration{&cc.MaxRequestExpires, &cc.Heartbeat, &cc.InactiveThreshold, &cc.PinnedTTL} {
 		if *p < 0 {
 			*p = 0
 		}
@@ -126,6 +126,9 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	}
 	if cc.MaxAckPending == 0 && cc.AckPolicy != jsapi.AckNone {
 		cc.MaxAckPending = defaultMaxAckPending
+	}
+	if cc.PriorityPolicy == jsapi.PriorityPinnedClient && cc.PinnedTTL == 0 {
+		cc.PinnedTTL = defaultPinnedTTL
 	}
 	if n := len(cc.BackOff); n > 0 && cc.MaxDeliver != -1 && n > cc.MaxDeliver {
 		return jsapi.ErrConsumerMaxDeliverBackoff
@@ -193,6 +196,9 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 				return jsapi.ErrConsumerOverlappingSubjectFilters
 			}
 		}
+	}
+	if e := checkPriorityConfig(cc); e != nil {
+		return e
 	}
 	if scfg.Retention == jsapi.WorkQueuePolicy {
 		if cc.AckPolicy != jsapi.AckExplicit {

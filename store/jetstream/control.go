@@ -29,9 +29,14 @@ func (ms *stream) control(m *inMsg) {
 				c.onFlowControl(m.subject)
 			}
 		}
-	default: // $JS[.<domain>].API.CONSUMER.MSG.NEXT.<stream>.<consumer>
+	default: // $JS[.<domain>].API.CONSUMER.{MSG.NEXT,RESET}.<stream>.<consumer>
 		name := m.subject[strings.LastIndexByte(m.subject, '.')+1:]
-		if c := ms.consumers[name]; c != nil {
+		c := ms.consumers[name]
+		switch {
+		case c == nil:
+		case ms.svc.isResetSubject(m.subject):
+			c.onReset(m.reply, m.hdr, m.data)
+		default:
 			c.onPullRequest(m.reply, m.data)
 		}
 	}

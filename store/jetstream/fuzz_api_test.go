@@ -31,6 +31,8 @@ var apiOps = []string{
 	"$JS.API.CONSUMER.MSG.NEXT.S.PULL",
 	"$JS.API.STREAM.CREATE.X",
 	"pub",
+	"$JS.API.CONSUMER.UNPIN.S.PULL",
+	"$JS.API.CONSUMER.RESET.S.PULL",
 }
 
 // fuzzReplies routes the first reply on each _R.<n> subject to the request
@@ -70,6 +72,10 @@ func FuzzAPI(f *testing.F) {
 	f.Add(uint8(13), []byte("Nats-Rollup: sub\r\nNats-TTL: 1s"))
 	f.Add(uint8(13), []byte("Nats-Expected-Last-Subject-Sequence: 18446744073709551615"))
 	f.Add(uint8(2), []byte(`{"multi_last":["s.*"],"batch":2,"up_to_seq":3}`))
+	f.Add(uint8(11), []byte(`{"batch":2,"group":"A","priority":3,"min_pending":1,"id":"x"}`))
+	f.Add(uint8(14), []byte(`{"group":"A"}`))
+	f.Add(uint8(15), []byte(`{"seq":2}`))
+	f.Add(uint8(15), []byte(``))
 
 	env := newAPIFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, op uint8, body []byte) { env.exec(t, op, body) })

@@ -72,6 +72,49 @@ func FuzzPullRequest(f *testing.F) {
 	})
 }
 
+// The waiting queue, under any sequence of arrivals and deliveries, keeps
+// every request exactly once until it is done and, under prioritized, in
+// priority order.
+func FuzzWaitingQueue(f *testing.F) {
+	f.Add(true, []byte{3, 200, 7, 0, 11, 200, 200, 5, 200})
+	f.Add(false, []byte{1, 2, 200, 3, 200, 200})
+	f.Fuzz(func(t *testing.T, prioritized bool, ops []byte) {
+		c := &consumer{}
+		if prioritized {
+			c.cfg.PriorityPolicy = jsapi.PriorityPrioritized
+		}
+		live := 0
+		for i, op := range ops {
+			if op < 200 {
+				// Arrival: priority 0-9 or none, batch 1-3.
+				wr := &pullRequest{n: int(op/11)%3 + 1, hasPG: op%11 != 10, pg: jsapi.PriorityGroup{Priority: int(op % 11)}}
+				c.addWaiting(wr)
+				live++
+			} else if len(c.waiting) > 0 {
+				wr := c.waiting[0]
+				wr.n--
+				c.served(wr)
+				if wr.n == 0 {
+					live--
+				}
+			}
+			if len(c.waiting) != live {
+				t.Fatalf("op %d: %d waiting, want %d", i, len(c.waiting), live)
+			}
+			seen := make(map[*pullRequest]bool)
+			for j, wr := range c.waiting {
+				if seen[wr] || wr.n <= 0 {
+					t.Fatalf("op %d: request %d repeated or done", i, j)
+				}
+				seen[wr] = true
+				if prioritized && j > 0 && c.waiting[j-1].priority() > wr.priority() {
+					t.Fatalf("op %d: out of priority order at %d", i, j)
+				}
+			}
+		}
+	})
+}
+
 // Stream and consumer configurations from clients never panic the
 // validators; a configuration that passes is stable (checking it again
 // changes nothing and it is a valid update of itself), and consumers are
@@ -97,6 +140,8 @@ func FuzzStreamConfig(f *testing.F) {
 	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"name":"C","filter_subjects":["a.x","a.y"],"deliver_subject":"d","idle_heartbeat":5000000000,"flow_control":true,"rate_limit_bps":1000,"replay_policy":"original"}`))
 	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"ack_policy":"none","deliver_policy":"last_per_subject","backoff":[1000000000,2000000000],"max_deliver":1,"max_waiting":-1,"inactive_threshold":-1}`))
 	f.Add([]byte(`{"name":"S","subjects":["a.>"],"retention":"interest"}`), []byte(`{"durable_name":"a.b","deliver_group":"q","headers_only":true,"max_batch":-1,"max_expires":-1,"pause_until":"2030-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"durable_name":"P","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["A","b"],"priority_timeout":-1}`))
+	f.Add([]byte(`{"name":"S","subjects":["a.>"]}`), []byte(`{"ack_policy":"explicit","priority_policy":"none","priority_timeout":5}`))
 	f.Fuzz(func(t *testing.T, streamJSON, consumerJSON []byte) {
 		var in jsapi.StreamConfig
 		if json.Unmarshal(streamJSON, &in) != nil {

@@ -136,7 +136,7 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 	var apiSubjects []string
 	for _, prefix := range s.apiPrefixes() {
 		apiSubjects = append(apiSubjects, prefix+"INFO", prefix+"STREAM.>")
-		for _, op := range []string{"CREATE", "DURABLE", "INFO", "DELETE", "PAUSE", "LIST", "NAMES"} {
+		for _, op := range []string{"CREATE", "DURABLE", "INFO", "DELETE", "PAUSE", "UNPIN", "RESET", "LIST", "NAMES"} {
 			apiSubjects = append(apiSubjects, prefix+"CONSUMER."+op+".>")
 		}
 	}

@@ -223,6 +223,49 @@ type ConsumerConfig struct {
 	Sourcing           bool              `json:"sourcing,omitempty"` // refused: for mirrors and sources
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	PauseUntil         *time.Time        `json:"pause_until,omitempty"`
+	PriorityGroups     []string          `json:"priority_groups,omitempty"`
+	PriorityPolicy     PriorityPolicy    `json:"priority_policy,omitempty"`
+	PinnedTTL          time.Duration     `json:"priority_timeout,omitempty"`
+}
+
+// PriorityPolicy decides which waiting pull requests of a priority group
+// get messages. The zero value is "none": nats-server omits it on the wire,
+// so "none" decodes to it.
+type PriorityPolicy string
+
+// Priority policies.
+const (
+	PriorityNone         PriorityPolicy = ""
+	PriorityOverflow     PriorityPolicy = "overflow"
+	PriorityPinnedClient PriorityPolicy = "pinned_client"
+	PriorityPrioritized  PriorityPolicy = "prioritized"
+)
+
+// UnmarshalJSON accepts the policies nats-server knows and refuses others
+// with its message.
+func (p *PriorityPolicy) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"none"`:
+		*p = PriorityNone
+	case `"overflow"`:
+		*p = PriorityOverflow
+	case `"pinned_client"`:
+		*p = PriorityPinnedClient
+	case `"prioritized"`:
+		*p = PriorityPrioritized
+	default:
+		return fmt.Errorf("unknown priority policy: %v", string(b))
+	}
+	return nil
+}
+
+// PriorityGroupState is a priority group's entry in ConsumerInfo. PinnedTS
+// is a time.Time, so it is always present (nats-server's omitempty does not
+// omit a zero time).
+type PriorityGroupState struct {
+	Group          string    `json:"group"`
+	PinnedClientID string    `json:"pinned_client_id,omitempty"`
+	PinnedTS       time.Time `json:"pinned_ts,omitempty"`
 }
 
 // SequenceInfo is a consumer position in both sequence spaces.
@@ -234,20 +277,21 @@ type SequenceInfo struct {
 
 // ConsumerInfo is what consumer CREATE and INFO return.
 type ConsumerInfo struct {
-	Stream         string          `json:"stream_name"`
-	Name           string          `json:"name"`
-	Created        time.Time       `json:"created"`
-	Config         *ConsumerConfig `json:"config,omitempty"`
-	Delivered      SequenceInfo    `json:"delivered"`
-	AckFloor       SequenceInfo    `json:"ack_floor"`
-	NumAckPending  int             `json:"num_ack_pending"`
-	NumRedelivered int             `json:"num_redelivered"`
-	NumWaiting     int             `json:"num_waiting"`
-	NumPending     uint64          `json:"num_pending"`
-	PushBound      bool            `json:"push_bound,omitempty"`
-	Paused         bool            `json:"paused,omitempty"`
-	PauseRemaining time.Duration   `json:"pause_remaining,omitempty"`
-	TimeStamp      time.Time       `json:"ts"`
+	Stream         string               `json:"stream_name"`
+	Name           string               `json:"name"`
+	Created        time.Time            `json:"created"`
+	Config         *ConsumerConfig      `json:"config,omitempty"`
+	Delivered      SequenceInfo         `json:"delivered"`
+	AckFloor       SequenceInfo         `json:"ack_floor"`
+	NumAckPending  int                  `json:"num_ack_pending"`
+	NumRedelivered int                  `json:"num_redelivered"`
+	NumWaiting     int                  `json:"num_waiting"`
+	NumPending     uint64               `json:"num_pending"`
+	PushBound      bool                 `json:"push_bound,omitempty"`
+	Paused         bool                 `json:"paused,omitempty"`
+	PauseRemaining time.Duration        `json:"pause_remaining,omitempty"`
+	TimeStamp      time.Time            `json:"ts"`
+	PriorityGroups []PriorityGroupState `json:"priority_groups,omitempty"`
 }
 
 // AccountLimits are the account's JetStream limits (-1: unlimited).
@@ -357,6 +401,29 @@ type NextRequest struct {
 	MaxBytes  int           `json:"max_bytes,omitempty"`
 	NoWait    bool          `json:"no_wait,omitempty"`
 	Heartbeat time.Duration `json:"idle_heartbeat,omitempty"`
+	PriorityGroup
+}
+
+// PriorityGroup is the priority part of a pull request: the group it pulls
+// for, the overflow thresholds, the pin id it holds, and its priority (0
+// first, 9 last).
+type PriorityGroup struct {
+	Group         string `json:"group,omitempty"`
+	MinPending    int64  `json:"min_pending,omitempty"`
+	MinAckPending int64  `json:"min_ack_pending,omitempty"`
+	ID            string `json:"id,omitempty"`
+	Priority      int    `json:"priority,omitempty"`
+}
+
+// ConsumerUnpinRequest is CONSUMER.UNPIN's body.
+type ConsumerUnpinRequest struct {
+	Group string `json:"group"`
+}
+
+// ConsumerResetRequest is CONSUMER.RESET's optional body: no sequence
+// means back to the ack floor.
+type ConsumerResetRequest struct {
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // ConsumerPauseRequest is CONSUMER.PAUSE's body.
@@ -388,4 +455,6 @@ const (
 	TypeConsumerList   = "io.nats.jetstream.api.v1.consumer_list_response"
 	TypeConsumerNames  = "io.nats.jetstream.api.v1.consumer_names_response"
 	TypeConsumerPause  = "io.nats.jetstream.api.v1.consumer_pause_response"
+	TypeConsumerUnpin  = "io.nats.jetstream.api.v1.consumer_unpin_response"
+	TypeConsumerReset  = "io.nats.jetstream.api.v1.consumer_reset_response"
 )
