@@ -302,16 +302,32 @@ func (c *consumer) expirePin(t time.Time) {
 	c.ms.armWake(c.pinExpires)
 }
 
-// notePinned is where the $JS.EVENT.ADVISORY.CONSUMER.PINNED.<stream>.<consumer>
-// advisory goes (type io.nats.jetstream.advisory.v1.consumer_group_pinned,
-// with group c.pinGroup and pinned_id c.pinID); advisories are published
-// elsewhere, this hook is for them.
-func (c *consumer) notePinned() {}
+// notePinned sends the consumer_group_pinned advisory for the new pin.
+func (c *consumer) notePinned() {
+	subj := c.consumerEvent(jsapi.AdvisoryConsumerPinned)
+	if subj == nil {
+		return
+	}
+	svc := c.ms.svc
+	svc.sendEvent(subj, &jsapi.GroupPinned{
+		Event: svc.event(jsapi.TypeConsumerGroupPinned), Account: globalAccount, Stream: c.ms.name, Consumer: c.name,
+		Domain: svc.cfg.Domain, Group: c.pinGroup, PinnedID: c.pinID,
+	})
+}
 
-// noteUnpinned is where the $JS.EVENT.ADVISORY.CONSUMER.UNPINNED.<stream>.<consumer>
-// advisory goes (type io.nats.jetstream.advisory.v1.consumer_group_unpinned,
-// with the group and reason "timeout" or "admin"); see notePinned.
-func (c *consumer) noteUnpinned(group, reason string) { _, _ = group, reason }
+// noteUnpinned sends the consumer_group_unpinned advisory; reason is
+// "timeout" or "admin", as from nats-server.
+func (c *consumer) noteUnpinned(group, reason string) {
+	subj := c.consumerEvent(jsapi.AdvisoryConsumerUnpinned)
+	if subj == nil {
+		return
+	}
+	svc := c.ms.svc
+	svc.sendEvent(subj, &jsapi.GroupUnpinned{
+		Event: svc.event(jsapi.TypeConsumerGroupUnpinned), Account: globalAccount, Stream: c.ms.name, Consumer: c.name,
+		Domain: svc.cfg.Domain, Group: group, Reason: reason,
+	})
+}
 
 // priorityGroupsInfo is ConsumerInfo's priority_groups: as nats-server, one
 // entry for the first group, which holds the consumer's pin.

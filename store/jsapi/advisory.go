@@ -15,6 +15,8 @@ const (
 	AdvisoryMaxDeliveries     = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES"
 	AdvisoryMsgNaked          = "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED"
 	AdvisoryMsgTerminated     = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED"
+	AdvisoryConsumerPinned    = "$JS.EVENT.ADVISORY.CONSUMER.PINNED"
+	AdvisoryConsumerUnpinned  = "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED"
 	MetricConsumerAck         = "$JS.EVENT.METRIC.CONSUMER.ACK"
 	TypeAPIAudit              = "io.nats.jetstream.advisory.v1.api_audit"
 	TypeStreamAction          = "io.nats.jetstream.advisory.v1.stream_action"
@@ -24,6 +26,8 @@ const (
 	TypeNak                   = "io.nats.jetstream.advisory.v1.nak"
 	TypeTerminated            = "io.nats.jetstream.advisory.v1.terminated"
 	TypeConsumerAckMetric     = "io.nats.jetstream.metric.v1.consumer_ack"
+	TypeConsumerGroupPinned   = "io.nats.jetstream.advisory.v1.consumer_group_pinned"
+	TypeConsumerGroupUnpinned = "io.nats.jetstream.advisory.v1.consumer_group_unpinned"
 	ActionCreated             = "create"
 	ActionDeleted             = "delete"
 	ActionModified            = "modify"
@@ -129,4 +133,27 @@ type AckMetric struct {
 	AckTime     int64  `json:"ack_time"`
 	Deliveries  uint64 `json:"deliveries"`
 	Domain      string `json:"domain,omitempty"`
+}
+
+// GroupPinned reports that a priority group pinned a new client.
+type GroupPinned struct {
+	Event
+	Account  string `json:"account,omitempty"`
+	Stream   string `json:"stream"`
+	Consumer string `json:"consumer"`
+	Domain   string `json:"domain,omitempty"`
+	Group    string `json:"group"`
+	PinnedID string `json:"pinned_id"`
+}
+
+// GroupUnpinned reports that a priority group lost its pin: Reason is
+// "timeout" (priority_timeout passed) or "admin" (CONSUMER.UNPIN).
+type GroupUnpinned struct {
+	Event
+	Account  string `json:"account,omitempty"`
+	Stream   string `json:"stream"`
+	Consumer string `json:"consumer"`
+	Domain   string `json:"domain,omitempty"`
+	Group    string `json:"group"`
+	Reason   string `json:"reason"`
 }

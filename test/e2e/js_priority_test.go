@@ -342,6 +342,13 @@ func TestJSPriorityPinned(t *testing.T) {
 		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "P", AckPolicy: jetstream.AckExplicitPolicy,
 			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{"A"}, PinnedTTL: time.Minute})
 		consPub(t, ctx, js, "pn.x", 20)
+		adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.*.PN.P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
 
 		// nats.go: one consumer handle takes the pin, another waits.
 		first, err := s.Consumer(ctx, "P")
@@ -430,6 +437,28 @@ func TestJSPriorityPinned(t *testing.T) {
 		if newPin == "" || newPin == pin {
 			t.Fatalf("new pin %q, old %q", newPin, pin)
 		}
+		// Both servers advised the pin, its end by UNPIN and the new pin.
+		type pinEvent struct {
+			Type, Account, Stream, Consumer, Group, Reason string
+			PinnedID                                       string `json:"pinned_id"`
+		}
+		wantEvents := []pinEvent{
+			{Type: "io.nats.jetstream.advisory.v1.consumer_group_pinned", Account: "$G", Stream: "PN", Consumer: "P", Group: "A", PinnedID: pin},
+			{Type: "io.nats.jetstream.advisory.v1.consumer_group_unpinned", Account: "$G", Stream: "PN", Consumer: "P", Group: "A", Reason: "admin"},
+			{Type: "io.nats.jetstream.advisory.v1.consumer_group_pinned", Account: "$G", Stream: "PN", Consumer: "P", Group: "A", PinnedID: newPin},
+		}
+		wantSubj := []string{"$JS.EVENT.ADVISORY.CONSUMER.PINNED.PN.P", "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.PN.P", "$JS.EVENT.ADVISORY.CONSUMER.PINNED.PN.P"}
+		for i, want := range wantEvents {
+			m := nextMsg(t, adv)
+			var got pinEvent
+			if err := json.Unmarshal(m.Data, &got); err != nil {
+				t.Fatalf("advisory %s: %v", m.Data, err)
+			}
+			if m.Subject != wantSubj[i] || got != want {
+				t.Fatalf("advisory %d on %s: %+v, want %+v on %s", i, m.Subject, got, want, wantSubj[i])
+			}
+		}
+
 		// The old holder's id is refused now.
 		if _, err := fetchN(first, 5*time.Second); !errors.Is(err, jetstream.ErrPinIDMismatch) {
 			t.Fatalf("old pin holder: %v", err)
