@@ -58,7 +58,7 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.directGet(m, toks[2], strings.Join(toks[3:], "."))
 		return
 	}
-	if m.reply == "" || len(toks) >= 2 && toks[0] == "CONSUMER" && toks[1] == "RESET" {
+	if len(toks) >= 2 && toks[0] == "CONSUMER" && toks[1] == "RESET" {
 		// The consumer's own subscription answers CONSUMER.RESET; this
 		// one only makes a request for a consumer that does not exist
 		// time out rather than find no responder, as with nats-server.
@@ -76,7 +76,11 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.log.Error("jetstream: encode API response", "err", err)
 		return
 	}
-	s.publish(m.reply, "", nil, b)
+	// A request without a reply subject is carried out and audited all
+	// the same, as by nats-server (`nats pub $JS.API.STREAM.DELETE.X`).
+	if m.reply != "" {
+		s.publish(m.reply, "", nil, b)
+	}
 	s.audit(m, b)
 }
 

@@ -233,3 +233,23 @@ func (e *env) waitWaiting(stream, name string, n int) {
 	}
 	e.t.Fatalf("consumer %s: %d pull requests waiting, want %d", name, resp.NumWaiting, n)
 }
+
+// An API request without a reply subject is carried out, and audited, as
+// nats-server does; only the answer has nowhere to go.
+func TestAPIRequestWithoutReply(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.createStream(jsapi.StreamConfig{Name: "NR", Subjects: []string{"nr.>"}, Storage: jsapi.FileStorage})
+	audits := newInbox(t, e.r, jsapi.AdvisoryAPI)
+	e.r.Publish(&router.Publisher{}, []byte("$JS.API.STREAM.DELETE.NR"), nil, nil, nil)
+	if a := audits.wait(t, 0, 5*time.Second); !strings.Contains(string(a.data), `"subject":"$JS.API.STREAM.DELETE.NR"`) {
+		t.Fatalf("audit %s", a.data)
+	}
+	var resp struct {
+		jsapi.Response
+		jsapi.StreamInfo
+	}
+	e.api("STREAM.INFO.NR", nil, &resp)
+	if resp.Error == nil || resp.Error.ErrCode != jsapi.ErrStreamNotFound.ErrCode {
+		t.Fatalf("stream info after a reply-less delete: %+v", resp.Error)
+	}
+}

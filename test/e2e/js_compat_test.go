@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -46,6 +47,29 @@ func TestJSPullRequestEndsAtShutdown(t *testing.T) {
 		}
 		if m.Header.Get("Status") != "409" || m.Header.Get("Description") != "Server Shutdown" {
 			t.Fatalf("answer %v, want 409 Server Shutdown", m.Header)
+		}
+	})
+}
+
+// An API request published without a reply subject is still carried out
+// (`nats pub '$JS.API.STREAM.DELETE.X'`).
+func TestJSAPIRequestWithoutReply(t *testing.T) {
+	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
+		nc, js, ctx := jsConnect(t, tg)
+		consStream(t, ctx, js, "NOREPLY", "noreply")
+		if err := nc.Publish("$JS.API.STREAM.DELETE.NOREPLY", nil); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := js.Stream(ctx, "NOREPLY")
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream still there 20s after a reply-less delete request: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }
