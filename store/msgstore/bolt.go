@@ -48,6 +48,12 @@ type Bolt struct {
 	streams map[string]*boltStream
 	closed  bool
 
+	// reserve, when set, is spent on removals that find the disk full.
+	reserve *Reserve
+	// inUse is the file's size less its free pages, after the last
+	// commit (see DiskUsage).
+	inUse atomic.Int64
+
 	// beforeCommit, when set (tests), runs inside the write transaction
 	// just before it commits: holding it back holds back every ack.
 	beforeCommit func()
@@ -104,6 +110,7 @@ func OpenBolt(path string) (*Bolt, error) {
 		quit:    make(chan struct{}),
 		streams: make(map[string]*boltStream),
 	}
+	b.refreshUsage()
 	b.wg.Add(1)
 	go b.commitLoop()
 	return b, nil
@@ -227,11 +234,58 @@ func (b *Bolt) commitLoop() {
 
 // commit applies a group of batches in one transaction. A batch that fails
 // validation is skipped (its caller gets the error) without affecting the
-// others; a failed commit fails them all and leaves state untouched.
+// others; a failed commit fails them all and leaves state untouched. A
+// group that only removes and found the disk full is tried once more with
+// the reserve released (reserve.go).
 func (b *Bolt) commit(group []*applyReq) {
-	staged := make(map[*boltStream]*State)
 	errs := make([]error, len(group))
+	staged, err := b.commitGroup(group, errs)
+	usedReserve := false
+	if err != nil && IsNoSpace(err) && b.reserve != nil && onlyRemoves(group) {
+		freed, rerr := b.reserve.Release()
+		if rerr != nil {
+			b.log.Error("msgstore: disk full and the reserve could not be released", "file", b.path, "err", rerr)
+		} else if freed > 0 {
+			usedReserve = true
+			b.log.Warn("msgstore: disk full; the space reserve is released so that removals can commit",
+				"file", b.path, "bytes", freed)
+			clear(errs)
+			staged, err = b.commitGroup(group, errs)
+		}
+	}
 	removed := false
+	var freed int64
+	if err == nil {
+		for s, st := range staged {
+			old := s.durableState()
+			removed = removed || st.Msgs < old.Msgs
+			if old.Bytes > st.Bytes {
+				freed += int64(old.Bytes - st.Bytes)
+			}
+			s.setDurableState(*st)
+		}
+		b.refreshUsage()
+	}
+	for i, r := range group {
+		switch {
+		case err != nil:
+			r.done(fmt.Errorf("msgstore: commit: %w", err))
+		default:
+			r.done(errs[i])
+		}
+	}
+	if removed || usedReserve {
+		b.maybeCompact(freed, usedReserve)
+	}
+	if (removed || usedReserve) && b.reserve != nil {
+		b.refillReserve()
+	}
+}
+
+// commitGroup runs one write transaction for the group, filling errs with
+// the batches it skipped, and returns the streams' new states.
+func (b *Bolt) commitGroup(group []*applyReq, errs []error) (map[*boltStream]*State, error) {
+	staged := make(map[*boltStream]*State)
 	err := b.update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketStreams)
 		// bbolt keeps references to Put values until the transaction
@@ -284,23 +338,43 @@ func (b *Bolt) commit(group []*applyReq) {
 		}
 		return nil
 	})
-	if err == nil {
-		for s, st := range staged {
-			removed = removed || st.Msgs < s.durableState().Msgs
-			s.setDurableState(*st)
+	return staged, err
+}
+
+// onlyRemoves reports whether a group removes something and adds nothing
+// but consumer state: what may spend the reserve on a full disk. Appends
+// never may, or publishing would eat the space kept for purges.
+func onlyRemoves(group []*applyReq) bool {
+	removes := false
+	for _, r := range group {
+		if r.meta != nil {
+			for _, v := range r.meta.vals {
+				if v != nil {
+					return false
+				}
+				removes = true
+			}
+			continue
 		}
-	}
-	for i, r := range group {
-		switch {
-		case err != nil:
-			r.done(fmt.Errorf("msgstore: commit: %w", err))
-		default:
-			r.done(errs[i])
+		puts, dels := false, false
+		for _, v := range r.batch.meta.vals {
+			puts = puts || v != nil
+			dels = dels || v == nil
 		}
+		for _, o := range r.batch.ops {
+			switch o.kind {
+			case opAppend, opIndexPut:
+				return false
+			case opRemove, opRemoveRange, opIndexDelete:
+				dels = true
+			}
+		}
+		if puts && !dels {
+			return false // consumer state alone
+		}
+		removes = removes || dels
 	}
-	if removed {
-		b.maybeCompact()
-	}
+	return removes
 }
 
 // MetaBatch is a set of metadata writes (stream configs, consumer state)

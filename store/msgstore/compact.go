@@ -23,14 +23,17 @@ import (
 // one (the original is intact until the rename).
 const compactSuffix = ".compact"
 
-// compactPolicy says when a file is worth rewriting: at least minFree
-// bytes of free pages, at most maxLive bytes in use (this bounds the copy,
-// which holds back writes), and free at least ratio times live.
+// compactPolicy says when a file is worth rewriting: at most maxLive bytes
+// in use (this bounds the copy, which holds back writes), free at least
+// ratio times live, and either at least minFree bytes of free pages or
+// at least minPurge free after a commit that removed messages of a quarter
+// of the file's size or more (a purge, a big expiry): an operator's purge gives the space back whatever the
+// file's size, which matters most on a small disk.
 type compactPolicy struct {
-	minFree, maxLive, ratio int64
+	minFree, maxLive, ratio, minPurge int64
 }
 
-var defaultCompactPolicy = compactPolicy{minFree: 64 << 20, maxLive: 32 << 20, ratio: 8}
+var defaultCompactPolicy = compactPolicy{minFree: 64 << 20, maxLive: 32 << 20, ratio: 8, minPurge: 256 << 10}
 
 // compactRetry is how long a failed compaction (a full disk, most likely)
 // waits before the next try, so commits do not each repeat the copy.
@@ -96,10 +99,12 @@ func (b *Bolt) FileStats() FileStats {
 	return fs
 }
 
-// maybeCompact runs on the committer after a commit that removed messages.
-func (b *Bolt) maybeCompact() {
+// maybeCompact runs on the committer after a commit that removed messages
+// (freed is the bytes of messages it removed) or that needed the reserve
+// (urgent: the disk is full, so the rewrite is not put off after a failure).
+func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 	p := b.compact
-	if p.minFree <= 0 || time.Since(b.compactFailed) < compactRetry {
+	if p.minFree <= 0 || (!urgent && time.Since(b.compactFailed) < compactRetry) {
 		return
 	}
 	// Work queues remove on every ack: look at the free-page count (kept
@@ -112,12 +117,15 @@ func (b *Bolt) maybeCompact() {
 		free = int64(st.FreePageN+st.PendingPageN) * int64(db.Info().PageSize)
 	}
 	b.dbMu.RUnlock()
-	if free < p.minFree {
+	if free < p.minFree && (free < p.minPurge || 4*freed < p.minPurge) {
 		return
 	}
 	fs := b.FileStats()
 	live := fs.Size - fs.Free
-	if fs.Free < p.minFree || live > p.maxLive || fs.Free < p.ratio*live {
+	if live > p.maxLive || fs.Free < p.ratio*live {
+		return
+	}
+	if fs.Free < p.minFree && (fs.Free < p.minPurge || 4*freed < fs.Size) {
 		return
 	}
 	// A failure leaves the original in place (or, at worst, the store
@@ -129,7 +137,36 @@ func (b *Bolt) maybeCompact() {
 			"file", b.path, "err", err)
 		return
 	}
+	b.refreshUsage()
 	b.log.Info("msgstore: compacted a drained file", "file", b.path, "bytes_before", fs.Size, "live_bytes", live)
+}
+
+// SetReserve makes removals that find the disk full spend r (reserve.go).
+// Call it before the first write.
+func (b *Bolt) SetReserve(r *Reserve) { b.reserve = r }
+
+// refillReserve fills the reserve again once removals or a compaction may
+// have given space back; on a disk still full it keeps what it got.
+func (b *Bolt) refillReserve() {
+	if b.reserve.Held() >= b.reserve.Size() {
+		return
+	}
+	if err := b.reserve.Refill(); err != nil {
+		b.log.Warn("msgstore: the space reserve could not be filled again; purge or delete streams to free disk space",
+			"file", b.path, "held", b.reserve.Held(), "size", b.reserve.Size(), "err", err)
+	}
+}
+
+// DiskUsage is the disk space the file takes for its data: its size less
+// its free pages (which later commits reuse before the file grows), as of
+// the last commit. It includes what bbolt adds to the messages: keys,
+// page slack, branch pages and the free-page list.
+func (b *Bolt) DiskUsage() int64 { return b.inUse.Load() }
+
+// refreshUsage recomputes DiskUsage.
+func (b *Bolt) refreshUsage() {
+	fs := b.FileStats()
+	b.inUse.Store(fs.Size - fs.Free)
 }
 
 // compactNow copies the live data into path.compact, then closes the file,
