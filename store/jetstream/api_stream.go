@@ -286,6 +286,7 @@ func (s *Service) streamDelete(name string) any {
 		if err := os.RemoveAll(s.streamDir(name)); err != nil {
 			return s.fail(typ, jsapi.ErrStreamDeleteF.WithErr(err))
 		}
+		s.refillReserve()
 	} else {
 		_ = st.store.Close()
 	}

@@ -26,12 +26,19 @@ type Config struct {
 	// reported in account info and pub acks.
 	Domain string
 	// MaxMemory and MaxStore cap the bytes held by memory and file
-	// streams together; 0 means unlimited.
+	// streams together; 0 means unlimited. MaxStore counts the store's
+	// files as they take the disk (messages and bbolt's keys, page slack
+	// and free-page list), not only message bytes, so the limit leaves the
+	// disk space it promises; the space reserve is not counted.
 	MaxMemory int64
 	MaxStore  int64
 	// ServerName is the server's name (or id when unnamed), reported in
 	// API audit advisories as nats-server does.
 	ServerName string
+	// Reserve is the disk space set aside in Dir/ReserveFile so that purges,
+	// message and stream deletes still commit on a full disk (see
+	// msgstore.Reserve); 0 means DefaultReserve, negative none.
+	Reserve int64
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -39,6 +46,14 @@ type Config struct {
 // DBFile is the definitions file under Config.Dir: streams, consumers and
 // consumer positions.
 const DBFile = "jetstream.db"
+
+// ReserveFile is the space reserve under Config.Dir.
+const ReserveFile = "space.reserve"
+
+// DefaultReserve is the reserve when Config.Reserve is 0: enough for the
+// copied pages and free-page list of a purge of a file of a few hundred
+// MB, and for the compacted copy that gives the space back.
+const DefaultReserve = 1 << 20
 
 // streamDir is where a file-storage stream's messages live.
 func (s *Service) streamDir(name string) string {
@@ -57,6 +72,9 @@ func (s *Service) openStreamFile(name string) (*msgstore.Bolt, msgstore.Store, e
 		return nil, nil, err
 	}
 	file.SetLogger(s.log)
+	if s.reserve != nil {
+		file.SetReserve(s.reserve)
+	}
 	st, err := file.Stream(name)
 	if err != nil {
 		_ = file.Close()
@@ -67,10 +85,11 @@ func (s *Service) openStreamFile(name string) (*msgstore.Bolt, msgstore.Store, e
 
 // Service is JetStream attached to a router.
 type Service struct {
-	cfg Config
-	r   *router.Router
-	db  *msgstore.Bolt
-	log *slog.Logger
+	cfg     Config
+	r       *router.Router
+	db      *msgstore.Bolt
+	reserve *msgstore.Reserve // nil: none
+	log     *slog.Logger
 
 	api     *mailbox
 	apiSubs []*router.Sub
@@ -90,8 +109,9 @@ type Service struct {
 	push map[string]map[*stream]int
 
 	// Bytes stored by memory and file streams, kept by the streams as
-	// their commits finish, so account limits cost nothing per publish.
-	memUsed, fileUsed atomic.Int64
+	// their commits finish, so account limits cost nothing per publish;
+	// fileDisk is the size of the file streams' files.
+	memUsed, fileUsed, fileDisk atomic.Int64
 
 	// afterReply runs, on the API goroutine, once the current request's
 	// response is published.
@@ -110,19 +130,37 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("jetstream: store directory: %w", err)
 	}
-	db, err := msgstore.OpenBolt(filepath.Join(cfg.Dir, DBFile))
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var reserve *msgstore.Reserve
+	if cfg.Reserve == 0 {
+		cfg.Reserve = DefaultReserve
+	}
+	if cfg.Reserve > 0 {
+		var err error
+		if reserve, err = msgstore.OpenReserve(filepath.Join(cfg.Dir, ReserveFile), cfg.Reserve); err != nil {
+			return nil, fmt.Errorf("jetstream: %w", err)
+		}
+		if reserve.Held() < reserve.Size() {
+			log.Warn("jetstream: the disk is too full for the space reserve; purges may fail until space is freed",
+				"dir", cfg.Dir, "held", reserve.Held(), "size", reserve.Size())
+		}
+	}
+	db, err := msgstore.OpenBolt(filepath.Join(cfg.Dir, DBFile))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
 	db.SetLogger(log)
+	if reserve != nil {
+		db.SetReserve(reserve)
+	}
 	s := &Service{
 		cfg:     cfg,
 		r:       r,
 		db:      db,
+		reserve: reserve,
 		log:     log,
 		api:     newMailbox(),
 		streams: make(map[string]*stream),
@@ -213,6 +251,25 @@ func (s *Service) sortedStreams() []*stream {
 // usage is the bytes held by memory and file streams.
 func (s *Service) usage() (mem, file uint64) {
 	return uint64(s.memUsed.Load()), uint64(s.fileUsed.Load())
+}
+
+// refillReserve fills the space reserve again after space came back (a
+// stream's file deleted); on a disk still full it keeps what it got.
+func (s *Service) refillReserve() {
+	if s.reserve == nil || s.reserve.Held() >= s.reserve.Size() {
+		return
+	}
+	if err := s.reserve.Refill(); err != nil {
+		s.log.Warn("jetstream: the space reserve could not be filled again; purge or delete streams to free disk space",
+			"held", s.reserve.Held(), "size", s.reserve.Size(), "err", err)
+	}
+}
+
+// fileDiskUsage is what file storage takes on disk: the stream files and
+// the definitions file, free pages included (the space reserve is not).
+func (s *Service) fileDiskUsage() int64 {
+	size, _ := s.db.DiskUsage()
+	return s.fileDisk.Load() + size
 }
 
 // subjectIndexer is a store that can index each subject's sequences.

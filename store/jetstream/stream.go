@@ -47,6 +47,9 @@ type stream struct {
 	started   bool        // run was started (set before, read after, the goroutine)
 	deleting  atomic.Bool // stopped for good, not just for a shutdown
 	counted   uint64      // bytes added to the service's usage (see account)
+	// countedDisk is the file's size added to the service's fileDisk;
+	// fileFree its free pages, which publishes fill before it grows.
+	countedDisk, fileFree int64
 
 	// Owned by run.
 	committing bool
@@ -209,6 +212,8 @@ func (ms *stream) stop() {
 		<-ms.exited
 		ms.usage(-int64(ms.counted))
 		ms.counted = 0
+		ms.svc.fileDisk.Add(-ms.countedDisk)
+		ms.countedDisk = 0
 		if ms.file != nil {
 			if err := ms.file.Close(); err != nil {
 				ms.svc.log.Warn("jetstream: close stream file", "stream", ms.name, "err", err)
@@ -876,6 +881,12 @@ func (ms *stream) account() {
 	b := ms.store.State().Bytes
 	ms.usage(int64(b) - int64(ms.counted))
 	ms.counted = b
+	if ms.file != nil {
+		var d int64
+		d, ms.fileFree = ms.file.DiskUsage()
+		ms.svc.fileDisk.Add(d - ms.countedDisk)
+		ms.countedDisk = d
+	}
 }
 
 func (ms *stream) usage(delta int64) {
@@ -889,7 +900,11 @@ func (ms *stream) usage(delta int64) {
 }
 
 // checkAccountLimit rejects a message that would take the service over
-// its configured store limit.
+// its configured store limit. File storage counts its files' real sizes
+// (Service.fileDiskUsage) as of the last commit, so the limit holds for
+// the disk and not only for message bytes; the free pages of the stream's
+// own file are subtracted, since a message fills them before the file
+// grows.
 func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 	limit := ms.svc.cfg.MaxStore
 	if ms.memory() {
@@ -898,10 +913,12 @@ func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 	if limit <= 0 {
 		return nil
 	}
-	mem, file := ms.svc.usage()
-	used := file
-	if ms.memory() {
-		used = mem
+	mem, _ := ms.svc.usage()
+	used := mem
+	if !ms.memory() {
+		// What the disk holds after the message: the files, less the
+		// free pages of this stream's file that it fills first.
+		used = uint64(max(ms.svc.fileDiskUsage()-ms.fileFree+commitSlack, 0))
 	}
 	if ms.batch != nil {
 		used = uint64(int64(used) + ms.batch.bytes)
@@ -914,6 +931,11 @@ func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 	}
 	return nil
 }
+
+// commitSlack is what a commit may add to a file beyond its messages: the
+// pages it copies (leaf, branches, bucket roots) and the free-page list
+// are written before the pages they replace are free.
+const commitSlack = 32 << 10
 
 // --- max age
 

@@ -50,9 +50,9 @@ type Bolt struct {
 
 	// reserve, when set, is spent on removals that find the disk full.
 	reserve *Reserve
-	// inUse is the file's size less its free pages, after the last
-	// commit (see DiskUsage).
-	inUse atomic.Int64
+	// diskSize and diskFree are the file's size and free pages after the
+	// last commit (see DiskUsage).
+	diskSize, diskFree atomic.Int64
 
 	// beforeCommit, when set (tests), runs inside the write transaction
 	// just before it commits: holding it back holds back every ack.

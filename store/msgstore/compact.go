@@ -131,7 +131,17 @@ func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 	// A failure leaves the original in place (or, at worst, the store
 	// unavailable with errUnavailable, which writers see on their next
 	// batch).
-	if err := b.compactNow(); err != nil {
+	err := b.compactNow()
+	if err != nil && IsNoSpace(err) && b.reserve != nil {
+		// The disk is full, and the copy is small: spend the reserve,
+		// which the old file's space then fills again (commit).
+		if freed, rerr := b.reserve.Release(); rerr == nil && freed > 0 {
+			b.log.Warn("msgstore: disk full; the space reserve is released for the compacted copy",
+				"file", b.path, "bytes", freed)
+			err = b.compactNow()
+		}
+	}
+	if err != nil {
 		b.compactFailed = time.Now()
 		b.log.Warn("msgstore: compaction failed; the file keeps its free pages and it is tried again in a minute",
 			"file", b.path, "err", err)
@@ -157,16 +167,18 @@ func (b *Bolt) refillReserve() {
 	}
 }
 
-// DiskUsage is the disk space the file takes for its data: its size less
-// its free pages (which later commits reuse before the file grows), as of
-// the last commit. It includes what bbolt adds to the messages: keys,
-// page slack, branch pages and the free-page list.
-func (b *Bolt) DiskUsage() int64 { return b.inUse.Load() }
+// DiskUsage is, as of the last commit, the disk space the file takes (the
+// pages up to its high-water mark: bbolt extends the file sparsely beyond)
+// and how much of that is free pages, which later commits fill before the
+// file grows. Messages cost more than their bytes here: keys, page slack,
+// branch pages, the free-page list.
+func (b *Bolt) DiskUsage() (size, free int64) { return b.diskSize.Load(), b.diskFree.Load() }
 
 // refreshUsage recomputes DiskUsage.
 func (b *Bolt) refreshUsage() {
 	fs := b.FileStats()
-	b.inUse.Store(fs.Size - fs.Free)
+	b.diskSize.Store(fs.Size)
+	b.diskFree.Store(fs.Free)
 }
 
 // compactNow copies the live data into path.compact, then closes the file,
