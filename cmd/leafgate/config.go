@@ -609,24 +609,31 @@ func validDomain(d string) bool {
 // limits are resolved here, against the memory and the free disk space of
 // this moment; one that cannot be resolved is no limit, with a warning.
 func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
-	resolve := func(key string, l StoreLimit, of string, total func() (int64, error)) int64 {
+	// less is taken from a percentage once resolved: the file store's
+	// space reserve, so that the store's files and the reserve together
+	// keep within the percentage.
+	resolve := func(key string, l StoreLimit, of string, total func() (int64, error), less int64) int64 {
 		n, err := l.resolve(total)
 		if err != nil {
 			log.Warn("jetstream limit not applied", "key", key, "value", l.String(), "of", of, "err", err)
 			return 0
 		}
 		if l.Percent > 0 {
+			n = max(n-less, n/2)
 			log.Info("jetstream limit", "key", key, "value", l.String(), "of", of, "bytes", n)
 		}
 		return n
 	}
+	disk, diskErr := diskForStore(c.JetStream.StoreDir)
+	reserve := storeReserve(disk)
 	return jetstream.Config{
 		Dir:    c.JetStream.StoreDir,
 		Domain: c.JetStream.Domain,
 		MaxMemory: resolve("jetstream.max_memory_store", c.JetStream.MaxMemoryStore, "memory",
-			physicalMemory),
-		MaxStore: resolve("jetstream.max_file_store", c.JetStream.MaxFileStore, "free disk plus the store",
-			func() (int64, error) { return diskForStore(c.JetStream.StoreDir) }),
-		Logger: log,
+			physicalMemory, 0),
+		MaxStore: resolve("jetstream.max_file_store", c.JetStream.MaxFileStore, "free disk plus the store, less the space reserve",
+			func() (int64, error) { return disk, diskErr }, reserve),
+		Reserve: reserve,
+		Logger:  log,
 	}
 }

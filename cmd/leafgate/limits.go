@@ -79,3 +79,12 @@ func (l StoreLimit) resolve(total func() (int64, error)) (int64, error) {
 	}
 	return t * int64(l.Percent) / 100, nil
 }
+
+// storeReserve is the space reserve for a file store with disk bytes
+// available to it (free plus what the store takes; 0 when unknown): what
+// a purge of the largest file such a disk can hold needs for bbolt's
+// free-page list (8 bytes per 4 KiB page), at least 1 MiB and at most
+// 64 MiB. See jetstream.Config.Reserve.
+func storeReserve(disk int64) int64 {
+	return min(max(disk/512, 1<<20), 64<<20)
+}

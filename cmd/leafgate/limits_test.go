@@ -5,6 +5,8 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/leafgate/leafgate/internal/testfs"
 )
 
 func TestStoreLimits(t *testing.T) {
@@ -86,4 +88,44 @@ func FuzzParseStoreLimit(f *testing.F) {
 			t.Fatalf("ParseStoreLimit(%q) = %+v; String %q parses to %+v, %v", s, l, l.String(), back, err)
 		}
 	})
+}
+
+func TestStoreReserve(t *testing.T) {
+	for _, tt := range []struct{ disk, want int64 }{
+		{0, 1 << 20},        // unknown
+		{20 << 20, 1 << 20}, // a small SD card partition
+		{2 << 30, 4 << 20},
+		{32 << 30, 64 << 20},
+		{1 << 40, 64 << 20},
+	} {
+		if got := storeReserve(tt.disk); got != tt.want {
+			t.Errorf("storeReserve(%d) = %d, want %d", tt.disk, got, tt.want)
+		}
+	}
+}
+
+// On a 20 MB file system, the default 75% leaves a quarter of it for
+// others: the space reserve comes out of the 75%. A size is the files'
+// alone, beside the reserve.
+func TestDefaultFileStoreLeavesHeadroom(t *testing.T) {
+	dir := testfs.Mount(t, testfs.Ext4, 20<<20)
+	cfg, err := load(t, "--store_dir", filepath.Join(dir, "js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jc := cfg.jetStreamConfig(newLogger(cfg, io.Discard))
+	disk, err := diskForStore(cfg.JetStream.StoreDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jc.Reserve != 1<<20 || jc.MaxStore != disk*3/4-jc.Reserve {
+		t.Fatalf("max_file_store %d and reserve %d of %d; want %d and 1 MiB", jc.MaxStore, jc.Reserve, disk, disk*3/4-1<<20)
+	}
+	t.Setenv("LEAFGATE_JETSTREAM_MAX_FILE_STORE", "8MB")
+	if cfg, err = load(t, "--store_dir", filepath.Join(dir, "js")); err != nil {
+		t.Fatal(err)
+	}
+	if jc = cfg.jetStreamConfig(newLogger(cfg, io.Discard)); jc.MaxStore != 8<<20 || jc.Reserve != 1<<20 {
+		t.Fatalf("max_file_store 8MB: %d, reserve %d", jc.MaxStore, jc.Reserve)
+	}
 }
