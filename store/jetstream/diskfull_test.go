@@ -174,3 +174,47 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A stream file's free pages, beyond a little churn, are room under
+// max_file_store: after a purge that keeps a quarter of a full stream
+// (too much live data for a compaction), publishing works again without
+// the file growing.
+func TestStoreLimitReusesFreePages(t *testing.T) {
+	const limit = 1 << 20
+	dir := t.TempDir()
+	r := router.New()
+	svc, err := Open(Config{Dir: dir, MaxStore: limit, Reserve: -1}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close() })
+	e := &env{t: t, r: r, svc: svc, dir: dir}
+	e.createStream(jsapi.StreamConfig{Name: "L", Subjects: []string{"l"}})
+	payload := strings.Repeat("x", 2000)
+	publishAll := func() int {
+		for i := 0; ; i++ {
+			ack := e.publish("l", payload)
+			if ack.Error != nil {
+				if ack.Error.ErrCode != 10047 {
+					t.Fatalf("publish: %+v", ack.Error)
+				}
+				return i
+			}
+		}
+	}
+	stored := publishAll()
+	var purge purgeResp
+	e.api("STREAM.PURGE.L", jsapi.StreamPurgeRequest{Keep: uint64(stored / 4)}, &purge)
+	if purge.Error != nil {
+		t.Fatalf("purge: %+v", purge.Error)
+	}
+	file := svc.lookup("L").file
+	size := file.FileStats().Size
+	again := publishAll()
+	if again < stored/3 {
+		t.Fatalf("%d publishes after purging %d of %d messages", again, purge.Purged, stored)
+	}
+	if fs := file.FileStats(); fs.Compacted != 0 || fs.Size > size+64<<10 {
+		t.Fatalf("file after refilling its free pages: %+v, was %d bytes", fs, size)
+	}
+}

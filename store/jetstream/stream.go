@@ -903,8 +903,8 @@ func (ms *stream) usage(delta int64) {
 // its configured store limit. File storage counts its files' real sizes
 // (Service.fileDiskUsage) as of the last commit, so the limit holds for
 // the disk and not only for message bytes; the free pages of the stream's
-// own file are subtracted, since a message fills them before the file
-// grows.
+// own file beyond freeChurn are subtracted, since a message fills them
+// before the file grows.
 func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 	limit := ms.svc.cfg.MaxStore
 	if ms.memory() {
@@ -918,7 +918,8 @@ func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 	if !ms.memory() {
 		// What the disk holds after the message: the files, less the
 		// free pages of this stream's file that it fills first.
-		used = uint64(max(ms.svc.fileDiskUsage()-ms.fileFree+commitSlack, 0))
+		reusable := max(ms.fileFree-freeChurn, 0)
+		used = uint64(max(ms.svc.fileDiskUsage()-reusable+commitSlack, 0))
 	}
 	if ms.batch != nil {
 		used = uint64(int64(used) + ms.batch.bytes)
@@ -936,6 +937,13 @@ func (ms *stream) checkAccountLimit(size int) *jsapi.Error {
 // pages it copies (leaf, branches, bucket roots) and the free-page list
 // are written before the pages they replace are free.
 const commitSlack = 32 << 10
+
+// freeChurn is how much of a file's free pages is not counted as room for
+// new messages: pages the last commits freed (held while readers use them)
+// and runs too short for a message spanning pages. Beyond it, free pages
+// (a stream drained by expiry, say) are room, so a file emptied without a
+// compaction does not hold publishing back.
+const freeChurn = 256 << 10
 
 // --- max age
 
