@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -28,6 +29,9 @@ const (
 // fails.
 func Mount(t testing.TB, kind Kind, size int64) string {
 	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("mounting a %s needs Linux", kind)
+	}
 	if os.Geteuid() != 0 {
 		t.Skipf("mounting a %s of %d bytes needs root (run as root to test a full disk)", kind, size)
 	}

@@ -27,9 +27,10 @@ type Config struct {
 	Domain string
 	// MaxMemory and MaxStore cap the bytes held by memory and file
 	// streams together; 0 means unlimited. MaxStore counts the store's
-	// files as they take the disk (messages and bbolt's keys, page slack
-	// and free-page list), not only message bytes, so the limit leaves the
-	// disk space it promises; the space reserve is not counted.
+	// files as they take the disk (messages and bbolt's keys, page slack,
+	// free pages and free-page list), not only message bytes, so the limit
+	// leaves the disk space it promises; the space reserve is not counted
+	// (see stream.checkAccountLimit).
 	MaxMemory int64
 	MaxStore  int64
 	// ServerName is the server's name (or id when unnamed), reported in

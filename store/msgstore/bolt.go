@@ -38,6 +38,7 @@ type Bolt struct {
 	compactions atomic.Int32
 	// Owned by the committer.
 	compactFailed time.Time
+	refillFailed  time.Time
 	log           *slog.Logger
 
 	reqs chan *applyReq
@@ -275,10 +276,12 @@ func (b *Bolt) commit(group []*applyReq) {
 		}
 	}
 	if removed || usedReserve {
-		b.maybeCompact(freed, usedReserve)
-	}
-	if (removed || usedReserve) && b.reserve != nil {
-		b.refillReserve()
+		compactions := b.compactions.Load()
+		spent := b.maybeCompact(freed, usedReserve)
+		if b.reserve != nil {
+			// After a compaction there is space to try at once.
+			b.refillReserve(usedReserve || spent || b.compactions.Load() != compactions)
+		}
 	}
 }
 

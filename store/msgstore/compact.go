@@ -35,6 +35,10 @@ type compactPolicy struct {
 
 var defaultCompactPolicy = compactPolicy{minFree: 64 << 20, maxLive: 32 << 20, ratio: 8, minPurge: 256 << 10}
 
+// refillRetry is how long a removal waits to fill the reserve again after
+// the disk was too full for it.
+const refillRetry = 5 * time.Second
+
 // compactRetry is how long a failed compaction (a full disk, most likely)
 // waits before the next try, so commits do not each repeat the copy.
 const compactRetry = time.Minute
@@ -102,10 +106,11 @@ func (b *Bolt) FileStats() FileStats {
 // maybeCompact runs on the committer after a commit that removed messages
 // (freed is the bytes of messages it removed) or that needed the reserve
 // (urgent: the disk is full, so the rewrite is not put off after a failure).
-func (b *Bolt) maybeCompact(freed int64, urgent bool) {
+// It reports whether it spent the reserve.
+func (b *Bolt) maybeCompact(freed int64, urgent bool) (spent bool) {
 	p := b.compact
 	if p.minFree <= 0 || (!urgent && time.Since(b.compactFailed) < compactRetry) {
-		return
+		return false
 	}
 	// Work queues remove on every ack: look at the free-page count (kept
 	// by bbolt) before opening a transaction for the file size.
@@ -118,15 +123,15 @@ func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 	}
 	b.dbMu.RUnlock()
 	if free < p.minFree && (free < p.minPurge || 4*freed < p.minPurge) {
-		return
+		return false
 	}
 	fs := b.FileStats()
 	live := fs.Size - fs.Free
 	if live > p.maxLive || fs.Free < p.ratio*live {
-		return
+		return false
 	}
 	if fs.Free < p.minFree && (fs.Free < p.minPurge || 4*freed < fs.Size) {
-		return
+		return false
 	}
 	// A failure leaves the original in place (or, at worst, the store
 	// unavailable with errUnavailable, which writers see on their next
@@ -135,9 +140,10 @@ func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 	if err != nil && IsNoSpace(err) && b.reserve != nil {
 		// The disk is full, and the copy is small: spend the reserve,
 		// which the old file's space then fills again (commit).
-		if freed, rerr := b.reserve.Release(); rerr == nil && freed > 0 {
+		if n, rerr := b.reserve.Release(); rerr == nil && n > 0 {
+			spent = true
 			b.log.Warn("msgstore: disk full; the space reserve is released for the compacted copy",
-				"file", b.path, "bytes", freed)
+				"file", b.path, "bytes", n)
 			err = b.compactNow()
 		}
 	}
@@ -145,10 +151,11 @@ func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 		b.compactFailed = time.Now()
 		b.log.Warn("msgstore: compaction failed; the file keeps its free pages and it is tried again in a minute",
 			"file", b.path, "err", err)
-		return
+		return spent
 	}
 	b.refreshUsage()
 	b.log.Info("msgstore: compacted a drained file", "file", b.path, "bytes_before", fs.Size, "live_bytes", live)
+	return spent
 }
 
 // SetReserve makes removals that find the disk full spend r (reserve.go).
@@ -156,12 +163,15 @@ func (b *Bolt) maybeCompact(freed int64, urgent bool) {
 func (b *Bolt) SetReserve(r *Reserve) { b.reserve = r }
 
 // refillReserve fills the reserve again once removals or a compaction may
-// have given space back; on a disk still full it keeps what it got.
-func (b *Bolt) refillReserve() {
-	if b.reserve.Held() >= b.reserve.Size() {
+// have given space back; on a disk still full it keeps what it got. After
+// a failure, removals (a work queue's acks) try again only every
+// refillRetry; force, after the reserve was spent, tries at once.
+func (b *Bolt) refillReserve(force bool) {
+	if b.reserve.Held() >= b.reserve.Size() || (!force && time.Since(b.refillFailed) < refillRetry) {
 		return
 	}
 	if err := b.reserve.Refill(); err != nil {
+		b.refillFailed = time.Now()
 		b.log.Warn("msgstore: the space reserve could not be filled again; purge or delete streams to free disk space",
 			"file", b.path, "held", b.reserve.Held(), "size", b.reserve.Size(), "err", err)
 	}

@@ -34,8 +34,9 @@ type Reserve struct {
 const reserveChunk = 64 << 10
 
 // OpenReserve opens (creating if needed) the reserve file at path and fills
-// it up to size bytes. A disk too full to fill it is not an error: the
-// reserve holds what fits, reported by Held, and Refill tries again later.
+// it up to size bytes. Failing to fill it (a full disk, a file size limit)
+// is not an error: the reserve holds what fits, reported by Held, and
+// Refill tries again later.
 func OpenReserve(path string, size int64) (*Reserve, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("msgstore: reserve size %d", size)
@@ -48,9 +49,7 @@ func OpenReserve(path string, size int64) (*Reserve, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("msgstore: reserve: %w", err)
 	}
-	if err := r.Refill(); err != nil && !IsNoSpace(err) {
-		return nil, err
-	}
+	_ = r.Refill()
 	return r, nil
 }
 
@@ -90,15 +89,21 @@ func (r *Reserve) Refill() error {
 		return fmt.Errorf("msgstore: refill reserve: %w", err)
 	}
 	defer f.Close()
-	zeros := make([]byte, reserveChunk)
 	off := r.held
 	var werr error
-	for off < r.size {
-		n, err := f.WriteAt(zeros[:min(int64(len(zeros)), r.size-off)], off)
-		off += int64(n)
-		if err != nil {
-			werr = err
-			break
+	if allocate(f, off, r.size-off) == nil {
+		off = r.size
+	} else {
+		// No fallocate here, or not room for all of it: write zeros,
+		// which also takes what room there is.
+		zeros := make([]byte, reserveChunk)
+		for off < r.size {
+			n, err := f.WriteAt(zeros[:min(int64(len(zeros)), r.size-off)], off)
+			off += int64(n)
+			if err != nil {
+				werr = err
+				break
+			}
 		}
 	}
 	// Only synced blocks count: a delayed allocation could still fail.
