@@ -159,6 +159,21 @@ func TestFullDiskPurgeGivesSpaceBack(t *testing.T) {
 					t.Fatalf("publish to %s after the purge: %+v", subj, ack.Error)
 				}
 			}
+
+			// Full again: a stream delete commits too, and the reserve
+			// is whole once its file is gone.
+			fillStream(t, e, dir, "g.1")
+			var sd struct {
+				jsapi.Response
+				Success bool `json:"success"`
+			}
+			e.api("STREAM.DELETE.G", nil, &sd)
+			if sd.Error != nil || !sd.Success {
+				t.Fatalf("stream delete on a full disk: %+v", sd.Error)
+			}
+			if e.svc.reserve.Held() != e.svc.reserve.Size() {
+				t.Fatalf("reserve after the delete: %d of %d", e.svc.reserve.Held(), e.svc.reserve.Size())
+			}
 		})
 	}
 }
