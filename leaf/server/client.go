@@ -16,14 +16,6 @@ import (
 	"github.com/leafgate/leafgate/leaf/router"
 )
 
-// Read buffer sizing: start small so idle connections stay cheap, grow when
-// reads fill the buffer, shrink back after a few short reads.
-const (
-	minReadBuf   = 512
-	startReadBuf = 4096
-	maxReadBuf   = 64 * 1024
-)
-
 // closeReason says why a connection ended, as /connz reports it.
 type closeReason uint8
 
@@ -78,10 +70,11 @@ func (r closeReason) String() string {
 
 // client is one NATS client connection.
 //
-// Ownership: the read loop goroutine owns parser, readBuf, pending, permCache
-// and the in* counters it publishes through atomics. The write loop owns the
-// socket's write side. Everything under mu is shared with publishers on other
-// goroutines (Deliver), the timers and monitoring.
+// Ownership: the read loop goroutine owns parser, its connReader, pending,
+// permCache and the in* counters it publishes through atomics. The write
+// loop, which runs only while there is output (see writeLoop), owns the
+// socket's write side. Everything under mu is shared with publishers on
+// other goroutines (Deliver), the timers and monitoring.
 type client struct {
 	srv    *Server
 	cid    uint64
@@ -93,7 +86,6 @@ type client struct {
 
 	// Read loop state.
 	rl        readState
-	preRead   []byte // bytes read while sniffing for TLS, parsed first
 	parser    proto.Parser
 	pending   router.FlushSet
 	pub       router.Publisher
@@ -125,7 +117,9 @@ type client struct {
 	spareChunks  [][]byte               // chunk list reused between writes
 	scratch      []byte                 // MSG/HMSG line being built
 	writing      int                    // bytes the write loop is still writing
-	flushPending bool                   // a Flush kick is owed or queued
+	flushPending bool                   // a Flush call is owed or the write loop has yet to take out
+	canWrite     bool                   // greeting and TLS are done: the write loop may run
+	writer       bool                   // a write loop runs (or ran the close): none may start
 	closed       bool
 	flushOnClose bool
 	reason       closeReason
@@ -150,8 +144,8 @@ type client struct {
 	idleStalls int   // consecutive stall waits that saw no write progress
 	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
-	kick    chan struct{} // write loop wake-up, capacity 1
-	closing chan struct{} // closed once on close
+	closing     chan struct{} // closed once on close
+	writeLoopFn func()        // c.writeLoop, bound once: starting it allocates nothing
 }
 
 // readState is owned by the read loop: copies of CONNECT state (Connect
@@ -198,12 +192,12 @@ func newClient(s *Server, conn net.Conn) *client {
 		start:   time.Now(),
 		echo:    true,
 		subs:    make(map[string]*router.Sub),
-		kick:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
 	}
 	c.host, c.port = splitHostPort(conn.RemoteAddr())
 	c.lastActivity = c.start
 	c.refreshConf()
+	c.writeLoopFn = c.writeLoop
 	c.pub.Origin = c
 	c.pub.Pending = &c.pending
 	// Until CONNECT says otherwise a client is verbose and pedantic, as
@@ -250,19 +244,19 @@ func (c *client) run() {
 		c.finish(reasonWriteError)
 		return
 	}
+	var pre []byte // bytes read while sniffing for TLS, parsed first
 	switch {
 	case o.TLS == nil || o.TLSHandshakeFirst:
 	case o.AllowNonTLS:
-		pre, ok := c.sniff(o.TLSTimeout)
-		if !ok {
+		var ok bool
+		if pre, ok = c.sniff(o.TLSTimeout); !ok {
 			return
 		}
 		if len(pre) > 0 && pre[0] == tlsRecordHandshake {
 			if !c.startTLS(pre, o) {
 				return
 			}
-		} else {
-			c.preRead = pre
+			pre = nil
 		}
 	default:
 		if !c.startTLS(nil, o) {
@@ -275,10 +269,11 @@ func (c *client) run() {
 	}
 	c.pingTimer = time.AfterFunc(o.PingInterval, c.pingTick)
 	c.rttStart = time.Now()
+	c.canWrite = true
+	c.startWriterLocked() // output queued during the greeting, or a close
 	c.mu.Unlock()
 
-	s.goFunc(c.writeLoop)
-	c.readLoop()
+	c.readLoop(newConnReader(c.conn, pre))
 }
 
 // writeDirect writes before the loops run (the INFO greeting).
@@ -373,45 +368,38 @@ func (r *replayConn) Read(b []byte) (int, error) {
 	return r.Conn.Read(b)
 }
 
-func (c *client) readLoop() {
-	buf := make([]byte, startReadBuf)
-	short := 0
+// readLoop reads and parses until the connection ends. Once a read batch
+// has handled CONNECT it carries on in a fresh goroutine and this one
+// ends: a goroutine's stack only grows until a GC finds it mostly unused,
+// and the greeting, the TLS handshake and CONNECT's JSON grow it to 8 KiB,
+// which every idle connection would otherwise keep. The new goroutine
+// starts at the runtime's initial 2 KiB; what later traffic grows, the GC
+// halves again while the connection is idle.
+func (c *client) readLoop(r *connReader) {
 	for {
-		var n int
-		var err error
-		if len(c.preRead) > 0 {
-			n = copy(buf, c.preRead)
-			c.preRead = c.preRead[n:]
-		} else {
-			n, err = c.conn.Read(buf)
-		}
-		if n > 0 {
+		data, err := r.next()
+		if len(data) > 0 {
+			wasConnected := c.rl.connected
 			c.lastIn.Store(time.Now().UnixNano())
 			c.refreshConf()
-			perr := c.parser.Parse(buf[:n], c)
+			perr := c.parser.Parse(data, c)
 			stalls := c.collectStalls()
 			c.pending.Flush()
 			c.flushStats()
 			c.waitStalls(stalls)
 			if perr != nil {
+				r.release()
 				c.protocolError(perr)
 				return
 			}
-			// Adapt the buffer to the traffic.
-			switch {
-			case n == len(buf) && len(buf) < maxReadBuf:
-				buf = make([]byte, len(buf)*2)
-				short = 0
-			case n < len(buf)/4 && len(buf) > minReadBuf:
-				if short++; short > 8 {
-					buf = make([]byte, len(buf)/2)
-					short = 0
-				}
-			default:
-				short = 0
+			if !wasConnected && c.rl.connected && err == nil {
+				r.release()
+				c.srv.goFunc(func() { c.readLoop(r) })
+				return
 			}
 		}
 		if err != nil {
+			r.release()
 			reason := reasonClientClosed
 			if !isClosedConnErr(err) {
 				reason = reasonReadError
@@ -463,20 +451,44 @@ func (e *clientError) Error() string { return e.text }
 // errClosed stops parsing once the connection is closed under the reader.
 var errClosed = errors.New("connection closed")
 
-// writeLoop writes buffered output whenever kicked, coalescing everything
-// buffered since the last write into one syscall.
+// writeLoop writes buffered output, coalescing everything buffered since
+// the last write into one pass, until nothing is left. It runs only while
+// there is output: Flush starts it when none runs, and it ends as soon as
+// the queue is empty, so an idle connection has no write goroutine (nor
+// its stack). Whether one runs is c.writer, under mu: a writer that finds
+// the queue empty clears it in the same critical section in which Deliver
+// or queueProto would have seen it set, so no output is left unwritten.
+// After close it writes what close asked for and closes the socket; c.writer
+// then stays set, so none starts again.
 func (c *client) writeLoop() {
 	for {
-		select {
-		case <-c.kick:
-		case <-c.closing:
+		c.mu.Lock()
+		switch {
+		case c.closed:
+			c.mu.Unlock()
 			c.flushAndClose()
 			return
+		case c.out.size == 0:
+			c.writer = false
+			c.mu.Unlock()
+			return
 		}
+		c.mu.Unlock()
 		if !c.writeOut() {
 			return
 		}
 	}
+}
+
+// startWriterLocked starts the write loop if there is output (or a close
+// to carry out) and none runs. The caller holds mu and the connection's
+// read loop is still running, so the server's WaitGroup is above zero.
+func (c *client) startWriterLocked() {
+	if c.writer || !c.canWrite || (c.out.size == 0 && !c.closed) {
+		return
+	}
+	c.writer = true
+	c.srv.goFunc(c.writeLoopFn)
 }
 
 // writeOut writes what is buffered now, chunk by chunk, so progress (which
@@ -577,12 +589,11 @@ func (c *client) queueProto(b []byte) {
 	}
 }
 
-// Flush implements router.Receiver: wake the write loop.
+// Flush implements router.Receiver: make sure a write loop runs.
 func (c *client) Flush() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.mu.Lock()
+	c.startWriterLocked()
+	c.mu.Unlock()
 }
 
 // Deliver implements router.Receiver. It runs on the publisher's goroutine.
@@ -779,6 +790,11 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 		_ = c.srv.router.Unsubscribe(sub)
 	}
 	close(c.closing)
+	// Before the socket closes, while the read loop still runs (see
+	// startWriterLocked).
+	c.mu.Lock()
+	c.startWriterLocked()
+	c.mu.Unlock()
 	if !flush {
 		conn.Close()
 	}

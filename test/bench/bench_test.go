@@ -80,3 +80,50 @@ func TestBytesWrittenRow(t *testing.T) {
 		t.Fatalf("wchar row: %+v", r)
 	}
 }
+
+func TestBudgets(t *testing.T) {
+	rows := []Row{
+		{Workload: "stripped linux/arm64 binary", Unit: "MiB", Leafgate: 7.8, NATS: 14.9, Ratio: 0.52},
+		{Workload: "idle RSS", Unit: "MiB", Leafgate: 9.5, NATS: 13.1, Ratio: 0.725},
+		{Workload: "idle RSS, anonymous memory only", Unit: "MiB", Leafgate: 1.6, NATS: 2.0, Ratio: 0.8},
+		{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Leafgate: 19.8, NATS: 55.9, Ratio: 0.35},
+	}
+	want := map[string]string{
+		"stripped linux/arm64 binary":     "PASS",
+		"idle RSS":                        "OVER", // ratio 0.725 > 0.7
+		"idle RSS, anonymous memory only": "PASS",
+		"memory per idle connection":      "OVER", // 19.8 KiB > 16
+	}
+	res := checkBudgets(rows)
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d", len(res), len(want))
+	}
+	for _, r := range res {
+		if r.Status != want[r.row] {
+			t.Errorf("%s: %s (%v %s), want %s", r.row, r.Status, r.Value, r.Unit, want[r.row])
+		}
+	}
+	var buf bytes.Buffer
+	printBudgets(&buf, res)
+	if out := buf.String(); !strings.Contains(out, "OVER  memory per idle connection") || !strings.Contains(out, "19.8 KiB (budget <= 16.0 KiB)") ||
+		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "2 of 4 footprint budgets NOT MET") {
+		t.Fatalf("budget report:\n%s", out)
+	}
+
+	// A missing or failed row is never a pass, and everything met prints no banner.
+	rows[1].Ratio = 0.68
+	rows[3] = Row{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Err: "connection 3: refused"}
+	res = checkBudgets(rows[:3])
+	if r := res[3]; r.Status != "ERROR" {
+		t.Fatalf("missing row: %+v", r)
+	}
+	if r := checkBudgets(rows)[3]; r.Status != "ERROR" || r.Err == "" {
+		t.Fatalf("failed row: %+v", r)
+	}
+	rows[3] = Row{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Leafgate: 11.7, NATS: 55.9}
+	buf.Reset()
+	printBudgets(&buf, checkBudgets(rows))
+	if out := buf.String(); strings.Contains(out, "NOT MET") || strings.Count(out, "PASS") != 4 {
+		t.Fatalf("all met:\n%s", out)
+	}
+}

@@ -8,6 +8,10 @@
 //
 //	cd test && go run ./bench            # full run, a few minutes
 //	cd test && go run ./bench -quick     # smoke run, seconds
+//	cd test && go run ./bench -footprint # size and memory rows only, under a minute
+//
+// After the table it checks the footprint budgets (budgets.go) and prints
+// PASS or OVER for each; it still exits 0, as the bench is a report.
 package main
 
 import (
@@ -37,6 +41,7 @@ var (
 	flagRepeat    = flag.Int("repeat", 3, "runs per workload and server; the median is reported")
 	flagConns     = flag.Int("conns", 500, "idle connections for the per-connection memory figure")
 	flagStore     = flag.String("store", "", "parent of the servers' JetStream store dirs (default the system temp dir); use a disk-backed path")
+	flagFootprint = flag.Bool("footprint", false, "only the footprint rows (binary size, idle RSS, memory per connection) and their budgets")
 )
 
 // diskIOWorkload is the workload around which each server's disk writes
@@ -100,10 +105,12 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	js, err := jsPhase(ctx, out, bins)
-	rows = append(rows, js...)
-	if err != nil {
-		return err
+	if !*flagFootprint {
+		js, err := jsPhase(ctx, out, bins)
+		rows = append(rows, js...)
+		if err != nil {
+			return err
+		}
 	}
 
 	for i := range rows {
@@ -112,6 +119,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	printTable(out, rows)
+	printBudgets(out, checkBudgets(rows))
 	if *flagJSON != "" {
 		data, _ := json.MarshalIndent(rows, "", "  ")
 		if err := os.WriteFile(*flagJSON, data, 0o644); err != nil {
@@ -132,6 +140,9 @@ func corePhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error)
 	defer stopAll(servers)
 	time.Sleep(500 * time.Millisecond)
 	rows := append(idleRows(servers), perConnRow(servers))
+	if *flagFootprint {
+		return rows, nil
+	}
 	onServer := func(j int, w workload, size, n int) (float64, ioCounters, error) {
 		v, err := w.run(servers[j].URL, size, n)
 		return v, ioCounters{}, err
