@@ -41,7 +41,7 @@ type connReader struct {
 
 func newConnReader(conn net.Conn, pre []byte) *connReader {
 	r := &connReader{conn: conn, pre: pre}
-	if sc, ok := conn.(syscall.Conn); ok {
+	if sc, ok := conn.(syscall.Conn); ok && rawReads {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
 			r.readFD = r.readRaw
@@ -85,7 +85,7 @@ func (r *connReader) readRaw(fd uintptr) bool {
 		r.buf = readBufPool.Get().(*[maxReadBuf]byte)
 	}
 	for {
-		n, err := syscall.Read(int(fd), r.buf[:])
+		n, err := sysRead(fd, r.buf[:])
 		switch {
 		case err == syscall.EINTR:
 			continue
