@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -34,6 +35,12 @@ func Mount(t testing.TB, kind Kind, size int64) string {
 	}
 	if os.Geteuid() != 0 {
 		t.Skipf("mounting a %s of %d bytes needs root (run as root to test a full disk)", kind, size)
+	}
+	if !capSysAdmin() {
+		t.Skipf("mounting a %s needs CAP_SYS_ADMIN, which this root lacks (a container without it)", kind)
+	}
+	if _, err := os.Stat("/dev/loop-control"); kind == Ext4 && err != nil {
+		t.Skipf("no loop devices here (/dev/loop-control: %v): cannot mount an ext4 image", err)
 	}
 	base := t.TempDir()
 	dir := filepath.Join(base, "mnt")
@@ -108,4 +115,20 @@ func Fill(t testing.TB, dir string) string {
 	}
 	_ = f.Sync()
 	return path
+}
+
+// capSysAdmin reports whether the process holds CAP_SYS_ADMIN, which
+// mount(2) needs: root in a container often lacks it.
+func capSysAdmin() bool {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && caps&(1<<21) != 0
+		}
+	}
+	return false
 }
