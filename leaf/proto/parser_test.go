@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -309,5 +310,28 @@ func BenchmarkAppendMsg(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		dst = AppendMsg(dst[:0], subj, sid, nil, payload)
+	}
+}
+
+func TestHeaderLinesAndGet(t *testing.T) {
+	hdr := []byte("NATS/1.0 408 Request Timeout\r\nA: 1\r\nNats-Pending-Messages: 3 \r\nA: 2\r\n\r\n")
+	var lines []string
+	for l := range HeaderLines(hdr) {
+		lines = append(lines, string(l))
+	}
+	if want := []string{"A: 1", "Nats-Pending-Messages: 3 ", "A: 2"}; !slices.Equal(lines, want) {
+		t.Fatalf("lines %q, want %q", lines, want)
+	}
+	if v := HeaderGet(hdr, "Nats-Pending-Messages"); string(v) != "3" {
+		t.Fatalf("HeaderGet = %q", v)
+	}
+	if v := HeaderGet(hdr, "A"); string(v) != "1" {
+		t.Fatalf("HeaderGet of a repeated key = %q, want the first", v)
+	}
+	if v := HeaderGet([]byte("NATS/1.0"), "A"); v != nil {
+		t.Fatalf("no CRLF: %q", v)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = HeaderGet(hdr, "A") }); n != 0 {
+		t.Fatalf("HeaderGet allocates %v times", n)
 	}
 }

@@ -458,17 +458,7 @@ func stripScheduleHeaders(hdr []byte) []byte {
 	}
 	out := append(make([]byte, 0, len(hdr)+128), hdr[:i+2]...)
 	kept := 0
-	for rest := hdr[i+2:]; len(rest) > 0; {
-		j := bytes.Index(rest, []byte("\r\n"))
-		var line []byte
-		if j < 0 {
-			line, rest = rest, nil
-		} else {
-			line, rest = rest[:j], rest[j+2:]
-		}
-		if len(line) == 0 {
-			break
-		}
+	for line := range proto.HeaderLines(hdr) {
 		key, _, _ := bytes.Cut(line, []byte(":"))
 		switch {
 		case bytes.HasPrefix(line, []byte(hdrSchedule)), bytes.HasPrefix(line, []byte("Nats-Expected-")),
