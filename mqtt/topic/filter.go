@@ -36,7 +36,7 @@ type Sub struct {
 // It does not check Reserved; the caller does, with Sub.Subject.
 func ParseFilter(filter []byte) (Sub, error) {
 	var sub Sub
-	if err := checkText(filter); err != nil {
+	if _, err := checkText(filter); err != nil {
 		return sub, newError(Filter, filter, err)
 	}
 	f := filter
@@ -55,7 +55,7 @@ func ParseFilter(filter []byte) (Sub, error) {
 	if err := checkWildcards(f); err != nil {
 		return sub, newError(Filter, filter, err)
 	}
-	subj := appendLevels(make([]byte, 0, MaxSubjectLen(len(f))), f)
+	subj, _ := appendLevels(make([]byte, 0, MaxSubjectLen(len(f))), f)
 	if !subject.ValidPattern(subj) {
 		// Only a NATS '>' level that is not last gets here ("a/>/b").
 		return Sub{}, newError(Filter, filter, ErrNotMappable)

@@ -76,29 +76,37 @@ const (
 
 // checkText applies the checks every topic name and filter gets: length,
 // UTF-8 [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2], and none of the
-// characters NATS subjects cannot carry.
-func checkText(s []byte) error {
+// characters NATS subjects cannot carry. It reports whether s holds an
+// MQTT wildcard character.
+func checkText(s []byte) (wildcard bool, err error) {
 	switch {
 	case len(s) == 0:
-		return ErrEmpty // [MQTT-4.7.3-1]
+		return false, ErrEmpty // [MQTT-4.7.3-1]
 	case len(s) > MaxLen:
-		return ErrTooLong // [MQTT-4.7.3-3]
+		return false, ErrTooLong // [MQTT-4.7.3-3]
 	}
+	ascii := true
 	for _, c := range s {
-		switch c {
-		case 0:
-			return ErrNullChar
-		case ' ', '\t', '\n', '\r', '\f', 0x7f:
+		switch {
+		case c > ' ' && c < 0x7f:
+			if c == singleWC || c == multiWC {
+				wildcard = true
+			}
+		case c == 0:
+			return false, ErrNullChar
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == 0x7f:
 			// These would split a NATS control line (leafnode, route) and
 			// DEL is the subject tree's pivot in nats-server: it refuses
 			// the same set.
-			return ErrUnsupportedChar
+			return false, ErrUnsupportedChar
+		case c >= 0x80:
+			ascii = false
 		}
 	}
-	if !utf8.Valid(s) {
-		return ErrInvalidUTF8
+	if !ascii && !utf8.Valid(s) {
+		return false, ErrInvalidUTF8
 	}
-	return nil
+	return wildcard, nil
 }
 
 // AppendSubject appends the NATS subject for the topic name of a PUBLISH
@@ -108,15 +116,16 @@ func checkText(s []byte) error {
 //
 // It does not check Reserved; the caller does, with the subject.
 func AppendSubject(dst, name []byte) ([]byte, error) {
-	if err := checkText(name); err != nil {
+	wildcard, err := checkText(name)
+	if err != nil {
 		return dst, newError(Name, name, err)
 	}
-	if bytes.IndexByte(name, singleWC) >= 0 || bytes.IndexByte(name, multiWC) >= 0 {
+	if wildcard {
 		return dst, newError(Name, name, ErrWildcardInName) // [MQTT-3.3.2-2]
 	}
 	start := len(dst)
-	dst = appendLevels(dst, name)
-	if !literal(dst[start:]) {
+	dst, natsWildcard := appendLevels(dst, name)
+	if natsWildcard {
 		return dst[:start], newError(Name, name, ErrNotMappable)
 	}
 	return dst, nil
@@ -124,7 +133,9 @@ func AppendSubject(dst, name []byte) ([]byte, error) {
 
 // appendLevels maps s level by level (see the package comment). Wildcard
 // characters are mapped too; callers have decided whether they may appear.
-func appendLevels(dst, s []byte) []byte {
+// natsWildcard reports a level that is exactly "*" or ">", which stays a
+// NATS wildcard.
+func appendLevels(dst, s []byte) (_ []byte, natsWildcard bool) {
 	for i := 0; ; i++ {
 		lvl := s
 		next := bytes.IndexByte(s, levelSep)
@@ -141,6 +152,9 @@ func appendLevels(dst, s []byte) []byte {
 			dst = append(dst, natsPWC)
 		case len(lvl) == 1 && lvl[0] == multiWC:
 			dst = append(dst, natsFWC)
+		case len(lvl) == 1 && (lvl[0] == natsPWC || lvl[0] == natsFWC):
+			natsWildcard = true
+			dst = append(dst, lvl[0])
 		default:
 			for {
 				dot := bytes.IndexByte(lvl, tokenSep)
@@ -154,26 +168,10 @@ func appendLevels(dst, s []byte) []byte {
 			}
 		}
 		if next < 0 {
-			return dst
+			return dst, natsWildcard
 		}
 		s = s[next+1:]
 	}
-}
-
-// literal reports whether no token of subj is exactly "*" or ">".
-func literal(subj []byte) bool {
-	for len(subj) > 0 {
-		tok := subj
-		if i := bytes.IndexByte(subj, tokenSep); i >= 0 {
-			tok, subj = subj[:i], subj[i+1:]
-		} else {
-			subj = nil
-		}
-		if len(tok) == 1 && (tok[0] == natsPWC || tok[0] == natsFWC) {
-			return false
-		}
-	}
-	return true
 }
 
 // AppendTopic appends the MQTT topic name for a NATS subject to dst, to
