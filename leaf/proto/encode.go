@@ -79,14 +79,22 @@ func AppendInfo(dst []byte, info *Info) []byte {
 }
 
 // AppendStatusHeader appends a header block carrying only a status line,
-// "NATS/1.0 <code>[ <desc>]\r\n\r\n", as servers send for 503 no-responders
-// and JetStream flow control.
+// "NATS/1.0 <code>[ <desc>]\r\n\r\n", as servers send for JetStream flow
+// control, pull request ends and direct get errors.
 func AppendStatusHeader(dst []byte, code int, desc string) []byte {
+	return append(AppendStatusLine(dst, code, desc), '\r', '\n')
+}
+
+// AppendStatusLine appends the first line of a status header block,
+// "NATS/1.0 <code>[ <desc>]\r\n"; the caller appends "Key: value\r\n"
+// lines and the final "\r\n" (503 no-responders with Nats-Subject, idle
+// heartbeats with Nats-Last-Consumer).
+func AppendStatusLine(dst []byte, code int, desc string) []byte {
 	dst = append(dst, "NATS/1.0 "...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	if desc != "" {
 		dst = append(dst, ' ')
 		dst = append(dst, desc...)
 	}
-	return append(dst, "\r\n\r\n"...)
+	return append(dst, '\r', '\n')
 }

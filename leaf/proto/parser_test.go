@@ -224,6 +224,12 @@ func TestAppendMsg(t *testing.T) {
 	if got := AppendStatusHeader(nil, 408, "Request Timeout"); string(got) != "NATS/1.0 408 Request Timeout\r\n\r\n" {
 		t.Fatalf("%q", got)
 	}
+	if got := AppendStatusLine([]byte("x"), 100, "Idle Heartbeat"); string(got) != "xNATS/1.0 100 Idle Heartbeat\r\n" {
+		t.Fatalf("%q", got)
+	}
+	if got := AppendStatusLine(nil, 503, ""); string(got) != "NATS/1.0 503\r\n" {
+		t.Fatalf("%q", got)
+	}
 }
 
 func TestInfoJSON(t *testing.T) {

@@ -192,7 +192,8 @@ func (c *client) sendNoResponders(subj, reply []byte) {
 		return
 	}
 	hdr := make([]byte, 0, 48+len(subj))
-	hdr = append(hdr, "NATS/1.0 503\r\nNats-Subject: "...)
+	hdr = proto.AppendStatusLine(hdr, 503, "")
+	hdr = append(hdr, "Nats-Subject: "...)
 	hdr = append(hdr, subj...)
 	hdr = append(hdr, "\r\n\r\n"...)
 	buf := proto.AppendHMsgLine(nil, reply, sub.SID, nil, len(hdr), len(hdr))

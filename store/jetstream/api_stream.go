@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
@@ -630,7 +631,7 @@ func (s *Service) directGet(m *inMsg, name, lastFor string) {
 		return
 	}
 	status := func(code int, desc string) {
-		s.publish(m.reply, "", []byte("NATS/1.0 "+strconv.Itoa(code)+" "+desc+"\r\n\r\n"), nil)
+		s.publish(m.reply, "", proto.AppendStatusHeader(nil, code, desc), nil)
 	}
 	st := s.lookup(name)
 	if st == nil || !st.config().AllowDirect {

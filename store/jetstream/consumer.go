@@ -511,7 +511,7 @@ func (c *consumer) deliverPush() {
 func (c *consumer) sendFlowControl() {
 	c.fcReply = "$JS.FC." + c.ms.name + "." + c.name + "." + strconv.FormatUint(c.dseq, 36)
 	c.fcMsgs, c.fcBytes = 0, 0
-	c.ms.svc.publish(c.cfg.DeliverSubject, c.fcReply, []byte("NATS/1.0 100 FlowControl Request\r\n\r\n"), nil)
+	c.ms.svc.publish(c.cfg.DeliverSubject, c.fcReply, proto.AppendStatusHeader(nil, 100, "FlowControl Request"), nil)
 }
 
 func (c *consumer) onFlowControl(subj string) {
@@ -522,7 +522,7 @@ func (c *consumer) onFlowControl(subj string) {
 }
 
 func (c *consumer) sendHeartbeat(to string) {
-	hdr := []byte("NATS/1.0 100 Idle Heartbeat\r\n")
+	hdr := proto.AppendStatusLine(make([]byte, 0, 96+len(c.fcReply)), 100, "Idle Heartbeat")
 	hdr = append(hdr, "Nats-Last-Consumer: "...)
 	hdr = strconv.AppendUint(hdr, c.dseq, 10)
 	hdr = append(hdr, "\r\nNats-Last-Stream: "...)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
 )
@@ -183,7 +184,7 @@ func (ms *stream) releaseConsumer(c *consumer, deleted bool) {
 	}
 	ms.svc.adviseConsumer(jsapi.AdvisoryConsumerDeleted, ms.name, c.name, jsapi.ActionDeleted)
 	for _, wr := range c.waiting {
-		ms.svc.publish(wr.reply, "", []byte("NATS/1.0 409 Consumer Deleted\r\n\r\n"), nil)
+		ms.svc.publish(wr.reply, "", proto.AppendStatusHeader(nil, 409, "Consumer Deleted"), nil)
 	}
 	c.waiting = nil
 }

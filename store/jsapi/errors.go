@@ -1,5 +1,11 @@
 package jsapi
 
+// errors_table.go is generated from nats-server's server/errors.json, in the
+// module cache of the test module (test/go.mod pins the release);
+// test/jsapi checks that it is up to date.
+//
+//go:generate go run ./internal/errgen -o errors_table.go
+
 import (
 	"strings"
 )
