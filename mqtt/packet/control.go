@@ -53,7 +53,10 @@ func (d *Disconnect) Decode(v Version, pkt []byte) error {
 }
 
 // Len is the size of the encoded packet for version v.
-func (d *Disconnect) Len(v Version) int { n := codePropsLen(v, d.Code, &d.Props); return headerLen(n) + n }
+func (d *Disconnect) Len(v Version) int {
+	n := codePropsLen(v, d.Code, &d.Props)
+	return headerLen(n) + n
+}
 
 // Append encodes d onto dst in the shortest form version v allows.
 func (d *Disconnect) Append(dst []byte, v Version) []byte {

@@ -39,8 +39,10 @@ var (
 	ErrPayloadFormat      = &Error{Code: PayloadFormatInvalid}
 )
 
-func malformed(rule, text string) *Error { return &Error{Code: MalformedPacket, Rule: rule, Text: text} }
-func protocol(rule, text string) *Error  { return &Error{Code: ProtocolError, Rule: rule, Text: text} }
+func malformed(rule, text string) *Error {
+	return &Error{Code: MalformedPacket, Rule: rule, Text: text}
+}
+func protocol(rule, text string) *Error { return &Error{Code: ProtocolError, Rule: rule, Text: text} }
 
 // The decoders' errors, one per check, allocated once.
 var (

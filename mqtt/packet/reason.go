@@ -85,23 +85,23 @@ func (c ReasonCode) IsError() bool { return c >= 0x80 }
 
 // MQTT 3.1.1 CONNACK return codes (3.1.1 table 3.1).
 const (
-	ConnackAccepted                = 0x00
-	ConnackUnacceptableVersion     = 0x01
-	ConnackIdentifierRejected      = 0x02
-	ConnackServerUnavailable       = 0x03
-	ConnackBadUserNameOrPassword   = 0x04
-	ConnackNotAuthorized           = 0x05
-	SubackFailure                  = 0x80 // 3.1.1 SUBACK failure return code
-	maxConnackReturnCode311        = ConnackNotAuthorized
-	connackSessionPresent          = 0x01
-	connackReservedFlags           = 0xFE
-	subOptionsReserved5            = 0xC0
-	subOptionsReserved311          = 0xFC
-	subOptionsNoLocal              = 0x04
-	subOptionsRetainAsPublished    = 0x08
-	subOptionsRetainHandlingShift  = 4
-	subOptionsRetainHandlingMask   = 0x30
-	subOptionsQoSMask              = 0x03
+	ConnackAccepted               = 0x00
+	ConnackUnacceptableVersion    = 0x01
+	ConnackIdentifierRejected     = 0x02
+	ConnackServerUnavailable      = 0x03
+	ConnackBadUserNameOrPassword  = 0x04
+	ConnackNotAuthorized          = 0x05
+	SubackFailure                 = 0x80 // 3.1.1 SUBACK failure return code
+	maxConnackReturnCode311       = ConnackNotAuthorized
+	connackSessionPresent         = 0x01
+	connackReservedFlags          = 0xFE
+	subOptionsReserved5           = 0xC0
+	subOptionsReserved311         = 0xFC
+	subOptionsNoLocal             = 0x04
+	subOptionsRetainAsPublished   = 0x08
+	subOptionsRetainHandlingShift = 4
+	subOptionsRetainHandlingMask  = 0x30
+	subOptionsQoSMask             = 0x03
 )
 
 // V3ConnackCode maps an MQTT 5.0 CONNACK reason code to the closest 3.1.1
@@ -131,7 +131,7 @@ func (c ReasonCode) V3ConnackCode() (code byte, ok bool) {
 var (
 	connackCodes    = codeSet(0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F)
 	pubackCodes     = codeSet(0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99) // PUBACK and PUBREC
-	pubrelCodes     = codeSet(0x00, 0x92)                                             // PUBREL and PUBCOMP
+	pubrelCodes     = codeSet(0x00, 0x92)                                           // PUBREL and PUBCOMP
 	subackCodes     = codeSet(0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2)
 	unsubackCodes   = codeSet(0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91)
 	disconnectCodes = codeSet(0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2)
