@@ -54,7 +54,7 @@ func (d *Disconnect) Decode(v Version, pkt []byte) error {
 
 // Len is the size of the encoded packet for version v.
 func (d *Disconnect) Len(v Version) int {
-	n := codePropsLen(v, d.Code, &d.Props)
+	n := codePropsLen(v, DISCONNECT, d.Code, &d.Props)
 	return headerLen(n) + n
 }
 
@@ -72,7 +72,7 @@ type Auth struct {
 // Type returns AUTH.
 func (a *Auth) Type() Type { return AUTH }
 
-// Decode parses an AUTH; in 3.1.1 packet type 15 is reserved and Decode
+// Decode parses an AUTH of version v; in 3.1.1 packet type 15 is reserved and Decode
 // reports a Malformed Packet.
 func (a *Auth) Decode(v Version, pkt []byte) error {
 	if v != V5 {
@@ -80,19 +80,18 @@ func (a *Auth) Decode(v Version, pkt []byte) error {
 		a.Props.Reset()
 		return errAuth311
 	}
-	if err := decodeCodeProps(v, pkt, AUTH, &a.Code, &a.Props); err != nil {
-		return err
-	}
-	// The short form (remaining length 0) means Success without
-	// properties; any other AUTH must name its method (3.15.2.2.2).
-	if len(pkt) > 2 && !a.Props.Has(PropAuthMethod) {
-		return errAuthNoMethod
-	}
-	return nil
+	// An AUTH must repeat the CONNECT's Authentication Method
+	// (3.15.2.2.2); the session compares the two, which also refuses an
+	// AUTH without one, so the codec accepts what paho.golang writes for
+	// a bare Success (a reason code and an empty property block).
+	return decodeCodeProps(v, pkt, AUTH, &a.Code, &a.Props)
 }
 
 // Len is the size of the encoded packet.
-func (a *Auth) Len(v Version) int { n := codePropsLen(V5, a.Code, &a.Props); return headerLen(n) + n }
+func (a *Auth) Len(v Version) int {
+	n := codePropsLen(V5, AUTH, a.Code, &a.Props)
+	return headerLen(n) + n
+}
 
 // Append encodes a onto dst (always as 5.0: AUTH exists only there).
 func (a *Auth) Append(dst []byte, _ Version) []byte {
@@ -133,20 +132,25 @@ func decodeCodeProps(v Version, pkt []byte, t Type, code *ReasonCode, props *Pro
 	return r.end()
 }
 
-func codePropsLen(v Version, code ReasonCode, props *Properties) int {
+// codePropsLen is the remaining length of a DISCONNECT or AUTH. The spec
+// lets both leave out a Success code when there are no properties; only
+// AUTH does here, because paho.golang (v0.23.0) fails to read a DISCONNECT
+// without a reason code, and one byte is a small price for every client
+// seeing a normal disconnection as one.
+func codePropsLen(v Version, t Type, code ReasonCode, props *Properties) int {
 	switch {
 	case v != V5:
 		return 0
 	case !props.Empty():
 		return 1 + props.Len()
-	case code != 0:
+	case code != 0 || t == DISCONNECT:
 		return 1
 	}
 	return 0
 }
 
 func appendCodeProps(dst []byte, v Version, t Type, code ReasonCode, props *Properties) []byte {
-	n := codePropsLen(v, code, props)
+	n := codePropsLen(v, t, code, props)
 	dst = appendHeader(dst, t, 0, n)
 	if n > 0 {
 		dst = append(dst, byte(code))

@@ -97,6 +97,5 @@ var (
 	errReceiveMaxZero   = protocol("§3.1.2.11.3", "Receive Maximum 0")
 	errMaxPacketZero    = protocol("§3.1.2.11.4", "Maximum Packet Size 0")
 	errAuthDataNoMethod = protocol("§3.1.2.11.10", "Authentication Data without Authentication Method")
-	errAuthNoMethod     = protocol("§3.15.2.2.2", "AUTH without Authentication Method")
 	errPayloadFormat    = &Error{Code: PayloadFormatInvalid, Rule: "§3.3.2.3.2", Text: "payload is not valid UTF-8 although its Payload Format Indicator is 1"}
 )

@@ -132,6 +132,31 @@ func TestBad(t *testing.T) {
 	}
 }
 
+// TestShortForms: 5.0 lets a DISCONNECT or an AUTH with reason code 0 and
+// no properties have no body, and an acknowledgement drop its code. The
+// encoder writes DISCONNECT's code anyway (see codePropsLen), but the
+// decoder takes every form.
+func TestShortForms(t *testing.T) {
+	for _, b := range [][]byte{{0xE0, 0x00}, {0xE0, 0x01, 0x00}, {0xE0, 0x02, 0x00, 0x00}} {
+		var d packet.Disconnect
+		if err := d.Decode(packet.V5, b); err != nil || d.Code != 0 || !d.Props.Empty() {
+			t.Errorf("% X: %v %+v", b, err, d)
+		}
+	}
+	for _, b := range [][]byte{{0xF0, 0x00}, {0xF0, 0x01, 0x00}, {0xF0, 0x02, 0x00, 0x00}} {
+		var a packet.Auth
+		if err := a.Decode(packet.V5, b); err != nil || a.Code != 0 || !a.Props.Empty() {
+			t.Errorf("% X: %v %+v", b, err, a)
+		}
+	}
+	for _, b := range [][]byte{{0x40, 0x02, 0x00, 0x01}, {0x40, 0x03, 0x00, 0x01, 0x00}, {0x40, 0x04, 0x00, 0x01, 0x00, 0x00}} {
+		var a packet.Ack
+		if err := a.Decode(packet.V5, b); err != nil || a.Code != 0 || a.PacketID != 1 || !a.Props.Empty() {
+			t.Errorf("% X: %v %+v", b, err, a)
+		}
+	}
+}
+
 func TestErrorsIs(t *testing.T) {
 	_, err := decode(packet.V311, []byte{0x36, 0x03, 0, 1, 't'}, 0)
 	if !errors.Is(err, packet.ErrMalformed) || errors.Is(err, packet.ErrProtocol) {

@@ -162,7 +162,6 @@ func BadTable() []Bad {
 		{"disconnect/5-topic-alias-not-allowed", v5, 0, h(0xE0, 0x05, 0x00, 0x03, 0x23, 0, 1), malformed, "§2.2.2.2"},
 		{"disconnect/5-property-trailing", v5, 0, h(0xE0, 0x03, 0x00, 0x00, 0x00), malformed, ""},
 		{"auth/311", v3, 0, h(0xF0, 0x00), malformed, "MQTT-2.2.2-2"},
-		{"auth/5-no-method", v5, 0, pkt(0xF0, h(0x18, 4, 0x1F), s("a")), protocol, "§3.15.2.2.2"},
 		{"auth/5-reason-0x80", v5, 0, h(0xF0, 0x01, 0x80), malformed, "§2.4"},
 		{"auth/5-session-expiry-not-allowed", v5, 0, h(0xF0, 0x07, 0x18, 0x05, 0x11, 0, 0, 0, 1), malformed, "§2.2.2.2"},
 	}

@@ -186,7 +186,7 @@ func Table() []Golden {
 
 		// ---- DISCONNECT
 		{"disconnect/311", packet.V311, h(0xE0, 0x00), &packet.Disconnect{}},
-		{"disconnect/5/normal-short", packet.V5, h(0xE0, 0x00), &packet.Disconnect{}},
+		{"disconnect/5/normal", packet.V5, h(0xE0, 0x01, 0x00), &packet.Disconnect{}},
 		{"disconnect/5/with-will", packet.V5, h(0xE0, 0x01, 0x04), &packet.Disconnect{Code: packet.DisconnectWithWill}},
 		{"disconnect/5/taken-over-properties", packet.V5,
 			cat(h(0xE0, 0x12, 0x8E, 0x10, 0x11, 0, 0, 0, 0, 0x1C), s("s2"), h(0x1F), s("bye")),
@@ -202,9 +202,10 @@ func Table() []Golden {
 	}
 }
 
-// Equal reports whether two packets hold the same values, treating nil and
-// empty slices alike (a decoded empty string is an empty, non-nil slice).
-func Equal(a, b packet.Packet) bool {
+// Equal reports whether two packets (or two Properties, or any values of
+// one type) hold the same values, treating nil and empty slices alike (a
+// decoded empty string is an empty, non-nil slice).
+func Equal(a, b any) bool {
 	return reflect.DeepEqual(normalize(reflect.ValueOf(a)), normalize(reflect.ValueOf(b)))
 }
 
