@@ -60,7 +60,8 @@
 // Encoders write what they are given; the session keeps values within the
 // protocol's limits (strings and binary data up to MaxString bytes,
 // identifiers non-zero). Optional 5.0 fields are left out when they may be
-// (an acknowledgement with reason code 0 and no properties is 4 bytes).
+// (an acknowledgement with reason code 0 and no properties is 4 bytes),
+// except a DISCONNECT's reason code, which paho.golang needs to be there.
 //
 // # Errors
 //
@@ -73,9 +74,10 @@
 // statement, as [MQTT-x.y.z-n] in 5.0 numbering, with the 3.1.1 number
 // where it differs. Checks that need session state (first packet is
 // CONNECT, Topic Alias ranges, Receive Maximum, Session Expiry changes on
-// DISCONNECT, a Subscription Identifier sent by a client) are the
-// session's; CheckPayloadFormat is separate because its failure is
-// answered in an acknowledgement rather than by closing.
+// DISCONNECT, a Subscription Identifier sent by a client, an AUTH's
+// Authentication Method matching the CONNECT's) are the session's;
+// CheckPayloadFormat is separate because its failure is answered in an
+// acknowledgement rather than by closing.
 //
 // # Choices where the spec leaves one
 //

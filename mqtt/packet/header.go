@@ -86,14 +86,18 @@ func (h FixedHeader) Len() int { return h.HeaderLen + h.Remaining }
 // with a body, an acknowledgement shorter than its packet identifier), so
 // a read loop never waits for bytes that could only be malformed.
 func Split(buf []byte, maxSize int) (h FixedHeader, complete bool, err error) {
+	if len(buf) == 0 {
+		return h, false, nil
+	}
+	// The first byte alone can be refused.
+	if err := checkHeader(Type(buf[0]>>4), buf[0]&0x0F); err != nil {
+		return FixedHeader{}, false, err
+	}
 	if len(buf) < 2 {
 		return h, false, nil
 	}
 	h.Type = Type(buf[0] >> 4)
 	h.Flags = buf[0] & 0x0F
-	if err := checkHeader(h.Type, h.Flags); err != nil {
-		return FixedHeader{}, false, err
-	}
 	rl, n, err := decodeVarInt(buf[1:])
 	if err != nil {
 		return FixedHeader{}, false, err
