@@ -99,3 +99,36 @@ var (
 	errAuthDataNoMethod = protocol("§3.1.2.11.10", "Authentication Data without Authentication Method")
 	errPayloadFormat    = &Error{Code: PayloadFormatInvalid, Rule: "§3.3.2.3.2", Text: "payload is not valid UTF-8 although its Payload Format Indicator is 1"}
 )
+
+// AppendRefusal appends what a server sends before it closes a connection
+// because a packet failed to decode with err, and returns dst unchanged when
+// the spec wants the connection closed without a word (4.13):
+//
+//   - connecting (err came from Connect.Decode; v is Connect.Version):
+//     in 5.0 a CONNACK carrying err's reason code; otherwise the 3.1.1
+//     CONNACK return code for it (0x01 unacceptable protocol level, 0x02
+//     identifier rejected), if 3.1.1 has one [MQTT-3.1.2-2], [MQTT-3.1.3-8].
+//   - after CONNECT: in 5.0 a DISCONNECT with the reason code
+//     [MQTT-4.13.1-1]; in 3.1.1 nothing.
+//
+// An err that is not an *Error is answered like a Malformed Packet.
+func AppendRefusal(dst []byte, v Version, connecting bool, err error) []byte {
+	code := MalformedPacket
+	if e, ok := err.(*Error); ok {
+		code = e.Code
+	}
+	switch {
+	case connecting && v == V5:
+		c := Connack{Code: code}
+		return c.Append(dst, V5)
+	case connecting:
+		if rc, ok := code.V3ConnackCode(); ok {
+			c := Connack{Code: ReasonCode(rc)}
+			return c.Append(dst, V311)
+		}
+	case v == V5:
+		d := Disconnect{Code: code}
+		return d.Append(dst, V5)
+	}
+	return dst
+}

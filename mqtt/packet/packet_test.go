@@ -527,3 +527,49 @@ func TestImportsOnlyStdlib(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRefusal(t *testing.T) {
+	cases := []struct {
+		name       string
+		v          packet.Version
+		connecting bool
+		bad        string // a BadTable entry
+		want       []byte
+	}{
+		{"v5 connect protocol error", packet.V5, true, "connect/5-receive-maximum-0", []byte{0x20, 0x03, 0x00, 0x82, 0x00}},
+		{"level 6 gets a 3.1.1 CONNACK 0x01", 6, true, "connect/level-6", []byte{0x20, 0x02, 0x00, 0x01}},
+		{"3.1 gets a 3.1.1 CONNACK 0x01", packet.V31, true, "connect/mqisdp-3.1", []byte{0x20, 0x02, 0x00, 0x01}},
+		{"3.1.1 empty client id gets 0x02", packet.V311, true, "connect/311-empty-client-id-no-clean", []byte{0x20, 0x02, 0x00, 0x02}},
+		{"3.1.1 malformed connect: silence", packet.V311, true, "connect/reserved-flag", nil},
+		{"unknown protocol name: silence", 0, true, "connect/protocol-name", nil},
+		{"v5 publish malformed", packet.V5, false, "publish/topic-plus", []byte{0xE0, 0x01, 0x81}},
+		{"v5 too large", packet.V5, false, "header/too-large", []byte{0xE0, 0x01, 0x95}},
+		{"3.1.1 after connect: silence", packet.V311, false, "publish/topic-plus", nil},
+	}
+	bad := map[string][]byte{}
+	maxSize := map[string]int{}
+	for _, b := range packettest.BadTable() {
+		bad[b.Name], maxSize[b.Name] = b.Bytes, b.MaxSize
+	}
+	for _, c := range cases {
+		raw, ok := bad[c.bad]
+		if !ok {
+			t.Fatalf("%s: no bad packet %q", c.name, c.bad)
+		}
+		_, err := decode(c.v, raw, maxSize[c.bad])
+		if err == nil {
+			t.Fatalf("%s: decoded", c.name)
+		}
+		if c.connecting {
+			var conn packet.Connect
+			_ = conn.Decode(0, raw)
+			if conn.Version != c.v {
+				t.Fatalf("%s: Connect.Version %d, test says %d", c.name, conn.Version, c.v)
+			}
+		}
+		got := packet.AppendRefusal(nil, c.v, c.connecting, err)
+		if !bytes.Equal(got, c.want) {
+			t.Errorf("%s: % X, want % X", c.name, got, c.want)
+		}
+	}
+}
