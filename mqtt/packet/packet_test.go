@@ -573,3 +573,81 @@ func TestAppendRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestRemainingLengthBoundaries encodes PUBLISH packets whose remaining
+// length sits on each side of every Variable Byte Integer size change, and
+// checks the header, Len, Split and a decode.
+func TestRemainingLengthBoundaries(t *testing.T) {
+	for _, rl := range []int{0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF, 0x200000} {
+		for _, v := range []packet.Version{packet.V311, packet.V5} {
+			overhead := 3 // topic "t"
+			if v == packet.V5 {
+				overhead++ // property length
+			}
+			p := &packet.Publish{Topic: []byte("t"), Payload: make([]byte, rl-overhead)}
+			b := p.Append(nil, v)
+			wantHeader := 2
+			switch {
+			case rl >= 0x200000:
+				wantHeader = 5
+			case rl >= 0x4000:
+				wantHeader = 4
+			case rl >= 0x80:
+				wantHeader = 3
+			}
+			if len(b) != rl+wantHeader || p.Len(v) != len(b) {
+				t.Fatalf("rl %d v%d: encoded %d bytes, Len %d, want %d", rl, v, len(b), p.Len(v), rl+wantHeader)
+			}
+			h, complete, err := packet.Split(b, 0)
+			if err != nil || !complete || h.Remaining != rl || h.HeaderLen != wantHeader {
+				t.Fatalf("rl %d: Split %+v %v %v", rl, h, complete, err)
+			}
+			if _, _, err := packet.Split(b, len(b)-1); !errors.Is(err, packet.ErrTooLarge) {
+				t.Fatalf("rl %d: one byte over the limit: %v", rl, err)
+			}
+			var q packet.Publish
+			if err := q.Decode(v, b); err != nil || len(q.Payload) != rl-overhead {
+				t.Fatalf("rl %d: decode %v, payload %d", rl, err, len(q.Payload))
+			}
+		}
+	}
+}
+
+// TestOversizedStringsKeepFraming: a string longer than MaxString is a
+// caller's bug; the encoder cuts it rather than write a packet whose
+// lengths disagree.
+func TestOversizedStringsKeepFraming(t *testing.T) {
+	long := bytes.Repeat([]byte("a"), packet.MaxString+10)
+	p := &packet.Publish{Topic: long, Payload: []byte("x")}
+	p.Props.User = []packet.UserProperty{{Key: long, Value: []byte("v")}}
+	b := p.Append(nil, packet.V5)
+	if len(b) != p.Len(packet.V5) {
+		t.Fatalf("Len %d, encoded %d", p.Len(packet.V5), len(b))
+	}
+	var q packet.Publish
+	if err := q.Decode(packet.V5, b); err != nil || len(q.Topic) != packet.MaxString || string(q.Payload) != "x" {
+		t.Fatalf("decode: %v, topic %d", err, len(q.Topic))
+	}
+}
+
+func TestNames(t *testing.T) {
+	if packet.PUBLISH.String() != "PUBLISH" || packet.Type(16).String() != "type 16" {
+		t.Errorf("type names")
+	}
+	if packet.QuotaExceeded.String() != "quota exceeded" || packet.ReasonCode(0x7F).String() != "reason code 0x7f" {
+		t.Errorf("reason names")
+	}
+	if !packet.NotAuthorized.IsError() || packet.GrantedQoS2.IsError() {
+		t.Errorf("IsError")
+	}
+	var p packet.Properties
+	p.Set(packet.PropMaximumQoS)
+	p.Set(packet.PropUserProperty) // ignored: present by being in User
+	if !p.Has(packet.PropMaximumQoS) || p.Has(packet.PropUserProperty) {
+		t.Errorf("Set")
+	}
+	p.Clear(packet.PropMaximumQoS)
+	if !p.Empty() {
+		t.Errorf("Clear")
+	}
+}
