@@ -3,18 +3,18 @@ package packet
 import "bytes"
 
 var (
-	protocolName    = []byte("MQTT")
-	protocolName31  = []byte("MQIsdp")
-	connectReserved = byte(0x01)
+	protocolName   = []byte("MQTT")
+	protocolName31 = []byte("MQIsdp")
 )
 
 const (
-	flagCleanStart = 0x02
-	flagWill       = 0x04
-	flagWillQoS    = 0x18
-	flagWillRetain = 0x20
-	flagPassword   = 0x40
-	flagUsername   = 0x80
+	connectReserved = 0x01
+	flagCleanStart  = 0x02
+	flagWill        = 0x04
+	flagWillQoS     = 0x18
+	flagWillRetain  = 0x20
+	flagPassword    = 0x40
+	flagUsername    = 0x80
 )
 
 // Connect is a CONNECT packet (3.1).
