@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/leafgate/leafgate => ../
 
 require (
+	github.com/eclipse/paho.golang v0.23.0
 	github.com/leafgate/leafgate v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
