@@ -1,13 +1,11 @@
 package topic
 
 import (
-	"bytes"
+	"errors"
 
 	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/mqtt/packet"
 )
-
-// sharePrefix starts a shared subscription's filter [MQTT-4.8.2-1].
-const sharePrefix = "$share/"
 
 // A Sub is a topic filter from SUBSCRIBE (or UNSUBSCRIBE) mapped to NATS.
 type Sub struct {
@@ -39,21 +37,22 @@ func ParseFilter(filter []byte) (Sub, error) {
 	if _, err := checkText(filter); err != nil {
 		return sub, newError(Filter, filter, err)
 	}
-	f := filter
-	if bytes.HasPrefix(f, []byte(sharePrefix)) {
-		// [MQTT-4.8.2-1] a ShareName of at least one character;
-		// [MQTT-4.8.2-2] with no '/', '+' or '#', followed by '/' and a
-		// topic filter.
-		rest := f[len(sharePrefix):]
-		i := bytes.IndexByte(rest, levelSep)
-		if i <= 0 || i == len(rest)-1 || bytes.ContainsAny(rest[:i], "+#") {
-			return sub, newError(Filter, filter, ErrShareName)
+	// The SUBSCRIBE decoder already refused filters with misplaced
+	// wildcards or a bad share name (one check, in mqtt/packet); its
+	// classes map onto this package's errors: protocol errors are the
+	// share syntax [MQTT-4.8.2-1..2], malformed ones the wildcards
+	// [MQTT-4.7.1-1..2].
+	if err := packet.CheckTopicFilter(filter); err != nil {
+		e := ErrWildcardPlacement
+		if errors.Is(err, packet.ErrProtocol) {
+			e = ErrShareName
 		}
-		sub.Share = string(rest[:i])
-		f = rest[i+1:]
+		return sub, newError(Filter, filter, e)
 	}
-	if err := checkWildcards(f); err != nil {
-		return sub, newError(Filter, filter, err)
+	f := filter
+	if group, rest, shared := packet.SplitShared(filter); shared {
+		sub.Share = string(group)
+		f = rest
 	}
 	subj, _ := appendLevels(make([]byte, 0, MaxSubjectLen(len(f))), f)
 	if !subject.ValidPattern(subj) {
@@ -66,25 +65,6 @@ func ParseFilter(filter []byte) (Sub, error) {
 	}
 	sub.NoDollar = startsWithWildcard(sub.Subject)
 	return sub, nil
-}
-
-// checkWildcards enforces where '+' and '#' may stand.
-func checkWildcards(f []byte) error {
-	for i, c := range f {
-		if c != singleWC && c != multiWC {
-			continue
-		}
-		if i > 0 && f[i-1] != levelSep {
-			return ErrWildcardPlacement
-		}
-		if c == multiWC && i != len(f)-1 {
-			return ErrWildcardPlacement // [MQTT-4.7.1-1]
-		}
-		if i+1 < len(f) && f[i+1] != levelSep {
-			return ErrWildcardPlacement // [MQTT-4.7.1-2]
-		}
-	}
-	return nil
 }
 
 // startsWithWildcard reports whether the first token of a filter's subject

@@ -85,7 +85,7 @@ func FuzzFilter(f *testing.F) {
 		}
 		inner := string(filter)
 		if sub.Share != "" {
-			prefix := sharePrefix + sub.Share + "/"
+			prefix := "$share/" + sub.Share + "/"
 			if !strings.HasPrefix(inner, prefix) || !subject.ValidQueue([]byte(sub.Share)) {
 				t.Fatalf("ParseFilter(%q) = %+v: bad share", filter, sub)
 			}
