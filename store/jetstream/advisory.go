@@ -221,6 +221,11 @@ func (c *consumer) advisePause(until time.Time) {
 // sampleAck sends the ack metric for an explicit ack of a pending
 // message, for the share of acks sample_freq asks for.
 func (c *consumer) sampleAck(ai ackInfo, p *pendingMsg) {
+	if c.cfg.SampleFrequency == "" {
+		// The usual case, on every ack: parsing "" would allocate the
+		// error strconv returns.
+		return
+	}
 	freq, err := sampleFreq(c.cfg.SampleFrequency)
 	if err != nil || freq <= 0 || freq < 100 && rand.IntN(100) > freq {
 		return
