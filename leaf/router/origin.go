@@ -24,10 +24,18 @@ type Describer interface {
 }
 
 // OriginAware is implemented by receivers that need to know who published
-// each message they get (the JetStream API reports the requesting client in
-// its audit advisories). The router checks for it once, at Subscribe, and
-// then calls DeliverFrom instead of Deliver with the Publisher's Origin
-// (nil for an anonymous publisher).
+// each message they get: the JetStream API reports the requesting client in
+// its audit advisories, an MQTT 5 No Local subscription skips its own
+// session's messages, a stream registers its durable store with the
+// publisher's Confirm. The router checks for it once, at Subscribe, and
+// then calls DeliverFrom instead of Deliver with the Publisher (never nil;
+// its Origin is nil for an anonymous publisher). p is only valid during
+// the call.
+//
+// Per-subscription data (an MQTT subscription's granted QoS, options and
+// subscription identifier) lives in a per-subscription Receiver: each Sub
+// can have its own small Receiver value that points at the connection, so
+// a delivery needs no lookup by SID.
 type OriginAware interface {
-	DeliverFrom(origin Receiver, sub *Sub, subject, reply, hdr, payload []byte) (needFlush bool)
+	DeliverFrom(p *Publisher, sub *Sub, subject, reply, hdr, payload []byte) (needFlush bool)
 }

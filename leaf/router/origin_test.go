@@ -13,8 +13,8 @@ func (o *originRecorder) Deliver(*Sub, []byte, []byte, []byte, []byte) bool {
 	return false
 }
 
-func (o *originRecorder) DeliverFrom(origin Receiver, _ *Sub, _, _, _, _ []byte) bool {
-	o.origins = append(o.origins, origin)
+func (o *originRecorder) DeliverFrom(p *Publisher, _ *Sub, _, _, _, _ []byte) bool {
+	o.origins = append(o.origins, p.Origin)
 	return false
 }
 

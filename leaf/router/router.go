@@ -172,6 +172,11 @@ type Publisher struct {
 	// Pending collects receivers to flush when the publisher's batch ends.
 	// When nil, receivers are flushed after each Publish.
 	Pending *FlushSet
+	// Confirm, when set, collects the confirmations of receivers that store
+	// the message durably (see Confirm); receivers see it through
+	// OriginAware. The publisher sets it per message and calls Release
+	// after Publish.
+	Confirm *Confirm
 }
 
 // FlushSet collects receivers that buffered output during a batch of
@@ -271,7 +276,7 @@ func (r *Router) deliver(p *Publisher, s *Sub, subj, reply, hdr, payload []byte)
 	}
 	var need bool
 	if s.from != nil {
-		need = s.from.DeliverFrom(p.Origin, s, subj, reply, hdr, payload)
+		need = s.from.DeliverFrom(p, s, subj, reply, hdr, payload)
 	} else {
 		need = s.Receiver.Deliver(s, subj, reply, hdr, payload)
 	}

@@ -366,8 +366,8 @@ type originProbe struct{ ch chan router.Origin }
 
 func (p *originProbe) Deliver(*router.Sub, []byte, []byte, []byte, []byte) bool { return false }
 func (p *originProbe) Flush()                                                   {}
-func (p *originProbe) DeliverFrom(o router.Receiver, _ *router.Sub, _, _, _, _ []byte) bool {
-	d, _ := o.(router.Describer)
+func (p *originProbe) DeliverFrom(pub *router.Publisher, _ *router.Sub, _, _, _, _ []byte) bool {
+	d, _ := pub.Origin.(router.Describer)
 	if d != nil {
 		p.ch <- d.Describe()
 	}

@@ -102,12 +102,12 @@ func (s *Service) audit(m *inMsg, response []byte) {
 type apiReceiver struct{ box *mailbox }
 
 func (r apiReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
-	return r.DeliverFrom(nil, sub, subj, reply, hdr, payload)
+	return r.DeliverFrom(&router.Publisher{}, sub, subj, reply, hdr, payload)
 }
 
-func (r apiReceiver) DeliverFrom(origin router.Receiver, sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+func (r apiReceiver) DeliverFrom(p *router.Publisher, sub *router.Sub, subj, reply, hdr, payload []byte) bool {
 	m := copyIn(sub, subj, reply, hdr, payload)
-	m.origin = origin
+	m.origin = p.Origin
 	r.box.put(m)
 	return false
 }
