@@ -1,0 +1,232 @@
+package mqtt
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/mqtt/topic"
+)
+
+// Options configure a Broker. Zero values take the defaults named.
+type Options struct {
+	// Router is the subject router MQTT sessions attach to (required).
+	Router *router.Router
+	Logger *slog.Logger
+	// Authenticate checks a client's user name and password (the password
+	// also serves as a token); nil lets every client in. It returns the
+	// identity whose permissions apply to the mapped subjects.
+	Authenticate func(auth.Credentials) (*auth.Identity, error)
+
+	// MaxPacketSize is the largest packet accepted from a client, and the
+	// Maximum Packet Size a 5.0 CONNACK announces. Default 1 MiB.
+	MaxPacketSize int
+	// ReceiveMaximum is how many QoS 1 and 2 publishes a client may have
+	// unacknowledged towards leafgate (5.0 Receive Maximum). Default 256.
+	ReceiveMaximum uint16
+	// MaxInflight caps the QoS 1 and 2 messages leafgate has sent to a
+	// client and not yet had acknowledged, below the client's own Receive
+	// Maximum (and for 3.1.1 clients, which announce none). Default 256.
+	MaxInflight uint16
+	// MaxQueued and MaxQueuedBytes bound each session's queue of QoS 1
+	// and 2 messages not yet sent (offline, or the in-flight window is
+	// full). Past either the message is dropped for that session and
+	// counted. Defaults 10,000 messages and 16 MiB.
+	MaxQueued      int
+	MaxQueuedBytes int
+	// TopicAliasMaximum is the highest topic alias a 5.0 client may use
+	// towards leafgate. Default 64; 0 is the default, set -1 to refuse.
+	TopicAliasMaximum int
+	// MaxSessionExpiry caps a session's expiry interval (0: no cap, a 5.0
+	// client's value or 3.1.1's "never" stands).
+	MaxSessionExpiry time.Duration
+	// ConnectTimeout is how long a new connection has to send CONNECT.
+	// Default 10 s.
+	ConnectTimeout time.Duration
+	// NATSQoS is the QoS of a message published by NATS (without a
+	// Nmqtt-Pub header): it is delivered to an MQTT subscription at the
+	// lower of this and the subscription's QoS. Default 1.
+	NATSQoS *byte
+	// Retained keeps retained messages; nil disables retain (5.0 CONNACK
+	// says Retain Available 0, a retained publish is refused).
+	Retained RetainStore
+	// Reserved subject prefixes MQTT clients may not use; default
+	// topic.Internal.
+	Reserved topic.Reserved
+	// MaxPending bounds a connection's unsent output in bytes before
+	// publishers are paced and QoS 0 messages dropped. Default 4 MiB.
+	MaxPending int
+}
+
+// RetainStore keeps retained messages durably (package mqtt/retain).
+type RetainStore interface {
+	// Set stores (an empty payload: clears) the retained message of
+	// topic; done runs once it is durable, or with the error.
+	Set(topicName, hdr, payload []byte, expires time.Time, done func(error))
+	// Match calls fn for every current retained message matching the MQTT
+	// topic filter; the slices are only valid during the call.
+	Match(filter []byte, fn func(topicName, hdr, payload []byte))
+}
+
+const (
+	defaultMaxPacket      = 1 << 20
+	defaultReceiveMax     = 256
+	defaultMaxInflight    = 256
+	defaultMaxQueued      = 10000
+	defaultMaxQueuedBytes = 16 << 20
+	defaultAliasMax       = 64
+	defaultConnectTimeout = 10 * time.Second
+	defaultMaxPending     = 4 << 20
+	// preConnectMax bounds what a connection may send before its CONNECT
+	// is accepted, so a partial CONNECT cannot reserve more.
+	preConnectMax = 64 << 10
+)
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxPacketSize <= 0 {
+		o.MaxPacketSize = defaultMaxPacket
+	}
+	if o.ReceiveMaximum == 0 {
+		o.ReceiveMaximum = defaultReceiveMax
+	}
+	if o.MaxInflight == 0 {
+		o.MaxInflight = defaultMaxInflight
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = defaultMaxQueued
+	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = defaultMaxQueuedBytes
+	}
+	switch {
+	case o.TopicAliasMaximum == 0:
+		o.TopicAliasMaximum = defaultAliasMax
+	case o.TopicAliasMaximum < 0:
+		o.TopicAliasMaximum = 0
+	case o.TopicAliasMaximum > 65535:
+		o.TopicAliasMaximum = 65535
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = defaultConnectTimeout
+	}
+	if o.NATSQoS == nil {
+		q := byte(1)
+		o.NATSQoS = &q
+	}
+	if o.Reserved == nil {
+		o.Reserved = topic.Internal
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = defaultMaxPending
+	}
+	return o
+}
+
+// Broker is leafgate's MQTT server side: it serves MQTT connections
+// handed to Serve and keeps their sessions, attached to the router.
+type Broker struct {
+	opts Options
+	log  *slog.Logger
+	r    *router.Router
+
+	mu       sync.Mutex // guards sessions, conns and closed
+	sessions map[string]*session
+	conns    map[*conn]struct{}
+	closed   bool
+
+	nextCID atomic.Uint64
+	stats   Stats
+}
+
+// Stats are the broker's counters.
+type Stats struct {
+	Connections   atomic.Int64 // currently open
+	TotalConns    atomic.Int64
+	InMsgs        atomic.Int64
+	OutMsgs       atomic.Int64
+	Dropped       atomic.Int64 // QoS 1/2 messages dropped: a session's queue was full
+	DroppedQoS0   atomic.Int64 // QoS 0 messages dropped for a slow connection
+	DroppedTooBig atomic.Int64 // messages larger than a client's Maximum Packet Size
+	DroppedProps  atomic.Int64 // user properties NATS headers cannot carry
+}
+
+// New returns a Broker on opts.Router.
+func New(opts Options) (*Broker, error) {
+	if opts.Router == nil {
+		return nil, errors.New("mqtt: no router")
+	}
+	opts = opts.withDefaults()
+	b := &Broker{
+		opts:     opts,
+		log:      opts.Logger,
+		r:        opts.Router,
+		sessions: make(map[string]*session),
+		conns:    make(map[*conn]struct{}),
+	}
+	return b, nil
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() *Stats { return &b.stats }
+
+// Serve runs one MQTT connection until it ends; closing is closed when
+// the server shuts down. It is leaf/server's ListenerConfig.Serve, and
+// WebSocket hands it a net.Conn carrying MQTT too.
+func (b *Broker) Serve(nc net.Conn, closing <-chan struct{}) {
+	c := newConn(b, nc, closing)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		nc.Close()
+		return
+	}
+	b.conns[c] = struct{}{}
+	b.mu.Unlock()
+	b.stats.Connections.Add(1)
+	b.stats.TotalConns.Add(1)
+	c.run()
+	b.mu.Lock()
+	delete(b.conns, c)
+	b.mu.Unlock()
+	b.stats.Connections.Add(-1)
+}
+
+// Close ends every connection (5.0 clients get DISCONNECT 0x8B Server
+// shutting down) and stops session timers. Persistent sessions stay in
+// their store.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	b.closed = true
+	conns := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	sessions := make([]*session, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		sessions = append(sessions, s)
+	}
+	b.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	for _, s := range sessions {
+		s.stopTimers()
+	}
+}
+
+// assignClientID makes a client identifier for a client that sent none.
+func assignClientID() string {
+	var raw [12]byte
+	_, _ = rand.Read(raw[:])
+	return "leafgate-" + hex.EncodeToString(raw[:])
+}
