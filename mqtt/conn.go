@@ -53,6 +53,7 @@ type conn struct {
 	out          []byte
 	spare        []byte
 	writing      bool
+	wdone        chan struct{} // closed when the running writer exits
 	closed       bool
 	closeErr     error
 	sendQuota    int    // client's Receive Maximum (capped by MaxInflight)
@@ -342,14 +343,17 @@ func (c *conn) kickLocked() {
 		return
 	}
 	c.writing = true
-	go c.writeLoop()
+	c.wdone = make(chan struct{})
+	go c.writeLoop(c.wdone)
 }
 
-func (c *conn) writeLoop() {
+func (c *conn) writeLoop(done chan struct{}) {
+	defer close(done)
 	for {
 		c.mu.Lock()
 		if len(c.out) == 0 || c.closed {
 			c.writing = false
+			c.wdone = nil
 			c.mu.Unlock()
 			return
 		}
@@ -371,6 +375,8 @@ func (c *conn) writeLoop() {
 		}
 		if err != nil {
 			c.writing = false
+			c.wdone = nil
+			c.out = nil
 			c.closed = true
 			c.mu.Unlock()
 			c.nc.Close()
@@ -380,7 +386,8 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// flushAndClose writes what is queued (briefly) and closes the socket.
+// flushAndClose writes what is queued (waiting for a running writer, and
+// at most a second for the rest) and closes the socket.
 func (c *conn) flushAndClose() {
 	c.mu.Lock()
 	if c.closed {
@@ -388,15 +395,20 @@ func (c *conn) flushAndClose() {
 		return
 	}
 	c.closed = true
-	buf := c.out
-	c.out = nil
-	writing := c.writing
+	wdone := c.wdone
 	if c.stall != nil {
 		close(c.stall)
 		c.stall = nil
 	}
 	c.mu.Unlock()
-	if len(buf) > 0 && !writing {
+	if wdone != nil {
+		<-wdone
+	}
+	c.mu.Lock()
+	buf := c.out
+	c.out = nil
+	c.mu.Unlock()
+	if len(buf) > 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.nc.Write(buf)
 	}

@@ -1,0 +1,377 @@
+package mqtt
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/mqtt/packet"
+)
+
+// natsSub collects what the router delivers to a NATS-side subscriber.
+type natsSub struct {
+	mu   sync.Mutex
+	msgs []natsMsg
+	ch   chan struct{}
+}
+
+type natsMsg struct{ subj, reply, hdr, payload string }
+
+func newNATSSub(t *testing.T, r *router.Router, subj, queue string) *natsSub {
+	n := &natsSub{ch: make(chan struct{}, 1024)}
+	if err := r.Subscribe(&router.Sub{Subject: subj, Queue: queue, Receiver: n}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (n *natsSub) Deliver(_ *router.Sub, subj, reply, hdr, payload []byte) bool {
+	n.mu.Lock()
+	n.msgs = append(n.msgs, natsMsg{string(subj), string(reply), string(hdr), string(payload)})
+	n.mu.Unlock()
+	n.ch <- struct{}{}
+	return false
+}
+func (n *natsSub) Flush() {}
+
+func (n *natsSub) next(t *testing.T) natsMsg {
+	t.Helper()
+	select {
+	case <-n.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no NATS message")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := n.msgs[0]
+	n.msgs = n.msgs[1:]
+	return m
+}
+
+func subscribe(t *testing.T, c *testClient, filters ...packet.Subscription) *packet.Suback {
+	t.Helper()
+	c.send(&packet.Subscribe{PacketID: 1, Filters: filters})
+	return c.read().(*packet.Suback)
+}
+
+func TestPersistentSessionRedeliversInOrderWithDup(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	cp := packet.Connect{ClientID: []byte("dev1")}
+	sub, ack := dial(t, addr, packet.V311, cp)
+	if ack.SessionPresent {
+		t.Fatal("session present on first connect")
+	}
+	subscribe(t, sub, packet.Subscription{Filter: []byte("q/#"), QoS: 1})
+	// 5 messages from NATS; the client reads them and acks none.
+	for i := range 5 {
+		r.Publish(&router.Publisher{}, []byte("q.x"), nil, nil, []byte{'0' + byte(i)})
+	}
+	for i := range 5 {
+		m := sub.read().(*packet.Publish)
+		if m.Payload[0] != '0'+byte(i) || m.Dup {
+			t.Fatalf("first delivery %d: %+v", i, m)
+		}
+	}
+	sub.nc.Close()
+	// Offline: 3 more are queued.
+	time.Sleep(50 * time.Millisecond)
+	for i := 5; i < 8; i++ {
+		r.Publish(&router.Publisher{}, []byte("q.x"), nil, nil, []byte{'0' + byte(i)})
+	}
+	sub2, ack := dial(t, addr, packet.V311, cp)
+	if !ack.SessionPresent {
+		t.Fatal("session not present on resume")
+	}
+	for i := range 8 {
+		m := sub2.read().(*packet.Publish)
+		if m.Payload[0] != '0'+byte(i) || m.Dup != (i < 5) {
+			t.Fatalf("redelivery %d: payload %q dup %v", i, m.Payload, m.Dup)
+		}
+		sub2.send(&packet.Ack{PacketType: packet.PUBACK, PacketID: m.PacketID})
+	}
+	sub2.send(&packet.Disconnect{})
+	sub3, ack := dial(t, addr, packet.V311, cp)
+	if !ack.SessionPresent {
+		t.Fatal("session lost")
+	}
+	if p, err := sub3.tryRead(200 * time.Millisecond); err == nil {
+		t.Fatalf("acked message came again: %+v", p)
+	}
+}
+
+func TestTakeoverClosesOldWithReason(t *testing.T) {
+	_, addr := startBroker(t, Options{})
+	cp := packet.Connect{ClientID: []byte("same"), CleanStart: true}
+	old, _ := dial(t, addr, packet.V5, cp)
+	_, _ = dial(t, addr, packet.V5, cp)
+	d, ok := old.read().(*packet.Disconnect)
+	if !ok || d.Code != packet.SessionTakenOver {
+		t.Fatalf("old connection got %+v", d)
+	}
+}
+
+func TestWill(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	n := newNATSSub(t, r, "will.>", "")
+	w := packet.Connect{ClientID: []byte("w"), CleanStart: true, Will: true, WillTopic: []byte("will/w"), WillPayload: []byte("gone"), WillQoS: 1}
+	c, _ := dial(t, addr, packet.V311, w)
+	c.nc.Close() // abnormal
+	m := n.next(t)
+	if m.subj != "will.w" || m.payload != "gone" || string(proto.HeaderGet([]byte(m.hdr), "Nmqtt-Pub")) != "1" {
+		t.Fatalf("will %+v", m)
+	}
+	// A normal DISCONNECT discards it [MQTT-3.1.2-10].
+	c, _ = dial(t, addr, packet.V311, w)
+	c.send(&packet.Disconnect{})
+	select {
+	case <-n.ch:
+		t.Fatal("will sent after a normal DISCONNECT")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestWillDelayCancelledByReconnect(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	n := newNATSSub(t, r, "will.>", "")
+	w := packet.Connect{ClientID: []byte("wd"), Will: true, WillTopic: []byte("will/wd"), WillPayload: []byte("x")}
+	w.Props.SessionExpiry = 60
+	w.Props.Set(packet.PropSessionExpiry)
+	w.WillProps.WillDelay = 1
+	w.WillProps.Set(packet.PropWillDelay)
+	c, _ := dial(t, addr, packet.V5, w)
+	c.nc.Close()
+	time.Sleep(100 * time.Millisecond)
+	_, ack := dial(t, addr, packet.V5, w)
+	if !ack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	select {
+	case <-n.ch:
+		t.Fatal("will sent although the client came back within the delay")
+	case <-time.After(1500 * time.Millisecond):
+	}
+}
+
+func TestMQTTToNATSHeadersAndReply(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	n := newNATSSub(t, r, "svc.>", "")
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("p5"), CleanStart: true})
+	p := packet.Publish{QoS: 1, PacketID: 3, Topic: []byte("svc/temp"), Payload: []byte("21.5")}
+	p.Props.User = []packet.UserProperty{{Key: []byte("unit"), Value: []byte("C")}}
+	p.Props.ContentType = []byte("text/plain")
+	p.Props.Set(packet.PropContentType)
+	p.Props.ResponseTopic = []byte("replies/p5")
+	p.Props.Set(packet.PropResponseTopic)
+	c.send(&p)
+	if a := c.read().(*packet.Ack); a.Code != 0 {
+		t.Fatalf("puback %v", a.Code)
+	}
+	m := n.next(t)
+	h := []byte(m.hdr)
+	if m.subj != "svc.temp" || m.reply != "replies.p5" || string(proto.HeaderGet(h, "unit")) != "C" ||
+		string(proto.HeaderGet(h, "Content-Type")) != "text/plain" || string(proto.HeaderGet(h, "Nmqtt-Pub")) != "1" {
+		t.Fatalf("NATS got %+v", m)
+	}
+}
+
+func TestNATSToMQTTQoSAndProperties(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("s5"), CleanStart: true})
+	sa := subscribe(t, c, packet.Subscription{Filter: []byte("dev/+/cmd"), QoS: 2})
+	if sa.Codes[0] != 2 {
+		t.Fatalf("granted %v", sa.Codes)
+	}
+	hdr := "NATS/1.0\r\nNmqtt-Pub: 2\r\nx-req: 9\r\n\r\n"
+	r.Publish(&router.Publisher{}, []byte("dev.7.cmd"), []byte("_INBOX.abc"), []byte(hdr), []byte("on"))
+	m := c.read().(*packet.Publish)
+	if m.QoS != 2 || string(m.Topic) != "dev/7/cmd" || string(m.Props.ResponseTopic) != "_INBOX/abc" ||
+		len(m.Props.User) != 1 || string(m.Props.User[0].Value) != "9" {
+		t.Fatalf("got %+v", m)
+	}
+	// Without the header a NATS message is QoS 1 (the default).
+	r.Publish(&router.Publisher{}, []byte("dev.8.cmd"), nil, nil, []byte("off"))
+	m2 := c.read().(*packet.Publish)
+	if m2.QoS != 1 {
+		t.Fatalf("default NATS QoS %d", m2.QoS)
+	}
+}
+
+func TestSharedSubscriptionWithNATSQueue(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	n := newNATSSub(t, r, "jobs.*", "workers")
+	var cs []*testClient
+	for _, v := range []packet.Version{packet.V311, packet.V5} {
+		c, _ := dial(t, addr, v, packet.Connect{ClientID: []byte("w" + string('0'+byte(v))), CleanStart: true})
+		subscribe(t, c, packet.Subscription{Filter: []byte("$share/workers/jobs/+"), QoS: 0})
+		cs = append(cs, c)
+	}
+	const total = 300
+	for i := range total {
+		r.Publish(&router.Publisher{}, []byte("jobs.x"), nil, nil, []byte{byte(i)})
+	}
+	got := 0
+	counts := make([]int, len(cs))
+	for i, c := range cs {
+		for {
+			p, err := c.tryRead(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if _, ok := p.(*packet.Publish); ok {
+				counts[i]++
+			}
+		}
+		got += counts[i]
+	}
+	n.mu.Lock()
+	natsGot := len(n.msgs)
+	n.mu.Unlock()
+	if got+natsGot != total || natsGot == 0 || counts[0] == 0 || counts[1] == 0 {
+		t.Fatalf("shared: mqtt %v nats %d, want %d in all, each > 0", counts, natsGot, total)
+	}
+}
+
+func TestNoLocalAndSubscriptionIDs(t *testing.T) {
+	_, addr := startBroker(t, Options{})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("nl"), CleanStart: true})
+	s := packet.Subscribe{PacketID: 1, Filters: []packet.Subscription{{Filter: []byte("loop/a"), NoLocal: true}, {Filter: []byte("loop/+")}}}
+	s.Props.SubscriptionIDs = []uint32{42}
+	c.send(&s)
+	c.read()
+	c.send(&packet.Publish{Topic: []byte("loop/a"), Payload: []byte("me")})
+	m := c.read().(*packet.Publish)
+	if len(m.Props.SubscriptionIDs) != 1 || m.Props.SubscriptionIDs[0] != 42 {
+		t.Fatalf("sub ids %v", m.Props.SubscriptionIDs)
+	}
+	if p, err := c.tryRead(200 * time.Millisecond); err == nil {
+		t.Fatalf("No Local subscription got its own message: %+v", p)
+	}
+}
+
+func TestTopicAliasesBothWays(t *testing.T) {
+	_, addr := startBroker(t, Options{})
+	cp := packet.Connect{ClientID: []byte("ta"), CleanStart: true}
+	cp.Props.TopicAliasMaximum = 4
+	cp.Props.Set(packet.PropTopicAliasMaximum)
+	c, ack := dial(t, addr, packet.V5, cp)
+	if ack.Props.TopicAliasMaximum == 0 {
+		t.Fatal("no Topic Alias Maximum in CONNACK")
+	}
+	subscribe(t, c, packet.Subscription{Filter: []byte("al/#")})
+	p := packet.Publish{Topic: []byte("al/long/topic"), Payload: []byte("1")}
+	p.Props.TopicAlias = 1
+	p.Props.Set(packet.PropTopicAlias)
+	c.send(&p)
+	p2 := packet.Publish{Payload: []byte("2")}
+	p2.Props.TopicAlias = 1
+	p2.Props.Set(packet.PropTopicAlias)
+	c.send(&p2)
+	m1 := c.read().(*packet.Publish)
+	m2 := c.read().(*packet.Publish)
+	if string(m1.Topic) != "al/long/topic" || m1.Props.TopicAlias == 0 || len(m2.Topic) != 0 || m2.Props.TopicAlias != m1.Props.TopicAlias {
+		t.Fatalf("aliases: %+v / %+v", m1, m2)
+	}
+	// An alias above the maximum: DISCONNECT 0x94.
+	p3 := packet.Publish{Topic: []byte("al/x")}
+	p3.Props.TopicAlias = 1000
+	p3.Props.Set(packet.PropTopicAlias)
+	c.send(&p3)
+	if d, ok := c.read().(*packet.Disconnect); !ok || d.Code != packet.TopicAliasInvalid {
+		t.Fatalf("got %+v", d)
+	}
+}
+
+func TestMaximumPacketSizeDropsForThatClient(t *testing.T) {
+	_, addr := startBroker(t, Options{})
+	cp := packet.Connect{ClientID: []byte("small"), CleanStart: true}
+	cp.Props.MaximumPacketSize = 64
+	cp.Props.Set(packet.PropMaximumPacketSize)
+	small, _ := dial(t, addr, packet.V5, cp)
+	subscribe(t, small, packet.Subscription{Filter: []byte("big/#"), QoS: 1})
+	big, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("big"), CleanStart: true})
+	subscribe(t, big, packet.Subscription{Filter: []byte("big/#"), QoS: 1})
+	big.send(&packet.Publish{Topic: []byte("big/1"), Payload: []byte(strings.Repeat("x", 200))})
+	big.send(&packet.Publish{Topic: []byte("big/2"), Payload: []byte("ok")})
+	if m := big.read().(*packet.Publish); len(m.Payload) != 200 {
+		t.Fatalf("big client got %d bytes", len(m.Payload))
+	}
+	if m := small.read().(*packet.Publish); string(m.Payload) != "ok" {
+		t.Fatalf("small client got %q first", m.Payload)
+	}
+}
+
+func TestReceiveMaximumExceeded(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r, ReceiveMaximum: 2})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("rm"), CleanStart: true})
+	for i := uint16(1); i <= 3; i++ { // QoS 2 without PUBREL keeps them counted
+		c.send(&packet.Publish{QoS: 2, PacketID: i, Topic: []byte("rm")})
+	}
+	for range 2 {
+		if a := c.read().(*packet.Ack); a.PacketType != packet.PUBREC {
+			t.Fatalf("got %+v", a)
+		}
+	}
+	if d, ok := c.read().(*packet.Disconnect); !ok || d.Code != packet.ReceiveMaximumExceeded {
+		t.Fatalf("got %+v", d)
+	}
+}
+
+func TestQoS2DeliveredOnceOnResend(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	n := newNATSSub(t, r, "once", "")
+	c, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("q2")})
+	c.send(&packet.Publish{QoS: 2, PacketID: 9, Topic: []byte("once"), Payload: []byte("1")})
+	c.read()
+	c.send(&packet.Publish{QoS: 2, PacketID: 9, Dup: true, Topic: []byte("once"), Payload: []byte("1")})
+	if a := c.read().(*packet.Ack); a.PacketType != packet.PUBREC || a.PacketID != 9 {
+		t.Fatalf("got %+v", a)
+	}
+	c.send(&packet.Ack{PacketType: packet.PUBREL, PacketID: 9})
+	c.read()
+	n.next(t)
+	select {
+	case <-n.ch:
+		t.Fatal("QoS 2 message delivered twice")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestMessageExpiry(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	cp := packet.Connect{ClientID: []byte("exp")}
+	cp.Props.SessionExpiry = 60
+	cp.Props.Set(packet.PropSessionExpiry)
+	c, _ := dial(t, addr, packet.V5, cp)
+	subscribe(t, c, packet.Subscription{Filter: []byte("e/#"), QoS: 1})
+	c.nc.Close()
+	time.Sleep(50 * time.Millisecond)
+	pub, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("ep"), CleanStart: true})
+	short := packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("e/short"), Payload: []byte("s")}
+	short.Props.MessageExpiry = 1
+	short.Props.Set(packet.PropMessageExpiry)
+	long := packet.Publish{QoS: 1, PacketID: 2, Topic: []byte("e/long"), Payload: []byte("l")}
+	long.Props.MessageExpiry = 100
+	long.Props.Set(packet.PropMessageExpiry)
+	pub.send(&short)
+	pub.send(&long)
+	pub.read()
+	pub.read()
+	time.Sleep(2100 * time.Millisecond)
+	c2, _ := dial(t, addr, packet.V5, cp)
+	m := c2.read().(*packet.Publish)
+	if string(m.Payload) != "l" || m.Props.MessageExpiry == 0 || m.Props.MessageExpiry > 98 {
+		t.Fatalf("got %q expiry %d; the expired one must not come and the other's expiry must count down", m.Payload, m.Props.MessageExpiry)
+	}
+}
