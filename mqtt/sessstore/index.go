@@ -111,6 +111,9 @@ func (s *Store) scan() error {
 			if !e.Released {
 				x.refs[e.Body]++
 			}
+			// Released entries keep their body's id: never hand it out
+			// again while an entry names it.
+			maxBody = max(maxBody, e.Body)
 			x.entries++
 			return nil
 		}); err != nil {
