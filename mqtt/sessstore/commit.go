@@ -61,6 +61,17 @@ func (s *Store) drain(group []*request) []*request {
 // A group of batches that only remove or rewrite and that found the disk
 // full is tried once more with the space reserve released.
 func (s *Store) commit(group []*request) {
+	ops := 0
+	for _, r := range group {
+		ops += len(r.ops)
+	}
+	if ops == 0 {
+		// Nothing to write: the batches before these are done already.
+		for _, r := range group {
+			r.done(nil)
+		}
+		return
+	}
 	errs := make([]error, len(group))
 	err := s.commitGroup(group, errs)
 	usedReserve := false
@@ -76,6 +87,7 @@ func (s *Store) commit(group []*request) {
 			err = s.commitGroup(group, errs)
 		}
 	}
+	var freed int64 // bytes of pages the commit gave back
 	if err == nil {
 		n := int64(0)
 		for _, e := range errs {
@@ -83,7 +95,10 @@ func (s *Store) commit(group []*request) {
 				n++
 			}
 		}
+		before := s.Stats()
 		s.publishStats(1, n)
+		after := s.Stats()
+		freed = (before.FileSize - before.FileFree) - (after.FileSize - after.FileFree)
 	}
 	for i, r := range group {
 		switch {
@@ -95,8 +110,8 @@ func (s *Store) commit(group []*request) {
 			r.done(nil)
 		}
 	}
-	if err == nil && (s.txn.freed > 0 || usedReserve) {
-		spent := s.maybeCompact(s.txn.freed, usedReserve)
+	if err == nil && (freed > 0 || usedReserve) {
+		spent := s.maybeCompact(freed, usedReserve)
 		if s.reserve != nil {
 			s.refillReserve(usedReserve || spent)
 		}
@@ -197,8 +212,6 @@ type txn struct {
 	// arena holds entry records: bbolt keeps Put values until the
 	// transaction ends, so it only grows within one.
 	arena []byte
-	// freed is about the bytes of bodies and entries deleted.
-	freed int64
 	keys  [][queueKeyLen]byte    // scratch for prefix deletes
 	ikeys [][incomingKeyLen]byte // scratch for prefix deletes
 }
@@ -222,7 +235,7 @@ type undo struct {
 func (t *txn) begin(x *index) {
 	t.x = x
 	t.entries, t.nextSid, t.wrapped = x.entries, x.nextSid, x.wrapped
-	t.undo, t.touched, t.arena, t.freed = t.undo[:0], t.touched[:0], t.arena[:0], 0
+	t.undo, t.touched, t.arena = t.undo[:0], t.touched[:0], t.arena[:0]
 	if t.pending == nil {
 		t.pending = make(map[BodyID][]byte)
 	}
@@ -270,7 +283,6 @@ func (t *txn) rollback() {
 	}
 	x.entries, x.nextSid, x.wrapped = t.entries, t.nextSid, t.wrapped
 	t.end()
-	t.freed = 0
 }
 
 func (t *txn) setSession(client string, info sessInfo) {
@@ -435,13 +447,8 @@ func (t *txn) remove(o *op) error {
 		t.decRef(e.Body)
 	}
 	t.x.entries--
-	t.freed += entryCost
 	return nil
 }
-
-// entryCost is about what an entry takes in a page: bbolt's 16-byte
-// element header, its key and its record.
-const entryCost = 16 + queueKeyLen + entryFixed + 2
 
 // deleteSession removes a session with its queue and incoming ids.
 func (t *txn) deleteSession(client string) error {
@@ -478,7 +485,6 @@ func (t *txn) deleteSession(client string) error {
 			}
 		}
 		t.x.entries -= len(t.keys)
-		t.freed += int64(len(t.keys)) * entryCost
 	}
 	for {
 		t.ikeys = t.ikeys[:0]
@@ -502,7 +508,6 @@ func (t *txn) deleteSession(client string) error {
 		return err
 	}
 	t.deleteSessionInfo(client)
-	t.freed += 64
 	return nil
 }
 
@@ -531,7 +536,6 @@ func (t *txn) finish() error {
 		if isNew {
 			continue // added and released in one go: never written
 		}
-		t.freed += int64(len(t.bodyB.Get(k[:]))) + 16 + bodyKeyLen
 		if err := t.bodyB.Delete(k[:]); err != nil {
 			return err
 		}

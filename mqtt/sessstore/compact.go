@@ -39,9 +39,9 @@ const (
 	compactRetry = time.Minute
 )
 
-// maybeCompact runs on the committer after a commit that deleted about
-// freed bytes, or that needed the reserve (urgent). It reports whether it
-// spent the reserve.
+// maybeCompact runs on the committer after a commit that gave freed bytes
+// of pages back, or that needed the reserve (urgent). It reports whether
+// it spent the reserve.
 func (s *Store) maybeCompact(freed int64, urgent bool) (spent bool) {
 	p := s.compact
 	if p.minFree <= 0 || (!urgent && time.Since(s.compactFailed) < compactRetry) {
