@@ -1,0 +1,421 @@
+package sessstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// Errors callers branch on. A batch that breaks a rule (ErrNoSession,
+// ErrSeqOrder, ErrUnknownBody, ErrInvalid) fails alone: the other batches
+// of its group commit.
+var (
+	ErrClosed      = errors.New("sessstore: store closed")
+	ErrNotFound    = errors.New("sessstore: not found")
+	ErrCorrupt     = errors.New("sessstore: corrupt record")
+	ErrInvalid     = errors.New("sessstore: invalid value")
+	ErrNoSession   = errors.New("sessstore: no stored session for the client")
+	ErrSeqOrder    = errors.New("sessstore: entry sequence not above the session's last")
+	ErrUnknownBody = errors.New("sessstore: entry references a body that is not stored")
+)
+
+// Options configures Open. Only Path is required.
+type Options struct {
+	// Path is the bbolt file, e.g. <store_dir>/mqtt/sessions.db; its
+	// directory is created if needed.
+	Path string
+	// Reserve, when set, is spent by a commit that only removes or
+	// rewrites (acks, session deletes) and finds the disk full, as in
+	// msgstore; it may be the JetStream store's reserve (one Reserve
+	// serves many files).
+	Reserve *msgstore.Reserve
+	// Logger receives start-up repairs, full-disk events and
+	// compactions; nil discards.
+	Logger *slog.Logger
+	// MaxPending bounds the batches waiting for the committer: Apply
+	// blocks while that many wait (back-pressure). 0 means 1024.
+	MaxPending int
+
+	// BeforeCommit (tests) runs inside every write transaction just
+	// before it commits, on the committer goroutine: blocking holds back
+	// every done callback, counting counts transactions, and an error
+	// fails the transaction as a failed fsync or a full disk would.
+	BeforeCommit func() error
+}
+
+// Store is the durable copy of the broker's persistent MQTT sessions in
+// one bbolt file. The broker owns all session state in memory; the Store
+// only makes changes durable (Apply) and hands them back at start-up
+// (Load). Its methods are safe for concurrent use.
+//
+// Goroutines and locks: one committer goroutine does every write and owns
+// idx (the in-memory index: session ids, last sequences and body reference
+// counts). Apply only queues a copy of the batch on reqs. Readers (Body,
+// Load) take dbMu for reading around each read transaction; compaction
+// takes it for writing to swap the file. Lock order: applyMu, then dbMu,
+// then statsMu; none is held across a callback.
+type Store struct {
+	path         string
+	log          *slog.Logger
+	reserve      *msgstore.Reserve
+	beforeCommit func() error
+	compact      compactPolicy
+
+	dbMu sync.RWMutex
+	db   *bolt.DB // nil after a compaction that could not reopen the file
+
+	// nextBody is the last body id handed out by Batch.AddBody.
+	nextBody atomic.Uint64
+
+	applyMu sync.RWMutex // guards closed, so no Apply sends after Close
+	closed  bool
+	reqs    chan *request
+	quit    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the committer (and by Open before it starts it).
+	idx           index
+	txn           txn
+	compactFailed time.Time
+	refillFailed  time.Time
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// request is one applied batch waiting for its commit.
+type request struct {
+	ops  []op
+	done func(error)
+}
+
+// Stats describes the store, for monitoring and benchmarks.
+type Stats struct {
+	Sessions int   // stored sessions
+	Entries  int   // queued entries of all sessions
+	Bodies   int   // stored message bodies
+	FileSize int64 // bytes of the file up to its high-water mark
+	FileFree int64 // bytes of free pages inside it, reused before it grows
+	Commits  int64 // write transactions committed since Open
+	Batches  int64 // batches committed since Open
+	Compacts int   // compactions since Open
+}
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketSessions = []byte("s")
+	bucketQueue    = []byte("q")
+	bucketIncoming = []byte("i")
+	bucketBodies   = []byte("b")
+	keyFormat      = []byte("format")
+	buckets        = [][]byte{bucketMeta, bucketSessions, bucketQueue, bucketIncoming, bucketBodies}
+)
+
+// fileFormat is the meta "format" value; Open refuses others.
+const fileFormat = 1
+
+// compactSuffix names the copy a compaction writes; Open removes a
+// leftover one (the original is intact until the rename).
+const compactSuffix = ".compact"
+
+// Open opens (creating if needed) the store at opts.Path, rebuilds the
+// in-memory index from it (session ids, every session's last sequence,
+// body reference counts) and deletes what a crash or bug left behind:
+// bodies no entry references, entries and incoming ids of sessions that
+// are gone, and entries whose body is missing. A file that is not a
+// bbolt database or holds a record that does not decode is an error.
+func Open(opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sessstore: no path")
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("sessstore: %w", err)
+	}
+	if err := os.Remove(opts.Path + compactSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("sessstore: remove stale %s: %w", opts.Path+compactSuffix, err)
+	}
+	db, err := openDB(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("sessstore: open %s: %w", opts.Path, err)
+	}
+	s := &Store{
+		path:         opts.Path,
+		log:          opts.Logger,
+		reserve:      opts.Reserve,
+		beforeCommit: opts.BeforeCommit,
+		compact:      defaultCompactPolicy,
+		db:           db,
+		quit:         make(chan struct{}),
+		stopped:      make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	pending := opts.MaxPending
+	if pending <= 0 {
+		pending = 1024
+	}
+	s.reqs = make(chan *request, pending)
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sessstore: open %s: %w", opts.Path, err)
+	}
+	s.publishStats(0, 0)
+	go s.commitLoop()
+	return s, nil
+}
+
+func openDB(path string) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      2 * time.Second, // another process holds the lock
+		FreelistType: bolt.FreelistMapType,
+	})
+}
+
+// init creates the buckets of a new file, checks the format of an old one
+// and builds the index (scan.go).
+func (s *Store) init() error {
+	ready := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		ready = true
+		for _, name := range buckets {
+			ready = ready && tx.Bucket(name) != nil
+		}
+		return checkFormat(tx)
+	}); err != nil {
+		return err
+	}
+	if !ready {
+		// Only a new file needs a write here: opening on a full disk
+		// must still work.
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, name := range buckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket(bucketMeta).Put(keyFormat, []byte{fileFormat})
+		}); err != nil {
+			return err
+		}
+	}
+	return s.scan()
+}
+
+func checkFormat(tx *bolt.Tx) error {
+	m := tx.Bucket(bucketMeta)
+	if m == nil {
+		return nil
+	}
+	if v := m.Get(keyFormat); v != nil && (len(v) != 1 || v[0] != fileFormat) {
+		return fmt.Errorf("file format %x, want %d (written by a newer leafgate?)", v, fileFormat)
+	}
+	return nil
+}
+
+// Close commits the batches already applied, stops the committer and
+// closes the file. Apply after Close calls done with ErrClosed.
+func (s *Store) Close() error {
+	s.applyMu.Lock()
+	if s.closed {
+		s.applyMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.applyMu.Unlock()
+	close(s.quit)
+	<-s.stopped
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// NewBatch returns an empty batch bound to s.
+func (s *Store) NewBatch() *Batch { return &Batch{s: s} }
+
+// Apply commits b in the next group commit: the batches submitted while a
+// commit is in flight are merged into one transaction and one fsync.
+// done is called once that transaction has synced (nil) or failed (the
+// error, given to every batch in it), or with the error that b alone
+// breaks a rule (then the rest of the group commits). b's changes are
+// copied; the caller may reuse b once Apply returns.
+//
+// Apply does no I/O. It blocks only while Options.MaxPending batches
+// (default 1024) already wait for the committer. done runs on the
+// committer goroutine, in commit order: it must not block, and must not
+// wait for another Apply.
+func (s *Store) Apply(b *Batch, done func(error)) {
+	if b.err != nil {
+		done(b.err)
+		return
+	}
+	r := &request{ops: slices.Clone(b.ops), done: done}
+	s.applyMu.RLock()
+	if s.closed {
+		s.applyMu.RUnlock()
+		done(ErrClosed)
+		return
+	}
+	s.reqs <- r // the committer runs until Close, which waits for applyMu
+	s.applyMu.RUnlock()
+}
+
+// view runs fn in a read transaction on the current file.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// Body returns a copy of the stored body id, or ErrNotFound. Bodies of
+// batches not yet committed are not found.
+func (s *Store) Body(id BodyID) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		k := bodyKey(id)
+		v := tx.Bucket(bucketBodies).Get(k[:])
+		if v == nil {
+			return ErrNotFound
+		}
+		out = append(make([]byte, 0, len(v)), v...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sessstore: body %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// Load calls fn once per stored session, in the order sessions were
+// first stored, with its queue in Seq order and its incoming QoS 2 packet
+// ids in order. Call it at start-up, before any Apply. fn runs outside
+// any transaction (it may call Body); what it is given is its own. An
+// error from fn stops Load and is returned.
+func (s *Store) Load(fn func(sess *Session, queue []Entry, incoming []uint16) error) error {
+	next := uint32(1)
+	for {
+		var (
+			sess     *Session
+			queue    []Entry
+			incoming []uint16
+			found    bool
+		)
+		err := s.view(func(tx *bolt.Tx) error {
+			start := sessionKey(next)
+			k, v := tx.Bucket(bucketSessions).Cursor().Seek(start[:])
+			if k == nil {
+				return nil
+			}
+			sid, err := decodeSessionKey(k)
+			if err != nil {
+				return err
+			}
+			if sess, err = decodeSession(v); err != nil {
+				return fmt.Errorf("session %d: %w", sid, err)
+			}
+			found, next = true, sid+1
+			if queue, err = loadQueue(tx, sid); err != nil {
+				return fmt.Errorf("session %q: %w", sess.ClientID, err)
+			}
+			incoming, err = loadIncoming(tx, sid)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sessstore: load: %w", err)
+		}
+		if !found {
+			return nil
+		}
+		if err := fn(sess, queue, incoming); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil // the last possible session id
+		}
+	}
+}
+
+func loadQueue(tx *bolt.Tx, sid uint32) ([]Entry, error) {
+	var out []Entry
+	prefix := sessionKey(sid)
+	c := tx.Bucket(bucketQueue).Cursor()
+	for k, v := c.Seek(prefix[:]); k != nil && hasPrefix(k, prefix[:]); k, v = c.Next() {
+		_, seq, err := decodeQueueKey(k)
+		if err != nil {
+			return nil, err
+		}
+		e, err := decodeEntry(seq, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func loadIncoming(tx *bolt.Tx, sid uint32) ([]uint16, error) {
+	var out []uint16
+	prefix := sessionKey(sid)
+	c := tx.Bucket(bucketIncoming).Cursor()
+	for k, _ := c.Seek(prefix[:]); k != nil && hasPrefix(k, prefix[:]); k, _ = c.Next() {
+		_, pid, err := decodeIncomingKey(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pid)
+	}
+	return out, nil
+}
+
+func hasPrefix(k, prefix []byte) bool {
+	return len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix)
+}
+
+// Stats reports the store's counts as of the last commit.
+func (s *Store) Stats() Stats {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	return s.stats
+}
+
+// publishStats copies the committer's counts into Stats after a commit
+// (or at Open), with the file's size and free pages.
+func (s *Store) publishStats(commits, batches int64) {
+	var size, free int64
+	s.dbMu.RLock()
+	if s.db != nil {
+		st := s.db.Stats()
+		free = int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize)
+		_ = s.db.View(func(tx *bolt.Tx) error {
+			size = tx.Size()
+			return nil
+		})
+	}
+	s.dbMu.RUnlock()
+	s.statsMu.Lock()
+	s.stats.Sessions = len(s.idx.sessions)
+	s.stats.Entries = s.idx.entries
+	s.stats.Bodies = len(s.idx.refs)
+	s.stats.FileSize, s.stats.FileFree = size, free
+	s.stats.Commits += commits
+	s.stats.Batches += batches
+	s.statsMu.Unlock()
+}
