@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/mqtt/sessstore"
 	"github.com/leafgate/leafgate/mqtt/topic"
 )
 
@@ -63,6 +65,9 @@ type Options struct {
 	// MaxPending bounds a connection's unsent output in bytes before
 	// publishers are paced and QoS 0 messages dropped. Default 4 MiB.
 	MaxPending int
+	// Sessions keeps persistent sessions durable across restarts; nil
+	// keeps them in memory only.
+	Sessions *sessstore.Store
 }
 
 // RetainStore keeps retained messages durably (package mqtt/retain).
@@ -75,15 +80,16 @@ type RetainStore interface {
 	Match(filter []byte, fn func(topicName, hdr, payload []byte))
 }
 
+// Defaults of Options, also configs/leafgate.yaml's.
 const (
-	defaultMaxPacket      = 1 << 20
-	defaultReceiveMax     = 256
-	defaultMaxInflight    = 256
-	defaultMaxQueued      = 10000
-	defaultMaxQueuedBytes = 16 << 20
-	defaultAliasMax       = 64
-	defaultConnectTimeout = 10 * time.Second
-	defaultMaxPending     = 4 << 20
+	DefaultMaxPacketSize     = 1 << 20
+	DefaultReceiveMaximum    = 256
+	DefaultMaxInflight       = 256
+	DefaultMaxQueued         = 10000
+	DefaultMaxQueuedBytes    = 16 << 20
+	DefaultTopicAliasMaximum = 64
+	DefaultConnectTimeout    = 10 * time.Second
+	defaultMaxPending        = 4 << 20
 	// preConnectMax bounds what a connection may send before its CONNECT
 	// is accepted, so a partial CONNECT cannot reserve more.
 	preConnectMax = 64 << 10
@@ -94,30 +100,30 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.MaxPacketSize <= 0 {
-		o.MaxPacketSize = defaultMaxPacket
+		o.MaxPacketSize = DefaultMaxPacketSize
 	}
 	if o.ReceiveMaximum == 0 {
-		o.ReceiveMaximum = defaultReceiveMax
+		o.ReceiveMaximum = DefaultReceiveMaximum
 	}
 	if o.MaxInflight == 0 {
-		o.MaxInflight = defaultMaxInflight
+		o.MaxInflight = DefaultMaxInflight
 	}
 	if o.MaxQueued <= 0 {
-		o.MaxQueued = defaultMaxQueued
+		o.MaxQueued = DefaultMaxQueued
 	}
 	if o.MaxQueuedBytes <= 0 {
-		o.MaxQueuedBytes = defaultMaxQueuedBytes
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	switch {
 	case o.TopicAliasMaximum == 0:
-		o.TopicAliasMaximum = defaultAliasMax
+		o.TopicAliasMaximum = DefaultTopicAliasMaximum
 	case o.TopicAliasMaximum < 0:
 		o.TopicAliasMaximum = 0
 	case o.TopicAliasMaximum > 65535:
 		o.TopicAliasMaximum = 65535
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = defaultConnectTimeout
+		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	if o.NATSQoS == nil {
 		q := byte(1)
@@ -138,14 +144,20 @@ type Broker struct {
 	opts Options
 	log  *slog.Logger
 	r    *router.Router
+	st   *sessstore.Store
 
-	mu       sync.Mutex // guards sessions, conns and closed
+	mu       sync.Mutex // guards sessions, conns, watched and closed
 	sessions map[string]*session
 	conns    map[*conn]struct{}
+	watched  map[<-chan struct{}]bool
 	closed   bool
 
 	nextCID atomic.Uint64
 	stats   Stats
+
+	adminSubs []*router.Sub
+	adminDone chan struct{}
+	replies   *replies
 }
 
 // Stats are the broker's counters.
@@ -172,6 +184,21 @@ func New(opts Options) (*Broker, error) {
 		r:        opts.Router,
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
+		st:       opts.Sessions,
+	}
+	if b.st != nil {
+		if err := b.restore(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("mqtt: restore sessions: %w", err)
+		}
+	}
+	if err := b.startAdmin(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.startReplies(); err != nil {
+		b.Close()
+		return nil, err
 	}
 	return b, nil
 }
@@ -191,6 +218,14 @@ func (b *Broker) Serve(nc net.Conn, closing <-chan struct{}) {
 		return
 	}
 	b.conns[c] = struct{}{}
+	if closing != nil && !b.watched[closing] {
+		// One watcher per listener, not one goroutine per connection.
+		if b.watched == nil {
+			b.watched = make(map[<-chan struct{}]bool)
+		}
+		b.watched[closing] = true
+		go b.closeOn(closing)
+	}
 	b.mu.Unlock()
 	b.stats.Connections.Add(1)
 	b.stats.TotalConns.Add(1)
@@ -199,6 +234,21 @@ func (b *Broker) Serve(nc net.Conn, closing <-chan struct{}) {
 	delete(b.conns, c)
 	b.mu.Unlock()
 	b.stats.Connections.Add(-1)
+}
+
+// closeOn shuts the connections down once closing is closed (the server
+// is shutting down or entering lame duck).
+func (b *Broker) closeOn(closing <-chan struct{}) {
+	<-closing
+	b.mu.Lock()
+	conns := make([]*conn, 0, len(b.conns))
+	for c := range b.conns {
+		conns = append(conns, c)
+	}
+	b.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
 }
 
 // Close ends every connection (5.0 clients get DISCONNECT 0x8B Server
@@ -221,6 +271,18 @@ func (b *Broker) Close() {
 	}
 	for _, s := range sessions {
 		s.stopTimers()
+	}
+	for _, rs := range b.adminSubs {
+		_ = b.r.Unsubscribe(rs)
+	}
+	b.adminSubs = nil
+	if b.replies != nil {
+		_ = b.r.Unsubscribe(b.replies.rs)
+		b.replies = nil
+	}
+	if b.adminDone != nil {
+		close(b.adminDone)
+		b.adminDone = nil
 	}
 }
 

@@ -28,6 +28,16 @@ func startBroker(t *testing.T, opts Options) (*Broker, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop, addr := serveOn(t, b)
+	t.Cleanup(func() {
+		stop()
+		b.Close()
+	})
+	return b, addr
+}
+
+// serveOn accepts connections for b until stop is called.
+func serveOn(t *testing.T, b *Broker) (stop func(), addr string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +52,10 @@ func startBroker(t *testing.T, opts Options) (*Broker, string) {
 			go b.Serve(nc, closing)
 		}
 	}()
-	t.Cleanup(func() {
+	return func() {
 		ln.Close()
 		close(closing)
-		b.Close()
-	})
-	return b, ln.Addr().String()
+	}, ln.Addr().String()
 }
 
 func dial(t *testing.T, addr string, v packet.Version, cp packet.Connect) (*testClient, *packet.Connack) {

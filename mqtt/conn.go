@@ -43,6 +43,7 @@ type conn struct {
 	subjBuf   []byte
 	hdrBuf    []byte
 	replyBuf  []byte
+	rrBuf     []byte
 	aliasIn   [][]byte // topic alias → topic, 5.0
 	publisher router.Publisher
 	pending   router.FlushSet
@@ -106,15 +107,6 @@ var errClosedByServer = errors.New("closed by server")
 // run is the read loop.
 func (c *conn) run() {
 	defer close(c.done)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-c.closing:
-			c.shutdown()
-		case <-stop:
-		}
-	}()
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.b.opts.ConnectTimeout))
 	err := c.readLoop()
 	c.finish(err)
@@ -304,7 +296,10 @@ func (c *conn) finish(err error) {
 	}
 }
 
-var errTakenOver = errors.New("session taken over")
+var (
+	errTakenOver = errors.New("session taken over")
+	errAdmin     = errors.New("session removed by an operator")
+)
 
 // takeover closes c because another connection took its session.
 func (c *conn) takeover() {

@@ -22,6 +22,10 @@ func (c *conn) onConnect(pkt []byte) error {
 	}
 	c.v = p.Version
 	o := &c.b.opts
+	if c.v == packet.V5 && p.Props.Has(packet.PropAuthMethod) {
+		// No enhanced authentication method is offered (4.12).
+		return c.refuseConnect(packet.BadAuthenticationMethod, 0, "authentication method not supported")
+	}
 
 	// Authentication. The password doubles as a token.
 	if o.Authenticate != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/mqtt/natshdr"
 	"github.com/leafgate/leafgate/mqtt/packet"
+	"github.com/leafgate/leafgate/mqtt/sessstore"
 	"github.com/leafgate/leafgate/mqtt/topic"
 )
 
@@ -88,6 +89,10 @@ func (sub *subscription) DeliverFrom(p *router.Publisher, _ *router.Sub, subj, r
 	if !s.enqueueLocked(m) {
 		return false
 	}
+	if s.storedLocked() {
+		s.persistEnqueueLocked(p, m) // sent once durable
+		return false
+	}
 	if c == nil {
 		return false
 	}
@@ -137,6 +142,8 @@ type outMsg struct {
 	retain, dup, released, ready bool
 	pid                          uint16
 	subID                        uint32
+	seq                          uint64           // session queue sequence, when stored
+	body                         sessstore.BodyID // its stored body
 }
 
 func newOutMsg(tp, hdr, reply, payload []byte, qos byte, retain bool, subID uint32) *outMsg {
@@ -197,15 +204,25 @@ func (s *session) sendQueuedLocked() bool {
 		}
 		n++
 		s.queuedBytes -= m.size()
+		if !s.loadLocked(m) {
+			s.persistAckLocked(m, false)
+			continue
+		}
 		if exp := natshdrExpires(m.hdr()); !exp.IsZero() && !time.Now().Before(exp) {
+			s.persistAckLocked(m, false)
 			continue
 		}
 		m.pid = s.nextPIDLocked()
-		if !c.appendPublishLocked(m) {
-			continue // too big for the client: as if delivered [MQTT-3.1.2-25]
-		}
 		s.byPID[m.pid] = m
 		s.inflight = append(s.inflight, m)
+		if m.seq != 0 && s.storedLocked() {
+			s.persistSendLocked(m) // written once its packet id is durable
+			continue
+		}
+		if !c.appendPublishLocked(m) {
+			s.completeLocked(m) // too big for the client: as if delivered [MQTT-3.1.2-25]
+			continue
+		}
 		sent = true
 	}
 	if n > 0 {
@@ -266,7 +283,7 @@ func (c *conn) onAck(a *packet.Ack) error {
 		s.mu.Lock()
 		m := s.byPID[a.PacketID]
 		if m != nil && (a.PacketType == packet.PUBACK) == (m.qos == 1) && (a.PacketType == packet.PUBACK || m.released) {
-			s.removeInflightLocked(m)
+			s.completeLocked(m)
 			s.sendQueuedLocked()
 		}
 		s.mu.Unlock()
@@ -282,11 +299,12 @@ func (c *conn) onAck(a *packet.Ack) error {
 				c.mu.Unlock()
 			}
 		case a.Code.IsError():
-			s.removeInflightLocked(m) // the flow ends here (4.3.3)
+			s.completeLocked(m) // the flow ends here (4.3.3)
 			s.sendQueuedLocked()
 		default:
 			m.released = true
 			m.release()
+			s.persistAckLocked(m, true)
 			r := packet.Ack{PacketType: packet.PUBREL, PacketID: a.PacketID} // [MQTT-4.3.3-4]
 			c.mu.Lock()
 			c.out = r.Append(c.out, c.v)

@@ -57,6 +57,7 @@ func (a *inboundAck) confirmed(err error) {
 		s.mu.Lock()
 		delete(s.incoming, a.pid)
 		s.mu.Unlock()
+		s.persistIncoming(a.pid, false, nil)
 	}
 }
 
@@ -171,9 +172,15 @@ func (c *conn) onPublish(p *packet.Publish) error {
 	}
 	var reply []byte
 	if props != nil && props.Has(packet.PropResponseTopic) {
-		if r, err := topic.AppendSubject(c.replyBuf[:0], props.ResponseTopic); err == nil && !o.Reserved.Has(string(r)) {
+		if r, err := topic.AppendSubject(c.replyBuf[:0], props.ResponseTopic); err == nil && !o.Reserved.Has(string(r)) &&
+			(c.perms == nil || c.perms.CanSubscribe(string(r), "")) {
 			c.replyBuf = r
 			reply = r
+			if props.Has(packet.PropCorrelationData) && c.b.replies != nil {
+				// A reply subject that brings the Correlation Data back.
+				c.rrBuf = c.b.replies.replySubject(c.rrBuf[:0], r, props.CorrelationData)
+				reply = c.rrBuf
+			}
 		}
 	}
 	subj := c.subjBuf
@@ -191,6 +198,9 @@ func (c *conn) onPublish(p *packet.Publish) error {
 	}
 	a := c.queueAck(typ, p.PacketID)
 	a.conf.Init(a.confirmed)
+	if p.QoS == 2 {
+		c.s.persistIncoming(p.PacketID, true, &a.conf)
+	}
 	c.publisher.Confirm = &a.conf
 	n := c.b.r.Publish(&c.publisher, subj, reply, hdr, p.Payload)
 	c.publisher.Confirm = nil
@@ -281,7 +291,13 @@ func (c *conn) onPubrel(pid uint16) error {
 		c.mu.Lock()
 		c.inflight++ // balanced by the PUBCOMP release
 		c.mu.Unlock()
+		a.confirmed(nil)
+		return nil
 	}
-	a.confirmed(nil)
+	// PUBCOMP once the release is durable, so a PUBLISH reusing the id
+	// after a restart is not taken for the old one.
+	a.conf.Init(a.confirmed)
+	s.persistIncoming(pid, false, &a.conf)
+	a.conf.Release()
 	return nil
 }

@@ -19,7 +19,12 @@ type session struct {
 	v      packet.Version
 	expiry uint32 // Session Expiry Interval, seconds
 	gone   bool   // removed from the broker
-	subs   map[string]*subscription
+	// inStore: the store holds a record of this session.
+	inStore bool
+	// offlineSince is when the last connection ended (zero: never
+	// connected, or connected now).
+	offlineSince time.Time
+	subs         map[string]*subscription
 
 	// Outbound QoS 1 and 2. inflight holds messages sent and not yet
 	// completed, in the order they were first sent, so they are resent
@@ -80,10 +85,17 @@ func (b *Broker) attach(c *conn, clientID string, clean bool, expiry uint32, w *
 			b.mu.Unlock()
 		}
 	}
+	wasStored := s.storedLocked()
 	s.c = c
 	s.v = c.v
 	s.expiry = expiry
 	s.will = w
+	switch {
+	case s.storedLocked():
+		s.saveLocked(clean, 0, nil)
+	case wasStored || clean:
+		s.forgetLocked()
+	}
 	s.mu.Unlock()
 	return s, present
 }
@@ -138,6 +150,7 @@ func (s *session) detach(c *conn, publishWill, takenOver bool) {
 		return
 	}
 	s.c = nil
+	s.offlineSince = time.Now()
 	w := s.will
 	s.will = nil
 	expiry := s.expiry
@@ -160,6 +173,9 @@ func (s *session) detach(c *conn, publishWill, takenOver bool) {
 		s.endLocked()
 	case expiry != neverExpires:
 		s.expTimer = time.AfterFunc(time.Duration(expiry)*time.Second, s.expire)
+	}
+	if s.c == nil && !s.gone && s.storedLocked() {
+		s.saveLocked(false, time.Now().UnixNano(), nil) // expiry counts from now, across restarts too
 	}
 	s.mu.Unlock()
 }
@@ -201,6 +217,7 @@ func (s *session) expire() {
 
 // endLocked removes the session from the broker.
 func (s *session) endLocked() {
+	s.forgetLocked()
 	s.clearLocked()
 	s.gone = true
 	s.b.mu.Lock()
@@ -237,14 +254,19 @@ func (s *session) resume(c *conn) {
 		return
 	}
 	c.mu.Lock()
-	for _, m := range s.inflight {
+	for _, m := range append([]*outMsg(nil), s.inflight...) {
 		if m.released {
 			a := packet.Ack{PacketType: packet.PUBREL, PacketID: m.pid}
 			c.out = a.Append(c.out, c.v)
 			continue
 		}
+		if !m.ready {
+			continue // written when its packet id is durable
+		}
 		m.dup = true
-		c.appendPublishLocked(m)
+		if !s.loadLocked(m) || !c.appendPublishLocked(m) {
+			s.completeLocked(m)
+		}
 	}
 	c.mu.Unlock()
 	s.sendQueuedLocked()

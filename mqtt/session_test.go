@@ -375,3 +375,53 @@ func TestMessageExpiry(t *testing.T) {
 		t.Fatalf("got %q expiry %d; the expired one must not come and the other's expiry must count down", m.Payload, m.Props.MessageExpiry)
 	}
 }
+
+func TestOperatorListsAndDeletesSessions(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("op-a"), CleanStart: true})
+	subscribe(t, c, packet.Subscription{Filter: []byte("x/#"), QoS: 1})
+	replies := newNATSSub(t, r, "_INBOX.op", "")
+	r.Publish(&router.Publisher{}, []byte(SubjectSessions), []byte("_INBOX.op"), nil, []byte(`{"client_id":"op-a"}`))
+	m := replies.next(t)
+	if !strings.Contains(m.payload, `"client_id":"op-a"`) || !strings.Contains(m.payload, `"filter":"x/#"`) || !strings.Contains(m.payload, `"connected":true`) {
+		t.Fatalf("list: %s", m.payload)
+	}
+	r.Publish(&router.Publisher{}, []byte(SubjectSessionDelete), []byte("_INBOX.op"), nil, []byte(`{"client_id":"op-a"}`))
+	if m := replies.next(t); !strings.Contains(m.payload, `"deleted":true`) {
+		t.Fatalf("delete: %s", m.payload)
+	}
+	if d, ok := c.read().(*packet.Disconnect); !ok || d.Code != packet.AdministrativeAction {
+		t.Fatalf("client got %+v", d)
+	}
+	r.Publish(&router.Publisher{}, []byte(SubjectSessions), []byte("_INBOX.op"), nil, nil)
+	if m := replies.next(t); !strings.Contains(m.payload, `"total":0`) {
+		t.Fatalf("after delete: %s", m.payload)
+	}
+}
+
+// An MQTT 5 requester gets a NATS responder's reply with its Correlation
+// Data, on its Response Topic.
+func TestRequestResponseWithNATSResponder(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	// The NATS responder answers whatever reply subject it is given.
+	resp := newNATSSub(t, r, "svc.time", "")
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("req"), CleanStart: true})
+	subscribe(t, c, packet.Subscription{Filter: []byte("resp/req")})
+	p := packet.Publish{Topic: []byte("svc/time"), Payload: []byte("now?")}
+	p.Props.ResponseTopic = []byte("resp/req")
+	p.Props.Set(packet.PropResponseTopic)
+	p.Props.CorrelationData = []byte{1, 2, 3}
+	p.Props.Set(packet.PropCorrelationData)
+	c.send(&p)
+	m := resp.next(t)
+	if m.reply == "" {
+		t.Fatal("request without a reply subject")
+	}
+	r.Publish(&router.Publisher{}, []byte(m.reply), nil, nil, []byte("noon"))
+	got := c.read().(*packet.Publish)
+	if string(got.Topic) != "resp/req" || string(got.Payload) != "noon" || string(got.Props.CorrelationData) != "\x01\x02\x03" {
+		t.Fatalf("reply %+v", got)
+	}
+}

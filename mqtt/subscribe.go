@@ -53,14 +53,34 @@ func (c *conn) onSubscribe(p *packet.Subscribe) error {
 			todo = append(todo, retained{sub, f.Filter})
 		}
 	}
-	ack := packet.Suback{PacketID: p.PacketID, Codes: codes} // [MQTT-3.8.4-1]
-	c.mu.Lock()
-	c.out = ack.Append(c.out, c.v)
-	c.kickLocked()
-	c.mu.Unlock()
-	for _, r := range todo {
-		c.sendRetained(r.sub, r.filter)
+	pid := p.PacketID
+	finish := func(err error) {
+		if err != nil {
+			// Not durable: refuse every filter, so the client does not
+			// count on a subscription a restart would lose.
+			for i := range codes {
+				codes[i] = c.subFailure(packet.UnspecifiedError)
+			}
+			todo = nil
+		}
+		ack := packet.Suback{PacketID: pid, Codes: codes} // [MQTT-3.8.4-1]
+		c.mu.Lock()
+		c.out = ack.Append(c.out, c.v)
+		c.kickLocked()
+		c.mu.Unlock()
+		for _, r := range todo {
+			c.sendRetained(r.sub, r.filter)
+		}
 	}
+	s := c.s
+	s.mu.Lock()
+	if s.storedLocked() {
+		s.saveLocked(false, 0, finish)
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	finish(nil)
 	return nil
 }
 
@@ -124,9 +144,15 @@ func (sub *subscription) deliverRetained(c *conn, name, hdr, payload []byte) {
 		c.sendQoS0(name, hdr, nil, payload, true, sub.id)
 		return
 	}
-	if s.enqueueLocked(newOutMsg(name, hdr, nil, payload, qos, true, sub.id)) {
-		s.sendQueuedLocked()
+	m := newOutMsg(name, hdr, nil, payload, qos, true, sub.id)
+	if !s.enqueueLocked(m) {
+		return
 	}
+	if s.storedLocked() {
+		s.persistEnqueueLocked(nil, m)
+		return
+	}
+	s.sendQueuedLocked()
 }
 
 // subscribe adds or replaces the subscription for filter [MQTT-3.8.4-3].
@@ -181,6 +207,9 @@ func (c *conn) onUnsubscribe(p *packet.Unsubscribe) error {
 		}
 		sub.unsubscribe()
 		delete(s.subs, string(f))
+	}
+	if s.storedLocked() {
+		s.saveLocked(false, 0, nil)
 	}
 	s.mu.Unlock()
 	ack := packet.Unsuback{PacketID: p.PacketID, Codes: codes}

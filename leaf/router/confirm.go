@@ -21,6 +21,12 @@ type Confirm struct {
 	mu   sync.Mutex
 	err  error
 	done func(error)
+
+	// Shared is for the receivers of one publish to share what they
+	// derive from it (MQTT stores a message body once for all the
+	// persistent sessions it fans out to). They run one at a time on the
+	// publisher's goroutine. Init clears it.
+	Shared any
 }
 
 // NewConfirm returns a Confirm that calls done when the publish is
@@ -35,6 +41,7 @@ func NewConfirm(done func(error)) *Confirm {
 func (c *Confirm) Init(done func(error)) {
 	c.err = nil
 	c.done = done
+	c.Shared = nil
 	c.n.Store(1)
 }
 
