@@ -48,6 +48,7 @@ type Config struct {
 	TLS                 TLSConfig     `mapstructure:"tls"`
 	Authorization       AuthConfig    `mapstructure:"authorization"`
 	JetStream           JSConfig      `mapstructure:"jetstream"`
+	MQTT                MQTTConfig    `mapstructure:"mqtt"`
 	// NoAuthUser is nats-server's top-level no_auth_user: the user in
 	// authorization.users whose identity clients without credentials get.
 	NoAuthUser string `mapstructure:"no_auth_user"`
@@ -63,6 +64,34 @@ type JSConfig struct {
 	Domain         string     `mapstructure:"domain"`
 	MaxMemoryStore StoreLimit `mapstructure:"max_memory_store"`
 	MaxFileStore   StoreLimit `mapstructure:"max_file_store"`
+}
+
+// MQTTConfig is the mqtt section.
+type MQTTConfig struct {
+	Enabled           bool          `mapstructure:"enabled"`
+	Host              string        `mapstructure:"host"`
+	Port              int           `mapstructure:"port"`
+	TLS               MQTTTLSConfig `mapstructure:"tls"`
+	MaxPacketSize     Size          `mapstructure:"max_packet_size"`
+	ReceiveMaximum    int           `mapstructure:"receive_maximum"`
+	MaxInflight       int           `mapstructure:"max_inflight"`
+	MaxQueuedMessages int           `mapstructure:"max_queued_messages"`
+	MaxQueuedBytes    Size          `mapstructure:"max_queued_bytes"`
+	TopicAliasMaximum int           `mapstructure:"topic_alias_maximum"`
+	MaxSessionExpiry  time.Duration `mapstructure:"max_session_expiry"`
+	ConnectTimeout    time.Duration `mapstructure:"connect_timeout"`
+	NATSQoS           int           `mapstructure:"nats_qos"`
+	RetainedBucket    string        `mapstructure:"retained_bucket"`
+}
+
+// MQTTTLSConfig is mqtt.tls.
+type MQTTTLSConfig struct {
+	CertFile   string        `mapstructure:"cert_file"`
+	KeyFile    string        `mapstructure:"key_file"`
+	CAFile     string        `mapstructure:"ca_file"`
+	Verify     bool          `mapstructure:"verify"`
+	MinVersion string        `mapstructure:"min_version"`
+	Timeout    time.Duration `mapstructure:"timeout"`
 }
 
 // LogConfig is the log section.
@@ -306,7 +335,7 @@ func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 // of seconds (tls and authorization timeout); a plain number there draws no
 // warning. Elsewhere nats-server warns that it "should be converted to a
 // duration", and so does leafgate.
-var nativeSeconds = map[string]bool{"tls.timeout": true, "authorization.timeout": true}
+var nativeSeconds = map[string]bool{"tls.timeout": true, "authorization.timeout": true, "mqtt.tls.timeout": true}
 
 // configWarning is a value that was accepted but deserves a log line.
 type configWarning struct {
@@ -507,6 +536,9 @@ func (c *Config) validate() error {
 	if c.TLS.AllowNonTLS && c.TLS.HandshakeFirst {
 		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
 	}
+	if err := c.MQTT.validate(c); err != nil {
+		return err
+	}
 	if _, err := auth.New(c.authConfig()); err != nil {
 		if strings.HasPrefix(err.Error(), "no_auth_user:") {
 			return err // a top-level key, as in nats-server
@@ -636,4 +668,71 @@ func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
 		Reserve: reserve,
 		Logger:  log,
 	}
+}
+
+// validate checks the mqtt section.
+func (m *MQTTConfig) validate(c *Config) error {
+	if !m.Enabled {
+		return nil
+	}
+	if m.Host == "" || strings.ContainsAny(m.Host, " \t/") {
+		return fmt.Errorf("mqtt.host: %q is not a host name or IP address", m.Host)
+	}
+	if m.Port < 0 || m.Port > 65535 {
+		return fmt.Errorf("mqtt.port: %d out of range 0-65535", m.Port)
+	}
+	if m.Port != 0 && (m.Port == c.Port || c.HTTPPort != 0 && m.Port == c.HTTPPort) {
+		return fmt.Errorf("mqtt.port: %d is also the client or monitoring port", m.Port)
+	}
+	if m.MaxPacketSize < 64 || m.MaxPacketSize > 268435455 {
+		return fmt.Errorf("mqtt.max_packet_size: %d out of range 64B-256MB (MQTT's limit)", m.MaxPacketSize)
+	}
+	if m.ReceiveMaximum < 1 || m.ReceiveMaximum > 65535 {
+		return fmt.Errorf("mqtt.receive_maximum: %d out of range 1-65535", m.ReceiveMaximum)
+	}
+	if m.MaxInflight < 1 || m.MaxInflight > 65535 {
+		return fmt.Errorf("mqtt.max_inflight: %d out of range 1-65535", m.MaxInflight)
+	}
+	if m.MaxQueuedMessages < 1 {
+		return fmt.Errorf("mqtt.max_queued_messages: %d must be positive", m.MaxQueuedMessages)
+	}
+	if m.MaxQueuedBytes < 1 {
+		return fmt.Errorf("mqtt.max_queued_bytes: %d must be positive", m.MaxQueuedBytes)
+	}
+	if m.TopicAliasMaximum < 0 || m.TopicAliasMaximum > 65535 {
+		return fmt.Errorf("mqtt.topic_alias_maximum: %d out of range 0-65535", m.TopicAliasMaximum)
+	}
+	if m.MaxSessionExpiry < 0 {
+		return errors.New("mqtt.max_session_expiry: must not be negative")
+	}
+	if m.ConnectTimeout <= 0 {
+		return errors.New("mqtt.connect_timeout: must be positive")
+	}
+	if m.NATSQoS < 0 || m.NATSQoS > 2 {
+		return fmt.Errorf("mqtt.nats_qos: %d is not 0, 1 or 2", m.NATSQoS)
+	}
+	if m.RetainedBucket != "" && !validBucket(m.RetainedBucket) {
+		return fmt.Errorf("mqtt.retained_bucket: %q is not a valid KV bucket name", m.RetainedBucket)
+	}
+	if _, err := tlsconf.ParseMinVersion(m.TLS.MinVersion); err != nil {
+		return fmt.Errorf("mqtt.tls.min_version: %w", err)
+	}
+	if m.TLS.CertFile == "" && (m.TLS.KeyFile != "" || m.TLS.CAFile != "" || m.TLS.Verify) {
+		return errors.New("mqtt.tls.cert_file: required when other mqtt.tls keys are set")
+	}
+	if m.TLS.Timeout <= 0 {
+		return errors.New("mqtt.tls.timeout: must be positive")
+	}
+	return nil
+}
+
+// validBucket reports whether name can be a KV bucket name, as nats.go
+// checks it.
+func validBucket(name string) bool {
+	for _, r := range name {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return name != ""
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/leafgate/leafgate/configs"
 	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/mqtt"
 )
 
 // defaultConfig is the configuration every default must equal.
@@ -27,6 +28,12 @@ var defaultConfig = Config{
 	TLS:                 TLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
 	Authorization:       AuthConfig{Timeout: server.DefaultAuthTimeout, Users: []UserConfig{}},
 	JetStream:           JSConfig{Enabled: true, StoreDir: "./data", MaxMemoryStore: StoreLimit{Percent: 75}, MaxFileStore: StoreLimit{Percent: 75}},
+	MQTT: MQTTConfig{Enabled: true, Host: "0.0.0.0", Port: 1883,
+		TLS:           MQTTTLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
+		MaxPacketSize: mqtt.DefaultMaxPacketSize, ReceiveMaximum: mqtt.DefaultReceiveMaximum,
+		MaxInflight: mqtt.DefaultMaxInflight, MaxQueuedMessages: mqtt.DefaultMaxQueued,
+		MaxQueuedBytes: mqtt.DefaultMaxQueuedBytes, TopicAliasMaximum: mqtt.DefaultTopicAliasMaximum,
+		ConnectTimeout: mqtt.DefaultConnectTimeout, NATSQoS: 1, RetainedBucket: "mqtt_retained"},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {

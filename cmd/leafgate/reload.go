@@ -47,6 +47,28 @@ var reloadKeys = map[string]int{
 	"jetstream.enabled":          keyRestart,
 	"jetstream.max_memory_store": keyRestart,
 	"jetstream.max_file_store":   keyRestart,
+	"mqtt.host":                  keyRefused,
+	"mqtt.port":                  keyRefused,
+	// The rest of the mqtt section takes effect at the next start; auth
+	// and permissions for MQTT clients are authorization's, which reload
+	// live.
+	"mqtt.enabled":             keyRestart,
+	"mqtt.tls.cert_file":       keyRestart,
+	"mqtt.tls.key_file":        keyRestart,
+	"mqtt.tls.ca_file":         keyRestart,
+	"mqtt.tls.verify":          keyRestart,
+	"mqtt.tls.min_version":     keyRestart,
+	"mqtt.tls.timeout":         keyRestart,
+	"mqtt.max_packet_size":     keyRestart,
+	"mqtt.receive_maximum":     keyRestart,
+	"mqtt.max_inflight":        keyRestart,
+	"mqtt.max_queued_messages": keyRestart,
+	"mqtt.max_queued_bytes":    keyRestart,
+	"mqtt.topic_alias_maximum": keyRestart,
+	"mqtt.max_session_expiry":  keyRestart,
+	"mqtt.connect_timeout":     keyRestart,
+	"mqtt.nats_qos":            keyRestart,
+	"mqtt.retained_bucket":     keyRestart,
 }
 
 // reloadClass is how a reload treats a changed key.
@@ -96,6 +118,7 @@ func (r *reloader) reload() (changed []string, err error) {
 	}
 	// Keys that need a restart keep their running values.
 	next.JetStream = r.cfg.JetStream
+	next.MQTT = r.cfg.MQTT
 	opts, err := next.serverOptions(r.log)
 	if err != nil {
 		return nil, err
