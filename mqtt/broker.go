@@ -145,12 +145,15 @@ type Broker struct {
 	log  *slog.Logger
 	r    *router.Router
 	st   *sessstore.Store
+	pers *persister
 
 	mu       sync.Mutex // guards sessions, conns, watched and closed
 	sessions map[string]*session
 	conns    map[*conn]struct{}
 	watched  map[<-chan struct{}]bool
 	closed   bool
+
+	serving sync.WaitGroup // Serve calls running
 
 	nextCID atomic.Uint64
 	stats   Stats
@@ -187,6 +190,7 @@ func New(opts Options) (*Broker, error) {
 		st:       opts.Sessions,
 	}
 	if b.st != nil {
+		b.pers = newPersister(b.st, b.log)
 		if err := b.restore(); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("mqtt: restore sessions: %w", err)
@@ -218,6 +222,8 @@ func (b *Broker) Serve(nc net.Conn, closing <-chan struct{}) {
 		return
 	}
 	b.conns[c] = struct{}{}
+	b.serving.Add(1)
+	defer b.serving.Done()
 	if closing != nil && !b.watched[closing] {
 		// One watcher per listener, not one goroutine per connection.
 		if b.watched == nil {
@@ -276,6 +282,10 @@ func (b *Broker) Close() {
 		_ = b.r.Unsubscribe(rs)
 	}
 	b.adminSubs = nil
+	b.serving.Wait() // every connection has detached from its session
+	if b.pers != nil {
+		b.pers.close()
+	}
 	if b.replies != nil {
 		_ = b.r.Unsubscribe(b.replies.rs)
 		b.replies = nil

@@ -3,6 +3,8 @@ package mqtt
 import (
 	"encoding/binary"
 	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
@@ -34,22 +36,92 @@ func (s *session) recordLocked(disconnected int64) *sessstore.Session {
 	return rec
 }
 
-// apply commits b, logging a failure that has nobody else to tell.
-func (b *Broker) apply(batch *sessstore.Batch, done func(error)) {
-	if done == nil {
-		done = func(err error) {
-			if err != nil {
-				b.log.Error("mqtt: session store write failed", "err", err)
-			}
+// persister gathers the changes of all sessions into one batch that a
+// goroutine of its own hands to the store, so a delivery on a publisher's
+// goroutine (which holds its session's lock) never waits for the store,
+// and a message fanned out to many sessions costs one store request, not
+// one per session.
+type persister struct {
+	st    *sessstore.Store
+	log   *slog.Logger
+	mu    sync.Mutex // held from batch() to apply()
+	cur   *sessstore.Batch
+	dones []func(error)
+	sig   chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+}
+
+func newPersister(st *sessstore.Store, log *slog.Logger) *persister {
+	p := &persister{st: st, log: log, cur: st.NewBatch(), sig: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	go p.run()
+	return p
+}
+
+func (p *persister) run() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.sig:
+		case <-p.quit:
+			p.flush()
+			return
 		}
+		p.flush()
 	}
-	b.st.Apply(batch, done)
+}
+
+// flush submits what has gathered.
+func (p *persister) flush() {
+	p.mu.Lock()
+	if p.cur.Len() == 0 && len(p.dones) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	b, dones := p.cur, p.dones
+	p.cur, p.dones = p.st.NewBatch(), nil
+	p.mu.Unlock()
+	p.st.Apply(b, func(err error) {
+		if err != nil {
+			p.log.Error("mqtt: session store write failed", "err", err)
+		}
+		for _, fn := range dones {
+			fn(err)
+		}
+	})
+}
+
+// close submits what is left and stops the goroutine.
+func (p *persister) close() {
+	close(p.quit)
+	<-p.done
+}
+
+// batch returns the gathering batch, locked until apply.
+func (b *Broker) batch() *sessstore.Batch {
+	b.pers.mu.Lock()
+	return b.pers.cur
+}
+
+// apply releases the batch taken with batch(); done (nil: none) runs once
+// the changes are durable, on the store's committer goroutine.
+func (b *Broker) apply(_ *sessstore.Batch, done func(error)) {
+	p := b.pers
+	if done != nil {
+		p.dones = append(p.dones, done)
+	}
+	p.mu.Unlock()
+	select {
+	case p.sig <- struct{}{}:
+	default:
+	}
 }
 
 // saveLocked writes the session record (and, with clean, drops what the
 // store had of it first).
 func (s *session) saveLocked(clean bool, disconnected int64, done func(error)) {
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	if clean && s.inStore {
 		batch.DeleteSession(s.id)
 	}
@@ -64,7 +136,7 @@ func (s *session) forgetLocked() {
 		return
 	}
 	s.inStore = false
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	batch.DeleteSession(s.id)
 	s.b.apply(batch, nil)
 }
@@ -85,7 +157,7 @@ func (s *session) persistEnqueueLocked(p *router.Publisher, m *outMsg) {
 	s.seq++
 	m.seq = s.seq
 	m.ready = false
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	var body sessstore.BodyID
 	if p != nil && p.Confirm != nil {
 		if sb, ok := p.Confirm.Shared.(*sharedBody); ok && sb.subID == m.subID && sb.id != 0 {
@@ -146,7 +218,7 @@ func (s *session) dropQueuedLocked(m *outMsg) {
 // with; the PUBLISH is written once that is durable.
 func (s *session) persistSendLocked(m *outMsg) {
 	m.ready = false
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	var flags byte
 	if m.retain {
 		flags |= entryRetain
@@ -178,7 +250,7 @@ func (s *session) persistAckLocked(m *outMsg, released bool) {
 	if m.seq == 0 || !s.storedLocked() {
 		return
 	}
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	if released {
 		batch.Update(s.id, sessstore.Entry{Seq: m.seq, Body: m.body, QoS: m.qos, PacketID: m.pid, Released: true})
 	} else {
@@ -312,7 +384,7 @@ func (s *session) persistIncoming(pid uint16, add bool, conf *router.Confirm) {
 	if !stored {
 		return
 	}
-	batch := s.b.st.NewBatch()
+	batch := s.b.batch()
 	if add {
 		batch.AddIncoming(s.id, pid)
 	} else {
