@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/netio"
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/mqtt/packet"
 )
@@ -113,40 +114,44 @@ func (c *conn) run() {
 }
 
 func (c *conn) readLoop() error {
-	buf := make([]byte, 4096)
-	held := 0 // bytes of buf holding unread input
+	r := netio.NewReader(c.nc, nil)
+	defer r.Release()
+	// part holds an incomplete packet between reads; whole packets are
+	// decoded straight from the reader's buffer, which an idle connection
+	// does not hold.
+	var part []byte
 	for {
-		n, err := c.nc.Read(buf[held:])
-		held += n
-		off, need := 0, 0
-		for off < held {
-			h, complete, perr := packet.Split(buf[off:held], c.maxIn)
+		data, err := r.Next()
+		if len(part) > 0 && len(data) > 0 {
+			part = append(part, data...)
+			data = part
+		} else if len(part) > 0 {
+			data = part
+		}
+		off := 0
+		for off < len(data) {
+			h, complete, perr := packet.Split(data[off:], c.maxIn)
 			if perr != nil {
 				return c.refuse(perr)
 			}
 			if !complete {
-				if h.HeaderLen > 0 {
-					need = h.Len()
-				}
 				break
 			}
-			if herr := c.handle(buf[off : off+h.Len()]); herr != nil {
+			if herr := c.handle(data[off : off+h.Len()]); herr != nil {
 				return herr
 			}
 			off += h.Len()
 		}
-		held = copy(buf, buf[off:held])
-		switch {
-		case need > len(buf):
-			nb := make([]byte, max(need, 2*len(buf)))
-			copy(nb, buf[:held])
-			buf = nb
-		case held == len(buf):
-			nb := make([]byte, 2*len(buf))
-			copy(nb, buf[:held])
-			buf = nb
-		case held == 0 && len(buf) > 64<<10:
-			buf = make([]byte, 4096) // a burst of large packets has passed
+		switch rest := data[off:]; {
+		case len(rest) == 0:
+			if cap(part) > 64<<10 {
+				part = nil // a burst of large packets has passed
+			}
+			part = part[:0]
+		case len(part) > 0 && &rest[0] == &part[off]:
+			part = part[:copy(part, rest)]
+		default:
+			part = append(part[:0], rest...)
 		}
 		c.endBatch()
 		if err != nil {

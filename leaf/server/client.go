@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/netio"
 	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router"
 )
@@ -70,7 +71,7 @@ func (r closeReason) String() string {
 
 // client is one NATS client connection.
 //
-// Ownership: the read loop goroutine owns parser, its connReader, pending,
+// Ownership: the read loop goroutine owns parser, its netio.Reader, pending,
 // permCache and the in* counters it publishes through atomics. The write
 // loop, which runs only while there is output (see writeLoop), owns the
 // socket's write side. Everything under mu is shared with publishers on
@@ -273,7 +274,7 @@ func (c *client) run() {
 	c.startWriterLocked() // output queued during the greeting, or a close
 	c.mu.Unlock()
 
-	c.readLoop(newConnReader(c.conn, pre))
+	c.readLoop(netio.NewReader(c.conn, pre))
 }
 
 // writeDirect writes before the loops run (the INFO greeting).
@@ -375,9 +376,9 @@ func (r *replayConn) Read(b []byte) (int, error) {
 // which every idle connection would otherwise keep. The new goroutine
 // starts at the runtime's initial 2 KiB; what later traffic grows, the GC
 // halves again while the connection is idle.
-func (c *client) readLoop(r *connReader) {
+func (c *client) readLoop(r *netio.Reader) {
 	for {
-		data, err := r.next()
+		data, err := r.Next()
 		if len(data) > 0 {
 			wasConnected := c.rl.connected
 			c.lastIn.Store(time.Now().UnixNano())
@@ -388,18 +389,18 @@ func (c *client) readLoop(r *connReader) {
 			c.flushStats()
 			c.waitStalls(stalls)
 			if perr != nil {
-				r.release()
+				r.Release()
 				c.protocolError(perr)
 				return
 			}
 			if !wasConnected && c.rl.connected && err == nil {
-				r.release()
+				r.Release()
 				c.srv.goFunc(func() { c.readLoop(r) })
 				return
 			}
 		}
 		if err != nil {
-			r.release()
+			r.Release()
 			reason := reasonClientClosed
 			if !isClosedConnErr(err) {
 				reason = reasonReadError

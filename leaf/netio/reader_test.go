@@ -1,4 +1,4 @@
-package server
+package netio
 
 import (
 	"errors"
@@ -33,17 +33,17 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // data: the read that finds the socket empty gives it back.
 func TestConnReaderHoldsNoBufferWhileIdle(t *testing.T) {
 	srv, cli := tcpPair(t)
-	r := newConnReader(srv, []byte("C"))
+	r := NewReader(srv, []byte("C"))
 	if r.rc == nil {
 		t.Fatal("a TCP connection is not read through its raw descriptor")
 	}
-	if b, err := r.next(); string(b) != "C" || err != nil {
+	if b, err := r.Next(); string(b) != "C" || err != nil {
 		t.Fatalf("pre-read bytes: %q, %v", b, err)
 	}
 	if _, err := cli.Write([]byte("PING\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	b, err := r.next()
+	b, err := r.Next()
 	if string(b) != "PING\r\n" || err != nil {
 		t.Fatalf("next = %q, %v", b, err)
 	}
@@ -59,7 +59,7 @@ func TestConnReaderHoldsNoBufferWhileIdle(t *testing.T) {
 		t.Fatalf("read of an empty socket: done %v, buffer held %v", done, r.buf != nil)
 	}
 	cli.Close()
-	if b, err := r.next(); len(b) != 0 || !errors.Is(err, io.EOF) || r.buf != nil {
+	if b, err := r.Next(); len(b) != 0 || !errors.Is(err, io.EOF) || r.buf != nil {
 		t.Fatalf("after close: %q, %v, buffer held %v", b, err, r.buf != nil)
 	}
 }
@@ -75,10 +75,10 @@ func TestConnReaderReadsEverything(t *testing.T) {
 		_, _ = cli.Write(want)
 		cli.Close()
 	}()
-	r := newConnReader(srv, nil)
+	r := NewReader(srv, nil)
 	var got []byte
 	for {
-		b, err := r.next()
+		b, err := r.Next()
 		got = append(got, b...)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -98,13 +98,13 @@ func TestConnReaderOwnBufferAdapts(t *testing.T) {
 	srv, cli := net.Pipe()
 	defer srv.Close()
 	defer cli.Close()
-	r := newConnReader(srv, nil)
+	r := NewReader(srv, nil)
 	if r.rc != nil || len(r.own) != minReadBuf {
 		t.Fatalf("pipe: raw %v, buffer %d, want none and %d", r.rc != nil, len(r.own), minReadBuf)
 	}
 	go func() { _, _ = cli.Write([]byte("hello")) }()
 	_ = srv.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if b, err := r.next(); string(b) != "hello" || err != nil {
+	if b, err := r.Next(); string(b) != "hello" || err != nil {
 		t.Fatalf("next = %q, %v", b, err)
 	}
 

@@ -1,4 +1,7 @@
-package server
+// Package netio reads network connections without holding a read buffer
+// while they are idle: the NATS client connections of leaf/server and
+// MQTT's use it, so an idle connection costs kilobytes.
+package netio
 
 import (
 	"io"
@@ -20,9 +23,9 @@ const (
 
 var readBufPool = sync.Pool{New: func() any { return new([maxReadBuf]byte) }}
 
-// connReader is a connection's read side, owned by its read loop. The
-// bytes next returns are valid until the next call to next or release.
-type connReader struct {
+// Reader is a connection's read side, owned by its read loop. The
+// bytes Next returns are valid until the next call to Next or Release.
+type Reader struct {
 	conn net.Conn
 	pre  []byte // bytes read before the loop started, returned first
 
@@ -39,8 +42,10 @@ type connReader struct {
 	short int // consecutive reads under a quarter of own
 }
 
-func newConnReader(conn net.Conn, pre []byte) *connReader {
-	r := &connReader{conn: conn, pre: pre}
+// NewReader reads conn; pre are bytes already read from it, which Next
+// returns first.
+func NewReader(conn net.Conn, pre []byte) *Reader {
+	r := &Reader{conn: conn, pre: pre}
 	if sc, ok := conn.(syscall.Conn); ok && rawReads {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
@@ -52,8 +57,8 @@ func newConnReader(conn net.Conn, pre []byte) *connReader {
 	return r
 }
 
-// next waits for and returns the next bytes from the connection.
-func (r *connReader) next() ([]byte, error) {
+// Next waits for and returns the next bytes from the connection.
+func (r *Reader) Next() ([]byte, error) {
 	if len(r.pre) > 0 {
 		p := r.pre
 		r.pre = nil
@@ -80,7 +85,7 @@ func (r *connReader) next() ([]byte, error) {
 // readable; it reports whether it is done. It takes a buffer only for a
 // read that finds data and returns it to the pool when the socket is
 // empty, so a connection parked waiting for data holds none.
-func (r *connReader) readRaw(fd uintptr) bool {
+func (r *Reader) readRaw(fd uintptr) bool {
 	if r.buf == nil {
 		r.buf = readBufPool.Get().(*[maxReadBuf]byte)
 	}
@@ -90,13 +95,13 @@ func (r *connReader) readRaw(fd uintptr) bool {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			r.release()
+			r.Release()
 			return false
 		case err != nil:
-			r.release()
+			r.Release()
 			r.err = err
 		case n == 0:
-			r.release()
+			r.Release()
 			r.err = io.EOF
 		default:
 			r.n = n
@@ -105,8 +110,8 @@ func (r *connReader) readRaw(fd uintptr) bool {
 	}
 }
 
-// release gives a borrowed buffer back to the pool.
-func (r *connReader) release() {
+// Release gives a borrowed buffer back to the pool.
+func (r *Reader) Release() {
 	if r.buf != nil {
 		readBufPool.Put(r.buf)
 		r.buf = nil
@@ -114,7 +119,7 @@ func (r *connReader) release() {
 }
 
 // adapt sizes own for the next read after one that returned n bytes.
-func (r *connReader) adapt(n int) {
+func (r *Reader) adapt(n int) {
 	switch {
 	case n == len(r.own) && len(r.own) < maxReadBuf:
 		r.own = make([]byte, len(r.own)*2)
