@@ -37,7 +37,8 @@ type stream struct {
 	transform *subject.Transform
 	republish *subject.Transform
 
-	in        *mailbox
+	in        *mailbox        // publishes, bounded (newIngestBox)
+	rcv       *streamReceiver // the subscriptions' receiver, filling in
 	ctl       *mailbox
 	ops       chan func()
 	committed chan commitResult
@@ -111,7 +112,7 @@ func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgsto
 		store:     st,
 		created:   created,
 		cfg:       cfg,
-		in:        newMailbox(),
+		in:        newIngestBox(s.cfg.IngestHighWater, s.cfg.IngestLimit),
 		ctl:       newMailbox(),
 		ops:       make(chan func()),
 		committed: make(chan commitResult, 1),
@@ -120,6 +121,7 @@ func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgsto
 		dedup:     make(map[string]uint64),
 		consumers: make(map[string]*consumer),
 	}
+	ms.rcv = &streamReceiver{ms: ms}
 	if err := ms.compile(cfg); err != nil {
 		return nil, err
 	}
@@ -170,7 +172,7 @@ func (ms *stream) subscribe(cfg jsapi.StreamConfig) error {
 		return nil
 	}
 	for _, subj := range cfg.Subjects {
-		if err := add(subj, boxReceiver{ms.in}); err != nil {
+		if err := add(subj, ms.rcv); err != nil {
 			return err
 		}
 	}
@@ -201,7 +203,9 @@ func (ms *stream) delete() {
 }
 
 // stop unsubscribes, finishes the batch in flight, ends the goroutine and
-// closes the stream's file.
+// closes the stream's file. Publishes still queued are not stored, nor
+// are those that arrive later (a publisher that matched the subscription
+// just before it went); waiting publishers are released.
 func (ms *stream) stop() {
 	ms.stopOnce.Do(func() {
 		ms.unsubscribe()
@@ -210,6 +214,7 @@ func (ms *stream) stop() {
 			close(ms.exited)
 		}
 		<-ms.exited
+		ms.in.close()
 		ms.usage(-int64(ms.counted))
 		ms.counted = 0
 		ms.svc.fileDisk.Add(-ms.countedDisk)
