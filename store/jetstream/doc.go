@@ -21,4 +21,13 @@
 // stream's goroutine takes the queue into its next batch; at
 // Config.IngestLimit (DefaultIngestLimit, 64 MiB) it refuses publishes with
 // 429 Too Many Requests, as nats-server's stream ingest queue does.
+//
+// Confirmations: a publisher that must not acknowledge a message before it
+// is on disk (an MQTT QoS 1 publish) sets router.Publisher.Confirm. Each
+// stream the message reaches Adds to it and calls Done exactly once: nil
+// when the batch holding the message has committed and synced (when its
+// PubAck is sent; a duplicate too), the *jsapi.Error of its PubAck when it
+// is rejected or its commit fails, ErrStreamStopped when the stream stops
+// first. This holds with or without a reply subject, and on no_ack
+// streams.
 package jetstream

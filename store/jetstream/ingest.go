@@ -1,6 +1,8 @@
 package jetstream
 
 import (
+	"errors"
+
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/jsapi"
 )
@@ -22,6 +24,11 @@ const (
 	DefaultIngestLimit = 64 << 20
 )
 
+// ErrStreamStopped is reported to a publish's router.Confirm when its
+// stream stopped (deleted, or the service closed) before the message was
+// stored.
+var ErrStreamStopped = errors.New("jetstream: stream stopped before the message was stored")
+
 // tooManyRequestsHdr is the status header nats-server puts on the PubAck
 // error of a publish its stream's ingest queue refused.
 var tooManyRequestsHdr = []byte("NATS/1.0 429 Too Many Requests\r\n\r\n")
@@ -29,7 +36,9 @@ var tooManyRequestsHdr = []byte("NATS/1.0 429 Too Many Requests\r\n\r\n")
 // streamReceiver is a stream's end of its subject subscriptions: it
 // copies each publish into the stream's bounded mailbox (ms.in).
 //
-// As a router.OriginAware it sees the Publisher, and whether it can wait.
+// As a router.OriginAware it sees the Publisher, and registers the
+// stream's durable store with its Confirm: the Confirm is told when the
+// message's batch has committed and synced, or why it was not stored.
 //
 // As a router.Pacer it asks a publisher that can wait (one with a
 // FlushSet, which waits with a router.Stalls: a NATS client's read loop,
@@ -57,6 +66,10 @@ func (r *streamReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []by
 // DeliverFrom implements router.OriginAware.
 func (r *streamReceiver) DeliverFrom(p *router.Publisher, sub *router.Sub, subj, reply, hdr, payload []byte) bool {
 	m := copyIn(sub, subj, reply, hdr, payload)
+	if p.Confirm != nil {
+		p.Confirm.Add() // before the stream can see it
+		m.confirm = p.Confirm
+	}
 	switch res, firstFull := r.ms.in.offer(m); res {
 	case offerStalled:
 		// Once per batch of each publisher: several may fill the
@@ -64,6 +77,10 @@ func (r *streamReceiver) DeliverFrom(p *router.Publisher, sub *router.Sub, subj,
 		return p.Pending != nil && !p.Pending.Contains(r)
 	case offerFull:
 		r.ms.refuseFull(&m, firstFull)
+	case offerClosed:
+		if m.confirm != nil {
+			m.confirm.Done(ErrStreamStopped)
+		}
 	}
 	return false
 }
@@ -81,11 +98,14 @@ func (*streamReceiver) Waited(<-chan struct{}, int64) {}
 
 // refuseFull answers a publish the full mailbox refused, on the
 // publisher's goroutine: 429 Too Many Requests to its reply, as
-// nats-server answers.
+// nats-server answers, and to its Confirm.
 func (ms *stream) refuseFull(m *inMsg, first bool) {
 	if first {
 		ms.svc.log.Warn("jetstream: stream ingest queue full; refusing publishes until the stream catches up",
 			"stream", ms.name, "limit", ms.in.limit)
+	}
+	if m.confirm != nil {
+		m.confirm.Done(jsapi.ErrStreamTooManyRequests)
 	}
 	if m.reply != "" && !ms.config().NoAck {
 		ms.svc.publish(m.reply, "", tooManyRequestsHdr, appendPubAckError(nil, ms.name, jsapi.ErrStreamTooManyRequests))

@@ -16,6 +16,9 @@ type inMsg struct {
 	// origin is the client that published an API request (nil when
 	// unknown), for the audit advisory.
 	origin router.Receiver
+	// confirm is the publisher's Confirm, to be Done exactly once with
+	// the outcome of storing this publish (nil: nobody waits for it).
+	confirm *router.Confirm
 }
 
 // mailbox is a queue from router callbacks (which must not block) to one
