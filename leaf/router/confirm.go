@@ -16,6 +16,12 @@ import (
 //
 // Receivers that do not store durably ignore Confirm: a publish nothing
 // stores is confirmed at Release.
+//
+// Every Add must be matched by exactly one Done, also when the store
+// rejects the message or stops before storing it, or done never runs.
+// done runs on the goroutine of the last call (a stream's goroutine, or
+// the publisher's at Release), so it must not block: hand the result to
+// the publisher's own goroutine.
 type Confirm struct {
 	n    atomic.Int32 // outstanding Adds, plus one until Release
 	mu   sync.Mutex
@@ -37,7 +43,8 @@ func NewConfirm(done func(error)) *Confirm {
 	return c
 }
 
-// Init prepares a reused Confirm, as NewConfirm does.
+// Init prepares a reused Confirm, as NewConfirm does. Call it only once
+// the previous done has run.
 func (c *Confirm) Init(done func(error)) {
 	c.err = nil
 	c.done = done
@@ -45,7 +52,8 @@ func (c *Confirm) Init(done func(error)) {
 	c.n.Store(1)
 }
 
-// Add registers one pending durable store; call Done for it later.
+// Add registers one pending durable store; call Done for it later. Adds
+// happen during Publish, before Release.
 func (c *Confirm) Add() { c.n.Add(1) }
 
 // Done reports one durable store finished; err is non-nil when it failed

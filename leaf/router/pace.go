@@ -59,8 +59,10 @@ func (s *Stalls) Collect(fs *FlushSet, self Receiver) {
 func (s *Stalls) Len() int { return len(s.list) }
 
 // Wait gives the collected receivers, together, up to max to drain, or
-// until cancel is closed, then tells each one it was waited for and
-// forgets them.
+// until cancel is closed, then tells each one that did not drain that it
+// was waited for (Waited) and forgets them all. A cancelled wait tells
+// nobody: the publisher is going away, which says nothing about the
+// receiver.
 func (s *Stalls) Wait(max time.Duration, cancel <-chan struct{}) {
 	if len(s.list) == 0 {
 		return
@@ -85,7 +87,12 @@ func (s *Stalls) Wait(max time.Duration, cancel <-chan struct{}) {
 				return
 			}
 		}
-		st.p.Waited(st.ch, st.progress)
+		// Not drained in time (unless it was at the very end): tell it.
+		select {
+		case <-st.ch:
+		default:
+			st.p.Waited(st.ch, st.progress)
+		}
 		s.list[i] = stalled{}
 	}
 	s.reset()

@@ -201,6 +201,19 @@ func (f *FlushSet) Flush() {
 // Len is the number of receivers waiting for Flush.
 func (f *FlushSet) Len() int { return len(f.rs) }
 
+// Contains reports whether r is already waiting for Flush. A receiver
+// that must be in the set (a Pacer above its high-water mark) but is
+// delivered to by several publishers at once uses it to return true from
+// DeliverFrom once per batch of each publisher.
+func (f *FlushSet) Contains(r Receiver) bool {
+	for _, x := range f.rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
 // Receivers are the receivers waiting for Flush; valid until Flush.
 func (f *FlushSet) Receivers() []Receiver { return f.rs }
 

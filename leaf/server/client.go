@@ -89,6 +89,7 @@ type client struct {
 	rl        readState
 	parser    proto.Parser
 	pending   router.FlushSet
+	stalls    router.Stalls // the paced receivers of the current batch
 	pub       router.Publisher
 	permCache map[string]bool // publish permission decisions of permsOf, bounded
 	permsOf   *auth.Checker   // the permissions permCache holds decisions of
@@ -137,7 +138,7 @@ type client struct {
 	nonceValue   string
 	// stall is closed by the write loop on its next completed write; a
 	// publisher that pushed this client past 3/4 of MaxPending waits on it
-	// briefly. stuck marks a client that made no progress within a stall
+	// briefly (Stall, Waited: router.Pacer). stuck marks a client that made no progress within a stall
 	// wait: it never stalls publishers again until it writes something.
 	stall      chan struct{}
 	stallShown bool // stall was reported to a publisher's flush set
@@ -384,10 +385,13 @@ func (c *client) readLoop(r *netio.Reader) {
 			c.lastIn.Store(time.Now().UnixNano())
 			c.refreshConf()
 			perr := c.parser.Parse(data, c)
-			stalls := c.collectStalls()
+			// Receivers that asked to be waited for (router.Pacer) are
+			// collected before the flush forgets them, and waited for
+			// after it has kicked them.
+			c.stalls.Collect(&c.pending, c)
 			c.pending.Flush()
 			c.flushStats()
-			c.waitStalls(stalls)
+			c.stalls.Wait(stallWait, c.closing)
 			if perr != nil {
 				r.Release()
 				c.protocolError(perr)
@@ -663,78 +667,46 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 
 var crlf = []byte("\r\n")
 
-// stallWait bounds how long a publisher waits, per read batch, for a
-// receiver above 3/4 of MaxPending to make write progress.
+var _ router.Pacer = (*client)(nil)
+
+// stallWait bounds how long a publisher waits, per read batch, for the
+// receivers of the batch that asked it to (router.Pacer: a client above
+// 3/4 of MaxPending, a stream with a full mailbox) to make progress.
 const stallWait = 5 * time.Millisecond
-
-type stalled struct {
-	c       *client
-	ch      chan struct{}
-	written int64
-}
-
-// collectStalls lists the receivers of this batch that want the publisher
-// to wait for them. Called by the read loop before flushing.
-func (c *client) collectStalls() []stalled {
-	var out []stalled
-	for _, r := range c.pending.Receivers() {
-		rc, ok := r.(*client)
-		if !ok || rc == c {
-			continue
-		}
-		rc.mu.Lock()
-		if rc.stall != nil {
-			out = append(out, stalled{rc, rc.stall, rc.written})
-			rc.stallShown = false // report it again in the next batch
-		}
-		rc.mu.Unlock()
-	}
-	return out
-}
 
 // stuckAfter is how many consecutive stall waits without any write
 // progress mark a receiver stuck (about 100 ms with stallWait).
 const stuckAfter = 20
 
-// waitStalls gives the stalled receivers of a batch, together, up to
-// stallWait to drain back under 3/4 of MaxPending, so a reader that is
-// merely slower than its publisher paces it, as nats-server's stall does.
-// A receiver that makes no write progress through stuckAfter waits in a
-// row is marked stuck and stalls nobody again until it writes: a reader
-// that stopped reading costs publishers about 100 ms once, and is then cut
-// at MaxPending.
-func (c *client) waitStalls(list []stalled) {
-	if len(list) == 0 {
-		return
+// Stall implements router.Pacer: a client above 3/4 of MaxPending asks
+// its publishers to wait, up to stallWait per batch, for its write loop to
+// make progress, so a reader that is merely slower than its publisher
+// paces it, as nats-server's stall does. progress is the bytes written so
+// far. The publisher's read loop calls it before flushing its batch.
+func (c *client) Stall() (<-chan struct{}, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stall == nil {
+		return nil, 0
 	}
-	deadline := time.Now().Add(stallWait)
-	var t *time.Timer
-	for _, st := range list {
-		if rem := time.Until(deadline); rem > 0 {
-			if t == nil {
-				t = time.NewTimer(rem)
-				defer t.Stop()
-			} else {
-				t.Reset(rem)
-			}
-			select {
-			case <-st.ch:
-				continue
-			case <-t.C:
-			case <-c.closing:
-				return
-			}
+	c.stallShown = false // report it again in the next batch
+	return c.stall, c.written
+}
+
+// Waited implements router.Pacer. A receiver that makes no write progress
+// through stuckAfter waits in a row is marked stuck and stalls nobody
+// again until it writes: a reader that stopped reading costs publishers
+// about 100 ms once, and is then cut at MaxPending.
+func (c *client) Waited(ch <-chan struct{}, progress int64) {
+	c.mu.Lock()
+	if c.stall != nil && ch == c.stall && c.written == progress {
+		if c.idleStalls++; c.idleStalls >= stuckAfter {
+			c.stuck = true
+			close(c.stall)
+			c.stall = nil
 		}
-		st.c.mu.Lock()
-		if st.c.stall == st.ch && st.c.written == st.written {
-			if st.c.idleStalls++; st.c.idleStalls >= stuckAfter {
-				st.c.stuck = true
-				close(st.c.stall)
-				st.c.stall = nil
-			}
-		}
-		st.c.mu.Unlock()
 	}
+	c.mu.Unlock()
 }
 
 // grantReplyLocked records an allow_responses grant of perms for reply.

@@ -3,11 +3,16 @@
 // authenticates through leaf/auth, and attaches every connection to one
 // leaf/router.Router that internal clients (JetStream, MQTT, the leafnode
 // link) share. It knows nothing about those adapters; they reach the router
-// through Server.Router.
+// through Server.Router. Listeners for other protocols (MQTT, WebSocket)
+// are added with AddListener: the server accepts, enforces the connection
+// limits, runs TLS and ends their connections with its own lifecycle; the
+// protocol lives in the listener's Serve function.
 //
 // Goroutines: one accept loop per listener, and per client connection one
-// read loop and one write loop. Every goroutine is started through
-// Server.goFunc so Shutdown can wait for all of them.
+// read loop and one write loop; per connection of a listener added for
+// another protocol (AddListener), one goroutine running its Serve. Every
+// goroutine is started through Server.goFunc so Shutdown can wait for all
+// of them.
 //
 // Lock order: Server.mu before client.mu. No lock is held across network I/O.
 package server
@@ -64,6 +69,8 @@ type Server struct {
 	monListener net.Listener
 	httpSrv     *http.Server
 	clients     map[uint64]*client
+	listeners   []*listener         // added with AddListener
+	otherConns  int                 // open connections of listeners, beside clients
 	closed      []*monitor.ConnInfo // ring of recently closed connections, newest last
 	shutdown    bool
 	lameDuck    bool
@@ -73,6 +80,7 @@ type Server struct {
 	nextCID atomic.Uint64
 	wg      sync.WaitGroup
 	done    chan struct{}
+	closing chan struct{} // closed at Shutdown or lame duck: added listeners' Serve say goodbye
 
 	stats serverStats
 
@@ -120,6 +128,7 @@ func New(opts Options) (*Server, error) {
 		router:  router.New(),
 		clients: make(map[uint64]*client),
 		done:    make(chan struct{}),
+		closing: make(chan struct{}),
 	}
 	s.conf.Store(&liveConfig{Options: opts, auth: a})
 	if s.name == "" {
@@ -171,7 +180,7 @@ func (s *Server) Start() error {
 			}
 		})
 	}
-	s.goFunc(func() { s.acceptLoop(ln) })
+	s.goFunc(func() { s.acceptLoop(ln, "nats", s.acceptClient) })
 	s.log.Debug("listening for client connections", "addr", ln.Addr().String(),
 		"server_id", s.id, "server_name", s.name, "tls", o.TLS != nil, "auth", o.auth.Required())
 	return nil
@@ -218,30 +227,6 @@ func (s *Server) MonitorAddr() net.Addr {
 // Done is closed when the server has shut down.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-func (s *Server) acceptLoop(ln net.Listener) {
-	var delay time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if s.isShuttingDown() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Temporary errors (EMFILE and the like): back off and retry,
-			// as a server should not stop accepting for good.
-			if delay == 0 {
-				delay = 5 * time.Millisecond
-			} else if delay *= 2; delay > time.Second {
-				delay = time.Second
-			}
-			s.log.Warn("accept failed; retrying", "err", err, "backoff", delay)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		s.acceptClient(conn)
-	}
-}
-
 func (s *Server) isShuttingDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -259,7 +244,7 @@ func (s *Server) acceptClient(conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if len(s.clients) >= s.conf.Load().MaxConnections {
+	if s.numConnsLocked() >= s.conf.Load().MaxConnections {
 		s.mu.Unlock()
 		s.stats.totalConns.Add(1)
 		s.rejectClient(c)
@@ -308,11 +293,13 @@ func (s *Server) clientList() []*client {
 	return list
 }
 
-// NumClients is the number of open client connections.
+// NumClients is the number of open client connections, on every
+// listener: NATS clients and the connections of listeners added with
+// AddListener, which MaxConnections caps together.
 func (s *Server) NumClients() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.clients)
+	return s.numConnsLocked()
 }
 
 // stopListening closes the listeners so no new client arrives.
@@ -322,6 +309,9 @@ func (s *Server) stopListening() {
 	s.mu.Unlock()
 	if ln != nil {
 		ln.Close()
+	}
+	for _, l := range s.otherListeners() {
+		l.ln.Close()
 	}
 }
 
@@ -344,17 +334,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	s.shutdown = true
-	ln, httpSrv, hooks := s.listener, s.httpSrv, s.onShutdown
+	httpSrv, hooks := s.httpSrv, s.onShutdown
 	s.mu.Unlock()
 
-	if ln != nil {
-		ln.Close()
-	}
+	s.stopListening()
 	// Internal clients say goodbye while connections are still up (their
 	// messages are flushed with everything else below).
 	for _, fn := range hooks {
 		fn()
 	}
+	s.mu.Lock()
+	s.goingAwayLocked() // other protocols' connections say goodbye
+	s.mu.Unlock()
 	for _, c := range s.clientList() {
 		c.closeConn(reasonServerShutdown, true)
 	}
@@ -374,9 +365,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Info("server shut down")
 		return nil
 	case <-ctx.Done():
-		// Clients that would not flush in time are cut hard.
+		// Clients that would not flush in time are cut hard, and so
+		// are other protocols' connections whose Serve is still running.
 		for _, c := range s.clientList() {
 			c.closeConn(reasonServerShutdown, false)
+		}
+		for _, c := range s.otherConnList() {
+			c.Close()
 		}
 		<-finished
 		close(s.done)
@@ -407,6 +402,7 @@ func (s *Server) LameDuck(ctx context.Context) error {
 		return s.Shutdown(ctx)
 	}
 	s.lameDuck = true
+	s.goingAwayLocked() // other protocols' connections say goodbye now
 	s.mu.Unlock()
 	o := s.conf.Load()
 	s.log.Info("entering lame duck mode", "duration", o.LameDuckDuration,

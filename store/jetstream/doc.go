@@ -10,7 +10,24 @@
 // a local client does.
 //
 // Concurrency: router callbacks (Deliver) run on publishers' goroutines and
-// only copy and enqueue. Each stream has one goroutine that owns its
-// sequence numbers, limits and dedup state and hands batches to the store;
-// acks are sent from the store's commit callback, after the fsync.
+// only copy and enqueue; they never block. Each stream has one goroutine
+// that owns its sequence numbers, limits and dedup state and hands batches
+// to the store; acks are sent from the store's commit callback, after the
+// fsync.
+//
+// Back-pressure: a stream's publish mailbox counts the bytes queued. Above
+// Config.IngestHighWater (DefaultIngestHighWater, 4 MiB) it asks publishers
+// that can wait (NATS clients, MQTT sessions: router.Pacer) to, until the
+// stream's goroutine takes the queue into its next batch; at
+// Config.IngestLimit (DefaultIngestLimit, 64 MiB) it refuses publishes with
+// 429 Too Many Requests, as nats-server's stream ingest queue does.
+//
+// Confirmations: a publisher that must not acknowledge a message before it
+// is on disk (an MQTT QoS 1 publish) sets router.Publisher.Confirm. Each
+// stream the message reaches Adds to it and calls Done exactly once: nil
+// when the batch holding the message has committed and synced (when its
+// PubAck is sent; a duplicate too), the *jsapi.Error of its PubAck when it
+// is rejected or its commit fails, ErrStreamStopped when the stream stops
+// first. This holds with or without a reply subject, and on no_ack
+// streams.
 package jetstream

@@ -40,6 +40,15 @@ type Config struct {
 	// message and stream deletes still commit on a full disk (see
 	// msgstore.Reserve); 0 means DefaultReserve, negative none.
 	Reserve int64
+	// IngestHighWater is the bytes queued for one stream, not yet taken
+	// into a store batch, above which publishers that can wait (NATS
+	// clients, MQTT sessions) are paced until the stream takes them;
+	// 0 means DefaultIngestHighWater.
+	IngestHighWater int64
+	// IngestLimit is the bytes queued for one stream above which
+	// publishes are refused with 429 Too Many Requests; 0 means
+	// DefaultIngestLimit. It must not be below IngestHighWater.
+	IngestLimit int64
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -130,6 +139,15 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("jetstream: store directory: %w", err)
+	}
+	if cfg.IngestHighWater == 0 {
+		cfg.IngestHighWater = DefaultIngestHighWater
+	}
+	if cfg.IngestLimit == 0 {
+		cfg.IngestLimit = max(DefaultIngestLimit, cfg.IngestHighWater)
+	}
+	if cfg.IngestHighWater < 0 || cfg.IngestLimit < cfg.IngestHighWater {
+		return nil, fmt.Errorf("jetstream: IngestLimit %d must be at least IngestHighWater %d, both positive", cfg.IngestLimit, cfg.IngestHighWater)
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -37,7 +37,8 @@ type stream struct {
 	transform *subject.Transform
 	republish *subject.Transform
 
-	in        *mailbox
+	in        *mailbox        // publishes, bounded (newIngestBox)
+	rcv       *streamReceiver // the subscriptions' receiver, filling in
 	ctl       *mailbox
 	ops       chan func()
 	committed chan commitResult
@@ -93,10 +94,13 @@ type subjectDelta struct {
 	last  uint64
 }
 
+// pendingAck is a publish answered when its batch has committed: a PubAck
+// to reply, and its publisher's Confirm told. Either may be absent.
 type pendingAck struct {
-	reply string
-	seq   uint64
-	dup   bool
+	reply   string
+	seq     uint64
+	dup     bool
+	confirm *router.Confirm
 }
 
 type commitResult struct {
@@ -111,7 +115,7 @@ func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgsto
 		store:     st,
 		created:   created,
 		cfg:       cfg,
-		in:        newMailbox(),
+		in:        newIngestBox(s.cfg.IngestHighWater, s.cfg.IngestLimit),
 		ctl:       newMailbox(),
 		ops:       make(chan func()),
 		committed: make(chan commitResult, 1),
@@ -120,6 +124,7 @@ func (s *Service) newStream(cfg jsapi.StreamConfig, created time.Time, st msgsto
 		dedup:     make(map[string]uint64),
 		consumers: make(map[string]*consumer),
 	}
+	ms.rcv = &streamReceiver{ms: ms}
 	if err := ms.compile(cfg); err != nil {
 		return nil, err
 	}
@@ -170,7 +175,7 @@ func (ms *stream) subscribe(cfg jsapi.StreamConfig) error {
 		return nil
 	}
 	for _, subj := range cfg.Subjects {
-		if err := add(subj, boxReceiver{ms.in}); err != nil {
+		if err := add(subj, ms.rcv); err != nil {
 			return err
 		}
 	}
@@ -201,7 +206,10 @@ func (ms *stream) delete() {
 }
 
 // stop unsubscribes, finishes the batch in flight, ends the goroutine and
-// closes the stream's file.
+// closes the stream's file. Publishes still queued are not stored: their
+// Confirms are told so (ErrStreamStopped), as are those of publishes that
+// arrive later (a publisher that matched the subscription just before it
+// went).
 func (ms *stream) stop() {
 	ms.stopOnce.Do(func() {
 		ms.unsubscribe()
@@ -210,6 +218,12 @@ func (ms *stream) stop() {
 			close(ms.exited)
 		}
 		<-ms.exited
+		left := ms.in.close()
+		for i := range left {
+			if c := left[i].confirm; c != nil {
+				c.Done(ErrStreamStopped)
+			}
+		}
 		ms.usage(-int64(ms.counted))
 		ms.counted = 0
 		ms.svc.fileDisk.Add(-ms.countedDisk)
@@ -413,11 +427,25 @@ func (ms *stream) finishAcks(p *pending, err error) {
 		return
 	}
 	domain := ms.svc.cfg.Domain
+	var failed *jsapi.Error
+	if err != nil {
+		failed = jsapi.ErrStreamStoreFailedF.WithErr(err)
+	}
 	var buf []byte
 	for _, a := range p.acks {
+		if a.confirm != nil {
+			if failed != nil {
+				a.confirm.Done(failed)
+			} else {
+				a.confirm.Done(nil)
+			}
+		}
+		if a.reply == "" {
+			continue
+		}
 		buf = buf[:0]
-		if err != nil {
-			buf = appendPubAckError(buf, ms.name, jsapi.ErrStreamStoreFailedF.WithErr(err))
+		if failed != nil {
+			buf = appendPubAckError(buf, ms.name, failed)
 		} else {
 			buf = appendPubAck(buf, ms.name, domain, a.seq, a.dup)
 		}
@@ -593,15 +621,21 @@ func (ms *stream) ingest(msgs []inMsg) {
 		if cfg.NoAck {
 			m.reply = "" // no PubAck, nor an error, as nats-server's no_ack
 		}
-		if err := ms.store1(&cfg, m, ts); err != nil && m.reply != "" {
-			ms.svc.publish(m.reply, "", nil, appendPubAckError(nil, ms.name, err))
+		if err := ms.store1(&cfg, m, ts); err != nil {
+			if m.confirm != nil {
+				m.confirm.Done(err)
+			}
+			if m.reply != "" {
+				ms.svc.publish(m.reply, "", nil, appendPubAckError(nil, ms.name, err))
+			}
 		}
 	}
 	ms.flush()
 }
 
 // store1 checks one publish and adds it to the batch; a nil error means
-// stored (or a duplicate) and its ack queued.
+// stored (or a duplicate) and its ack (a PubAck to its reply, its Confirm
+// told) queued for when the batch commits.
 func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Error {
 	if cfg.Sealed {
 		return jsapi.ErrStreamSealed
@@ -637,9 +671,7 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		if msgID != "" {
 			ms.expireDedup(ts, cfg.Duplicates)
 			if seq, ok := ms.dedup[msgID]; ok {
-				if m.reply != "" {
-					ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq, dup: true})
-				}
+				ms.queueAck(m, seq, true)
 				return nil
 			}
 		}
@@ -691,9 +723,7 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		ms.cur().last = seq
 		ms.remember(msgID, seq, ts)
 		ms.afterStore(cfg, subj, hdr, 0, time.Time{})
-		if m.reply != "" {
-			ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
-		}
+		ms.queueAck(m, seq, false)
 		return nil
 	}
 	if err := ms.enforceLimitsBefore(cfg, subj, size, rollup != ""); err != nil {
@@ -748,10 +778,15 @@ func (ms *stream) store1(cfg *jsapi.StreamConfig, m *inMsg, ts int64) *jsapi.Err
 		ms.afterStore(cfg, subj, hdr, seq, firstFire)
 	}
 	ms.remember(msgID, seq, ts)
-	if m.reply != "" {
-		ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq})
-	}
+	ms.queueAck(m, seq, false)
 	return nil
+}
+
+// queueAck answers m when the batch being built commits.
+func (ms *stream) queueAck(m *inMsg, seq uint64, dup bool) {
+	if m.reply != "" || m.confirm != nil {
+		ms.cur().acks = append(ms.cur().acks, pendingAck{reply: m.reply, seq: seq, dup: dup, confirm: m.confirm})
+	}
 }
 
 // remember records a message id for dedup and as the last msg id.
