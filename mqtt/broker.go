@@ -13,6 +13,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/mqtt/packet"
 	"github.com/leafgate/leafgate/mqtt/sessstore"
 	"github.com/leafgate/leafgate/mqtt/topic"
 )
@@ -301,4 +302,36 @@ func assignClientID() string {
 	var raw [12]byte
 	_, _ = rand.Read(raw[:])
 	return "leafgate-" + hex.EncodeToString(raw[:])
+}
+
+// Reject refuses a connection over a connection limit in MQTT's words:
+// it reads the CONNECT (within the deadline the caller set) and answers
+// CONNACK 0x89 Server busy in 5.0, 0x03 Server unavailable in 3.1.1.
+func (b *Broker) Reject(nc net.Conn) {
+	buf := make([]byte, 0, 512)
+	for {
+		h, complete, err := packet.Split(buf, preConnectMax)
+		if err != nil {
+			return
+		}
+		if complete {
+			var p packet.Connect
+			_ = p.Decode(0, buf[:h.Len()])
+			ack := packet.Connack{Code: packet.ServerBusy}
+			v := p.Version
+			if v != packet.V5 {
+				v, ack.Code = packet.V311, packet.ConnackServerUnavailable
+			}
+			_, _ = nc.Write(ack.Append(nil, v))
+			return
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
+		}
+		n, err := nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return
+		}
+	}
 }

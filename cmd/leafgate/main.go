@@ -152,7 +152,21 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		log.Error("start failed", "err", err)
 		return exitRuntime
 	}
+	var mq *mqttService
+	if cfg.MQTT.Enabled {
+		if mq, err = startMQTT(cfg, srv, log); err != nil {
+			log.Error("mqtt start failed", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitRuntime
+		}
+		// After the server has closed MQTT connections, before JetStream
+		// closes: the broker's last session writes go first.
+		defer mq.close()
+	}
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
+	if mq != nil {
+		attrs = append(attrs, "mqtt", mq.addr.String())
+	}
 	if a := srv.MonitorAddr(); a != nil {
 		attrs = append(attrs, "monitoring", "http://"+a.String())
 	}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/leaf/tlsconf"
+	"github.com/leafgate/leafgate/mqtt"
+	"github.com/leafgate/leafgate/mqtt/sessstore"
+)
+
+// mqttService is the running MQTT side: the broker, its session store and
+// (with JetStream) its retained messages.
+type mqttService struct {
+	broker *mqtt.Broker
+	st     *sessstore.Store
+	addr   net.Addr
+}
+
+// startMQTT starts the MQTT listener on srv. Persistent sessions are kept
+// under the JetStream store directory; without JetStream they live in
+// memory only, and retain is not available.
+func startMQTT(cfg *Config, srv *server.Server, log *slog.Logger) (*mqttService, error) {
+	m := cfg.MQTT
+	opts := mqtt.Options{
+		Router:           srv.Router(),
+		Logger:           log,
+		Authenticate:     srv.Authenticate,
+		MaxPacketSize:    int(m.MaxPacketSize),
+		ReceiveMaximum:   uint16(m.ReceiveMaximum),
+		MaxInflight:      uint16(m.MaxInflight),
+		MaxQueued:        m.MaxQueuedMessages,
+		MaxQueuedBytes:   int(m.MaxQueuedBytes),
+		MaxSessionExpiry: m.MaxSessionExpiry,
+		ConnectTimeout:   m.ConnectTimeout,
+		MaxPending:       int(min(cfg.MaxPending, 64<<20)),
+	}
+	opts.TopicAliasMaximum = m.TopicAliasMaximum
+	if m.TopicAliasMaximum == 0 {
+		opts.TopicAliasMaximum = -1 // 0 in the file: none
+	}
+	qos := byte(m.NATSQoS)
+	opts.NATSQoS = &qos
+	svc := &mqttService{}
+	if cfg.JetStream.Enabled {
+		st, err := sessstore.Open(sessstore.Options{
+			Path:   filepath.Join(cfg.JetStream.StoreDir, "mqtt", "sessions.db"),
+			Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mqtt sessions: %w", err)
+		}
+		svc.st = st
+		opts.Sessions = st
+	} else {
+		log.Warn("mqtt without jetstream: sessions are kept in memory only and retain is not available")
+	}
+	b, err := mqtt.New(opts)
+	if err != nil {
+		svc.close()
+		return nil, err
+	}
+	svc.broker = b
+	lc := server.ListenerConfig{
+		Name:   "mqtt",
+		Addr:   net.JoinHostPort(m.Host, strconv.Itoa(m.Port)),
+		Serve:  b.Serve,
+		Reject: b.Reject,
+	}
+	if m.TLS.CertFile != "" {
+		tc, err := tlsconf.Options{
+			CertFile: m.TLS.CertFile, KeyFile: m.TLS.KeyFile, CAFile: m.TLS.CAFile,
+			Verify: m.TLS.Verify, MinVersion: m.TLS.MinVersion, Timeout: m.TLS.Timeout,
+		}.ServerConfig()
+		if err != nil {
+			svc.close()
+			return nil, fmt.Errorf("mqtt.tls: %w", err)
+		}
+		lc.TLS, lc.TLSTimeout = tc, m.TLS.Timeout
+	}
+	addr, err := srv.AddListener(lc)
+	if err != nil {
+		svc.close()
+		return nil, fmt.Errorf("mqtt listener: %w", err)
+	}
+	svc.addr = addr
+	return svc, nil
+}
+
+// close stops the broker and closes its stores, after the server has shut
+// its connections down.
+func (s *mqttService) close() {
+	if s.broker != nil {
+		s.broker.Close()
+	}
+	if s.st != nil {
+		_ = s.st.Close()
+	}
+}
