@@ -221,6 +221,7 @@ var flagKeys = map[string]string{
 	"jetstream":  "jetstream.enabled",
 	"store_dir":  "jetstream.store_dir",
 	"domain":     "jetstream.domain",
+	"mqtt_port":  "mqtt.port",
 }
 
 // newFlagSet declares leafgate's flags, named like nats-server's.
@@ -238,6 +239,7 @@ func newFlagSet() *pflag.FlagSet {
 	fs.Bool("jetstream", true, "enable JetStream (jetstream.enabled)")
 	fs.String("store_dir", "", "JetStream storage directory (jetstream.store_dir)")
 	fs.String("domain", "", "JetStream domain (jetstream.domain)")
+	fs.Int("mqtt_port", 0, "MQTT listener port, 0 for any free one (mqtt.port)")
 	fs.String("signal", "", "send a signal to a running leafgate: ldm, reload, stop or quit, optionally =PID")
 	fs.BoolP("version", "v", false, "print the version and exit")
 	fs.BoolP("help", "h", false, "show this help")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,6 +66,7 @@ func (p *proc) connectJS(t *testing.T) (*nats.Conn, jetstream.JetStream, context
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
+	mqtt string // host:port of the MQTT listener
 	done chan struct{}
 }
 
@@ -82,7 +84,7 @@ func startProc(t *testing.T, storeDir string, wrap []string, extra ...string) *p
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	args := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "0", "--store_dir", storeDir}, extra...)
+	args := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "0", "--store_dir", storeDir, "--mqtt_port", "0"}, extra...)
 	var cmd *exec.Cmd
 	if len(wrap) > 0 {
 		cmd = exec.Command(wrap[0], append(append(wrap[1:], bin), args...)...)
@@ -100,7 +102,12 @@ func startProc(t *testing.T, storeDir string, wrap []string, extra ...string) *p
 		once := sync.Once{}
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "leafgate started") {
-				once.Do(func() { close(started) })
+				once.Do(func() {
+					if m := mqttAddr.FindStringSubmatch(sc.Text()); m != nil {
+						p.mqtt = "127.0.0.1:" + m[1]
+					}
+					close(started)
+				})
 			}
 			if testing.Verbose() {
 				t.Log(sc.Text())
@@ -119,6 +126,9 @@ func startProc(t *testing.T, storeDir string, wrap []string, extra ...string) *p
 	}
 	return p
 }
+
+// mqttAddr finds the MQTT listener's port in the start-up log line.
+var mqttAddr = regexp.MustCompile(`mqtt=\S*:(\d+)`)
 
 func (p *proc) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
