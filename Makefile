@@ -22,13 +22,22 @@ NATSCLI_VERSION     := v0.5.0
 export NATS_CLI := $(BIN)/nats
 export GOFLAGS  := -buildvcs=false
 
-.PHONY: all test lint unit e2e bench fuzz build build-arm tools clean
+.PHONY: all test lint unit e2e bench fuzz build build-arm tools test-deps clean
 
 all: build
 
-JSMODS := test/js/node_modules/@nats-io/transport-node
+# npm writes this file on every install, so it is newer than the lockfile
+# exactly when node_modules matches it.
+JSMODS := test/js/node_modules/.package-lock.json
 
-tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS)
+tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS) test-deps
+
+# mosquitto and mosquitto-clients (Debian packages), the MQTT reference
+# broker and clients of the end-to-end tests and the bench. The script does
+# nothing when they are installed, and explains (exit 0) when it cannot
+# install them without root or apt-get; under CI a failure is an error.
+test-deps:
+	@bash scripts/install-test-deps.sh
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -36,7 +45,7 @@ $(BIN)/staticcheck:
 $(BIN)/nats:
 	GOBIN=$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
 
-# nats.js for the interop test, from the committed lockfile.
+# nats.js and MQTT.js for the interop tests, from the committed lockfile.
 $(JSMODS): test/js/package.json test/js/package-lock.json
 	cd test/js && npm ci --no-audit --no-fund
 

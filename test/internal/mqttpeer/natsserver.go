@@ -1,0 +1,104 @@
+package mqttpeer
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// NATSServerOptions configure nats-server with an MQTT listener. nats-server
+// needs a server name and JetStream for MQTT: sessions, QoS 1 and 2
+// messages and retained messages live in JetStream streams.
+type NATSServerOptions struct {
+	// StoreDir is the JetStream store; empty: a fresh temporary directory
+	// removed at Stop. Set it to restart on the same sessions.
+	StoreDir string
+	// MQTTPort 0 picks a free port.
+	MQTTPort int
+}
+
+// RunNATSServer starts nats-server v2.15.2 in-process with JetStream and
+// an MQTT listener on loopback. The caller must Stop it.
+func RunNATSServer(o NATSServerOptions) (*Broker, error) {
+	cleanup := func() {}
+	if o.StoreDir == "" {
+		tmp, err := os.MkdirTemp("", "mqttpeer-nats-")
+		if err != nil {
+			return nil, err
+		}
+		o.StoreDir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
+	}
+	b, err := launchNATSServer(o)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	// A restart keeps the MQTT port, so clients reconnect to the same address.
+	_, port, _ := net.SplitHostPort(b.Addr)
+	o.MQTTPort, _ = strconv.Atoi(port)
+	b.cleanup = cleanup
+	b.relaunch = func() (*Broker, error) { return launchNATSServer(o) }
+	return b, nil
+}
+
+func launchNATSServer(o NATSServerOptions) (*Broker, error) {
+	so := &natsserver.Options{
+		ServerName: "mqttpeer",
+		Host:       "127.0.0.1",
+		Port:       -1,
+		NoLog:      true,
+		NoSigs:     true,
+		JetStream:  true,
+		StoreDir:   o.StoreDir,
+	}
+	so.MQTT.Host = "127.0.0.1"
+	so.MQTT.Port = -1
+	if o.MQTTPort != 0 {
+		so.MQTT.Port = o.MQTTPort
+	}
+	s, err := natsserver.NewServer(so)
+	if err != nil {
+		return nil, err
+	}
+	go s.Start()
+	halt := func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+	if !s.ReadyForConnections(20 * time.Second) {
+		halt()
+		return nil, fmt.Errorf("nats-server not ready")
+	}
+	// Start wrote the MQTT listener's real port back into the options.
+	addr := net.JoinHostPort(so.MQTT.Host, strconv.Itoa(so.MQTT.Port))
+	if err := WaitListening(addr, 10*time.Second, nil); err != nil {
+		halt()
+		return nil, err
+	}
+	return &Broker{Name: "nats-server", Addr: addr, NATSURL: "nats://" + s.Addr().String(), halt: halt}, nil
+}
+
+// StartNATSServer starts nats-server with MQTT for a test and stops it at
+// cleanup.
+func StartNATSServer(t testing.TB, o NATSServerOptions) *Broker {
+	t.Helper()
+	b, err := RunNATSServer(o)
+	if err != nil {
+		t.Fatalf("mqttpeer: start nats-server: %v", err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// NATSServerConfig is a nats-server configuration file enabling what MQTT
+// needs, for a nats-server run as a process (the bench): a server name,
+// JetStream storing in storeDir, and an MQTT listener on 127.0.0.1:port.
+// The client and monitoring ports are left to command-line flags.
+func NATSServerConfig(storeDir string, mqttPort int) string {
+	return fmt.Sprintf("server_name: mqttbench\njetstream {\n  store_dir: %q\n}\nmqtt {\n  listen: \"127.0.0.1:%d\"\n}\n", storeDir, mqttPort)
+}
