@@ -110,6 +110,9 @@ func (c *conn) run() {
 	defer close(c.done)
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.b.opts.ConnectTimeout))
 	err := c.readLoop()
+	// A batch cut short by an error or a DISCONNECT still kicks the
+	// receivers it delivered to.
+	c.pending.Flush()
 	c.finish(err)
 }
 

@@ -425,3 +425,24 @@ func TestRequestResponseWithNATSResponder(t *testing.T) {
 		t.Fatalf("reply %+v", got)
 	}
 }
+
+// A publisher that sends PUBLISH and DISCONNECT in one write still gets
+// its message flushed to subscribers, and the next messages too.
+func TestPublishThenDisconnectInOneWrite(t *testing.T) {
+	_, addr := startBroker(t, Options{})
+	sub, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("s"), CleanStart: true})
+	subscribe(t, sub, packet.Subscription{Filter: []byte("x/#"), QoS: 1})
+	for i := range 3 {
+		pub, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("p"), CleanStart: true})
+		p := packet.Publish{Topic: []byte("x/y"), Payload: []byte{'0' + byte(i)}}
+		b := p.Append(nil, packet.V311)
+		b = (&packet.Disconnect{}).Append(b, packet.V311)
+		if _, err := pub.nc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		m := sub.read().(*packet.Publish)
+		if m.Payload[0] != '0'+byte(i) {
+			t.Fatalf("got %q", m.Payload)
+		}
+	}
+}

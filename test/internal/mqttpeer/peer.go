@@ -11,8 +11,8 @@
 // need them skip and say why, except under CI, where a missing peer is a
 // failure. MQTT.js comes from test/js (`npm ci`, also `make tools`).
 //
-// leafgate is a target too: until its MQTT listener can be started from
-// here (startLeafgate), its subtests skip with "leafgate: no MQTT listener".
+// leafgate is a target too: its binary, built as the Makefile builds it,
+// runs as a process, so tests can restart it and kill it with SIGKILL.
 package mqttpeer
 
 import (
@@ -39,6 +39,8 @@ type Broker struct {
 	PID int
 
 	halt     func()                  // stops the broker, keeping its data
+	kill     func()                  // kill -9 (process brokers that support it)
+	log      *lockedBuffer           // the process's output, when it is one
 	cleanup  func()                  // removes the data Run created
 	relaunch func() (*Broker, error) // starts it again on the same port and data
 }
@@ -70,7 +72,31 @@ func (b *Broker) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatalf("mqttpeer: restart %s: %v", b.Name, err)
 	}
-	b.Addr, b.NATSURL, b.PID, b.halt = nb.Addr, nb.NATSURL, nb.PID, nb.halt
+	b.Addr, b.NATSURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.PID, nb.halt, nb.kill, nb.log
+}
+
+// Crash kills the broker with SIGKILL, as a power cut would stop it, and
+// starts it again on the same port and data.
+func (b *Broker) Crash(t testing.TB) {
+	t.Helper()
+	if b.kill == nil || b.relaunch == nil {
+		t.Fatalf("mqttpeer: %s cannot be killed and restarted", b.Name)
+	}
+	b.kill()
+	b.halt, b.kill = nil, nil
+	nb, err := b.relaunch()
+	if err != nil {
+		t.Fatalf("mqttpeer: restart %s after kill -9: %v", b.Name, err)
+	}
+	b.Addr, b.NATSURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.PID, nb.halt, nb.kill, nb.log
+}
+
+// Log is the broker process's output so far ("" in-process).
+func (b *Broker) Log() string {
+	if b.log == nil {
+		return ""
+	}
+	return b.log.String()
 }
 
 // TCPURL is the address as paho.mqtt.golang takes it: tcp://host:port.
@@ -123,13 +149,10 @@ func Start(t testing.TB, name string) *Broker {
 	return nil
 }
 
-// startLeafgate is where leafgate's MQTT listener gets started in-process
-// once it exists (harness.Start with MQTT on, Addr its MQTT address,
-// NATSURL its client URL, V5 true). Until then leafgate's subtests skip.
+// startLeafgate runs the leafgate binary with JetStream and MQTT on.
 func startLeafgate(t testing.TB) *Broker {
 	t.Helper()
-	t.Skip("leafgate: no MQTT listener yet (test/internal/mqttpeer.startLeafgate)")
-	return nil
+	return StartLeafgate(t, LeafgateOptions{})
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

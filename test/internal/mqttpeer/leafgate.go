@@ -1,0 +1,164 @@
+package mqttpeer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/test/internal/release"
+)
+
+// LeafgateOptions describe a leafgate run for MQTT tests.
+type LeafgateOptions struct {
+	// StoreDir is the JetStream (and MQTT session) store; empty: a fresh
+	// temporary directory, removed at Stop.
+	StoreDir string
+	// Config is extra YAML appended to the generated configuration file.
+	Config string
+	// NoJetStream runs without JetStream (sessions in memory, no retain).
+	NoJetStream bool
+}
+
+// buildLeafgate builds the leafgate binary once per test binary, as the
+// Makefile builds what ships.
+var buildLeafgate = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "mqttpeer-leafgate-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "leafgate")
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	args := append([]string{"build", "-o", bin}, release.BuildArgs()...)
+	cmd := exec.Command("go", append(args, "./cmd/leafgate")...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// moduleRoot finds the product module (the directory above test/).
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "cmd", "leafgate")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no leafgate module above %s", dir)
+}
+
+// RunLeafgate starts the leafgate binary with its MQTT listener on a free
+// loopback port. The caller must Stop it.
+func RunLeafgate(o LeafgateOptions) (*Broker, error) {
+	bin, err := buildLeafgate()
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() {}
+	tmp, err := os.MkdirTemp("", "mqttpeer-leafgate-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup = func() { _ = os.RemoveAll(tmp) }
+	if o.StoreDir == "" {
+		o.StoreDir = filepath.Join(tmp, "data")
+	}
+	mqttPort, err := FreePort()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_port: 0\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n%s",
+		!o.NoJetStream, o.StoreDir, mqttPort, o.Config)
+	confPath := filepath.Join(tmp, "leafgate.yaml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		cleanup()
+		return nil, err
+	}
+	var natsPort int
+	launch := func() (*Broker, error) {
+		if natsPort == 0 {
+			if natsPort, err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+		return launchLeafgate(bin, confPath, natsPort, mqttPort)
+	}
+	b, err := launch()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	b.cleanup, b.relaunch = cleanup, launch
+	return b, nil
+}
+
+func launchLeafgate(bin, conf string, natsPort, mqttPort int) (*Broker, error) {
+	var stderr lockedBuffer
+	cmd := exec.Command(bin, "--config", conf, "-p", strconv.Itoa(natsPort))
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start leafgate: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	halt := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	kill := func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+	alive := func() error {
+		select {
+		case <-exited:
+			return fmt.Errorf("leafgate exited: %s", strings.TrimSpace(stderr.String()))
+		default:
+			return nil
+		}
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(mqttPort)
+	if err := WaitListening(addr, 20*time.Second, alive); err != nil {
+		halt()
+		return nil, err
+	}
+	natsAddr := "127.0.0.1:" + strconv.Itoa(natsPort)
+	if err := WaitListening(natsAddr, 20*time.Second, alive); err != nil {
+		halt()
+		return nil, err
+	}
+	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, V5: true,
+		PID: cmd.Process.Pid, halt: halt, kill: kill, log: &stderr}, nil
+}
+
+// StartLeafgate starts leafgate for a test and stops it at cleanup.
+func StartLeafgate(t testing.TB, o LeafgateOptions) *Broker {
+	t.Helper()
+	b, err := RunLeafgate(o)
+	if err != nil {
+		t.Fatalf("mqttpeer: start leafgate: %v", err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
