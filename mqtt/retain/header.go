@@ -10,7 +10,7 @@ import (
 
 // Headers this package writes on the KV messages it stores, and takes off
 // the header blocks it hands out (Msg.Hdr): the topic and expiry travel in
-// Msg's own fields, and Nats-TTL is JetStream's business.
+// Msg's own fields, and Nats-TTL is JetStream's business (see owned).
 const (
 	// HdrTopic carries the exact topic name, for NATS applications reading
 	// the bucket; the key alone also gives it back (TopicOf). Left out when
@@ -32,10 +32,16 @@ const (
 
 const hdrStart = "NATS/1.0\r\n"
 
-// owned reports whether a header line's key is one of this package's.
+// owned reports whether a header line's key is one of this package's or
+// one that steers JetStream or KV: "Nats-…" (Nats-Rollup, Nats-TTL,
+// Nats-Expected-…, Nats-Msg-Id) and KV-Operation. Those are never taken
+// from the broker's header block, where an MQTT client's User Property
+// could have put them (a "Nats-Rollup: all" would purge the bucket, a
+// "KV-Operation: DEL" would store a delete), nor handed back.
 func owned(key []byte) bool {
 	return bytes.EqualFold(key, []byte(HdrTopic)) || bytes.EqualFold(key, []byte(HdrExpires)) ||
-		bytes.EqualFold(key, []byte(hdrTTL))
+		bytes.EqualFold(key, []byte(hdrOp)) ||
+		len(key) >= len("Nats-") && bytes.EqualFold(key[:len("Nats-")], []byte("Nats-"))
 }
 
 // lineKey is the key of a "Key: value" header line, nil when malformed.

@@ -13,6 +13,9 @@ func TestUserHeader(t *testing.T) {
 		// This package's headers go, whatever their case.
 		{"NATS/1.0\r\nNmqtt-Pub: 1\r\nNmqtt-Topic: a/b\r\nnats-ttl: 5\r\nNMQTT-EXPIRES: x\r\nA: b\r\n\r\n", "NATS/1.0\r\nNmqtt-Pub: 1\r\nA: b\r\n\r\n"},
 		{"NATS/1.0\r\nNats-TTL: 5\r\n\r\n", ""},
+		// Nor do headers that steer JetStream or KV, which a User
+		// Property could carry.
+		{"NATS/1.0\r\nNats-Rollup: all\r\nnats-expected-last-sequence: 1\r\nKV-Operation: DEL\r\nNats-Msg-Id: x\r\nNatsy: ok\r\n\r\n", "NATS/1.0\r\nNatsy: ok\r\n\r\n"},
 		// A status line is not kept; malformed lines are dropped.
 		{"NATS/1.0 100 Idle\r\nA: b\r\nnocolon\r\n\r\n", "NATS/1.0\r\nA: b\r\n\r\n"},
 	} {

@@ -22,7 +22,8 @@ type Msg struct {
 	// Hdr is the NATS header block the broker built for the message (its
 	// QoS and MQTT 5 properties), nil for none. It is stored as the KV
 	// message's headers, with this package's own (HdrTopic, HdrExpires,
-	// Nats-TTL) added; Match hands it back without them.
+	// Nats-TTL) added and any Nats-… or KV-Operation header left out;
+	// Match hands it back without those.
 	Hdr     []byte
 	Payload []byte
 	// Expires is when the message expires, in unix nanoseconds; 0 never.

@@ -200,7 +200,15 @@ func TestSetMatchClear(t *testing.T) {
 	}
 	mustSet(t, s, "home/kitchen/hum", "40")
 	mustSet(t, s, "home/hall/temp", "19")
-	mustSet(t, s, "home", "root")
+	// A User Property posing as a JetStream header is not stored: this
+	// rollup would purge the bucket.
+	rollup := []byte("NATS/1.0\r\nNats-Rollup: all\r\n\r\n")
+	if err := set(t, s, Msg{Topic: []byte("home"), Hdr: rollup, Payload: []byte("root")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.streamInfo().State.Msgs; n != 4 {
+		t.Fatalf("bucket holds %d messages, want 4", n)
+	}
 	if s.Len() != 4 {
 		t.Fatalf("Len %d", s.Len())
 	}

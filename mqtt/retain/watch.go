@@ -110,15 +110,10 @@ type receiver struct {
 }
 
 func (rc *receiver) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
-	buf := make([]byte, len(subj)+len(reply)+len(hdr)+len(data))
-	n := copy(buf, subj)
-	n += copy(buf[n:], reply)
-	h := n
-	n += copy(buf[n:], hdr)
-	copy(buf[n:], data)
-	it := item{cid: rc.cid, subj: string(subj), reply: string(reply), data: buf[n:]}
+	// The payload gets its own allocation: the index keeps it.
+	it := item{cid: rc.cid, subj: string(subj), reply: string(reply), data: append([]byte(nil), data...)}
 	if len(hdr) > 0 {
-		it.hdr = buf[h:n:n]
+		it.hdr = append([]byte(nil), hdr...)
 	}
 	rc.s.work.put(it)
 	return false
