@@ -44,10 +44,11 @@ const (
 
 const (
 	sessionKeyLen  = 4
-	queueKeyLen    = 4 + 8
+	queueKeyMin    = 8 + 4 + 1  // body, session, Seq as a uvarint
+	queueKeyMax    = 8 + 4 + 10 //
 	incomingKeyLen = 4 + 2
 	bodyKeyLen     = 8
-	entryFixed     = 1 + 1 + 1 + 2 // version, bits, flags, packet id; then the body id
+	entryLen       = 1 + 1 + 1 + 2 // version, bits, flags, packet id
 	sessionFixed   = 1 + 1 + 1 + 4 + 8
 )
 
@@ -198,8 +199,8 @@ func decodeSession(v []byte) (*Session, error) {
 // checkEntry reports why e cannot be queued, or nil.
 func checkEntry(e *Entry) error {
 	switch {
-	case e.Body == 0:
-		return fmt.Errorf("%w: entry %d has no body", ErrInvalid, e.Seq)
+	case e.Body == 0 || e.Body > maxBodyID:
+		return fmt.Errorf("%w: entry %d body id %d", ErrInvalid, e.Seq, e.Body)
 	case e.QoS > 2:
 		return fmt.Errorf("%w: entry %d QoS %d", ErrInvalid, e.Seq, e.QoS)
 	case e.Released && e.QoS != 2:
@@ -208,26 +209,28 @@ func checkEntry(e *Entry) error {
 	return nil
 }
 
-// appendEntry appends the entry record (the sequence is in the key):
+// maxBodyID leaves the top bit of a body id free for the index (qent).
+const maxBodyID = 1<<63 - 1
+
+// appendEntry appends the entry record (body, session and Seq are in the
+// key):
 //
 //	version    1 byte, recordVersion
 //	bits       1 byte: QoS bits 0-1, Released bit 2
 //	flags      1 byte, the broker's
 //	packet id  2 bytes, big endian
-//	body       uvarint
 func appendEntry(dst []byte, e *Entry) []byte {
 	bits := e.QoS & entQoSMask
 	if e.Released {
 		bits |= entReleased
 	}
 	dst = append(dst, recordVersion, bits, e.Flags)
-	dst = binary.BigEndian.AppendUint16(dst, e.PacketID)
-	return binary.AppendUvarint(dst, uint64(e.Body))
+	return binary.BigEndian.AppendUint16(dst, e.PacketID)
 }
 
-// decodeEntry decodes an entry record; seq comes from its key.
-func decodeEntry(seq uint64, v []byte) (Entry, error) {
-	if len(v) < entryFixed+1 {
+// decodeEntry decodes an entry record; body and seq come from its key.
+func decodeEntry(body BodyID, seq uint64, v []byte) (Entry, error) {
+	if len(v) != entryLen {
 		return Entry{}, corrupt("entry %d: record of %d bytes", seq, len(v))
 	}
 	if v[0] != recordVersion {
@@ -239,18 +242,11 @@ func decodeEntry(seq uint64, v []byte) (Entry, error) {
 	}
 	e := Entry{
 		Seq:      seq,
+		Body:     body,
 		QoS:      bits & entQoSMask,
 		Released: bits&entReleased != 0,
 		Flags:    v[2],
 		PacketID: binary.BigEndian.Uint16(v[3:5]),
-	}
-	r := reader{b: v[entryFixed:]}
-	e.Body = BodyID(r.uvarint())
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d bytes after the entry", len(r.b))
-	}
-	if r.err != nil {
-		return Entry{}, fmt.Errorf("entry %d: %w", seq, r.err)
 	}
 	if err := checkEntry(&e); err != nil {
 		return Entry{}, corrupt("%v", err)
@@ -258,8 +254,7 @@ func decodeEntry(seq uint64, v []byte) (Entry, error) {
 	return e, nil
 }
 
-// Keys are big endian so that bbolt's byte order is numeric order: a
-// session's queue is one contiguous, Seq-ordered range.
+// Keys are big endian so that bbolt's byte order is numeric order.
 
 func sessionKey(sid uint32) [sessionKeyLen]byte {
 	var k [sessionKeyLen]byte
@@ -278,22 +273,44 @@ func decodeSessionKey(k []byte) (uint32, error) {
 	return sid, nil
 }
 
-func queueKey(sid uint32, seq uint64) [queueKeyLen]byte {
-	var k [queueKeyLen]byte
-	binary.BigEndian.PutUint32(k[:4], sid)
-	binary.BigEndian.PutUint64(k[4:], seq)
+// queueKey is an entry's key: body id, session id, Seq. Keys of one
+// body sort together, so a message fanned out to many sessions is one
+// contiguous run of keys, written into a few pages (keyed by session, a
+// fan-out would rewrite a page per session). The Seq makes the key unique
+// when a session queues one body twice (overlapping subscriptions).
+type queueKey struct {
+	b [queueKeyMax]byte
+	n int
+}
+
+func makeQueueKey(body BodyID, sid uint32, seq uint64) queueKey {
+	var k queueKey
+	binary.BigEndian.PutUint64(k.b[:8], uint64(body))
+	binary.BigEndian.PutUint32(k.b[8:12], sid)
+	k.n = 12 + binary.PutUvarint(k.b[12:], seq)
 	return k
 }
 
-func decodeQueueKey(k []byte) (sid uint32, seq uint64, err error) {
-	if len(k) != queueKeyLen {
-		return 0, 0, corrupt("queue key of %d bytes", len(k))
+func (k *queueKey) bytes() []byte { return k.b[:k.n] }
+
+func decodeQueueKey(k []byte) (body BodyID, sid uint32, seq uint64, err error) {
+	if len(k) < queueKeyMin || len(k) > queueKeyMax {
+		return 0, 0, 0, corrupt("queue key of %d bytes", len(k))
 	}
-	sid = binary.BigEndian.Uint32(k[:4])
-	if sid == 0 {
-		return 0, 0, corrupt("queue key of session id 0")
+	body = BodyID(binary.BigEndian.Uint64(k[:8]))
+	sid = binary.BigEndian.Uint32(k[8:12])
+	if body == 0 || body > maxBodyID || sid == 0 {
+		return 0, 0, 0, corrupt("queue key of body %d session %d", body, sid)
 	}
-	return sid, binary.BigEndian.Uint64(k[4:]), nil
+	r := reader{b: k[12:]}
+	seq = r.uvarint()
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("%d bytes after the queue key", len(r.b))
+	}
+	if r.err != nil {
+		return 0, 0, 0, r.err
+	}
+	return body, sid, seq, nil
 }
 
 func incomingKey(sid uint32, pid uint16) [incomingKeyLen]byte {

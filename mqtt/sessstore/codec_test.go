@@ -81,41 +81,46 @@ func TestDecodeSessionRefuses(t *testing.T) {
 func TestEntryRoundTrip(t *testing.T) {
 	for _, e := range sampleEntries {
 		v := appendEntry(nil, &e)
-		got, err := decodeEntry(e.Seq, v)
+		got, err := decodeEntry(e.Body, e.Seq, v)
 		if err != nil || got != e {
 			t.Fatalf("round trip of %+v: %+v, %v", e, got, err)
 		}
+		k := makeQueueKey(e.Body, 7, e.Seq)
+		if body, sid, seq, err := decodeQueueKey(k.bytes()); err != nil || body != e.Body || sid != 7 || seq != e.Seq {
+			t.Fatalf("queue key of %+v: %d %d %d %v", e, body, sid, seq, err)
+		}
 	}
-	if n := len(appendEntry(nil, &sampleEntries[0])); n != entryFixed+1 {
-		t.Fatalf("a small entry takes %d bytes", n)
+	if n := len(appendEntry(nil, &sampleEntries[0])); n != entryLen {
+		t.Fatalf("an entry takes %d bytes", n)
+	}
+	if k := makeQueueKey(1, 1, 100); len(k.bytes()) != 13 {
+		t.Fatalf("a queue key with a small Seq takes %d bytes", len(k.bytes()))
 	}
 }
 
 func TestDecodeEntryRefuses(t *testing.T) {
 	good := appendEntry(nil, &Entry{Seq: 1, Body: 200, QoS: 2})
 	for name, v := range map[string][]byte{
-		"empty":            nil,
-		"no body":          good[:entryFixed],
-		"version 0":        append([]byte{0}, good[1:]...),
-		"QoS 3":            append([]byte{1, 3}, good[2:]...),
-		"unknown bit":      append([]byte{1, 0x0a}, good[2:]...),
-		"released QoS 1":   append([]byte{1, entReleased | 1}, good[2:]...),
-		"body 0":           append(bytes.Clone(good[:entryFixed]), 0),
-		"overlong body":    append(bytes.Clone(good[:entryFixed]), 0x81, 0x00),
-		"trailing byte":    append(bytes.Clone(good), 7),
-		"truncated varint": append(bytes.Clone(good[:entryFixed]), 0x80),
+		"empty":          nil,
+		"short":          good[:entryLen-1],
+		"version 0":      append([]byte{0}, good[1:]...),
+		"QoS 3":          append([]byte{1, 3}, good[2:]...),
+		"unknown bit":    append([]byte{1, 0x0a}, good[2:]...),
+		"released QoS 1": append([]byte{1, entReleased | 1}, good[2:]...),
+		"trailing byte":  append(bytes.Clone(good), 7),
 	} {
-		if _, err := decodeEntry(1, v); !errors.Is(err, ErrCorrupt) {
+		if _, err := decodeEntry(200, 1, v); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+	for name, body := range map[string]BodyID{"body 0": 0, "body with the top bit": 1 << 63} {
+		if _, err := decodeEntry(body, 1, good); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
 		}
 	}
 }
 
 func TestKeys(t *testing.T) {
-	qk := queueKey(7, 1<<33)
-	if sid, seq, err := decodeQueueKey(qk[:]); err != nil || sid != 7 || seq != 1<<33 {
-		t.Fatalf("queue key: %d %d %v", sid, seq, err)
-	}
 	ik := incomingKey(9, 513)
 	if sid, pid, err := decodeIncomingKey(ik[:]); err != nil || sid != 9 || pid != 513 {
 		t.Fatalf("incoming key: %d %d %v", sid, pid, err)
@@ -128,17 +133,26 @@ func TestKeys(t *testing.T) {
 	if sid, err := decodeSessionKey(sk[:]); err != nil || sid != 3 {
 		t.Fatalf("session key: %d %v", sid, err)
 	}
-	// A session's queue sorts by Seq and stays inside its prefix.
-	a, b, c := queueKey(1, 255), queueKey(1, 256), queueKey(2, 0)
-	if bytes.Compare(a[:], b[:]) >= 0 || bytes.Compare(b[:], c[:]) >= 0 {
+	// A body's entries sort together, whatever their session and Seq.
+	a, b, c := makeQueueKey(1, 9, 1<<40), makeQueueKey(2, 1, 1), makeQueueKey(256, 1, 1)
+	if bytes.Compare(a.bytes(), b.bytes()) >= 0 || bytes.Compare(b.bytes(), c.bytes()) >= 0 {
 		t.Fatal("queue keys out of order")
 	}
-	zero := [][]byte{make([]byte, 4), make([]byte, 12), make([]byte, 6), make([]byte, 8), {1}}
+	for name, k := range map[string][]byte{
+		"short":          make([]byte, queueKeyMin-1),
+		"body 0":         append(make([]byte, 8), 0, 0, 0, 1, 1),
+		"session 0":      append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, 0, 0, 0, 0, 1),
+		"overlong seq":   append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, 0, 0, 0, 1, 0x81, 0),
+		"trailing bytes": append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, 0, 0, 0, 1, 1, 1),
+		"long":           make([]byte, queueKeyMax+1),
+	} {
+		if _, _, _, err := decodeQueueKey(k); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("queue key %s: %v", name, err)
+		}
+	}
+	zero := [][]byte{make([]byte, 4), nil, make([]byte, 6), make([]byte, 8), {1}}
 	if _, err := decodeSessionKey(zero[0]); !errors.Is(err, ErrCorrupt) {
 		t.Error("session id 0 accepted")
-	}
-	if _, _, err := decodeQueueKey(zero[1]); !errors.Is(err, ErrCorrupt) {
-		t.Error("queue key of session 0 accepted")
 	}
 	if _, _, err := decodeIncomingKey(zero[2]); !errors.Is(err, ErrCorrupt) {
 		t.Error("incoming key of session 0 accepted")
@@ -178,22 +192,33 @@ func FuzzDecodeSession(f *testing.F) {
 	})
 }
 
-// FuzzDecodeEntry: the same for entry records.
+// FuzzDecodeEntry: the same for entry records with their keys.
 func FuzzDecodeEntry(f *testing.F) {
 	for _, e := range sampleEntries {
-		f.Add(e.Seq, appendEntry(nil, &e))
+		k := makeQueueKey(e.Body, 3, e.Seq)
+		f.Add(k.bytes(), appendEntry(nil, &e))
 	}
-	f.Add(uint64(0), []byte{})
-	f.Add(uint64(1), []byte{1, 0, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
-	f.Fuzz(func(t *testing.T, seq uint64, v []byte) {
-		e, err := decodeEntry(seq, v)
+	f.Add([]byte{}, []byte{})
+	f.Add(make([]byte, queueKeyMin), []byte{1, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		body, sid, seq, err := decodeQueueKey(k)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
 			}
 			return
 		}
-		if e.Seq != seq || checkEntry(&e) != nil {
+		if again := makeQueueKey(body, sid, seq); !bytes.Equal(again.bytes(), k) {
+			t.Fatalf("queue key %x re-encodes to %x", k, again.bytes())
+		}
+		e, err := decodeEntry(body, seq, v)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if e.Seq != seq || e.Body != body || checkEntry(&e) != nil {
 			t.Fatalf("decoded entry %+v is not valid", e)
 		}
 		if again := appendEntry(nil, &e); !bytes.Equal(again, v) {
@@ -202,24 +227,17 @@ func FuzzDecodeEntry(f *testing.F) {
 	})
 }
 
-// FuzzDecodeKeys: every key decoder refuses what its encoder cannot
+// FuzzDecodeKeys: every other key decoder refuses what its encoder cannot
 // produce and round-trips what it accepts.
 func FuzzDecodeKeys(f *testing.F) {
-	sk, qk, ik, bk := sessionKey(1), queueKey(2, 3), incomingKey(4, 5), bodyKey(6)
-	for _, k := range [][]byte{sk[:], qk[:], ik[:], bk[:], {}, make([]byte, 12)} {
+	sk, ik, bk := sessionKey(1), incomingKey(4, 5), bodyKey(6)
+	for _, k := range [][]byte{sk[:], ik[:], bk[:], {}, make([]byte, 12)} {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, k []byte) {
 		if sid, err := decodeSessionKey(k); err == nil {
 			if again := sessionKey(sid); !bytes.Equal(again[:], k) {
 				t.Fatalf("session key %x", k)
-			}
-		} else if !errors.Is(err, ErrCorrupt) {
-			t.Fatal(err)
-		}
-		if sid, seq, err := decodeQueueKey(k); err == nil {
-			if again := queueKey(sid, seq); !bytes.Equal(again[:], k) {
-				t.Fatalf("queue key %x", k)
 			}
 		} else if !errors.Is(err, ErrCorrupt) {
 			t.Fatal(err)

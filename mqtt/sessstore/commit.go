@@ -212,22 +212,27 @@ type txn struct {
 	// arena holds entry records: bbolt keeps Put values until the
 	// transaction ends, so it only grows within one.
 	arena []byte
-	keys  [][queueKeyLen]byte    // scratch for prefix deletes
 	ikeys [][incomingKeyLen]byte // scratch for prefix deletes
 }
 
 type undoKind uint8
 
 const (
-	undoSession undoKind = iota
-	undoRef
+	undoSession undoKind = iota // client's *sessInfo was info (nil: none)
+	undoLastSeq                 // info.lastSeq was seq
+	undoAppend                  // info.queue grew by one
+	undoDelete                  // q was removed from info.queue at pos
+	undoSet                     // info.queue[pos] was q
+	undoRef                     // refs[body] was refs (had: present)
 )
 
 type undo struct {
 	kind   undoKind
 	had    bool
 	client string
-	info   sessInfo
+	info   *sessInfo
+	pos    int
+	q      qent
 	body   BodyID
 	refs   uint32
 }
@@ -247,8 +252,13 @@ func (t *txn) bind(tx *bolt.Tx) {
 	t.queueB = tx.Bucket(bucketQueue)
 	t.incomingB = tx.Bucket(bucketIncoming)
 	t.bodyB = tx.Bucket(bucketBodies)
-	// Body ids only grow: fill pages before splitting them.
+	// Body and session ids only grow, and queue keys start with the body
+	// id: fill pages before splitting them (half the pages of bbolt's
+	// default for appends). A record that grows later splits its page
+	// once.
 	t.bodyB.FillPercent = 1.0
+	t.sessB.FillPercent = 1.0
+	t.queueB.FillPercent = 1.0
 }
 
 // end forgets the undo log after a commit.
@@ -268,11 +278,19 @@ func (t *txn) rollback() {
 		u := &t.undo[i]
 		switch u.kind {
 		case undoSession:
-			if u.had {
+			if u.info != nil {
 				x.sessions[u.client] = u.info
 			} else {
 				delete(x.sessions, u.client)
 			}
+		case undoLastSeq:
+			u.info.lastSeq = u.q.seq
+		case undoAppend:
+			u.info.queue = u.info.queue[:len(u.info.queue)-1]
+		case undoDelete:
+			u.info.queue = slices.Insert(u.info.queue, u.pos, u.q)
+		case undoSet:
+			u.info.queue[u.pos] = u.q
 		case undoRef:
 			if u.had {
 				x.refs[u.body] = u.refs
@@ -285,16 +303,13 @@ func (t *txn) rollback() {
 	t.end()
 }
 
-func (t *txn) setSession(client string, info sessInfo) {
-	old, had := t.x.sessions[client]
-	t.undo = append(t.undo, undo{kind: undoSession, had: had, client: client, info: old})
-	t.x.sessions[client] = info
-}
-
-func (t *txn) deleteSessionInfo(client string) {
-	old := t.x.sessions[client]
-	t.undo = append(t.undo, undo{kind: undoSession, had: true, client: client, info: old})
-	delete(t.x.sessions, client)
+func (t *txn) setSession(client string, info *sessInfo) {
+	t.undo = append(t.undo, undo{kind: undoSession, client: client, info: t.x.sessions[client]})
+	if info == nil {
+		delete(t.x.sessions, client)
+	} else {
+		t.x.sessions[client] = info
+	}
 }
 
 func (t *txn) setRef(id BodyID, n uint32) {
@@ -304,17 +319,25 @@ func (t *txn) setRef(id BodyID, n uint32) {
 }
 
 // decRef drops one reference to id; a body at 0 is decided by finish.
-// A count already at 0 or missing (an entry whose body was lost, kept
-// because the repair at Open could not commit) stays so.
 func (t *txn) decRef(id BodyID) {
 	n := t.x.refs[id]
 	if n == 0 {
-		return
+		return // cannot happen: the index counts what it holds
 	}
 	t.setRef(id, n-1)
 	if n == 1 {
 		t.touched = append(t.touched, id)
 	}
+}
+
+// removeAt drops info.queue[pos] from the index.
+func (t *txn) removeAt(info *sessInfo, pos int) {
+	t.undo = append(t.undo, undo{kind: undoDelete, info: info, pos: pos, q: info.queue[pos]})
+	info.queue = slices.Delete(info.queue, pos, pos+1)
+	if c := cap(info.queue); c > 64 && len(info.queue) < c/4 {
+		info.queue = slices.Clip(slices.Clone(info.queue)) // a drained backlog gives its memory back
+	}
+	t.x.entries--
 }
 
 func rule(err error) error { return &ruleError{err: err} }
@@ -340,14 +363,14 @@ func (t *txn) apply(ops []op) error {
 		case opRemove:
 			err = t.remove(o)
 		case opAddIncoming:
-			info, ok := t.x.sessions[o.client]
-			if !ok {
+			info := t.x.sessions[o.client]
+			if info == nil {
 				return rule(fmt.Errorf("%w: incoming QoS 2 id for %q", ErrNoSession, o.client))
 			}
 			k := incomingKey(info.sid, o.pid)
 			err = t.incomingB.Put(k[:], []byte{})
 		case opRemoveIncoming:
-			if info, ok := t.x.sessions[o.client]; ok {
+			if info := t.x.sessions[o.client]; info != nil {
 				k := incomingKey(info.sid, o.pid)
 				err = t.incomingB.Delete(k[:])
 			}
@@ -360,13 +383,13 @@ func (t *txn) apply(ops []op) error {
 }
 
 func (t *txn) putSession(o *op) error {
-	info, ok := t.x.sessions[o.client]
-	if !ok {
+	info := t.x.sessions[o.client]
+	if info == nil {
 		sid, err := t.x.allocSid()
 		if err != nil {
 			return rule(err)
 		}
-		info = sessInfo{sid: sid}
+		info = &sessInfo{sid: sid}
 		t.setSession(o.client, info)
 	}
 	k := sessionKey(info.sid)
@@ -374,9 +397,9 @@ func (t *txn) putSession(o *op) error {
 }
 
 func (t *txn) enqueue(o *op) error {
-	info, ok := t.x.sessions[o.client]
+	info := t.x.sessions[o.client]
 	switch {
-	case !ok:
+	case info == nil:
 		return rule(fmt.Errorf("%w: enqueue for %q", ErrNoSession, o.client))
 	case o.e.Seq <= info.lastSeq:
 		return rule(fmt.Errorf("%w: enqueue %d for %q after %d", ErrSeqOrder, o.e.Seq, o.client, info.lastSeq))
@@ -390,37 +413,41 @@ func (t *txn) enqueue(o *op) error {
 	}
 	start := len(t.arena)
 	t.arena = appendEntry(t.arena, &o.e)
-	k := queueKey(info.sid, o.e.Seq)
-	if err := t.queueB.Put(k[:], t.arena[start:len(t.arena):len(t.arena)]); err != nil {
+	k := makeQueueKey(o.e.Body, info.sid, o.e.Seq)
+	if err := t.queueB.Put(k.bytes(), t.arena[start:len(t.arena):len(t.arena)]); err != nil {
 		return err
 	}
+	t.undo = append(t.undo, undo{kind: undoLastSeq, info: info, q: qent{seq: info.lastSeq}}, undo{kind: undoAppend, info: info})
 	info.lastSeq = o.e.Seq
-	t.setSession(o.client, info)
+	info.queue = append(info.queue, newQent(&o.e)) // Seq above all: the end
 	t.x.entries++
 	return nil
 }
 
-// stored reads the client's entry seq, if there is one.
-func (t *txn) stored(client string, seq uint64) (k [queueKeyLen]byte, e Entry, ok bool, err error) {
-	info, found := t.x.sessions[client]
-	if !found {
-		return k, e, false, nil
+// stored finds the client's entry seq in the index.
+func (t *txn) stored(client string, seq uint64) (*sessInfo, int, bool) {
+	info := t.x.sessions[client]
+	if info == nil {
+		return nil, 0, false
 	}
-	k = queueKey(info.sid, seq)
-	v := t.queueB.Get(k[:])
-	if v == nil {
-		return k, e, false, nil
-	}
-	if e, err = decodeEntry(seq, v); err != nil {
-		return k, e, false, rule(fmt.Errorf("session %q: %w", client, err))
-	}
-	return k, e, true, nil
+	pos, ok := info.find(seq)
+	return info, pos, ok
 }
 
 func (t *txn) update(o *op) error {
-	k, e, ok, err := t.stored(o.client, o.e.Seq)
+	info, pos, ok := t.stored(o.client, o.e.Seq)
 	if !ok {
-		return err
+		return nil
+	}
+	q := info.queue[pos]
+	k := makeQueueKey(q.id(), info.sid, q.seq)
+	v := t.queueB.Get(k.bytes())
+	if v == nil {
+		return fmt.Errorf("session %q entry %d: %w: in the index, not in the file", o.client, q.seq, ErrCorrupt)
+	}
+	e, err := decodeEntry(q.id(), q.seq, v)
+	if err != nil {
+		return rule(fmt.Errorf("session %q: %w", o.client, err))
 	}
 	e.PacketID, e.Flags = o.e.PacketID, o.e.Flags
 	if o.e.Released && !e.Released {
@@ -428,64 +455,51 @@ func (t *txn) update(o *op) error {
 			return rule(fmt.Errorf("%w: entry %d of %q released at QoS %d", ErrInvalid, e.Seq, o.client, e.QoS))
 		}
 		e.Released = true
+		t.undo = append(t.undo, undo{kind: undoSet, info: info, pos: pos, q: q})
+		info.queue[pos] = newQent(&e)
 		t.decRef(e.Body)
 	}
 	start := len(t.arena)
 	t.arena = appendEntry(t.arena, &e)
-	return t.queueB.Put(k[:], t.arena[start:len(t.arena):len(t.arena)])
+	return t.queueB.Put(k.bytes(), t.arena[start:len(t.arena):len(t.arena)])
 }
 
 func (t *txn) remove(o *op) error {
-	k, e, ok, err := t.stored(o.client, o.e.Seq)
+	info, pos, ok := t.stored(o.client, o.e.Seq)
 	if !ok {
+		return nil
+	}
+	q := info.queue[pos]
+	k := makeQueueKey(q.id(), info.sid, q.seq)
+	if err := t.queueB.Delete(k.bytes()); err != nil {
 		return err
 	}
-	if err := t.queueB.Delete(k[:]); err != nil {
-		return err
+	if !q.released() {
+		t.decRef(q.id())
 	}
-	if !e.Released {
-		t.decRef(e.Body)
-	}
-	t.x.entries--
+	t.removeAt(info, pos)
 	return nil
 }
 
 // deleteSession removes a session with its queue and incoming ids.
 func (t *txn) deleteSession(client string) error {
-	info, ok := t.x.sessions[client]
-	if !ok {
+	info := t.x.sessions[client]
+	if info == nil {
 		return nil
 	}
+	for _, q := range info.queue {
+		k := makeQueueKey(q.id(), info.sid, q.seq)
+		if err := t.queueB.Delete(k.bytes()); err != nil {
+			return err
+		}
+		if !q.released() {
+			t.decRef(q.id())
+		}
+	}
+	t.x.entries -= len(info.queue)
 	prefix := sessionKey(info.sid)
 	// Keys are collected in chunks and then deleted: deleting under an
 	// iterating bbolt cursor can skip keys.
-	for {
-		t.keys = t.keys[:0]
-		c := t.queueB.Cursor()
-		for k, v := c.Seek(prefix[:]); k != nil && hasPrefix(k, prefix[:]) && len(t.keys) < 1024; k, v = c.Next() {
-			_, seq, err := decodeQueueKey(k)
-			if err != nil {
-				return rule(fmt.Errorf("session %q: %w", client, err))
-			}
-			e, err := decodeEntry(seq, v)
-			if err != nil {
-				return rule(fmt.Errorf("session %q: %w", client, err))
-			}
-			if !e.Released {
-				t.decRef(e.Body)
-			}
-			t.keys = append(t.keys, [queueKeyLen]byte(k))
-		}
-		if len(t.keys) == 0 {
-			break
-		}
-		for i := range t.keys {
-			if err := t.queueB.Delete(t.keys[i][:]); err != nil {
-				return err
-			}
-		}
-		t.x.entries -= len(t.keys)
-	}
 	for {
 		t.ikeys = t.ikeys[:0]
 		c := t.incomingB.Cursor()
@@ -507,7 +521,8 @@ func (t *txn) deleteSession(client string) error {
 	if err := t.sessB.Delete(prefix[:]); err != nil {
 		return err
 	}
-	t.deleteSessionInfo(client)
+	// The old info, queue included, stays untouched for a rollback.
+	t.setSession(client, nil)
 	return nil
 }
 

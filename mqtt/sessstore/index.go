@@ -1,18 +1,20 @@
 package sessstore
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// index is what the store keeps in memory to write compact keys and to
-// know when a body is garbage, rebuilt by scan at Open. Only the
-// committer goroutine touches it once Open returns. It costs, per
-// session, one map entry (client id, session id, last sequence) and, per
-// referenced body, one map entry: nothing per queued entry.
+// index is what the store keeps in memory, rebuilt by scan at Open: each
+// session's id and, for each queued entry, its Seq and body (16 bytes),
+// which is what turns Remove(client, seq) and Update into the entry's key
+// (queue keys start with the body, codec.go); and each referenced body's
+// count. Only the committer goroutine touches it once Open returns.
 type index struct {
-	sessions map[string]sessInfo
+	sessions map[string]*sessInfo
 	// refs counts, per stored body, the entries that reference it (not
 	// Released). A body is stored exactly while it has a count above 0;
 	// within a commit a count may touch 0 and rise again before the
@@ -28,6 +30,32 @@ type index struct {
 type sessInfo struct {
 	sid     uint32
 	lastSeq uint64 // highest Seq enqueued (or stored) for the session
+	queue   []qent // the stored entries, by Seq
+}
+
+// qent is one stored entry in the index: its Seq and body id, with the
+// body's top bit (unused by ids, see maxBodyID) set once it is Released.
+type qent struct {
+	seq  uint64
+	body uint64
+}
+
+const qentReleased = 1 << 63
+
+func (q qent) id() BodyID     { return BodyID(q.body &^ qentReleased) }
+func (q qent) released() bool { return q.body&qentReleased != 0 }
+
+func newQent(e *Entry) qent {
+	q := qent{seq: e.Seq, body: uint64(e.Body)}
+	if e.Released {
+		q.body |= qentReleased
+	}
+	return q
+}
+
+// find returns the position of seq in the queue.
+func (s *sessInfo) find(seq uint64) (int, bool) {
+	return slices.BinarySearchFunc(s.queue, seq, func(q qent, seq uint64) int { return cmp.Compare(q.seq, seq) })
 }
 
 // allocSid returns an unused session id. Ids are handed out in order; in
@@ -59,9 +87,9 @@ func (x *index) allocSid() (uint32, error) {
 // scan builds the index from the file and repairs what it finds
 // inconsistent (see Open). It runs before the committer starts.
 func (s *Store) scan() error {
-	x := index{sessions: make(map[string]sessInfo), refs: make(map[BodyID]uint32), nextSid: 1}
+	x := index{sessions: make(map[string]*sessInfo), refs: make(map[BodyID]uint32), nextSid: 1}
 	var (
-		bySid          = make(map[uint32]string)
+		bySid          = make(map[uint32]*sessInfo)
 		orphanQueue    [][]byte // entries and incoming ids of missing sessions
 		orphanIncoming [][]byte
 		orphanBodies   [][]byte
@@ -81,8 +109,9 @@ func (s *Store) scan() error {
 			if old, dup := x.sessions[sess.ClientID]; dup {
 				return corrupt("client %q stored as sessions %d and %d", sess.ClientID, old.sid, sid)
 			}
-			x.sessions[sess.ClientID] = sessInfo{sid: sid}
-			bySid[sid] = sess.ClientID
+			info := &sessInfo{sid: sid}
+			x.sessions[sess.ClientID] = info
+			bySid[sid] = info
 			x.nextSid = max(x.nextSid, sid+1)
 			if sid == ^uint32(0) {
 				x.nextSid, x.wrapped = 1, true
@@ -92,28 +121,26 @@ func (s *Store) scan() error {
 			return err
 		}
 		if err := tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-			sid, seq, err := decodeQueueKey(k)
+			body, sid, seq, err := decodeQueueKey(k)
 			if err != nil {
 				return err
 			}
-			client, ok := bySid[sid]
+			// Released entries keep their body's id: never hand it out
+			// again while an entry names it.
+			maxBody = max(maxBody, body)
+			info, ok := bySid[sid]
 			if !ok {
 				orphanQueue = append(orphanQueue, append([]byte(nil), k...))
 				return nil
 			}
-			e, err := decodeEntry(seq, v)
+			e, err := decodeEntry(body, seq, v)
 			if err != nil {
-				return fmt.Errorf("session %q: %w", client, err)
+				return fmt.Errorf("session %d: %w", sid, err)
 			}
-			info := x.sessions[client]
-			info.lastSeq = seq // keys come in order
-			x.sessions[client] = info
+			info.queue = append(info.queue, newQent(&e))
 			if !e.Released {
 				x.refs[e.Body]++
 			}
-			// Released entries keep their body's id: never hand it out
-			// again while an entry names it.
-			maxBody = max(maxBody, e.Body)
 			x.entries++
 			return nil
 		}); err != nil {
@@ -148,34 +175,32 @@ func (s *Store) scan() error {
 	if err != nil {
 		return err
 	}
-	// Entries whose body is missing: nothing can deliver them.
+	// Keys come by body: order each queue by Seq. Entries whose body is
+	// missing go: nothing can deliver them.
 	var dangling [][]byte
-	missing := false
-	for id := range x.refs {
-		missing = missing || !stored[id]
-	}
-	if missing {
-		err := s.db.View(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
-				sid, seq, _ := decodeQueueKey(k)
-				if _, ok := bySid[sid]; !ok {
-					return nil
-				}
-				e, _ := decodeEntry(seq, v) // decoded once above
-				if !e.Released && !stored[e.Body] {
-					dangling = append(dangling, append([]byte(nil), k...))
-					x.entries--
-				}
-				return nil
-			})
-		})
-		if err != nil {
-			return err
-		}
-		for id := range x.refs {
-			if !stored[id] {
-				delete(x.refs, id)
+	for sid, info := range bySid {
+		slices.SortFunc(info.queue, func(a, b qent) int { return cmp.Compare(a.seq, b.seq) })
+		for i := 1; i < len(info.queue); i++ {
+			if info.queue[i].seq == info.queue[i-1].seq {
+				return corrupt("session %d queues Seq %d twice", sid, info.queue[i].seq)
 			}
+		}
+		info.queue = slices.DeleteFunc(info.queue, func(q qent) bool {
+			if q.released() || stored[q.id()] {
+				return false
+			}
+			k := makeQueueKey(q.id(), sid, q.seq)
+			dangling = append(dangling, slices.Clone(k.bytes()))
+			x.entries--
+			return true
+		})
+		if n := len(info.queue); n > 0 {
+			info.lastSeq = info.queue[n-1].seq
+		}
+	}
+	for id := range x.refs {
+		if !stored[id] {
+			delete(x.refs, id)
 		}
 	}
 	s.idx = x
@@ -201,7 +226,8 @@ func (s *Store) scan() error {
 		"entries_without_session", len(orphanQueue), "incoming_without_session", len(orphanIncoming),
 		"entries_without_body", len(dangling)}
 	if err != nil {
-		// The index already leaves them out; they only take space.
+		// The index already leaves them out (the next Open tries again);
+		// they only take space.
 		s.log.Warn("sessstore: could not delete leftovers at start-up", append(attrs, "err", err)...)
 		return nil
 	}

@@ -1,6 +1,7 @@
 package sessstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,8 +90,9 @@ type Store struct {
 	compactFailed time.Time
 	refillFailed  time.Time
 
-	statsMu sync.Mutex
-	stats   Stats
+	statsMu     sync.Mutex
+	stats       Stats
+	writtenBase int64 // bbolt's page bytes count at the last publishStats
 }
 
 // request is one applied batch waiting for its commit.
@@ -109,6 +111,10 @@ type Stats struct {
 	Commits  int64 // write transactions committed since Open
 	Batches  int64 // batches committed since Open
 	Compacts int   // compactions since Open
+	// Written is the bytes of pages committed since Open: bbolt writes
+	// every page a transaction changes, whole (and a meta page, not
+	// counted). What the store costs an SD card.
+	Written int64
 }
 
 var (
@@ -304,85 +310,94 @@ func (s *Store) Body(id BodyID) ([]byte, error) {
 	return out, nil
 }
 
-// Load calls fn once per stored session, in the order sessions were
-// first stored, with its queue in Seq order and its incoming QoS 2 packet
-// ids in order. Call it at start-up, before any Apply. fn runs outside
-// any transaction (it may call Body); what it is given is its own. An
-// error from fn stops Load and is returned.
+// Load calls fn once per stored session, in session id order (the order
+// in which they were first stored), with its queue in Seq order and its
+// incoming QoS 2 packet ids in order. Call it at start-up, before any
+// Apply. It reads the file in one pass and holds every queue in memory
+// until fn has seen it; fn runs outside any transaction (it may call
+// Body), and what it is given is its own. An error from fn stops Load and
+// is returned.
 func (s *Store) Load(fn func(sess *Session, queue []Entry, incoming []uint16) error) error {
-	next := uint32(1)
-	for {
-		var (
-			sess     *Session
-			queue    []Entry
-			incoming []uint16
-			found    bool
-		)
-		err := s.view(func(tx *bolt.Tx) error {
-			start := sessionKey(next)
-			k, v := tx.Bucket(bucketSessions).Cursor().Seek(start[:])
-			if k == nil {
-				return nil
-			}
+	var all []loaded
+	err := s.view(func(tx *bolt.Tx) error {
+		bySid := make(map[uint32]*loaded)
+		if err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			sid, err := decodeSessionKey(k)
 			if err != nil {
 				return err
 			}
-			if sess, err = decodeSession(v); err != nil {
+			sess, err := decodeSession(v)
+			if err != nil {
 				return fmt.Errorf("session %d: %w", sid, err)
 			}
-			found, next = true, sid+1
-			if queue, err = loadQueue(tx, sid); err != nil {
-				return fmt.Errorf("session %q: %w", sess.ClientID, err)
-			}
-			incoming, err = loadIncoming(tx, sid)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sessstore: load: %w", err)
-		}
-		if !found {
+			all = append(all, loaded{Sess: *sess, sid: sid})
 			return nil
-		}
-		if err := fn(sess, queue, incoming); err != nil {
+		}); err != nil {
 			return err
 		}
-		if next == 0 {
-			return nil // the last possible session id
+		for i := range all {
+			bySid[all[i].sid] = &all[i]
 		}
+		bodies := tx.Bucket(bucketBodies)
+		// Entries come in body order: look each body up once.
+		lastBody, lastStored := BodyID(0), false
+		if err := tx.Bucket(bucketQueue).ForEach(func(k, v []byte) error {
+			body, sid, seq, err := decodeQueueKey(k)
+			if err != nil {
+				return err
+			}
+			l := bySid[sid]
+			if l == nil {
+				return nil // a leftover Open could not delete
+			}
+			e, err := decodeEntry(body, seq, v)
+			if err != nil {
+				return fmt.Errorf("session %q: %w", l.Sess.ClientID, err)
+			}
+			if !e.Released && body != lastBody {
+				bk := bodyKey(body)
+				lastBody, lastStored = body, bodies.Get(bk[:]) != nil
+			}
+			if !e.Released && !lastStored {
+				return nil // its body is lost (see Open)
+			}
+			l.Queue = append(l.Queue, e)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketIncoming).ForEach(func(k, _ []byte) error {
+			sid, pid, err := decodeIncomingKey(k)
+			if err != nil {
+				return err
+			}
+			if l := bySid[sid]; l != nil {
+				l.Incoming = append(l.Incoming, pid)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("sessstore: load: %w", err)
 	}
+	for i := range all {
+		l := &all[i]
+		// Queue keys come by body: put each queue in Seq order.
+		slices.SortFunc(l.Queue, func(a, b Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+		if err := fn(&l.Sess, l.Queue, l.Incoming); err != nil {
+			return err
+		}
+		all[i] = loaded{} // fn owns it now
+	}
+	return nil
 }
 
-func loadQueue(tx *bolt.Tx, sid uint32) ([]Entry, error) {
-	var out []Entry
-	prefix := sessionKey(sid)
-	c := tx.Bucket(bucketQueue).Cursor()
-	for k, v := c.Seek(prefix[:]); k != nil && hasPrefix(k, prefix[:]); k, v = c.Next() {
-		_, seq, err := decodeQueueKey(k)
-		if err != nil {
-			return nil, err
-		}
-		e, err := decodeEntry(seq, v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-func loadIncoming(tx *bolt.Tx, sid uint32) ([]uint16, error) {
-	var out []uint16
-	prefix := sessionKey(sid)
-	c := tx.Bucket(bucketIncoming).Cursor()
-	for k, _ := c.Seek(prefix[:]); k != nil && hasPrefix(k, prefix[:]); k, _ = c.Next() {
-		_, pid, err := decodeIncomingKey(k)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pid)
-	}
-	return out, nil
+// loaded is one session as Load reads it.
+type loaded struct {
+	Sess     Session
+	Queue    []Entry
+	Incoming []uint16
+	sid      uint32
 }
 
 func hasPrefix(k, prefix []byte) bool {
@@ -399,11 +414,12 @@ func (s *Store) Stats() Stats {
 // publishStats copies the committer's counts into Stats after a commit
 // (or at Open), with the file's size and free pages.
 func (s *Store) publishStats(commits, batches int64) {
-	var size, free int64
+	var size, free, written int64
 	s.dbMu.RLock()
 	if s.db != nil {
 		st := s.db.Stats()
 		free = int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize)
+		written = st.TxStats.GetPageAlloc()
 		_ = s.db.View(func(tx *bolt.Tx) error {
 			size = tx.Size()
 			return nil
@@ -415,6 +431,11 @@ func (s *Store) publishStats(commits, batches int64) {
 	s.stats.Entries = s.idx.entries
 	s.stats.Bodies = len(s.idx.refs)
 	s.stats.FileSize, s.stats.FileFree = size, free
+	if written < s.writtenBase {
+		s.writtenBase = 0 // a compaction's new file counts from 0
+	}
+	s.stats.Written += written - s.writtenBase
+	s.writtenBase = written
 	s.stats.Commits += commits
 	s.stats.Batches += batches
 	s.statsMu.Unlock()

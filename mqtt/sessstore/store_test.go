@@ -45,13 +45,6 @@ func session(id string) *Session {
 	return &Session{ClientID: id, Version: 5, Expiry: 3600, Subs: []Sub{{Filter: "t/" + id + "/#", QoS: 1}}}
 }
 
-// loaded is what Load returned for one session.
-type loaded struct {
-	Sess     Session
-	Queue    []Entry
-	Incoming []uint16
-}
-
 func loadAll(t testing.TB, s *Store) map[string]loaded {
 	t.Helper()
 	out := make(map[string]loaded)
@@ -59,7 +52,7 @@ func loadAll(t testing.TB, s *Store) map[string]loaded {
 		if _, dup := out[sess.ClientID]; dup {
 			t.Errorf("Load gave %q twice", sess.ClientID)
 		}
-		out[sess.ClientID] = loaded{*sess, queue, incoming}
+		out[sess.ClientID] = loaded{Sess: *sess, Queue: queue, Incoming: incoming}
 		return nil
 	})
 	if err != nil {
@@ -576,15 +569,15 @@ func TestOpenSweepsLeftovers(t *testing.T) {
 	}
 	orphan, missing := bodyKey(id+10), BodyID(id+20)
 	put(bucketBodies, orphan[:], []byte("orphan"))
-	qk := queueKey(77, 1) // session 77 does not exist
-	put(bucketQueue, qk[:], appendEntry(nil, &Entry{Seq: 1, Body: id, QoS: 1}))
+	qk := makeQueueKey(id, 77, 1) // session 77 does not exist
+	put(bucketQueue, qk.bytes(), appendEntry(nil, &Entry{Seq: 1, Body: id, QoS: 1}))
 	ik := incomingKey(77, 5)
 	put(bucketIncoming, ik[:], nil)
 	sk := sessionKey(1)
-	dk := queueKey(1, 2) // session a, body missing
-	put(bucketQueue, dk[:], appendEntry(nil, &Entry{Seq: 2, Body: missing, QoS: 1}))
-	rk := queueKey(1, 3) // released: needs no body
-	put(bucketQueue, rk[:], appendEntry(nil, &Entry{Seq: 3, Body: missing, QoS: 2, Released: true}))
+	dk := makeQueueKey(missing, 1, 2) // session a, body missing
+	put(bucketQueue, dk.bytes(), appendEntry(nil, &Entry{Seq: 2, Body: missing, QoS: 1}))
+	rk := makeQueueKey(missing, 1, 3) // released: needs no body
+	put(bucketQueue, rk.bytes(), appendEntry(nil, &Entry{Seq: 3, Body: missing, QoS: 2, Released: true}))
 	db.Close()
 
 	s = openTest(t, Options{Path: path})
@@ -608,7 +601,7 @@ func TestOpenSweepsLeftovers(t *testing.T) {
 		for _, c := range []struct {
 			bucket []byte
 			key    []byte
-		}{{bucketBodies, orphan[:]}, {bucketQueue, qk[:]}, {bucketIncoming, ik[:]}, {bucketQueue, dk[:]}} {
+		}{{bucketBodies, orphan[:]}, {bucketQueue, qk.bytes()}, {bucketIncoming, ik[:]}, {bucketQueue, dk.bytes()}} {
 			if tx.Bucket(c.bucket).Get(c.key) != nil {
 				t.Errorf("leftover %s/%x still in the file", c.bucket, c.key)
 			}
