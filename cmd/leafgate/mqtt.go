@@ -1,24 +1,30 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
 	"github.com/leafgate/leafgate/mqtt"
+	"github.com/leafgate/leafgate/mqtt/retain"
 	"github.com/leafgate/leafgate/mqtt/sessstore"
+	"github.com/leafgate/leafgate/mqtt/topic"
 )
 
 // mqttService is the running MQTT side: the broker, its session store and
 // (with JetStream) its retained messages.
 type mqttService struct {
-	broker *mqtt.Broker
-	st     *sessstore.Store
-	addr   net.Addr
+	broker   *mqtt.Broker
+	st       *sessstore.Store
+	retained *retain.Store
+	addr     net.Addr
 }
 
 // startMQTT starts the MQTT listener on srv. Persistent sessions are kept
@@ -56,6 +62,19 @@ func startMQTT(cfg *Config, srv *server.Server, log *slog.Logger) (*mqttService,
 		}
 		svc.st = st
 		opts.Sessions = st
+		if m.RetainedBucket != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			rs, err := retain.Open(ctx, srv.Router(), retain.Options{Bucket: m.RetainedBucket, Logger: log})
+			cancel()
+			if err != nil {
+				svc.close()
+				return nil, fmt.Errorf("mqtt retained messages (mqtt.retained_bucket %s): %w", m.RetainedBucket, err)
+			}
+			svc.retained = rs
+			opts.Retained = mqtt.RetainKV(rs)
+			// Retained state changes only through MQTT retain semantics.
+			opts.Reserved = append(slices.Clone(topic.Internal), rs.SubjectPrefix())
+		}
 	} else {
 		log.Warn("mqtt without jetstream: sessions are kept in memory only and retain is not available")
 	}
@@ -96,6 +115,9 @@ func startMQTT(cfg *Config, srv *server.Server, log *slog.Logger) (*mqttService,
 func (s *mqttService) close() {
 	if s.broker != nil {
 		s.broker.Close()
+	}
+	if s.retained != nil {
+		s.retained.Close()
 	}
 	if s.st != nil {
 		_ = s.st.Close()

@@ -199,3 +199,69 @@ func TestMQTTAckedSurvivesKillNineUnderLoad(t *testing.T) {
 			len(lostStream), head(lostStream), len(lostSession), head(lostSession))
 	}
 }
+
+// Retained messages live in the KV bucket mqtt_retained: set by MQTT, seen
+// by nats.go's KV API, delivered on subscribe, kept across kill -9, and
+// cleared by an empty retained publish.
+func TestMQTTRetainedInKV(t *testing.T) {
+	b := mqttpeer.StartLeafgate(t, mqttpeer.LeafgateOptions{})
+	pub, _ := pahoConnect(t, b, "ret-pub", true, nil)
+	waitToken(t, "retain", pub.Publish("ret/room1/temp", 1, true, "21.5"))
+	waitToken(t, "retain", pub.Publish("ret/room2/temp", 1, true, "19"))
+	pub.Disconnect(0)
+
+	nc, err := nats.Connect(b.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), mqttWait)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "mqtt_retained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "ret.room1.temp")
+	if err != nil || string(e.Value()) != "21.5" {
+		t.Fatalf("KV get: %v %v", e, err)
+	}
+	nc.Close()
+
+	b.Crash(t)
+
+	in := newInbox()
+	sub, _ := pahoConnect(t, b, "ret-sub", true, func(_ mqtt.Client, m mqtt.Message) {
+		in.add(fmt.Sprintf("%s %v %s", m.Topic(), m.Retained(), m.Payload()))
+	})
+	waitToken(t, "subscribe", sub.Subscribe("ret/+/temp", 1, nil))
+	got := in.wait(t, 2)
+	if !(strings.Join(got, "|") == "ret/room1/temp true 21.5|ret/room2/temp true 19" ||
+		strings.Join(got, "|") == "ret/room2/temp true 19|ret/room1/temp true 21.5") {
+		t.Fatalf("retained after kill -9: %q", got)
+	}
+
+	// An empty retained publish clears it, in the KV bucket too.
+	pub2, _ := pahoConnect(t, b, "ret-pub2", true, nil)
+	waitToken(t, "clear", pub2.Publish("ret/room1/temp", 1, true, ""))
+	nc, err = nats.Connect(b.NATSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ = jetstream.New(nc)
+	kv, err = js.KeyValue(ctx, "mqtt_retained")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, "ret.room1.temp"); err == nil {
+		t.Fatal("cleared retained message still in the KV bucket")
+	}
+	in2 := newInbox()
+	sub2, _ := pahoConnect(t, b, "ret-sub2", true, func(_ mqtt.Client, m mqtt.Message) {
+		in2.add(fmt.Sprintf("%s %v %s", m.Topic(), m.Retained(), m.Payload()))
+	})
+	waitToken(t, "subscribe", sub2.Subscribe("ret/#", 1, nil))
+	if got := in2.wait(t, 1); got[0] != "ret/room2/temp true 19" {
+		t.Fatalf("after clear: %q", got)
+	}
+}
