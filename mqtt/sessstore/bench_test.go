@@ -150,6 +150,7 @@ func TestFootprint10000Sessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.Stats()
+	b = s.NewBatch()
 	for seq := uint64(2); seq <= 50; seq++ {
 		b.Reset()
 		id := b.AddBody(make([]byte, 256))

@@ -60,8 +60,8 @@ type Options struct {
 // (Load). Its methods are safe for concurrent use.
 //
 // Goroutines and locks: one committer goroutine does every write and owns
-// idx (the in-memory index: session ids, last sequences and body reference
-// counts). Apply only queues a copy of the batch on reqs. Readers (Body,
+// idx (the in-memory index: session ids, last sequences, each queued
+// entry's Seq and body, body reference counts) and txn. Apply only queues a copy of the batch on reqs. Readers (Body,
 // Load) take dbMu for reading around each read transaction; compaction
 // takes it for writing to swap the file. Lock order: applyMu, then dbMu,
 // then statsMu; none is held across a callback.
@@ -264,10 +264,16 @@ func (s *Store) NewBatch() *Batch { return &Batch{s: s} }
 // Apply does no I/O. It blocks only while Options.MaxPending batches
 // (default 1024) already wait for the committer. done runs on the
 // committer goroutine, in commit order: it must not block, and must not
-// wait for another Apply.
+// wait for another Apply. Only a batch refused before it is queued (an
+// invalid change recorded by the Batch, a batch of another Store, a
+// closed Store) has done called at once, from Apply.
 func (s *Store) Apply(b *Batch, done func(error)) {
 	if b.err != nil {
 		done(b.err)
+		return
+	}
+	if b.s != nil && b.s != s {
+		done(fmt.Errorf("%w: a batch made by another Store", ErrInvalid))
 		return
 	}
 	r := &request{ops: slices.Clone(b.ops), done: done}
