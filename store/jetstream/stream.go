@@ -65,6 +65,8 @@ type stream struct {
 	schedules  map[string]*schedEntry // pending message schedules by subject (schedules.go)
 	schedNext  int64                  // earliest schedule, valid unless schedDirty
 	schedDirty bool
+	// tickDue: the wake timer fired during a commit; tick after it.
+	tickDue bool
 }
 
 type dedupEntry struct {
@@ -315,13 +317,23 @@ func (ms *stream) run() {
 		case res := <-ms.committed:
 			ms.committing = false
 			ms.finish(res)
+			if ms.tickDue {
+				ms.tickDue = false
+				ms.tick()
+			}
 			if ms.in.len() > 0 {
 				inBatch = ms.in.take(inBatch)
 				ms.ingest(inBatch)
 			}
 		case <-ms.wake.C:
 			ms.wakeAt = time.Time{}
-			ms.tick()
+			if ms.committing {
+				// Expiry, markers and schedules assign sequences, which
+				// must follow the batch in flight: after its commit.
+				ms.tickDue = true
+			} else {
+				ms.tick()
+			}
 		}
 		ms.persistConsumers(false)
 		ms.flush()
