@@ -154,7 +154,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	}
 	var mq *mqttService
 	if cfg.MQTT.Enabled {
-		if mq, err = startMQTT(cfg, srv, log); err != nil {
+		if mq, err = startMQTT(cfg, srv, js, log); err != nil {
 			log.Error("mqtt start failed", "err", err)
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime

@@ -16,6 +16,7 @@ import (
 	"github.com/leafgate/leafgate/mqtt/retain"
 	"github.com/leafgate/leafgate/mqtt/sessstore"
 	"github.com/leafgate/leafgate/mqtt/topic"
+	"github.com/leafgate/leafgate/store/jetstream"
 )
 
 // mqttService is the running MQTT side: the broker, its session store and
@@ -30,7 +31,7 @@ type mqttService struct {
 // startMQTT starts the MQTT listener on srv. Persistent sessions are kept
 // under the JetStream store directory; without JetStream they live in
 // memory only, and retain is not available.
-func startMQTT(cfg *Config, srv *server.Server, log *slog.Logger) (*mqttService, error) {
+func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog.Logger) (*mqttService, error) {
 	m := cfg.MQTT
 	opts := mqtt.Options{
 		Router:           srv.Router(),
@@ -52,10 +53,11 @@ func startMQTT(cfg *Config, srv *server.Server, log *slog.Logger) (*mqttService,
 	qos := byte(m.NATSQoS)
 	opts.NATSQoS = &qos
 	svc := &mqttService{}
-	if cfg.JetStream.Enabled {
+	if js != nil {
 		st, err := sessstore.Open(sessstore.Options{
-			Path:   filepath.Join(cfg.JetStream.StoreDir, "mqtt", "sessions.db"),
-			Logger: log,
+			Path:    filepath.Join(cfg.JetStream.StoreDir, "mqtt", "sessions.db"),
+			Reserve: js.Reserve(), // one reserve for every file of the store
+			Logger:  log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("mqtt sessions: %w", err)

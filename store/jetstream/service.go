@@ -343,3 +343,8 @@ func (s *Service) EndPullRequests() {
 		})
 	}
 }
+
+// Reserve is the store's space reserve (nil without one), for other files
+// under the store directory to share: MQTT's session store spends it the
+// same way on a full disk.
+func (s *Service) Reserve() *msgstore.Reserve { return s.reserve }
