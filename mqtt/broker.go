@@ -50,6 +50,10 @@ type Options struct {
 	// MaxSessionExpiry caps a session's expiry interval (0: no cap, a 5.0
 	// client's value or 3.1.1's "never" stands).
 	MaxSessionExpiry time.Duration
+	// MaxKeepAlive caps the keep alive of 5.0 clients (and gives one to
+	// those that ask for none) through CONNACK's Server Keep Alive; 0 means
+	// no cap. At most 65535 s.
+	MaxKeepAlive time.Duration
 	// ConnectTimeout is how long a new connection has to send CONNECT.
 	// Default 10 s.
 	ConnectTimeout time.Duration
@@ -122,6 +126,9 @@ func (o Options) withDefaults() Options {
 		o.TopicAliasMaximum = 0
 	case o.TopicAliasMaximum > 65535:
 		o.TopicAliasMaximum = 65535
+	}
+	if o.MaxKeepAlive > 65535*time.Second {
+		o.MaxKeepAlive = 65535 * time.Second
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = DefaultConnectTimeout

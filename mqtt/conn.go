@@ -32,6 +32,9 @@ type conn struct {
 	perms     *auth.Checker
 	keepAlive time.Duration
 	willSent  bool
+	// problemInfo: the 5.0 client accepts Reason Strings and User
+	// Properties on acks (Request Problem Information, default 1).
+	problemInfo bool
 
 	// Read loop state.
 	rbuf      []byte

@@ -94,6 +94,12 @@ func (c *conn) onConnect(pkt []byte) error {
 	}
 	c.clientID = clientID
 	c.keepAlive = time.Duration(p.KeepAlive) * time.Second
+	c.problemInfo = c.v == packet.V5 && (!p.Props.Has(packet.PropRequestProblemInfo) || p.Props.RequestProblemInfo == 1)
+	serverKeepAlive := false
+	if max := o.MaxKeepAlive; max > 0 && c.v == packet.V5 && (c.keepAlive == 0 || c.keepAlive > max) {
+		c.keepAlive = max // Server Keep Alive [MQTT-3.2.2-21]
+		serverKeepAlive = true
+	}
 	c.maxIn = o.MaxPacketSize
 
 	s, present := c.b.attach(c, clientID, p.CleanStart, expiry, w)
@@ -113,6 +119,10 @@ func (c *conn) onConnect(pkt []byte) error {
 		if o.Retained == nil {
 			pr.RetainAvailable = 0
 			pr.Set(packet.PropRetainAvailable)
+		}
+		if serverKeepAlive {
+			pr.ServerKeepAlive = uint16(c.keepAlive / time.Second)
+			pr.Set(packet.PropServerKeepAlive)
 		}
 		if assigned {
 			pr.AssignedClientID = []byte(clientID)

@@ -20,6 +20,7 @@ type inboundAck struct {
 	typ  packet.Type
 	pid  uint16
 	code packet.ReasonCode
+	why  string // 5.0 Reason String for an error code
 	done bool
 	drop bool // 3.1.1 store failure: no ack, so the client sends it again
 	conf router.Confirm
@@ -44,6 +45,7 @@ func (a *inboundAck) confirmed(err error) {
 	if err != nil {
 		if c.v == packet.V5 {
 			a.code = storeErrorCode(err)
+			a.why = "not stored: " + err.Error()
 		} else {
 			a.drop = true
 		}
@@ -78,6 +80,13 @@ func (c *conn) releaseAcksLocked() {
 			continue
 		}
 		ack := packet.Ack{PacketType: a.typ, PacketID: a.pid, Code: a.code}
+		if a.why != "" && c.problemInfo && len(a.why) < 1024 {
+			ack.Props.ReasonString = []byte(a.why)
+			ack.Props.Set(packet.PropReasonString)
+			if c.maxOut > 0 && ack.Len(c.v) > c.maxOut { // [MQTT-3.4.2-2]
+				ack.Props = packet.Properties{}
+			}
+		}
 		c.out = ack.Append(c.out, c.v)
 	}
 	if n > 0 {
@@ -153,7 +162,7 @@ func (c *conn) onPublish(p *packet.Publish) error {
 		return err
 	}
 	if code != 0 {
-		c.refusePublish(p, code)
+		c.refusePublish(p, code, reasonText(code, c.subjBuf))
 		return nil
 	}
 
@@ -252,7 +261,7 @@ func (c *conn) checkPublish(p *packet.Publish, name []byte) (packet.ReasonCode, 
 // refusePublish answers a refused publish: in 5.0 an ack with code; in
 // 3.1.1 the message is dropped and acknowledged, since the client would
 // otherwise resend it forever.
-func (c *conn) refusePublish(p *packet.Publish, code packet.ReasonCode) {
+func (c *conn) refusePublish(p *packet.Publish, code packet.ReasonCode, why string) {
 	if p.QoS == 0 {
 		return
 	}
@@ -262,7 +271,7 @@ func (c *conn) refusePublish(p *packet.Publish, code packet.ReasonCode) {
 	}
 	a := c.queueAck(typ, p.PacketID)
 	if c.v == packet.V5 {
-		a.code = code
+		a.code, a.why = code, why
 	}
 	if p.QoS == 2 && c.v == packet.V5 {
 		s := c.s
@@ -273,6 +282,7 @@ func (c *conn) refusePublish(p *packet.Publish, code packet.ReasonCode) {
 	c.mu.Lock()
 	a.done = true
 	c.releaseAcksLocked()
+	c.kickLocked()
 	c.mu.Unlock()
 }
 
@@ -300,4 +310,17 @@ func (c *conn) onPubrel(pid uint16) error {
 	s.persistIncoming(pid, false, &a.conf)
 	a.conf.Release()
 	return nil
+}
+
+// reasonText is the Reason String for a refused publish.
+func reasonText(code packet.ReasonCode, subj []byte) string {
+	switch code {
+	case packet.NotAuthorized:
+		return "not authorized to publish to " + string(subj)
+	case packet.PayloadFormatInvalid:
+		return "payload is not UTF-8 although its Payload Format Indicator says so"
+	case packet.TopicNameInvalid:
+		return "topic name cannot be mapped to a NATS subject"
+	}
+	return ""
 }

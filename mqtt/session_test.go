@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -444,5 +445,94 @@ func TestPublishThenDisconnectInOneWrite(t *testing.T) {
 		if m.Payload[0] != '0'+byte(i) {
 			t.Fatalf("got %q", m.Payload)
 		}
+	}
+}
+
+// durableProbe stands for a stream: it registers with the publisher's
+// Confirm and reports the store done only when the test says so.
+type durableProbe struct {
+	mu    sync.Mutex
+	confs []*router.Confirm
+	got   chan struct{}
+}
+
+func (d *durableProbe) Deliver(*router.Sub, []byte, []byte, []byte, []byte) bool { return false }
+func (d *durableProbe) Flush()                                                   {}
+func (d *durableProbe) DeliverFrom(p *router.Publisher, _ *router.Sub, _, _, _, _ []byte) bool {
+	if p.Confirm != nil {
+		p.Confirm.Add()
+		d.mu.Lock()
+		d.confs = append(d.confs, p.Confirm)
+		d.mu.Unlock()
+		d.got <- struct{}{}
+	}
+	return false
+}
+
+// A PUBACK waits until every durable receiver of the message has synced
+// it; a failed store gets 0x97 in 5.0 and no PUBACK at all in 3.1.1; and
+// PUBACKs keep the order the PUBLISHes came in even when the stores finish
+// out of order.
+func TestPubackWaitsForDurableStore(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	d := &durableProbe{got: make(chan struct{}, 16)}
+	if err := r.Subscribe(&router.Sub{Subject: "tele.>", Receiver: d}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("dp"), CleanStart: true})
+	c.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("tele/a"), Payload: []byte("1")})
+	c.send(&packet.Publish{QoS: 1, PacketID: 2, Topic: []byte("tele/a"), Payload: []byte("2")})
+	<-d.got
+	<-d.got
+	if p, err := c.tryRead(300 * time.Millisecond); err == nil {
+		t.Fatalf("%+v before the store synced", p)
+	}
+	d.mu.Lock()
+	first, second := d.confs[0], d.confs[1]
+	d.mu.Unlock()
+	second.Done(errors.New("disk full"))
+	if p, err := c.tryRead(300 * time.Millisecond); err == nil {
+		t.Fatalf("%+v out of order: the first publish is not stored yet", p)
+	}
+	first.Done(nil)
+	a1 := c.read().(*packet.Ack)
+	a2 := c.read().(*packet.Ack)
+	if a1.PacketID != 1 || a1.Code != 0 || a2.PacketID != 2 || a2.Code != packet.UnspecifiedError && a2.Code != packet.QuotaExceeded {
+		t.Fatalf("acks %+v %+v", a1, a2)
+	}
+
+	// 3.1.1: no PUBACK for the message that was not stored.
+	c3, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("dp3"), CleanStart: true})
+	c3.send(&packet.Publish{QoS: 1, PacketID: 5, Topic: []byte("tele/b"), Payload: []byte("x")})
+	<-d.got
+	d.mu.Lock()
+	last := d.confs[len(d.confs)-1]
+	d.mu.Unlock()
+	last.Done(errors.New("stream full"))
+	if p, err := c3.tryRead(300 * time.Millisecond); err == nil {
+		t.Fatalf("3.1.1 client acknowledged a message that was not stored: %+v", p)
+	}
+}
+
+func TestServerKeepAliveAndReasonStrings(t *testing.T) {
+	_, addr := startBroker(t, Options{MaxKeepAlive: 30 * time.Second})
+	c, ack := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("ka"), CleanStart: true, KeepAlive: 0})
+	if !ack.Props.Has(packet.PropServerKeepAlive) || ack.Props.ServerKeepAlive != 30 {
+		t.Fatalf("CONNACK %+v", ack.Props)
+	}
+	c.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("$SYS/x")})
+	a := c.read().(*packet.Ack)
+	if a.Code != packet.NotAuthorized || !strings.Contains(string(a.Props.ReasonString), "not authorized") {
+		t.Fatalf("ack %+v", a)
+	}
+	// Request Problem Information 0: no Reason String.
+	cp := packet.Connect{ClientID: []byte("np"), CleanStart: true}
+	cp.Props.RequestProblemInfo = 0
+	cp.Props.Set(packet.PropRequestProblemInfo)
+	c2, _ := dial(t, addr, packet.V5, cp)
+	c2.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("$SYS/x")})
+	if a := c2.read().(*packet.Ack); a.Code != packet.NotAuthorized || a.Props.Has(packet.PropReasonString) {
+		t.Fatalf("ack %+v", a)
 	}
 }

@@ -79,6 +79,7 @@ type MQTTConfig struct {
 	MaxQueuedBytes    Size          `mapstructure:"max_queued_bytes"`
 	TopicAliasMaximum int           `mapstructure:"topic_alias_maximum"`
 	MaxSessionExpiry  time.Duration `mapstructure:"max_session_expiry"`
+	MaxKeepAlive      time.Duration `mapstructure:"max_keepalive"`
 	ConnectTimeout    time.Duration `mapstructure:"connect_timeout"`
 	NATSQoS           int           `mapstructure:"nats_qos"`
 	RetainedBucket    string        `mapstructure:"retained_bucket"`
@@ -706,6 +707,9 @@ func (m *MQTTConfig) validate(c *Config) error {
 	}
 	if m.MaxSessionExpiry < 0 {
 		return errors.New("mqtt.max_session_expiry: must not be negative")
+	}
+	if m.MaxKeepAlive < 0 || m.MaxKeepAlive > 65535*time.Second {
+		return errors.New("mqtt.max_keepalive: must be between 0 and 65535s")
 	}
 	if m.ConnectTimeout <= 0 {
 		return errors.New("mqtt.connect_timeout: must be positive")

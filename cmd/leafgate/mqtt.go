@@ -43,6 +43,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		MaxQueued:        m.MaxQueuedMessages,
 		MaxQueuedBytes:   int(m.MaxQueuedBytes),
 		MaxSessionExpiry: m.MaxSessionExpiry,
+		MaxKeepAlive:     m.MaxKeepAlive,
 		ConnectTimeout:   m.ConnectTimeout,
 		MaxPending:       int(min(cfg.MaxPending, 64<<20)),
 	}

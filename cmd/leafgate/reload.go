@@ -66,6 +66,7 @@ var reloadKeys = map[string]int{
 	"mqtt.max_queued_bytes":    keyRestart,
 	"mqtt.topic_alias_maximum": keyRestart,
 	"mqtt.max_session_expiry":  keyRestart,
+	"mqtt.max_keepalive":       keyRestart,
 	"mqtt.connect_timeout":     keyRestart,
 	"mqtt.nats_qos":            keyRestart,
 	"mqtt.retained_bucket":     keyRestart,
