@@ -164,6 +164,7 @@ func (s *Store) SubjectPrefix() string { return s.prefix }
 
 // Close stops watching the bucket. Sets waiting for their PubAck fail with
 // ErrClosed (their done runs before Close returns), as do later ones.
+// Close must not be called from a done callback or from Match's fn.
 func (s *Store) Close() {
 	s.once.Do(func() {
 		close(s.quit)
@@ -218,8 +219,10 @@ func (s *Store) Match(filter []byte, fn func(Msg)) {
 // that has no retained message and no Set on its way writes nothing.
 //
 // done is never called on Set's caller's goroutine, except after Close,
-// when it gets ErrClosed at once. Sets of one goroutine are stored in the
-// order they were made.
+// when it gets ErrClosed at once; it must not block for long (it holds up
+// other Sets' callbacks). Sets of one goroutine are stored in the order
+// they were made, but the done calls of different Sets may come in any
+// order.
 func (s *Store) Set(m Msg, done func(error)) {
 	if err := checkTopic(m.Topic); err != nil {
 		s.post(func() { done(fmt.Errorf("%w: %q", err, m.Topic)) })

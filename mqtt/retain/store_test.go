@@ -663,3 +663,21 @@ func TestOpenWithoutJetStream(t *testing.T) {
 		t.Fatalf("%d subscriptions left behind", r.Count())
 	}
 }
+
+// Open returns with the whole bucket loaded, also when another watch on
+// the stream keeps it ticking (its first heartbeat may come before the
+// first delivery).
+func TestOpenLoadsAll(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	s := e.open(Options{heartbeat: 100 * time.Millisecond})
+	for i := range 30 {
+		mustSet(t, s, fmt.Sprintf("k/%d", i), "v")
+	}
+	for i := range 20 {
+		fresh := e.open(Options{heartbeat: 100 * time.Millisecond})
+		if n := fresh.Len(); n != 30 {
+			t.Fatalf("open %d loaded %d of 30", i, n)
+		}
+		fresh.Close()
+	}
+}

@@ -144,6 +144,10 @@ func (s *Store) loop() {
 			s.ix.expire(time.Now().UnixNano())
 			s.mu.Unlock()
 		case <-dog.C:
+			// Deliveries and heartbeats already queued count.
+			buf = s.work.take(buf)
+			s.handle(buf)
+			clear(buf)
 			if time.Since(s.w.active) > 3*s.hb {
 				s.log.Warn("mqtt retained messages: the bucket watch went quiet; starting it again", "bucket", s.bucket, "consumer", s.w.name)
 				s.restartWatch()
@@ -286,7 +290,22 @@ func (s *Store) control(it *item) {
 			return
 		}
 	}
-	if bytes.Contains(it.hdr, []byte("Idle Heartbeat")) {
+	if !s.w.synced && bytes.Contains(it.hdr, []byte("Idle Heartbeat")) {
+		s.checkSynced()
+	}
+}
+
+// checkSynced asks the consumer whether it has delivered everything, for
+// a sync whose pending count does not add up (the initial count includes
+// values removed before they could be delivered). A heartbeat alone does
+// not say so: the first one may come before the first delivery.
+func (s *Store) checkSynced() {
+	var info consumerResp
+	if err := s.api(context.Background(), "CONSUMER.INFO."+s.stream+"."+s.w.name, nil, &info); err != nil {
+		s.log.Debug("mqtt retained messages: watch consumer info", "bucket", s.bucket, "err", err)
+		return
+	}
+	if info.NumPending == 0 && info.Delivered.Consumer == s.w.dseq {
 		s.synced()
 	}
 }
