@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -534,5 +535,69 @@ func TestServerKeepAliveAndReasonStrings(t *testing.T) {
 	c2.send(&packet.Publish{QoS: 1, PacketID: 1, Topic: []byte("$SYS/x")})
 	if a := c2.read().(*packet.Ack); a.Code != packet.NotAuthorized || a.Props.Has(packet.PropReasonString) {
 		t.Fatalf("ack %+v", a)
+	}
+}
+
+// A client silent for 1.5 times its keep alive is disconnected: 5.0 with
+// DISCONNECT 0x8D [MQTT-3.1.2-22]; a connection that never sends CONNECT is
+// closed after ConnectTimeout.
+func TestKeepAliveAndConnectTimeout(t *testing.T) {
+	_, addr := startBroker(t, Options{ConnectTimeout: 300 * time.Millisecond})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("quiet"), CleanStart: true, KeepAlive: 1})
+	start := time.Now()
+	d, ok := c.read().(*packet.Disconnect)
+	if !ok || d.Code != packet.KeepAliveTimeout {
+		t.Fatalf("got %+v", d)
+	}
+	if el := time.Since(start); el < 1400*time.Millisecond {
+		t.Fatalf("disconnected after %v, before 1.5 × keep alive", el)
+	}
+	// A PINGREQ in time keeps it open.
+	p, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("pinger"), CleanStart: true, KeepAlive: 1})
+	for range 3 {
+		time.Sleep(700 * time.Millisecond)
+		p.send(&packet.Pingreq{})
+		if _, ok := p.read().(*packet.Pingresp); !ok {
+			t.Fatal("no PINGRESP")
+		}
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection without CONNECT got data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a connection without CONNECT was not closed")
+	}
+}
+
+// Over a connection limit the server calls Reject: the client reads a
+// CONNACK refusing it in its own version.
+func TestRejectAnswersInTheClientsVersion(t *testing.T) {
+	b, err := New(Options{Router: router.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, v := range []packet.Version{packet.V311, packet.V5} {
+		srv, cli := net.Pipe()
+		go func() {
+			b.Reject(srv)
+			srv.Close()
+		}()
+		c := &testClient{t: t, nc: cli, v: v}
+		c.send(&packet.Connect{ClientID: []byte("x"), CleanStart: true})
+		ack, ok := c.read().(*packet.Connack)
+		want := packet.ReasonCode(packet.ServerBusy)
+		if v == packet.V311 {
+			want = packet.ConnackServerUnavailable
+		}
+		if !ok || ack.Code != want {
+			t.Fatalf("v%d: got %+v", v, ack)
+		}
+		cli.Close()
 	}
 }
