@@ -61,7 +61,6 @@ type stream struct {
 	persistAt  time.Time // when dirty consumer state is next written
 	wake       *time.Timer
 	wakeAt     time.Time
-	tickDue    bool                   // the wake fired; tick once no batch is in flight
 	schedules  map[string]*schedEntry // pending message schedules by subject (schedules.go)
 	schedNext  int64                  // earliest schedule, valid unless schedDirty
 	schedDirty bool
@@ -308,13 +307,6 @@ func (ms *stream) run() {
 			}
 		case <-ms.wake.C:
 			ms.wakeAt = time.Time{}
-			ms.tickDue = true
-		}
-		if ms.tickDue && !ms.committing {
-			// Timed work waits for the batch in flight: the projected
-			// state does not see it, so expiring now could remove a
-			// message (or write its delete marker) a second time.
-			ms.tickDue = false
 			ms.tick()
 		}
 		ms.persistConsumers(false)
