@@ -8,9 +8,10 @@ import (
 	"github.com/leafgate/leafgate/leaf/proto"
 )
 
-// Headers this package writes on the KV messages it stores, and takes off
-// the header blocks it hands out (Msg.Hdr): the topic and expiry travel in
-// Msg's own fields, and Nats-TTL is JetStream's business (see owned).
+// Headers this package writes on the KV messages it stores. Msg.Hdr
+// never carries HdrTopic (the topic is Msg.Topic) or Nats-TTL (JetStream's
+// business, see owned); it carries HdrExpires exactly when Msg.Expires is
+// set, written from it.
 const (
 	// HdrTopic carries the exact topic name, for NATS applications reading
 	// the bucket; the key alone also gives it back (TopicOf). Left out when
@@ -78,6 +79,24 @@ func userHeader(hdr []byte) []byte {
 		return nil
 	}
 	return append(out, '\r', '\n')
+}
+
+// handedHeader is the header block Match hands out: user (already
+// userHeader) plus HdrExpires when the message expires, so the broker's
+// header parser finds the expiry where it writes it, whether the message
+// came from MQTT or was put by a NATS application with a TTL.
+func handedHeader(user []byte, expires int64) []byte {
+	if expires == 0 {
+		return user
+	}
+	b := make([]byte, 0, len(user)+64)
+	b = append(b, hdrStart...)
+	if len(user) > len(hdrStart) {
+		b = append(b, user[len(hdrStart):len(user)-2]...)
+	}
+	b = append(b, HdrExpires+": "...)
+	b = time.Unix(0, expires).UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, "\r\n\r\n"...)
 }
 
 // storedHeader is the header block of a retained message in the bucket:

@@ -50,6 +50,28 @@ func TestStoredHeader(t *testing.T) {
 	}
 }
 
+func TestHandedHeader(t *testing.T) {
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	for _, tc := range []struct {
+		user    string
+		expires int64
+		want    string
+	}{
+		{"", 0, ""},
+		{"NATS/1.0\r\nA: b\r\n\r\n", 0, "NATS/1.0\r\nA: b\r\n\r\n"},
+		{"", exp, "NATS/1.0\r\nNmqtt-Expires: 2030-01-02T03:04:05Z\r\n\r\n"},
+		{"NATS/1.0\r\nA: b\r\n\r\n", exp, "NATS/1.0\r\nA: b\r\nNmqtt-Expires: 2030-01-02T03:04:05Z\r\n\r\n"},
+	} {
+		var user []byte
+		if tc.user != "" {
+			user = []byte(tc.user)
+		}
+		if got := string(handedHeader(user, tc.expires)); got != tc.want {
+			t.Errorf("handedHeader(%q, %d) = %q, want %q", tc.user, tc.expires, got, tc.want)
+		}
+	}
+}
+
 func TestStoredExpiry(t *testing.T) {
 	ts := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	for _, tc := range []struct {

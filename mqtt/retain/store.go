@@ -22,8 +22,9 @@ type Msg struct {
 	// Hdr is the NATS header block the broker built for the message (its
 	// QoS and MQTT 5 properties), nil for none. It is stored as the KV
 	// message's headers, with this package's own (HdrTopic, HdrExpires,
-	// Nats-TTL) added and any Nats-… or KV-Operation header left out;
-	// Match hands it back without those.
+	// Nats-TTL) added and any Nats-… or KV-Operation header left out.
+	// Match hands it back without HdrTopic and Nats-TTL, and with
+	// HdrExpires written from Expires when that is set (never otherwise).
 	Hdr     []byte
 	Payload []byte
 	// Expires is when the message expires, in unix nanoseconds; 0 never.
@@ -245,14 +246,15 @@ func (s *Store) Set(m Msg, done func(error)) {
 		e.gone = true
 		hdr = purgeHeader(int64(markerTTL / time.Second))
 	} else {
-		e.hdr = userHeader(m.Hdr)
+		user := userHeader(m.Hdr)
+		e.hdr = handedHeader(user, m.Expires)
 		e.payload = append([]byte(nil), m.Payload...)
 		e.expires = m.Expires
 		var ttl int64
 		if m.Expires != 0 {
 			ttl = ttlSeconds(m.Expires, now)
 		}
-		hdr = storedHeader(e.hdr, topic, m.Expires, ttl)
+		hdr = storedHeader(user, topic, m.Expires, ttl)
 		payload = m.Payload
 		s.mu.Lock()
 		s.inflight[key]++

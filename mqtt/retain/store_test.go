@@ -32,7 +32,7 @@ type env struct {
 func newEnv(t *testing.T, dir string) *env {
 	t.Helper()
 	r := router.New()
-	js, err := jetstream.Open(jetstream.Config{Dir: dir}, r)
+	js, err := jetstream.Open(jetstream.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(tlog{t}, nil))}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,8 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("reopened: %d %q", len(got), got)
 	}
 	s.Match([]byte("dev/x"), func(m Msg) {
-		if string(m.Hdr) != "NATS/1.0\r\nNmqtt-Pub: 1\r\n\r\n" || m.Expires < time.Now().Add(59*time.Minute).UnixNano() {
+		want := "NATS/1.0\r\nNmqtt-Pub: 1\r\nNmqtt-Expires: " + time.Unix(0, m.Expires).UTC().Format(time.RFC3339Nano) + "\r\n\r\n"
+		if string(m.Hdr) != want || m.Expires < time.Now().Add(59*time.Minute).UnixNano() {
 			t.Errorf("reopened dev/x: %q expires %v", m.Hdr, time.Unix(0, m.Expires))
 		}
 	})
@@ -448,7 +449,7 @@ func TestNATSWrites(t *testing.T) {
 	e.kvPut("ttl", []byte("NATS/1.0\r\nNats-TTL: 1\r\n\r\n"), "brief")
 	eventually(t, "a NATS put with a TTL", func() bool { return s.Len() == 1 })
 	s.Match([]byte("ttl"), func(m Msg) {
-		if m.Expires == 0 || m.Hdr != nil {
+		if m.Expires == 0 || string(m.Hdr) != "NATS/1.0\r\nNmqtt-Expires: "+time.Unix(0, m.Expires).UTC().Format(time.RFC3339Nano)+"\r\n\r\n" {
 			t.Errorf("TTL put: expires %d hdr %q", m.Expires, m.Hdr)
 		}
 	})

@@ -330,9 +330,9 @@ func (s *Store) delivered(it *item) {
 		if deleted(it.hdr) {
 			e.gone = true
 		} else {
-			e.hdr = userHeader(it.hdr)
-			e.payload = it.data
 			e.expires = storedExpiry(it.hdr, md.ts)
+			e.hdr = handedHeader(userHeader(it.hdr), e.expires)
+			e.payload = it.data
 		}
 		s.mu.Lock()
 		s.ix.fromWatch(e, time.Now().UnixNano())
