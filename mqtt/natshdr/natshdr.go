@@ -23,7 +23,9 @@
 //	<key>: <value>             each User Property, in order, when the key is
 //	                           a valid NATS header name and neither key nor
 //	                           value holds CR or LF; others are left out and
-//	                           counted (Dropped).
+//	                           counted (Dropped), as are keys starting with
+//	                           Nats- or Nmqtt- and KV-Operation, which
+//	                           would steer JetStream or leafgate.
 //
 // NATS → MQTT reads the same headers; every other header, apart from the
 // status line and the Nmqtt- ones, becomes a User Property. A NATS
@@ -143,9 +145,14 @@ func headerValueOK(v []byte) bool {
 }
 
 // reservedKey: user properties may not pose as the headers this package
-// writes, which would change the message's QoS or expiry.
+// writes (which would change the message's QoS or expiry), nor as the
+// headers that steer JetStream and KV (Nats-Rollup would purge a stream,
+// Nats-Expected-* and Nats-TTL change what is stored, KV-Operation deletes
+// a key): an MQTT client gets no more power over streams than its
+// publishes give it.
 func reservedKey(k []byte) bool {
-	return hasPrefixFold(k, "Nmqtt-") || string(k) == ContentType
+	return hasPrefixFold(k, "Nmqtt-") || hasPrefixFold(k, "Nats-") || string(k) == ContentType ||
+		bytes.EqualFold(k, []byte("KV-Operation"))
 }
 
 func hasPrefixFold(b []byte, p string) bool {

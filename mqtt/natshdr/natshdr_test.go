@@ -27,10 +27,13 @@ func TestRoundTrip(t *testing.T) {
 		{Key: []byte("b"), Value: []byte("two\r\nlines")},
 		{Key: []byte("Nmqtt-Pub"), Value: []byte("2")},
 		{Key: []byte("a"), Value: []byte("again")},
+		{Key: []byte("Nats-Rollup"), Value: []byte("all")},
+		{Key: []byte("nats-expected-last-sequence"), Value: []byte("1")},
+		{Key: []byte("KV-Operation"), Value: []byte("PURGE")},
 	}
 	hdr, dropped := natshdr.Append(nil, 1, true, &in, exp)
-	if dropped != 3 {
-		t.Fatalf("dropped %d, want 3", dropped)
+	if dropped != 6 {
+		t.Fatalf("dropped %d, want 6", dropped)
 	}
 	if got := proto.HeaderGet(hdr, natshdr.Pub); string(got) != "13" {
 		t.Fatalf("Nmqtt-Pub %q, want 13 (QoS 1, retain|qos<<1)", got)

@@ -195,28 +195,3 @@ func TestIngestLimitRefuses(t *testing.T) {
 		t.Fatalf("stored %d, want the %d not refused and the first", stored, total-refused)
 	}
 }
-
-// A per-message TTL that runs out while a batch is committing is expired
-// after that commit: its delete marker takes the sequence after the
-// batch's, not one the batch already used (msgstore refused the next
-// batch with "sequence out of order" when the wake timer ran mid-commit).
-func TestExpiryDuringCommitKeepsSequences(t *testing.T) {
-	e := openEnvConfig(t, Config{Dir: t.TempDir()})
-	e.createStream(jsapi.StreamConfig{Name: "S", Subjects: []string{"s.>"}, AllowMsgTTL: true,
-		SubjectDeleteMarkerTTL: time.Minute})
-	if ack := e.pubHdr("s.short", map[string]string{"Nats-TTL": "1s"}, "x"); ack.Error != nil {
-		t.Fatalf("publish: %+v", ack.Error)
-	}
-	ms := e.svc.lookup("S")
-	held, release := holdCommits(t, ms.file)
-	e.r.Publish(&router.Publisher{}, []byte("s.long"), nil, nil, []byte("y"))
-	waitHeld(t, held)
-	time.Sleep(1500 * time.Millisecond) // the TTL runs out while the commit is held
-	release()
-	for i := range 3 {
-		if ack := e.publish("s.after", "z"); ack.Error != nil {
-			t.Fatalf("publish %d after the expiry: %+v", i, ack.Error)
-		}
-	}
-	waitFor(t, func() bool { return e.streamMsgs("S") == 5 }, "long, the marker and three more")
-}
