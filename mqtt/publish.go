@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
@@ -96,17 +97,31 @@ func (c *conn) releaseAcksLocked() {
 	}
 }
 
-// storeErrorCode maps a store's refusal to a 5.0 reason code.
+// storeErrorCode maps a stream's refusal to a 5.0 reason code: a limit
+// (max_msgs, max_bytes, max_msgs_per_subject with discard new, the
+// account's store limits, a full disk) is 0x97 Quota exceeded, a stream
+// refusing for load (429) 0x96 Message rate too high, a failed write 0x80,
+// any other refusal (a sealed stream) 0x83.
 func storeErrorCode(err error) packet.ReasonCode {
 	var je *jsapi.Error
-	if errors.As(err, &je) {
-		switch je.ErrCode {
-		case jsapi.ErrStreamStoreFailedF.ErrCode:
-			return packet.UnspecifiedError
-		}
-		return packet.QuotaExceeded
+	if !errors.As(err, &je) {
+		return packet.UnspecifiedError
 	}
-	return packet.UnspecifiedError
+	switch je.ErrCode {
+	case jsapi.ErrStreamTooManyRequests.ErrCode:
+		return packet.MessageRateTooHigh
+	case jsapi.ErrAccountResourcesExceeded.ErrCode, jsapi.ErrInsufficientResources.ErrCode:
+		return packet.QuotaExceeded
+	case jsapi.ErrStreamStoreFailedF.ErrCode:
+		// JetStream reports limits with the store-failed code, as
+		// nats-server does; the description tells them apart.
+		d := je.Description
+		if strings.HasSuffix(d, " exceeded") || strings.Contains(d, "no space left") {
+			return packet.QuotaExceeded
+		}
+		return packet.UnspecifiedError
+	}
+	return packet.ImplementationSpecificError
 }
 
 // onPublish handles a PUBLISH from the client.

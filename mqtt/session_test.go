@@ -11,6 +11,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/mqtt/packet"
+	"github.com/leafgate/leafgate/store/jsapi"
 )
 
 // natsSub collects what the router delivers to a NATS-side subscriber.
@@ -599,5 +600,26 @@ func TestRejectAnswersInTheClientsVersion(t *testing.T) {
 			t.Fatalf("v%d: got %+v", v, ack)
 		}
 		cli.Close()
+	}
+}
+
+func TestStoreErrorCodes(t *testing.T) {
+	cases := []struct {
+		err  error
+		want packet.ReasonCode
+	}{
+		{jsapi.ErrStreamStoreFailedF.With("err", "maximum messages exceeded"), packet.QuotaExceeded},
+		{jsapi.ErrStreamStoreFailedF.With("err", "maximum bytes exceeded"), packet.QuotaExceeded},
+		{jsapi.ErrStreamStoreFailedF.With("err", "write /x: no space left on device"), packet.QuotaExceeded},
+		{jsapi.ErrStreamStoreFailedF.With("err", "input/output error"), packet.UnspecifiedError},
+		{jsapi.ErrStreamTooManyRequests, packet.MessageRateTooHigh},
+		{jsapi.ErrAccountResourcesExceeded, packet.QuotaExceeded},
+		{jsapi.ErrStreamSealed, packet.ImplementationSpecificError},
+		{errors.New("stream stopped"), packet.UnspecifiedError},
+	}
+	for _, c := range cases {
+		if got := storeErrorCode(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
+		}
 	}
 }
