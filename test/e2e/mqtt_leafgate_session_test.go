@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -147,55 +146,4 @@ func TestMQTTTakeover(t *testing.T) {
 			}
 		}
 	})
-}
-
-// sessionInfo is one session of leafgate's $SYS.REQ.MQTT.SESSIONS reply.
-type sessionInfo struct {
-	ClientID      string `json:"client_id"`
-	Connected     bool   `json:"connected"`
-	Version       string `json:"version"`
-	Subscriptions []struct {
-		Filter string `json:"filter"`
-		QoS    byte   `json:"qos"`
-	} `json:"subscriptions"`
-	Queued int `json:"queued"`
-}
-
-type sessionsReply struct {
-	Total    int           `json:"total"`
-	Sessions []sessionInfo `json:"sessions"`
-	Error    string        `json:"error"`
-}
-
-// sessions asks leafgate for the session of clientID with nats.go.
-func sessions(t *testing.T, b *mqttpeer.Broker, clientID string) sessionsReply {
-	t.Helper()
-	nc := natsConnect(t, b)
-	defer nc.Close()
-	m, err := nc.Request("$SYS.REQ.MQTT.SESSIONS", fmt.Appendf(nil, `{"client_id":%q}`, clientID), mqttWait)
-	if err != nil {
-		t.Fatalf("$SYS.REQ.MQTT.SESSIONS: %v", err)
-	}
-	var r sessionsReply
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		t.Fatalf("$SYS.REQ.MQTT.SESSIONS reply %q: %v", m.Data, err)
-	}
-	return r
-}
-
-// waitSession polls leafgate's session list until clientID's session
-// satisfies ok.
-func waitSession(t *testing.T, b *mqttpeer.Broker, clientID string, ok func(sessionInfo) bool) {
-	t.Helper()
-	deadline := time.Now().Add(mqttWait)
-	for {
-		r := sessions(t, b, clientID)
-		if len(r.Sessions) == 1 && ok(r.Sessions[0]) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("session %s: %+v", clientID, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
