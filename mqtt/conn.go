@@ -365,6 +365,9 @@ func (c *conn) writeLoop(done chan struct{}) {
 		}
 		buf := c.out
 		c.out = c.spare[:0]
+		// Whatever was waiting for a flush goes out now: the next
+		// delivery asks its publisher for a Flush again.
+		c.flushPending = false
 		c.mu.Unlock()
 		_ = c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, err := c.nc.Write(buf)

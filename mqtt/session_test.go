@@ -623,3 +623,31 @@ func TestStoreErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// Bursts of QoS 1 messages beyond the client's Receive Maximum all arrive,
+// in order, as the client acknowledges: messages queued while the window
+// was full go out on the acks, and later bursts are not left unflushed.
+func TestQoS1BurstsBeyondTheWindow(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	cp := packet.Connect{ClientID: []byte("win"), CleanStart: true}
+	cp.Props.ReceiveMaximum = 2
+	cp.Props.Set(packet.PropReceiveMaximum)
+	c, _ := dial(t, addr, packet.V5, cp)
+	subscribe(t, c, packet.Subscription{Filter: []byte("burst/#"), QoS: 1})
+	next := 0
+	for burst := range 4 {
+		for range 10 {
+			r.Publish(&router.Publisher{}, []byte("burst.x"), nil, nil, []byte{byte(next)})
+			next++
+		}
+		for i := range 10 {
+			m, ok := c.read().(*packet.Publish)
+			want := byte(burst*10 + i)
+			if !ok || m.Payload[0] != want {
+				t.Fatalf("burst %d message %d: got %+v, want payload %d", burst, i, m, want)
+			}
+			c.send(&packet.Ack{PacketType: packet.PUBACK, PacketID: m.PacketID})
+		}
+	}
+}
