@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/leafgate/leafgate/test/internal/harness"
+	"github.com/leafgate/leafgate/test/internal/mqttpeer"
 )
 
 func TestMedianAndTable(t *testing.T) {
@@ -87,26 +88,28 @@ func TestBudgets(t *testing.T) {
 		{Workload: "idle RSS", Unit: "MiB", Leafgate: 9.5, NATS: 13.1, Ratio: 0.725},
 		{Workload: "idle RSS, anonymous memory only", Unit: "MiB", Leafgate: 1.6, NATS: 2.0, Ratio: 0.8},
 		{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Leafgate: 19.8, NATS: 55.9, Ratio: 0.35},
+		{Workload: "mqtt-idle-10k", Metric: "memory per idle connection (10000 conns)", Unit: "KiB", Leafgate: 9.5, Mosquitto: 3.1, NATS: 40.2},
 	}
 	want := map[string]string{
 		"stripped linux/arm64 binary":     "PASS",
 		"idle RSS":                        "OVER", // ratio 0.725 > 0.7
 		"idle RSS, anonymous memory only": "PASS",
 		"memory per idle connection":      "OVER", // 19.8 KiB > 16
+		"memory per idle MQTT connection": "PASS",
 	}
 	res := checkBudgets(rows)
 	if len(res) != len(want) {
 		t.Fatalf("%d results, want %d", len(res), len(want))
 	}
 	for _, r := range res {
-		if r.Status != want[r.row] {
-			t.Errorf("%s: %s (%v %s), want %s", r.row, r.Status, r.Value, r.Unit, want[r.row])
+		if r.Status != want[r.name()] {
+			t.Errorf("%s: %s (%v %s), want %s", r.name(), r.Status, r.Value, r.Unit, want[r.name()])
 		}
 	}
 	var buf bytes.Buffer
 	printBudgets(&buf, res)
 	if out := buf.String(); !strings.Contains(out, "OVER  memory per idle connection") || !strings.Contains(out, "19.8 KiB (budget <= 16.0 KiB)") ||
-		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "2 of 4 footprint budgets NOT MET") {
+		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "2 of 5 footprint budgets NOT MET") {
 		t.Fatalf("budget report:\n%s", out)
 	}
 
@@ -123,7 +126,76 @@ func TestBudgets(t *testing.T) {
 	rows[3] = Row{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Leafgate: 11.7, NATS: 55.9}
 	buf.Reset()
 	printBudgets(&buf, checkBudgets(rows))
-	if out := buf.String(); strings.Contains(out, "NOT MET") || strings.Count(out, "PASS") != 4 {
+	if out := buf.String(); strings.Contains(out, "NOT MET") || strings.Count(out, "PASS") != 5 {
 		t.Fatalf("all met:\n%s", out)
+	}
+
+	// A leafgate without MQTT skips its MQTT budget; the references' figures are no pass.
+	rows[4] = Row{Workload: "mqtt-idle-10k", Metric: "memory per idle connection (10000 conns)", Unit: "KiB", Mosquitto: 3.1, NATS: 40.2,
+		Skipped: []string{"leafgate"}, Note: leafgateNoMQTT + " (it refused the mqtt configuration)"}
+	buf.Reset()
+	res = checkBudgets(rows)
+	printBudgets(&buf, res)
+	if r := res[4]; r.Status != "SKIP" {
+		t.Fatalf("leafgate without MQTT: %+v", r)
+	}
+	if out := buf.String(); strings.Contains(out, "NOT MET") || !strings.Contains(out, "SKIP  memory per idle MQTT connection") {
+		t.Fatalf("skipped budget:\n%s", out)
+	}
+	// leafgate measured nothing for another reason: an error.
+	rows[4].Note = "leafgate: start: exit status 1"
+	if r := checkBudgets(rows)[4]; r.Status != "ERROR" {
+		t.Fatalf("leafgate failed: %+v", r)
+	}
+}
+
+// Each MQTT workload runs briefly against mosquitto (configured as the
+// bench runs it) and nats-server (and leafgate once mqttpeer starts its MQTT
+// listener): every run must produce figures, and QoS 1 runs must lose
+// nothing.
+func TestMQTTWorkloadsSmoke(t *testing.T) {
+	*flagQuick = true
+	*flagMQTTConns = 200
+	defer func() { *flagQuick = false; *flagMQTTConns = 10_000 }()
+	for _, name := range mqttpeer.Targets() {
+		t.Run(name, func(t *testing.T) {
+			var pb *mqttpeer.Broker
+			if name == "mosquitto" {
+				pb = mqttpeer.StartMosquitto(t, benchMosquitto)
+			} else {
+				pb = mqttpeer.Start(t, name)
+			}
+			pid := pb.PID
+			if pid == 0 {
+				pid = os.Getpid() // in-process: CPU and RSS figures are the test's
+			}
+			b := &mqttBroker{name: pb.Name, addr: pb.Addr, natsURL: pb.NATSURL, pid: pid}
+			for _, w := range mqttWorkloads {
+				if w.stream && b.natsURL == "" {
+					continue
+				}
+				t.Run(w.name, func(t *testing.T) {
+					v, err := w.run(b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(v) != len(w.metrics) {
+						t.Fatalf("figures %v for metrics %v", v, w.metrics)
+					}
+					for i, m := range w.metrics {
+						t.Logf("%s: %.2f %s", m.name, v[i], m.unit)
+						if m.mustBeZero && v[i] != 0 {
+							t.Errorf("%s: %v", m.name, v[i])
+						}
+					}
+					// The rate: the first figure of a throughput workload,
+					// the second of a memory one (whose memory figure is
+					// noise at this size).
+					if rate := v[0]; w.once && v[1] <= 0 || !w.once && rate <= 0 {
+						t.Errorf("no rate: %v", v)
+					}
+				})
+			}
+		})
 	}
 }

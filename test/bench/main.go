@@ -9,6 +9,11 @@
 //	cd test && go run ./bench            # full run, a few minutes
 //	cd test && go run ./bench -quick     # smoke run, seconds
 //	cd test && go run ./bench -footprint # size and memory rows only, under a minute
+//	cd test && go run ./bench -workloads mqtt -repeat 1   # the MQTT workloads only
+//
+// The MQTT workloads (mqtt*.go) also run mosquitto, when installed, and
+// print a second table with the ratios leafgate/mosquitto and
+// leafgate/nats-server.
 //
 // After the table it checks the footprint budgets (budgets.go) and prints
 // PASS or OVER for each; it still exits 0, as the bench is a report.
@@ -28,6 +33,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -56,18 +62,26 @@ type Server struct {
 	Args     []string // extra command-line flags
 	StoreDir string   // fresh JetStream store dir, removed by stop
 	cmd      *exec.Cmd
+	exited   chan struct{} // closed once the process has exited
+	stderr   *tailBuffer
 	monPort  int
 }
 
-// Row is one line of the result table.
+// Row is one line of a result table. MQTT rows (workloads named mqtt-…)
+// carry one Metric of their workload each, and mosquitto's figure too.
 type Row struct {
-	Workload string  `json:"workload"`
-	Payload  int     `json:"payload"`
-	Unit     string  `json:"unit"`
-	Leafgate float64 `json:"leafgate"`
-	NATS     float64 `json:"nats_server"`
-	Ratio    float64 `json:"ratio"`
-	Err      string  `json:"error,omitempty"`
+	Workload       string   `json:"workload"`
+	Metric         string   `json:"metric,omitempty"`
+	Payload        int      `json:"payload"`
+	Unit           string   `json:"unit"`
+	Leafgate       float64  `json:"leafgate"`
+	NATS           float64  `json:"nats_server"`
+	Mosquitto      float64  `json:"mosquitto,omitempty"`
+	Ratio          float64  `json:"ratio"`
+	RatioMosquitto float64  `json:"ratio_mosquitto,omitempty"`
+	Skipped        []string `json:"skipped,omitempty"` // brokers not measured (MQTT rows), see Note
+	Note           string   `json:"note,omitempty"`
+	Err            string   `json:"error,omitempty"`
 }
 
 func main() {
@@ -112,13 +126,22 @@ func run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 	}
+	mq, err := mqttPhase(ctx, out, bins)
+	rows = append(rows, mq...)
+	if err != nil {
+		return err
+	}
 
 	for i := range rows {
 		if rows[i].NATS > 0 {
 			rows[i].Ratio = rows[i].Leafgate / rows[i].NATS
 		}
+		if rows[i].Mosquitto > 0 {
+			rows[i].RatioMosquitto = rows[i].Leafgate / rows[i].Mosquitto
+		}
 	}
 	printTable(out, rows)
+	printMQTTTable(out, rows)
 	printBudgets(out, checkBudgets(rows))
 	if *flagJSON != "" {
 		data, _ := json.MarshalIndent(rows, "", "  ")
@@ -401,39 +424,73 @@ func (s *Server) start() error {
 	s.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(s.monPort)}
 	s.cmd = exec.Command(s.Bin, append(args, s.Args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
+	s.stderr = &tailBuffer{}
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	return s.waitListening(fmt.Sprintf("127.0.0.1:%d", port))
+}
+
+// waitListening waits up to 10 s for addr to accept connections, and fails
+// at once, with the end of the server's standard error, if it exits.
+func (s *Server) waitListening(addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited: %s", s.Name, strings.TrimSpace(s.stderr.String()))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("%s did not start listening", s.Name)
+	return fmt.Errorf("%s did not start listening on %s", s.Name, addr)
 }
 
 func (s *Server) pid() int { return s.cmd.Process.Pid }
 
 func (s *Server) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
+	if s.cmd != nil && s.cmd.Process != nil && s.exited != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = s.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-s.exited:
 		case <-time.After(5 * time.Second):
 			_ = s.cmd.Process.Kill()
-			<-done
+			<-s.exited
 		}
 	}
 	if s.StoreDir != "" {
 		_ = os.RemoveAll(s.StoreDir)
 	}
+}
+
+// tailBuffer keeps the last 4 KiB written to it: a server's standard
+// error, to say why it did not start.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - 4096; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
 
 // rss reads a /proc/<pid>/status field in bytes (VmRSS, VmHWM).
@@ -538,6 +595,9 @@ func printTable(out io.Writer, rows []Row) {
 	fmt.Fprintf(out, "| %-38s | %7s | %14s | %14s | %6s |\n", "workload", "payload", "leafgate", "nats-server", "ratio")
 	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 40), strings.Repeat("-", 9), strings.Repeat("-", 16), strings.Repeat("-", 16), strings.Repeat("-", 8))
 	for _, r := range rows {
+		if isMQTTRow(r) {
+			continue // printMQTTTable's
+		}
 		payload := ""
 		if r.Payload > 0 {
 			payload = fmt.Sprintf("%dB", r.Payload)

@@ -32,7 +32,8 @@ type MosquittoOptions struct {
 	// per client beyond those in flight (0: mosquitto's default, 1000).
 	MaxQueuedMessages int
 	// MaxInflightMessages is max_inflight_messages: QoS 1 and 2 messages
-	// in flight to each client (0: mosquitto's default, 20).
+	// in flight to each client (0: mosquitto's default, 20; -1: no limit,
+	// written as mosquitto's 0).
 	MaxInflightMessages int
 	// Extra lines appended to the configuration file verbatim.
 	Extra []string
@@ -76,8 +77,8 @@ func MosquittoConfig(o MosquittoOptions, port int, dir string) string {
 	if o.MaxQueuedMessages > 0 {
 		fmt.Fprintf(&b, "max_queued_messages %d\n", o.MaxQueuedMessages)
 	}
-	if o.MaxInflightMessages > 0 {
-		fmt.Fprintf(&b, "max_inflight_messages %d\n", o.MaxInflightMessages)
+	if o.MaxInflightMessages != 0 {
+		fmt.Fprintf(&b, "max_inflight_messages %d\n", max(o.MaxInflightMessages, 0))
 	}
 	if o.LogFile != "" {
 		fmt.Fprintf(&b, "log_dest file %s\nlog_type all\n", o.LogFile)

@@ -99,6 +99,11 @@ func StartNATSServer(t testing.TB, o NATSServerOptions) *Broker {
 // needs, for a nats-server run as a process (the bench): a server name,
 // JetStream storing in storeDir, and an MQTT listener on 127.0.0.1:port.
 // The client and monitoring ports are left to command-line flags.
+//
+// It also lifts JetStream's default limit of 1,000 consumers per stream
+// (default_max_consumers): nats-server keeps each QoS 1 subscription of an
+// MQTT session as a durable consumer of one stream, so as shipped it
+// refuses (SUBACK 0x80) the 1,001st.
 func NATSServerConfig(storeDir string, mqttPort int) string {
-	return fmt.Sprintf("server_name: mqttbench\njetstream {\n  store_dir: %q\n}\nmqtt {\n  listen: \"127.0.0.1:%d\"\n}\n", storeDir, mqttPort)
+	return fmt.Sprintf("server_name: mqttbench\njetstream {\n  store_dir: %q\n  limits {\n    default_max_consumers: -1\n  }\n}\nmqtt {\n  listen: \"127.0.0.1:%d\"\n}\n", storeDir, mqttPort)
 }

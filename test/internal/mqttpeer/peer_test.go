@@ -27,9 +27,9 @@ func TestParseSubLine(t *testing.T) {
 }
 
 func TestMosquittoConfig(t *testing.T) {
-	c := MosquittoConfig(MosquittoOptions{Persistence: true, AutosaveInterval: 2 * time.Second, MaxQueuedMessages: 10, Extra: []string{"max_keepalive 60"}}, 1884, "/d")
+	c := MosquittoConfig(MosquittoOptions{Persistence: true, AutosaveInterval: 2 * time.Second, MaxQueuedMessages: 10, MaxInflightMessages: -1, Extra: []string{"max_keepalive 60"}}, 1884, "/d")
 	for _, want := range []string{"listener 1884 127.0.0.1\n", "allow_anonymous true\n", "persistence true\n",
-		"persistence_location /d/\n", "autosave_interval 2\n", "max_queued_messages 10\n", "max_keepalive 60\n"} {
+		"persistence_location /d/\n", "autosave_interval 2\n", "max_queued_messages 10\n", "max_inflight_messages 0\n", "max_keepalive 60\n"} {
 		if !strings.Contains(c, want) {
 			t.Errorf("config lacks %q:\n%s", want, c)
 		}
