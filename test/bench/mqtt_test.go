@@ -153,9 +153,9 @@ func TestMQTTTable(t *testing.T) {
 	printMQTTTable(&buf, rows)
 	out := buf.String()
 	for _, want := range []string{
-		"|              - |   20000 msgs/s |   40000 msgs/s |        - |        - |",
-		"|              - |         3 msgs |              - |        - |        - |",
-		"|        8.0 KiB |        4.0 KiB |       32.0 KiB |     2.00 |     0.25 |",
+		"|               - |    20000 msgs/s |    40000 msgs/s |       - |       - |",
+		"|               - |          3 msgs |               - |       - |       - |",
+		"|         8.0 KiB |         4.0 KiB |        32.0 KiB |    2.00 |    0.25 |",
 		"not measured: " + note + "\n",
 		"error: mqtt-qos1-1to1 lost: mosquitto lost 3 QoS 1 messages",
 	} {

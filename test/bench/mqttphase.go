@@ -333,12 +333,12 @@ func printMQTTTable(out io.Writer, rows []Row) {
 		return
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "| %-17s | %-45s | %14s | %14s | %14s | %8s | %8s |\n", "MQTT workload", "metric", "leafgate", "mosquitto", "nats-server", "lg/mosq", "lg/nats")
-	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 19), strings.Repeat("-", 47), strings.Repeat("-", 16),
-		strings.Repeat("-", 16), strings.Repeat("-", 16), strings.Repeat("-", 10), strings.Repeat("-", 10))
+	fmt.Fprintf(out, "| %-17s | %-42s | %15s | %15s | %15s | %7s | %7s |\n", "MQTT workload", "metric", "leafgate", "mosquitto", "nats-server", "lg/mosq", "lg/nats")
+	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 19), strings.Repeat("-", 44), strings.Repeat("-", 17),
+		strings.Repeat("-", 17), strings.Repeat("-", 17), strings.Repeat("-", 9), strings.Repeat("-", 9))
 	var notes, errs []string
 	for _, r := range mrows {
-		fmt.Fprintf(out, "| %-17s | %-45s | %14s | %14s | %14s | %8s | %8s |\n", r.Workload, r.Metric,
+		fmt.Fprintf(out, "| %-17s | %-42s | %15s | %15s | %15s | %7s | %7s |\n", r.Workload, r.Metric,
 			mqttCell(r, "leafgate", r.Leafgate), mqttCell(r, "mosquitto", r.Mosquitto), mqttCell(r, "nats-server", r.NATS),
 			mqttRatio(r, "mosquitto", r.Mosquitto), mqttRatio(r, "nats-server", r.NATS))
 		for _, n := range strings.Split(r.Note, "; ") {
