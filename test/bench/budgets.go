@@ -93,7 +93,11 @@ func printBudgets(out io.Writer, results []budgetResult) {
 	fmt.Fprintln(out, "Footprint budgets (product guide):")
 	failed := 0
 	for _, r := range results {
-		fmt.Fprintf(out, "  %-5s %-38s %s (budget <= %s)", r.Status, r.name(), fmtBudget(r.Value, r.Unit), fmtBudget(r.max, r.Unit))
+		value := fmtBudget(r.Value, r.Unit)
+		if r.Status == "SKIP" {
+			value = "-"
+		}
+		fmt.Fprintf(out, "  %-5s %-38s %s (budget <= %s)", r.Status, r.name(), value, fmtBudget(r.max, r.Unit))
 		if r.Err != "" {
 			fmt.Fprintf(out, ": %s", r.Err)
 		}
