@@ -50,18 +50,6 @@ func (r loadResult) lost(subs int) int64 {
 	return r.sent - r.acked
 }
 
-// rate is deliveries (or acknowledged publishes) per second.
-func (r loadResult) rate(subs int) float64 {
-	n := r.acked
-	if subs > 0 {
-		n = r.delivered
-	}
-	if r.elapsed <= 0 {
-		return 0
-	}
-	return float64(n) / r.elapsed.Seconds()
-}
-
 // payloadHeader is the part of each payload the generator reads: send
 // time (ns since the run's start), sequence number, publisher index.
 const payloadHeader = 14

@@ -95,16 +95,18 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
-// startLeafgateMQTT starts leafgate as it ships (JetStream on, a fresh
-// store) with its MQTT listener configured as `mqtt: {listen: ...}`.
+// startLeafgateMQTT starts leafgate as it ships (JetStream and MQTT on, a
+// fresh store) with its MQTT listener on a free loopback port
+// (`mqtt: {host, port}`).
 func startLeafgateMQTT(bin string) (*mqttBroker, error) {
 	dir, err := os.MkdirTemp(*flagStore, "leafgate-bench-mqtt-")
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	port := freePort()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	conf := filepath.Join(dir, "leafgate.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("mqtt:\n  listen: %q\n", addr)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("mqtt:\n  host: 127.0.0.1\n  port: %d\n", port)), 0o644); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}

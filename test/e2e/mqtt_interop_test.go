@@ -88,7 +88,7 @@ func (in *inbox) wait(t *testing.T, n int) []string {
 		select {
 		case <-in.more:
 		case <-deadline:
-			t.Fatalf("received %d of %d messages: %q", len(got), n, got)
+			t.Fatalf("received %d of %d messages, the last: %q", len(got), n, got[max(0, len(got)-3):])
 		}
 	}
 }
@@ -241,6 +241,43 @@ func TestMQTTJS(t *testing.T) {
 		for _, c := range checks {
 			if !strings.Contains(out, "ok "+c+"\n") {
 				t.Errorf("MQTT.js check %q did not pass:\n%s", c, out)
+			}
+		}
+	})
+}
+
+// More QoS 1 messages than a broker keeps in flight to one subscriber
+// (leafgate's mqtt.max_inflight is 256, mosquitto's 20) are queued, and
+// every one is delivered, in order, burst after burst.
+func TestMQTTQoS1Bursts(t *testing.T) {
+	mqttpeer.ForEach(t, func(t *testing.T, b *mqttpeer.Broker) {
+		if b.Name == "leafgate" {
+			// Found by the MQTT bench: after the first burst that does not
+			// fit in the in-flight window has drained, leafgate delivers
+			// nothing more to that subscriber (bursts of 257: the third
+			// burst never arrives; of 300: the second). Remove this skip
+			// with the fix.
+			t.Skip("leafgate stops delivering QoS 1 to a subscriber once its queue behind the in-flight window has been used")
+		}
+		in := newInbox()
+		sub, _ := pahoConnect(t, b, "e2e-burst-sub", true, in.handler)
+		waitToken(t, "subscribe", sub.Subscribe("e2e/burst", 1, nil))
+		pub, _ := pahoConnect(t, b, "e2e-burst-pub", true, nil)
+		const burst = 600
+		var want []string
+		for round := 0; round < 3; round++ {
+			toks := make([]mqtt.Token, 0, burst)
+			for i := 0; i < burst; i++ {
+				m := fmt.Sprintf("r%d-%d", round, i)
+				toks = append(toks, pub.Publish("e2e/burst", 1, false, m))
+				want = append(want, "e2e/burst 1 "+m)
+			}
+			for _, tok := range toks {
+				waitToken(t, "publish", tok)
+			}
+			got := in.wait(t, len(want))
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Fatalf("round %d: received %d messages, not the %d published in order", round, len(got), len(want))
 			}
 		}
 	})

@@ -68,12 +68,11 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() {}
 	tmp, err := os.MkdirTemp("", "mqttpeer-leafgate-")
 	if err != nil {
 		return nil, err
 	}
-	cleanup = func() { _ = os.RemoveAll(tmp) }
+	cleanup := func() { _ = os.RemoveAll(tmp) }
 	if o.StoreDir == "" {
 		o.StoreDir = filepath.Join(tmp, "data")
 	}
