@@ -140,7 +140,7 @@ func TestMQTTTable(t *testing.T) {
 	note := leafgateNoMQTT + " (it refused the mqtt configuration)"
 	rows := []Row{
 		{Workload: "pub-only", Unit: "msgs/s", Leafgate: 1, NATS: 1},
-		{Workload: "mqtt-qos1-1to1", Metric: "throughput", Payload: 64, Unit: "msgs/s", Mosquitto: 20000, NATS: 40000, Skipped: []string{"leafgate"}, Note: note},
+		{Workload: "mqtt-qos1-1to1", Metric: "throughput", Payload: 64, Unit: "msgs/s", Mosquitto: 20000, NATS: 40000, Skipped: []string{"leafgate"}, Note: note, Err: "mosquitto lost 3 QoS 1 messages"},
 		{Workload: "mqtt-qos1-1to1", Metric: "lost", Payload: 64, Unit: "msgs", Mosquitto: 3, Skipped: []string{"leafgate", "nats-server"}, Note: note, Err: "mosquitto lost 3 QoS 1 messages"},
 		{Workload: "mqtt-idle-10k", Metric: "memory per idle connection (10000 conns)", Unit: "KiB", Leafgate: 8, Mosquitto: 4, NATS: 32},
 	}
@@ -157,13 +157,13 @@ func TestMQTTTable(t *testing.T) {
 		"|               - |          3 msgs |               - |       - |       - |",
 		"|         8.0 KiB |         4.0 KiB |        32.0 KiB |    2.00 |    0.25 |",
 		"not measured: " + note + "\n",
-		"error: mqtt-qos1-1to1 lost: mosquitto lost 3 QoS 1 messages",
+		"error: mqtt-qos1-1to1: mosquitto lost 3 QoS 1 messages\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("MQTT table lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Count(out, "not measured") != 1 || strings.Contains(out, "pub-only") {
+	if strings.Count(out, "not measured") != 1 || strings.Count(out, "error:") != 1 || strings.Contains(out, "pub-only") {
 		t.Errorf("MQTT table:\n%s", out)
 	}
 }

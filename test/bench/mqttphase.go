@@ -246,6 +246,18 @@ func runMQTTWorkload(out io.Writer, w mqttWorkload, targets []*mqttTarget) []Row
 			runs[j] = append(runs[j], v)
 		}
 	}
+	// A QoS 1 loss makes every figure of that broker's runs suspect (a
+	// stalled run's rate covers only the time before the stall): say so on
+	// every row of the workload.
+	for mi, m := range w.metrics {
+		for j, tg := range targets {
+			for _, r := range runs[j] {
+				if m.mustBeZero && r[mi] > 0 {
+					errs = append(errs, fmt.Sprintf("%s lost %.0f QoS 1 messages in a run, so its figures are not valid", tg.name, r[mi]))
+				}
+			}
+		}
+	}
 	var rows []Row
 	for mi, m := range w.metrics {
 		row := Row{Workload: w.name, Payload: mqttPayload, Metric: m.name, Unit: m.unit, Note: strings.Join(notes, "; ")}
@@ -253,7 +265,6 @@ func runMQTTWorkload(out io.Writer, w mqttWorkload, targets []*mqttTarget) []Row
 			row.Payload = 0
 			row.Metric = fmt.Sprintf("%s (%d conns)", m.name, mqttConns())
 		}
-		rowErrs := slices.Clone(errs)
 		for j, tg := range targets {
 			var vals []float64
 			for _, r := range runs[j] {
@@ -267,12 +278,9 @@ func runMQTTWorkload(out io.Writer, w mqttWorkload, targets []*mqttTarget) []Row
 			if m.worst {
 				v = slices.Max(vals)
 			}
-			if m.mustBeZero && v > 0 {
-				rowErrs = append(rowErrs, fmt.Sprintf("%s lost %.0f QoS 1 messages", tg.name, v))
-			}
 			row.setBroker(tg.name, v)
 		}
-		row.Err = strings.Join(rowErrs, "; ")
+		row.Err = strings.Join(errs, "; ")
 		rows = append(rows, row)
 	}
 	if len(rows) > 0 {
@@ -348,8 +356,10 @@ func printMQTTTable(out io.Writer, rows []Row) {
 				notes = append(notes, n)
 			}
 		}
-		if r.Err != "" {
-			errs = append(errs, fmt.Sprintf("%s %s: %s", r.Workload, r.Metric, r.Err))
+		for _, e := range strings.Split(r.Err, "; ") {
+			if e = r.Workload + ": " + e; r.Err != "" && !slices.Contains(errs, e) {
+				errs = append(errs, e) // every row of a workload carries its errors
+			}
 		}
 	}
 	for _, n := range notes {
