@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leafgate/leafgate/mqtt/packet"
 )
 
 func TestHistogram(t *testing.T) {
@@ -191,5 +193,29 @@ func TestSelectedMQTT(t *testing.T) {
 	*flagWorkloads, *flagFootprint = "", true
 	if n := names(); !slices.Equal(n, []string{"mqtt-idle-10k"}) {
 		t.Fatalf("footprint: %v", n)
+	}
+}
+
+func TestParsePublish(t *testing.T) {
+	for _, p := range []packet.Publish{
+		{QoS: 0, Topic: []byte("a/b"), Payload: []byte("zero")},
+		{QoS: 1, Topic: []byte("bench/q1/p0"), PacketID: 0xBEEF, Payload: make([]byte, 64)},
+		{QoS: 2, Topic: []byte("x"), PacketID: 7, Payload: nil},
+	} {
+		pkt := p.Append(nil, packet.V311)
+		h, complete, err := packet.Split(pkt, 0)
+		if err != nil || !complete {
+			t.Fatalf("split: %v %v", complete, err)
+		}
+		qos, id, payload, err := parsePublish(h, pkt)
+		if err != nil || qos != p.QoS || id != p.PacketID || !bytes.Equal(payload, p.Payload) {
+			t.Errorf("%+v: got qos %d id %d payload %q err %v", p, qos, id, payload, err)
+		}
+	}
+	// A topic length past the end is an error, not a panic.
+	pkt := []byte{0x30, 3, 0, 9, 'a'}
+	h, _, _ := packet.Split(pkt, 0)
+	if _, _, _, err := parsePublish(h, pkt); err == nil {
+		t.Fatal("short PUBLISH parsed")
 	}
 }

@@ -345,35 +345,39 @@ type loadSub struct {
 
 func (s *loadSub) read() error {
 	r := s.run
-	var pub packet.Publish
 	var ack = packet.Ack{PacketType: packet.PUBACK}
 	var out []byte
-	var fresh int64 // all publishers'
+	var fresh int64     // all publishers'
+	recvAt := int64(-1) // when this read's bytes arrived: one clock reading per read
 	return s.conn.readLoop(func(h packet.FixedHeader, pkt []byte) error {
 		if h.Type != packet.PUBLISH {
 			return fmt.Errorf("subscriber: unexpected %v", h.Type)
 		}
-		if err := pub.Decode(mqttVersion, pkt); err != nil {
+		qos, id, payload, err := parsePublish(h, pkt)
+		if err != nil {
 			return err
 		}
-		if len(pub.Payload) < payloadHeader {
-			return fmt.Errorf("subscriber: %d-byte payload on %q", len(pub.Payload), pub.Topic)
+		if len(payload) < payloadHeader {
+			return fmt.Errorf("subscriber: %d-byte payload", len(payload))
 		}
-		ts := int64(binary.LittleEndian.Uint64(pub.Payload))
-		seq := binary.LittleEndian.Uint32(pub.Payload[8:])
-		idx := int(binary.LittleEndian.Uint16(pub.Payload[12:]))
+		ts := int64(binary.LittleEndian.Uint64(payload))
+		seq := binary.LittleEndian.Uint32(payload[8:])
+		idx := int(binary.LittleEndian.Uint16(payload[12:]))
 		if idx >= len(s.seen) {
 			return fmt.Errorf("subscriber: publisher %d unknown", idx)
+		}
+		if recvAt < 0 {
+			recvAt = r.now()
 		}
 		if setBit(&s.seen[idx], seq) {
 			fresh++
 			s.fresh[idx]++
-			s.lat.record(r.now() - ts)
+			s.lat.record(recvAt - ts)
 		} else {
 			s.dups++
 		}
-		if pub.QoS > 0 {
-			ack.PacketID = pub.PacketID
+		if qos > 0 {
+			ack.PacketID = id
 			out = ack.Append(out, mqttVersion)
 		}
 		return nil
@@ -395,8 +399,33 @@ func (s *loadSub) read() error {
 			}
 			fresh = 0
 		}
+		recvAt = -1
 		return nil
 	})
+}
+
+// parsePublish reads a 3.1.1 PUBLISH's QoS, packet identifier and payload.
+// It stands in for packet.Publish.Decode, whose checks of the topic name
+// (UTF-8, no wildcards) were a quarter of a subscriber's time: Split has
+// already checked the fixed header, and the generator trusts the brokers'
+// topics (the e2e tests check those with real clients).
+func parsePublish(h packet.FixedHeader, pkt []byte) (qos byte, id uint16, payload []byte, err error) {
+	body := pkt[h.HeaderLen:]
+	qos = (h.Flags >> 1) & 3
+	n := 2
+	if len(body) >= 2 {
+		n += int(binary.BigEndian.Uint16(body))
+	}
+	if qos > 0 {
+		n += 2
+	}
+	if len(body) < n {
+		return 0, 0, nil, fmt.Errorf("subscriber: PUBLISH of %d bytes is short", len(pkt))
+	}
+	if qos > 0 {
+		id = binary.BigEndian.Uint16(body[n-2:])
+	}
+	return qos, id, body[n:], nil
 }
 
 // setBit sets bit i, growing the set, and reports whether it was clear.
