@@ -185,11 +185,6 @@ func TestMQTTWorkloadsSmoke(t *testing.T) {
 					for i, m := range w.metrics {
 						t.Logf("%s: %.2f %s", m.name, v[i], m.unit)
 						if m.mustBeZero && v[i] != 0 {
-							if name == "leafgate" {
-								// The bug TestMQTTQoS1Bursts skips for: remove with its fix.
-								t.Logf("known: leafgate stops delivering QoS 1 once its queue behind the in-flight window has been used")
-								continue
-							}
 							t.Errorf("%s: %v", m.name, v[i])
 						}
 					}
