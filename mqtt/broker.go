@@ -163,6 +163,7 @@ type Broker struct {
 
 	serving sync.WaitGroup // Serve calls running
 
+	warmed  atomic.Bool // the retained store was told a client came
 	nextCID atomic.Uint64
 	stats   Stats
 

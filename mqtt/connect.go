@@ -102,6 +102,9 @@ func (c *conn) onConnect(pkt []byte) error {
 	}
 	c.maxIn = o.MaxPacketSize
 
+	if wr, ok := o.Retained.(interface{ Warm() }); ok && !c.b.warmed.Swap(true) {
+		wr.Warm() // the first client: open the retained store now
+	}
 	s, present := c.b.attach(c, clientID, p.CleanStart, expiry, w)
 
 	// CONNACK [MQTT-3.2.0-1].

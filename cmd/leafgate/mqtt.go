@@ -24,7 +24,7 @@ import (
 type mqttService struct {
 	broker   *mqtt.Broker
 	st       *sessstore.Store
-	retained *retain.Store
+	retained *mqtt.LazyRetain
 	addr     net.Addr
 }
 
@@ -66,17 +66,19 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		svc.st = st
 		opts.Sessions = st
 		if m.RetainedBucket != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			rs, err := retain.Open(ctx, srv.Router(), retain.Options{Bucket: m.RetainedBucket, Logger: log})
-			cancel()
-			if err != nil {
-				svc.close()
-				return nil, fmt.Errorf("mqtt retained messages (mqtt.retained_bucket %s): %w", m.RetainedBucket, err)
-			}
-			svc.retained = rs
-			opts.Retained = mqtt.RetainKV(rs)
+			// Opened when the first MQTT client connects: an idle
+			// gateway runs no KV watch.
+			bucket := m.RetainedBucket
+			svc.retained = mqtt.NewLazyRetain(func() (*retain.Store, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				return retain.Open(ctx, srv.Router(), retain.Options{Bucket: bucket, Logger: log})
+			}, func(err error) {
+				log.Error("mqtt retained messages unavailable", "key", "mqtt.retained_bucket", "bucket", bucket, "err", err)
+			})
+			opts.Retained = svc.retained
 			// Retained state changes only through MQTT retain semantics.
-			opts.Reserved = append(slices.Clone(topic.Internal), rs.SubjectPrefix())
+			opts.Reserved = append(slices.Clone(topic.Internal), "$KV."+bucket+".")
 		}
 	} else {
 		log.Warn("mqtt without jetstream: sessions are kept in memory only and retain is not available")

@@ -37,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leafgate/leafgate/test/internal/mqttpeer"
 	"github.com/leafgate/leafgate/test/internal/release"
 )
 
@@ -152,20 +153,27 @@ func run(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// corePhase measures footprint and the core NATS workloads on one pair of
-// servers, both as they ship: leafgate with JetStream on (its default),
-// nats-server without it.
+// corePhase measures footprint and the core NATS workloads. The footprint
+// rows compare the servers with the same listeners on — NATS clients,
+// monitoring and MQTT, so JetStream too, which nats-server's MQTT needs —
+// as the budgets are defined. The workloads run on a pair as they ship:
+// leafgate with JetStream and MQTT on (its default), nats-server without.
 func corePhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
+	fp, err := footprintServers(bins)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	rows := append(idleRows(fp), perConnRow(fp))
+	stopAll(fp)
+	if *flagFootprint {
+		return rows, nil
+	}
 	servers, err := startServers(bins, false)
 	if err != nil {
 		return nil, err
 	}
 	defer stopAll(servers)
-	time.Sleep(500 * time.Millisecond)
-	rows := append(idleRows(servers), perConnRow(servers))
-	if *flagFootprint {
-		return rows, nil
-	}
 	onServer := func(j int, w workload, size, n int) (float64, ioCounters, error) {
 		v, err := w.run(servers[j].URL, size, n)
 		return v, ioCounters{}, err
@@ -218,7 +226,9 @@ func startServer(name, bin string, js bool) (*Server, error) {
 	s := &Server{Name: name, Bin: bin, StoreDir: dir}
 	switch {
 	case name == "leafgate":
-		s.Args = []string{"--store_dir", dir}
+		// Its MQTT listener on a free port rather than 1883, which
+		// something else on the machine may hold.
+		s.Args = []string{"--store_dir", dir, "--mqtt_port", "0"}
 	case js:
 		s.Args = []string{"-js", "-sd", dir}
 	}
@@ -227,6 +237,38 @@ func startServer(name, bin string, js bool) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// footprintServers starts both servers with the same listeners: client,
+// monitoring and MQTT (JetStream on, which nats-server's MQTT requires).
+func footprintServers(bins []string) ([]*Server, error) {
+	var servers []*Server
+	for j, name := range serverNames {
+		dir, err := os.MkdirTemp(*flagStore, "leafgate-bench-fp-"+name+"-")
+		if err != nil {
+			stopAll(servers)
+			return nil, err
+		}
+		s := &Server{Name: name, Bin: bins[j], StoreDir: dir}
+		port := freePort()
+		if name == "leafgate" {
+			s.Args = []string{"--store_dir", dir, "--mqtt_port", strconv.Itoa(port)}
+		} else {
+			conf := filepath.Join(dir, "nats-server.conf")
+			if err := os.WriteFile(conf, []byte(mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port)), 0o644); err != nil {
+				stopAll(servers)
+				return nil, err
+			}
+			s.Args = []string{"-c", conf}
+		}
+		if err := s.start(); err != nil {
+			s.stop()
+			stopAll(servers)
+			return nil, err
+		}
+		servers = append(servers, s)
+	}
+	return servers, nil
 }
 
 func startServers(bins []string, js bool) ([]*Server, error) {
