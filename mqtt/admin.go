@@ -65,10 +65,12 @@ type SessionsReply struct {
 	Error    string        `json:"error,omitempty"`
 }
 
-// adminReceiver takes the operator requests off the publisher's goroutine.
+// adminReceiver takes the operator requests off the publisher's
+// goroutine: each is answered on a goroutine of its own, at most four at
+// a time, so an idle broker runs none.
 type adminReceiver struct {
-	b  *Broker
-	ch chan adminReq
+	b   *Broker
+	sem chan struct{}
 }
 
 type adminReq struct {
@@ -81,7 +83,12 @@ func (a *adminReceiver) Deliver(_ *router.Sub, subj, reply, _, payload []byte) b
 		return false
 	}
 	select {
-	case a.ch <- adminReq{string(subj), string(reply), append([]byte(nil), payload...)}:
+	case a.sem <- struct{}{}:
+		req := adminReq{string(subj), string(reply), append([]byte(nil), payload...)}
+		go func() {
+			defer func() { <-a.sem }()
+			a.b.answerAdmin(req)
+		}()
 	default: // an operator flooding requests is not answered
 	}
 	return false
@@ -91,7 +98,7 @@ func (a *adminReceiver) Flush() {}
 
 // startAdmin subscribes the operator subjects.
 func (b *Broker) startAdmin() error {
-	a := &adminReceiver{b: b, ch: make(chan adminReq, 16)}
+	a := &adminReceiver{b: b, sem: make(chan struct{}, 4)}
 	for _, subj := range []string{SubjectSessions, SubjectSessionDelete} {
 		rs := &router.Sub{Subject: subj, Receiver: a}
 		if err := b.r.Subscribe(rs); err != nil {
@@ -99,18 +106,6 @@ func (b *Broker) startAdmin() error {
 		}
 		b.adminSubs = append(b.adminSubs, rs)
 	}
-	done := make(chan struct{})
-	b.adminDone = done
-	go func() {
-		for {
-			select {
-			case req := <-a.ch:
-				b.answerAdmin(req)
-			case <-done:
-				return
-			}
-		}
-	}()
 	return nil
 }
 

@@ -71,8 +71,12 @@ type Options struct {
 	// publishers are paced and QoS 0 messages dropped. Default 4 MiB.
 	MaxPending int
 	// Sessions keeps persistent sessions durable across restarts; nil
-	// keeps them in memory only.
+	// keeps them in memory only, unless OpenSessions is set.
 	Sessions *sessstore.Store
+	// OpenSessions, with Sessions nil, opens the session store when the
+	// first persistent session needs it (a new installation has no
+	// sessions to restore, and an idle gateway need not hold the file).
+	OpenSessions func() (*sessstore.Store, error)
 }
 
 // RetainStore keeps retained messages durably (package mqtt/retain).
@@ -152,8 +156,11 @@ type Broker struct {
 	opts Options
 	log  *slog.Logger
 	r    *router.Router
-	st   *sessstore.Store
-	pers *persister
+	// stp and persp are set once the session store is open (at New, or
+	// by ensureStore); stMu serializes opening it.
+	stp   atomic.Pointer[sessstore.Store]
+	persp atomic.Pointer[persister]
+	stMu  sync.Mutex
 
 	mu       sync.Mutex // guards sessions, conns, watched and closed
 	sessions map[string]*session
@@ -168,7 +175,6 @@ type Broker struct {
 	stats   Stats
 
 	adminSubs []*router.Sub
-	adminDone chan struct{}
 	replies   *replies
 }
 
@@ -196,10 +202,10 @@ func New(opts Options) (*Broker, error) {
 		r:        opts.Router,
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
-		st:       opts.Sessions,
 	}
-	if b.st != nil {
-		b.pers = newPersister(b.st, b.log)
+	if opts.Sessions != nil {
+		b.persp.Store(newPersister(opts.Sessions, b.log))
+		b.stp.Store(opts.Sessions)
 		if err := b.restore(); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("mqtt: restore sessions: %w", err)
@@ -292,16 +298,14 @@ func (b *Broker) Close() {
 	}
 	b.adminSubs = nil
 	b.serving.Wait() // every connection has detached from its session
-	if b.pers != nil {
-		b.pers.close()
+	b.stMu.Lock()
+	if p := b.persp.Load(); p != nil {
+		p.close()
 	}
+	b.stMu.Unlock()
 	if b.replies != nil {
 		_ = b.r.Unsubscribe(b.replies.rs)
 		b.replies = nil
-	}
-	if b.adminDone != nil {
-		close(b.adminDone)
-		b.adminDone = nil
 	}
 }
 
@@ -342,4 +346,24 @@ func (b *Broker) Reject(nc net.Conn) {
 			return
 		}
 	}
+}
+
+// ensureStore opens the session store on first need (Options.OpenSessions).
+// A failure is logged and sessions stay in memory.
+func (b *Broker) ensureStore() {
+	if b.stp.Load() != nil || b.opts.OpenSessions == nil {
+		return
+	}
+	b.stMu.Lock()
+	defer b.stMu.Unlock()
+	if b.stp.Load() != nil {
+		return
+	}
+	st, err := b.opts.OpenSessions()
+	if err != nil {
+		b.log.Error("mqtt: session store unavailable; persistent sessions are kept in memory only", "err", err)
+		return
+	}
+	b.persp.Store(newPersister(st, b.log))
+	b.stp.Store(st)
 }

@@ -37,7 +37,6 @@ type conn struct {
 	problemInfo bool
 
 	// Read loop state.
-	rbuf      []byte
 	maxIn     int
 	pub       packet.Publish
 	ack       packet.Ack

@@ -24,7 +24,7 @@ import (
 // queue its message went into; a SUBACK waits for the subscription.
 
 // persistentLocked reports whether the session is kept in the store.
-func (s *session) storedLocked() bool { return s.b.st != nil && s.expiry > 0 }
+func (s *session) storedLocked() bool { return s.expiry > 0 && s.b.stp.Load() != nil }
 
 // record is the session's store record.
 func (s *session) recordLocked(disconnected int64) *sessstore.Session {
@@ -100,14 +100,15 @@ func (p *persister) close() {
 
 // batch returns the gathering batch, locked until apply.
 func (b *Broker) batch() *sessstore.Batch {
-	b.pers.mu.Lock()
-	return b.pers.cur
+	p := b.persp.Load()
+	p.mu.Lock()
+	return p.cur
 }
 
 // apply releases the batch taken with batch(); done (nil: none) runs once
 // the changes are durable, on the store's committer goroutine.
 func (b *Broker) apply(_ *sessstore.Batch, done func(error)) {
-	p := b.pers
+	p := b.persp.Load()
 	if done != nil {
 		p.dones = append(p.dones, done)
 	}
@@ -132,7 +133,7 @@ func (s *session) saveLocked(clean bool, disconnected int64, done func(error)) {
 
 // forgetLocked removes the session from the store.
 func (s *session) forgetLocked() {
-	if s.b.st == nil || !s.inStore {
+	if s.b.stp.Load() == nil || !s.inStore {
 		return
 	}
 	s.inStore = false
@@ -265,7 +266,7 @@ func (s *session) loadLocked(m *outMsg) bool {
 	if m.buf != nil || m.body == 0 {
 		return m.buf != nil
 	}
-	raw, err := s.b.st.Body(m.body)
+	raw, err := s.b.stp.Load().Body(m.body)
 	if err != nil {
 		s.b.log.Error("mqtt: stored message unreadable; dropped", "client_id", s.id, "err", err)
 		return false
@@ -323,7 +324,7 @@ func decodeBody(b []byte, m *outMsg) error {
 // subscriptions registered so messages queue for them from now on.
 func (b *Broker) restore() error {
 	now := time.Now()
-	return b.st.Load(func(rec *sessstore.Session, queue []sessstore.Entry, incoming []uint16) error {
+	return b.stp.Load().Load(func(rec *sessstore.Session, queue []sessstore.Entry, incoming []uint16) error {
 		b.mu.Lock()
 		s := b.newSessionLocked(rec.ClientID)
 		b.mu.Unlock()

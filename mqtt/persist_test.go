@@ -191,3 +191,51 @@ func TestPubackWaitsForSessionQueueSync(t *testing.T) {
 	}
 	rb.hold.Store(nil)
 }
+
+// Without a session file the store opens for the first persistent
+// session, not before; what that session does is durable from then on.
+func TestSessionStoreOpensOnFirstPersistentSession(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	var opened atomic.Pointer[sessstore.Store]
+	r := router.New()
+	b, err := New(Options{Router: r, OpenSessions: func() (*sessstore.Store, error) {
+		st, err := sessstore.Open(sessstore.Options{Path: path})
+		opened.Store(st)
+		return st, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, addr := serveOn(t, b)
+	c, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("clean"), CleanStart: true})
+	c.send(&packet.Disconnect{})
+	if opened.Load() != nil {
+		t.Fatal("store opened for a clean session")
+	}
+	p, _ := dial(t, addr, packet.V311, packet.Connect{ClientID: []byte("keep")})
+	subscribe(t, p, packet.Subscription{Filter: []byte("k"), QoS: 1})
+	p.send(&packet.Disconnect{})
+	st := opened.Load()
+	if st == nil {
+		t.Fatal("store not opened for a persistent session")
+	}
+	stop()
+	b.Close()
+	st.Close()
+
+	st2, err := sessstore.Open(sessstore.Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	b2, err := New(Options{Router: router.New(), Sessions: st2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	stop2, addr2 := serveOn(t, b2)
+	defer stop2()
+	if _, ack := dial(t, addr2, packet.V311, packet.Connect{ClientID: []byte("keep")}); !ack.SessionPresent {
+		t.Fatal("session lost")
+	}
+}

@@ -46,13 +46,13 @@ type session struct {
 	expTimer  *time.Timer
 }
 
-// persistent reports whether the session outlives its connection.
-func (s *session) persistentLocked() bool { return s.expiry > 0 }
-
 // attach binds c to the session of clientID, creating it, resuming it or
 // taking it over from another connection. It reports whether an existing
 // session was resumed (CONNACK's Session Present).
 func (b *Broker) attach(c *conn, clientID string, clean bool, expiry uint32, w *will) (*session, bool) {
+	if expiry > 0 {
+		b.ensureStore()
+	}
 	b.mu.Lock()
 	s := b.sessions[clientID]
 	if s == nil {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/server"
@@ -23,6 +25,7 @@ import (
 // (with JetStream) its retained messages.
 type mqttService struct {
 	broker   *mqtt.Broker
+	mu       sync.Mutex // guards st, which the broker may open later
 	st       *sessstore.Store
 	retained *mqtt.LazyRetain
 	addr     net.Addr
@@ -55,16 +58,29 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 	opts.NATSQoS = &qos
 	svc := &mqttService{}
 	if js != nil {
-		st, err := sessstore.Open(sessstore.Options{
+		so := sessstore.Options{
 			Path:    filepath.Join(cfg.JetStream.StoreDir, "mqtt", "sessions.db"),
 			Reserve: js.Reserve(), // one reserve for every file of the store
 			Logger:  log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("mqtt sessions: %w", err)
 		}
-		svc.st = st
-		opts.Sessions = st
+		if _, err := os.Stat(so.Path); err == nil {
+			// Sessions to restore: open now.
+			st, err := sessstore.Open(so)
+			if err != nil {
+				return nil, fmt.Errorf("mqtt sessions: %w", err)
+			}
+			svc.setStore(st)
+			opts.Sessions = st
+		} else {
+			// None yet: opened for the first persistent session.
+			opts.OpenSessions = func() (*sessstore.Store, error) {
+				st, err := sessstore.Open(so)
+				if err == nil {
+					svc.setStore(st)
+				}
+				return st, err
+			}
+		}
 		if m.RetainedBucket != "" {
 			// Opened when the first MQTT client connects: an idle
 			// gateway runs no KV watch.
@@ -124,7 +140,16 @@ func (s *mqttService) close() {
 	if s.retained != nil {
 		s.retained.Close()
 	}
-	if s.st != nil {
-		_ = s.st.Close()
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	if st != nil {
+		_ = st.Close()
 	}
+}
+
+func (s *mqttService) setStore(st *sessstore.Store) {
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
 }
