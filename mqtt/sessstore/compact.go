@@ -3,11 +3,7 @@ package sessstore
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/leafgate/leafgate/store/msgstore"
 )
@@ -93,67 +89,15 @@ func (s *Store) refillReserve(force bool) {
 	}
 }
 
-// compactNow copies the live data into path.compact, then closes the file,
-// renames the copy over it and reopens it. Only the committer calls it, so
-// nothing is written meanwhile; readers continue on the old file until the
-// swap.
+// compactNow compacts the file (msgstore.CompactFile). Only the committer
+// calls it, so nothing is written meanwhile; readers continue on the old
+// file until the swap.
 func (s *Store) compactNow() error {
-	tmp := s.path + compactSuffix
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	if err := msgstore.CompactFile(s.path, &s.dbMu, &s.db, openDB); err != nil {
+		if errors.Is(err, msgstore.ErrUnavailable) {
+			return errUnavailable
+		}
+		return fmt.Errorf("sessstore: %w", err)
 	}
-	dst, err := openDB(tmp)
-	if err != nil {
-		return fmt.Errorf("sessstore: compact %s: %w", s.path, err)
-	}
-	s.dbMu.RLock()
-	src := s.db
-	s.dbMu.RUnlock()
-	if src == nil {
-		dst.Close()
-		os.Remove(tmp)
-		return errUnavailable
-	}
-	// 4 MiB transactions bound the memory the copy needs.
-	if err := bolt.Compact(dst, src, 4<<20); err != nil {
-		dst.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("sessstore: compact %s: %w", s.path, err)
-	}
-	if err := dst.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("sessstore: compact %s: %w", s.path, err)
-	}
-
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if err := s.db.Close(); err != nil {
-		s.db = nil
-		return fmt.Errorf("sessstore: compact %s: close: %w", s.path, err)
-	}
-	s.db = nil
-	renameErr := os.Rename(tmp, s.path)
-	if renameErr == nil {
-		renameErr = syncDir(filepath.Dir(s.path))
-	} else {
-		os.Remove(tmp)
-	}
-	// Reopen whichever file is now at path: the copy, or the untouched
-	// original if the rename failed.
-	db, err := openDB(s.path)
-	if err != nil {
-		return fmt.Errorf("sessstore: compact %s: reopen: %w", s.path, err)
-	}
-	s.db = db
-	return renameErr
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -50,6 +51,9 @@ func (b *Bolt) SetLogger(log *slog.Logger) { b.log = log }
 // errUnavailable is returned once a failed compaction could not reopen the
 // file: every later read and write fails rather than act on a stale view.
 var errUnavailable = errors.New("msgstore: store file unavailable after a failed compaction")
+
+// ErrUnavailable is errUnavailable for other packages' files (CompactFile).
+var ErrUnavailable = errUnavailable
 
 func openDB(path string) (*bolt.DB, error) {
 	return bolt.Open(path, 0o600, &bolt.Options{
@@ -198,57 +202,71 @@ func (b *Bolt) refreshUsage() {
 func (b *Bolt) compactNow() error {
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
-	tmp := b.path + compactSuffix
+	if err := CompactFile(b.path, &b.dbMu, &b.db, openDB); err != nil {
+		return fmt.Errorf("msgstore: %w", err)
+	}
+	b.compactions.Add(1)
+	return nil
+}
+
+// CompactFile compacts the bbolt file at path that *db has open: it copies
+// the live data into path.compact (in 4 MiB transactions, bounding the
+// memory the copy needs), closes the file, renames the copy over it
+// (syncing the directory) and reopens it with open. The caller makes sure
+// nothing writes meanwhile. mu guards *db: readers hold it for reading and
+// go on reading the old file until the swap, which CompactFile does
+// holding it for writing. Afterwards *db is whichever file is at path —
+// the copy, or the untouched original if the rename failed — or nil if it
+// could not be reopened. msgstore's stream files and MQTT's session store
+// share it.
+func CompactFile(path string, mu *sync.RWMutex, db **bolt.DB, open func(string) (*bolt.DB, error)) error {
+	tmp := path + compactSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	dst, err := openDB(tmp)
+	dst, err := open(tmp)
 	if err != nil {
-		return fmt.Errorf("msgstore: compact %s: %w", b.path, err)
+		return fmt.Errorf("compact %s: %w", path, err)
 	}
-	b.dbMu.RLock()
-	src := b.db
-	b.dbMu.RUnlock()
+	mu.RLock()
+	src := *db
+	mu.RUnlock()
 	if src == nil {
 		dst.Close()
 		os.Remove(tmp)
 		return errUnavailable
 	}
-	// 4 MiB transactions bound the memory the copy needs.
 	if err := bolt.Compact(dst, src, 4<<20); err != nil {
 		dst.Close()
 		os.Remove(tmp)
-		return fmt.Errorf("msgstore: compact %s: %w", b.path, err)
+		return fmt.Errorf("compact %s: %w", path, err)
 	}
 	if err := dst.Close(); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("msgstore: compact %s: %w", b.path, err)
+		return fmt.Errorf("compact %s: %w", path, err)
 	}
 
-	b.dbMu.Lock()
-	defer b.dbMu.Unlock()
-	if err := b.db.Close(); err != nil {
-		b.db = nil
-		return fmt.Errorf("msgstore: compact %s: close: %w", b.path, err)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := (*db).Close(); err != nil {
+		*db = nil
+		return fmt.Errorf("compact %s: close: %w", path, err)
 	}
-	b.db = nil
-	renameErr := os.Rename(tmp, b.path)
+	*db = nil
+	renameErr := os.Rename(tmp, path)
 	if renameErr == nil {
-		renameErr = syncDir(filepath.Dir(b.path))
+		renameErr = syncDir(filepath.Dir(path))
 	} else {
 		os.Remove(tmp)
 	}
-	// Reopen whichever file is now at path: the copy, or the untouched
-	// original if the rename failed.
-	db, err := openDB(b.path)
+	reopened, err := open(path)
 	if err != nil {
-		return fmt.Errorf("msgstore: compact %s: reopen: %w", b.path, err)
+		return fmt.Errorf("compact %s: reopen: %w", path, err)
 	}
-	b.db = db
+	*db = reopened
 	if renameErr != nil {
-		return fmt.Errorf("msgstore: compact %s: %w", b.path, renameErr)
+		return fmt.Errorf("compact %s: %w", path, renameErr)
 	}
-	b.compactions.Add(1)
 	return nil
 }
 
