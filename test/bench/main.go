@@ -159,12 +159,23 @@ func run(ctx context.Context, out io.Writer) error {
 // as the budgets are defined. The workloads run on a pair as they ship:
 // leafgate with JetStream and MQTT on (its default), nats-server without.
 func corePhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
-	fp, err := footprintServers(bins)
-	if err != nil {
-		return nil, err
+	// Idle RSS is the median over -repeat fresh starts: one start can land
+	// a few hundred KiB either way (what the runtime happened to touch).
+	var samples [][]Row
+	var fp []*Server
+	for i := range max(*flagRepeat, 1) {
+		var err error
+		if fp, err = footprintServers(bins); err != nil {
+			return nil, err
+		}
+		time.Sleep(500 * time.Millisecond)
+		samples = append(samples, idleRows(fp))
+		if i < max(*flagRepeat, 1)-1 {
+			stopAll(fp)
+		}
 	}
-	time.Sleep(500 * time.Millisecond)
-	rows := append(idleRows(fp), perConnRow(fp))
+	rows := medianRows(samples)
+	rows = append(rows, perConnRow(fp))
 	stopAll(fp)
 	if *flagFootprint {
 		return rows, nil
@@ -300,6 +311,21 @@ func idleRows(servers []*Server) []Row {
 			NATS:     float64(rss(servers[1].pid(), f.field)) / (1 << 20)})
 	}
 	return rows
+}
+
+// medianRows is, row by row, the median of each server's figure over the
+// samples (each a list of the same rows).
+func medianRows(samples [][]Row) []Row {
+	out := append([]Row(nil), samples[0]...)
+	for r := range out {
+		var lg, ns []float64
+		for _, s := range samples {
+			lg = append(lg, s[r].Leafgate)
+			ns = append(ns, s[r].NATS)
+		}
+		out[r].Leafgate, out[r].NATS = median(lg), median(ns)
+	}
+	return out
 }
 
 func perConnRow(servers []*Server) Row {
