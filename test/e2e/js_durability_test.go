@@ -24,8 +24,10 @@ import (
 
 // buildLeafgate builds the leafgate binary once per test binary.
 var buildLeafgate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "leafgate-bin-*")
-	if err != nil {
+	// One directory per test binary, reused run after run, so repeated
+	// test runs do not leave a build behind each time.
+	dir := filepath.Join(os.TempDir(), "leafgate-bin-"+filepath.Base(os.Args[0]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "leafgate")

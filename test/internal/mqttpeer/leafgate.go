@@ -29,8 +29,10 @@ type LeafgateOptions struct {
 // buildLeafgate builds the leafgate binary once per test binary, as the
 // Makefile builds what ships.
 var buildLeafgate = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "mqttpeer-leafgate-bin-")
-	if err != nil {
+	// One directory per test binary, reused run after run, so repeated
+	// test runs do not leave a build behind each time.
+	dir := filepath.Join(os.TempDir(), "mqttpeer-leafgate-bin-"+filepath.Base(os.Args[0]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "leafgate")
