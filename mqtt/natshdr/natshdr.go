@@ -204,10 +204,14 @@ func Parse(hdr []byte, props *packet.Properties, scratch []byte) (Message, []byt
 				props.Set(packet.PropPayloadFormat)
 			}
 		case ContentType:
-			props.ContentType = val
-			props.Set(packet.PropContentType)
+			// Only what a PUBLISH may carry: a UTF-8 string without
+			// U+0000 [MQTT-1.5.4-1..2], or the client would close.
+			if packet.ValidUTF8(val) {
+				props.ContentType = val
+				props.Set(packet.PropContentType)
+			}
 		case ResponseTopic:
-			if len(val) > 0 {
+			if len(val) > 0 && packet.CheckTopicName(val) == nil { // [MQTT-3.3.2-14]
 				props.ResponseTopic = val
 				props.Set(packet.PropResponseTopic)
 			}
