@@ -356,6 +356,11 @@ func (c *conn) appendPublishParts(tp, hdr, reply, payload []byte, m *outMsg) boo
 		meta, corr := natshdr.Parse(hdr, &c.propsOut, c.corrBuf[:0])
 		c.corrBuf = corr
 		pub.Props = c.propsOut
+		if packet.CheckPayloadFormat(&pub.Props, payload) != nil {
+			// A NATS publisher claimed UTF-8 for bytes that are not: say
+			// nothing rather than make the client close (0x99).
+			pub.Props.Clear(packet.PropPayloadFormat)
+		}
 		if !meta.Expires.IsZero() {
 			left := time.Until(meta.Expires)
 			secs := uint32((left + time.Second - 1) / time.Second) // [MQTT-3.3.2-6]

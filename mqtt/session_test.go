@@ -651,3 +651,20 @@ func TestQoS1BurstsBeyondTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// What NATS headers claim is checked before it becomes a property: a
+// Payload Format Indicator over bytes that are not UTF-8, or a Content
+// Type with U+0000, is left out rather than sent to a client that would
+// close on it.
+func TestNATSHeadersThatMQTTCannotCarry(t *testing.T) {
+	r := router.New()
+	_, addr := startBroker(t, Options{Router: r})
+	c, _ := dial(t, addr, packet.V5, packet.Connect{ClientID: []byte("strict"), CleanStart: true})
+	subscribe(t, c, packet.Subscription{Filter: []byte("bin")})
+	hdr := "NATS/1.0\r\nNmqtt-Payload-Format: 1\r\nContent-Type: a\x00b\r\n\r\n"
+	r.Publish(&router.Publisher{}, []byte("bin"), nil, []byte(hdr), []byte{0xff, 0xfe})
+	m := c.read().(*packet.Publish)
+	if m.Props.Has(packet.PropPayloadFormat) || m.Props.Has(packet.PropContentType) {
+		t.Fatalf("props %+v", m.Props)
+	}
+}
