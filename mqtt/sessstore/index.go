@@ -74,7 +74,7 @@ func (x *index) allocSid() (uint32, error) {
 	for _, info := range x.sessions {
 		used[info.sid] = true
 	}
-	for range 1 << 32 {
+	for i := uint64(0); i < 1<<32; i++ { // every uint32 once (an int loop overflows on 32-bit ARM)
 		sid := x.nextSid
 		x.nextSid++
 		if sid != 0 && !used[sid] {
