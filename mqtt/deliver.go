@@ -86,6 +86,7 @@ func (sub *subscription) DeliverFrom(p *router.Publisher, _ *router.Sub, subj, r
 		return c.sendQoS0(tp, hdr, reply, payload, retain, sub.id)
 	}
 	m := newOutMsg(tp, hdr, reply, payload, qos, retain, sub.id)
+	m.expires = meta.Expires
 	if !s.enqueueLocked(m) {
 		return false
 	}
@@ -142,6 +143,7 @@ type outMsg struct {
 	retain, dup, released, ready bool
 	pid                          uint16
 	subID                        uint32
+	expires                      time.Time        // the header's Nmqtt-Expires, parsed once
 	seq                          uint64           // session queue sequence, when stored
 	body                         sessstore.BodyID // its stored body
 }
@@ -208,7 +210,7 @@ func (s *session) sendQueuedLocked() bool {
 			s.persistAckLocked(m, false)
 			continue
 		}
-		if exp := natshdrExpires(m.hdr()); !exp.IsZero() && !time.Now().Before(exp) {
+		if !m.expires.IsZero() && !time.Now().Before(m.expires) {
 			s.persistAckLocked(m, false)
 			continue
 		}
@@ -236,14 +238,6 @@ func (s *session) sendQueuedLocked() bool {
 	need := !c.flushPending
 	c.flushPending = true
 	return need
-}
-
-func natshdrExpires(hdr []byte) time.Time {
-	if len(hdr) == 0 {
-		return time.Time{}
-	}
-	m, _ := natshdr.Parse(hdr, nil, nil)
-	return m.Expires
 }
 
 // nextPIDLocked picks the next free packet identifier [MQTT-2.2.1-4].
@@ -323,7 +317,6 @@ func (c *conn) onAck(a *packet.Ack) error {
 // session's mu held.
 func (c *conn) sendQoS0(tp, hdr, reply, payload []byte, retain bool, subID uint32) bool {
 	m := outMsg{qos: 0, retain: retain, subID: subID}
-	m.buf = nil
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.roomLocked(len(tp) + len(payload) + 16) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/mqtt/natshdr"
 	"github.com/leafgate/leafgate/mqtt/packet"
 	"github.com/leafgate/leafgate/mqtt/sessstore"
 	"github.com/leafgate/leafgate/mqtt/topic"
@@ -317,6 +318,8 @@ func decodeBody(b []byte, m *outMsg) error {
 	m.subID = uint32(v[0])
 	m.topicLen, m.hdrLen, m.replyLen = int(v[1]), int(v[2]), int(v[3])
 	m.buf = append([]byte(nil), b...)
+	meta, _ := natshdr.Parse(m.hdr(), nil, nil)
+	m.expires = meta.Expires
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (b *Broker) attach(c *conn, clientID string, clean bool, expiry uint32, w *
 		s.expTimer.Stop()
 		s.expTimer = nil
 	}
-	present := !clean && !s.gone && s.hasStateLocked()
+	present := !clean && !s.gone && s.persistedLocked()
 	if clean || s.gone {
 		s.clearLocked()
 		if s.gone {
@@ -112,12 +112,8 @@ func (b *Broker) newSessionLocked(id string) *session {
 	return s
 }
 
-// hasStateLocked: a session that was seen before (for Session Present).
-func (s *session) hasStateLocked() bool {
-	return s.persistedLocked()
-}
-
-// persistedLocked: the session existed before this CONNECT and was kept.
+// persistedLocked: the session existed before this CONNECT and was kept
+// (CONNACK's Session Present).
 func (s *session) persistedLocked() bool {
 	return len(s.subs) > 0 || len(s.inflight) > 0 || len(s.queue) > 0 || len(s.incoming) > 0 || s.expiry > 0
 }

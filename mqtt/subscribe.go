@@ -145,6 +145,7 @@ func (sub *subscription) deliverRetained(c *conn, name, hdr, payload []byte) {
 		return
 	}
 	m := newOutMsg(name, hdr, nil, payload, qos, true, sub.id)
+	m.expires = meta.Expires
 	if !s.enqueueLocked(m) {
 		return
 	}

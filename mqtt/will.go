@@ -16,7 +16,6 @@ type will struct {
 	retain            bool
 	delay             uint32 // Will Delay Interval, seconds
 	expiry            uint32 // Message Expiry Interval, seconds (0: none)
-	props             bool   // 5.0 properties present
 	v                 packet.Version
 	qos               byte
 }
@@ -66,7 +65,6 @@ func (c *conn) newWill(p *packet.Connect) (*will, error) {
 		pr := p.WillProps
 		pr.Clear(packet.PropMessageExpiry)
 		w.hdr, _ = natshdr.Append(nil, w.qos, w.retain, &pr, time.Time{})
-		w.props = true
 	} else {
 		w.hdr, _ = natshdr.Append(nil, w.qos, w.retain, nil, time.Time{})
 	}
