@@ -6,9 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -109,48 +107,15 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 }
 
 func launchLeafgate(bin, conf string, natsPort, mqttPort int) (*Broker, error) {
-	var stderr lockedBuffer
-	cmd := exec.Command(bin, "--config", conf, "-p", strconv.Itoa(natsPort))
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start leafgate: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	halt := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	kill := func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-exited
-	}
-	alive := func() error {
-		select {
-		case <-exited:
-			return fmt.Errorf("leafgate exited: %s", strings.TrimSpace(stderr.String()))
-		default:
-			return nil
-		}
-	}
 	addr := "127.0.0.1:" + strconv.Itoa(mqttPort)
-	if err := WaitListening(addr, 20*time.Second, alive); err != nil {
-		halt()
-		return nil, err
-	}
 	natsAddr := "127.0.0.1:" + strconv.Itoa(natsPort)
-	if err := WaitListening(natsAddr, 20*time.Second, alive); err != nil {
-		halt()
+	cmd := exec.Command(bin, "--config", conf, "-p", strconv.Itoa(natsPort))
+	p, err := startProcess("leafgate", cmd, 30*time.Second, addr, natsAddr)
+	if err != nil {
 		return nil, err
 	}
 	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, V5: true,
-		PID: cmd.Process.Pid, halt: halt, kill: kill, log: &stderr}, nil
+		PID: p.cmd.Process.Pid, halt: p.halt, kill: p.kill, log: p.log}, nil
 }
 
 // StartLeafgate starts leafgate for a test and stops it at cleanup.

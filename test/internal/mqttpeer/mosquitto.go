@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -129,38 +128,12 @@ func RunMosquitto(o MosquittoOptions) (*Broker, error) {
 }
 
 func launchMosquitto(bin, conf string, port int) (*Broker, error) {
-	var stderr lockedBuffer
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mosquitto: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	halt := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM) // mosquitto saves persistence on SIGTERM
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	alive := func() error {
-		select {
-		case <-exited:
-			return fmt.Errorf("mosquitto exited: %s", strings.TrimSpace(stderr.String()))
-		default:
-			return nil
-		}
-	}
-	if err := WaitListening(addr, 10*time.Second, alive); err != nil {
-		halt()
+	p, err := startProcess("mosquitto", exec.Command(bin, "-c", conf), 10*time.Second, addr)
+	if err != nil {
 		return nil, err
 	}
-	return &Broker{Name: "mosquitto", Addr: addr, V5: true, PID: cmd.Process.Pid, halt: halt}, nil
+	return &Broker{Name: "mosquitto", Addr: addr, V5: true, PID: p.cmd.Process.Pid, halt: p.halt, log: p.log}, nil
 }
 
 // StartMosquitto starts mosquitto for a test and stops it at cleanup. It
