@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/server"
@@ -125,7 +127,12 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 	addr, err := srv.AddListener(lc)
 	if err != nil {
 		svc.close()
-		return nil, fmt.Errorf("mqtt listener: %w", err)
+		hint := ""
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Often mosquitto, installed on many gateways, holding 1883.
+			hint = " (is another MQTT broker running? choose another mqtt.port, or set mqtt.enabled: false)"
+		}
+		return nil, fmt.Errorf("mqtt.port: %w%s", err, hint)
 	}
 	svc.addr = addr
 	return svc, nil
