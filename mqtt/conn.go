@@ -119,7 +119,7 @@ func (c *conn) run() {
 }
 
 func (c *conn) readLoop() error {
-	r := netio.NewReader(c.nc, nil)
+	r := netio.NewSource(c.nc, nil)
 	defer r.Release()
 	// part holds an incomplete packet between reads; whole packets are
 	// decoded straight from the reader's buffer, which an idle connection

@@ -130,7 +130,8 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 	ci := &monitor.ConnInfo{
 		Cid:          c.cid,
 		Kind:         "Client",
-		Type:         "nats",
+		Type:         c.connType(),
+		Transport:    "tcp",
 		IP:           c.host,
 		Port:         c.port,
 		Start:        c.start,
@@ -148,6 +149,9 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 		Version:      c.opts.Version,
 		TLSVersion:   c.tlsVersion,
 		TLSCipher:    c.tlsCipher,
+	}
+	if c.via != nil {
+		ci.Transport = c.via.Transport
 	}
 	if c.lastIn.Load() == 0 {
 		ci.LastActivity = c.start
@@ -170,6 +174,15 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 	return ci
 }
 
+// connType is nats-server's client type: "nats", or the transport's name
+// for a client that came through another ("websocket").
+func (c *client) connType() string {
+	if c.via != nil {
+		return c.via.Transport
+	}
+	return "nats"
+}
+
 // Describe reports the client for the advisories internal services send
 // (router.Describer), with the fields nats-server's client info carries.
 func (c *client) Describe() router.Origin {
@@ -178,7 +191,7 @@ func (c *client) Describe() router.Origin {
 	o := router.Origin{
 		Start: c.start, Host: c.host, ID: c.cid, User: c.user,
 		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version,
-		RTT: c.rtt, Kind: "Client", Type: "nats",
+		RTT: c.rtt, Kind: "Client", Type: c.connType(),
 	}
 	if o.User == "" && c.opts.AuthToken != "" {
 		o.User = "[REDACTED]" // as nats-server, never the token itself

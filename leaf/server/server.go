@@ -275,6 +275,9 @@ func (s *Server) rejectClient(c *client) {
 func (s *Server) removeClient(c *client, info *monitor.ConnInfo) {
 	s.mu.Lock()
 	delete(s.clients, c.cid)
+	if c.via != nil {
+		s.otherConns++ // its listener's again, until its Serve returns
+	}
 	if len(s.closed) >= maxClosedConns {
 		copy(s.closed, s.closed[1:])
 		s.closed = s.closed[:len(s.closed)-1]
