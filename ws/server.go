@@ -365,7 +365,7 @@ type responseWriter struct {
 	resp     bytes.Buffer // the 101 response gorilla wrote
 }
 
-func (w *responseWriter) Header() http.Header       { return w.header }
+func (w *responseWriter) Header() http.Header         { return w.header }
 func (w *responseWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *responseWriter) WriteHeader(status int)      { w.status = status }
 

@@ -54,12 +54,12 @@ func decodeAll(d *Decoder, in []byte, step int) (data []byte, ctl []Event, err e
 
 func TestDecodeSplitAnywhere(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80000 bytes: 64-bit length
-	mid := bytes.Repeat([]byte("x"), 300)                  // 16-bit length
+	mid := bytes.Repeat([]byte("x"), 300)                 // 16-bit length
 	var in []byte
 	in = append(in, clientFrame(finBit|OpBinary, []byte("PUB a 1\r\nx\r\n"), key)...)
-	in = append(in, clientFrame(OpBinary, mid[:100], key)...)           // fragmented message...
-	in = append(in, clientFrame(finBit|OpPing, []byte("hi"), key)...)   // ...with a ping inside
-	in = append(in, clientFrame(OpContinuation, nil, key)...)           // empty fragment
+	in = append(in, clientFrame(OpBinary, mid[:100], key)...)         // fragmented message...
+	in = append(in, clientFrame(finBit|OpPing, []byte("hi"), key)...) // ...with a ping inside
+	in = append(in, clientFrame(OpContinuation, nil, key)...)         // empty fragment
 	in = append(in, clientFrame(finBit|OpContinuation, mid[100:], key)...)
 	in = append(in, clientFrame(finBit|OpBinary, big, key)...)
 	in = append(in, clientFrame(finBit|OpClose, []byte{0x03, 0xE8, 'b', 'y', 'e'}, key)...)
