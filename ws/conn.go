@@ -86,6 +86,9 @@ func newConn(raw net.Conn, dec frame.Decoder, compress bool, remote net.Addr) *C
 // TLS is the connection's TLS state (wss://), nil for plain ws://.
 func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
 
+// Transport names the transport for monitoring: "websocket".
+func (c *Conn) Transport() string { return "websocket" }
+
 // Done is closed when the connection has been closed.
 func (c *Conn) Done() <-chan struct{} { return c.closed }
 

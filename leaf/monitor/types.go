@@ -91,6 +91,8 @@ type ConnInfo struct {
 	TLSCipher      string     `json:"tls_cipher_suite,omitempty"`
 	AuthorizedUser string     `json:"authorized_user,omitempty"`
 	Subs           []string   `json:"subscriptions_list,omitempty"`
+	// MQTTClient is an MQTT connection's client id, as nats-server names it.
+	MQTTClient string `json:"mqtt_client,omitempty"`
 }
 
 // ConnState selects open, closed or all connections.

@@ -85,11 +85,30 @@ func (s *Server) Varz() *monitor.Varz {
 	return v
 }
 
+// AddConnz adds the open connections of another protocol (MQTT) to
+// /connz: list returns them for the query, with connection ids from
+// NextCID.
+func (s *Server) AddConnz(list func(monitor.ConnzOptions) []*monitor.ConnInfo) {
+	s.mu.Lock()
+	s.connz = append(s.connz[:len(s.connz):len(s.connz)], list)
+	s.mu.Unlock()
+}
+
+// NextCID hands out a connection id from the server's sequence, for the
+// connections of other protocols, so ids are unique across /connz.
+func (s *Server) NextCID() uint64 { return s.nextCID.Add(1) }
+
 // Connz lists connections; the monitor handler sorts and pages.
 func (s *Server) Connz(opts monitor.ConnzOptions) (*monitor.Connz, error) {
 	now := time.Now()
 	var conns []*monitor.ConnInfo
 	if opts.State != monitor.ConnClosed {
+		s.mu.Lock()
+		sources := s.connz
+		s.mu.Unlock()
+		for _, src := range sources {
+			conns = append(conns, src(opts)...)
+		}
 		for _, c := range s.clientList() {
 			if opts.CID != 0 && c.cid != opts.CID {
 				continue

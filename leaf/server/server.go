@@ -69,9 +69,10 @@ type Server struct {
 	monListener net.Listener
 	httpSrv     *http.Server
 	clients     map[uint64]*client
-	listeners   []*listener         // added with AddListener
-	otherConns  int                 // open connections of listeners, beside clients
-	closed      []*monitor.ConnInfo // ring of recently closed connections, newest last
+	listeners   []*listener                                      // added with AddListener
+	otherConns  int                                              // open connections of listeners, beside clients
+	closed      []*monitor.ConnInfo                              // ring of recently closed connections, newest last
+	connz       []func(monitor.ConnzOptions) []*monitor.ConnInfo // other protocols' connections
 	shutdown    bool
 	lameDuck    bool
 	started     bool
