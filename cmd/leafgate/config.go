@@ -103,6 +103,7 @@ type WSConfig struct {
 	UserCookie       string        `mapstructure:"user_cookie"`
 	PassCookie       string        `mapstructure:"pass_cookie"`
 	TokenCookie      string        `mapstructure:"token_cookie"`
+	PingInterval     time.Duration `mapstructure:"ping_interval"`
 }
 
 // MQTTTLSConfig is mqtt.tls (and websocket.tls).
@@ -795,6 +796,9 @@ func (w *WSConfig) validate(c *Config) error {
 	}
 	if w.HandshakeTimeout <= 0 {
 		return errors.New("websocket.handshake_timeout: must be positive")
+	}
+	if w.PingInterval < 0 {
+		return errors.New("websocket.ping_interval: must not be negative")
 	}
 	if w.MaxMessageSize < 0 || w.MaxMessageSize > 1<<30 {
 		return fmt.Errorf("websocket.max_message_size: %d out of range 0-1GB", w.MaxMessageSize)

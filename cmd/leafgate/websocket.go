@@ -35,6 +35,7 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 	// INFO tells WebSocket clients about this listener.
 	var info server.ClientOptions
 	info.Transport = "websocket"
+	info.PingInterval = w.PingInterval
 	if w.Advertise != "" {
 		info.ConnectURLs = []string{w.Advertise}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"time"
 
 	"github.com/leafgate/leafgate/leaf/auth"
 )
@@ -25,6 +26,9 @@ type ClientOptions struct {
 	// ConnectURLs replace INFO's connect_urls: the transport's URLs,
 	// which clients reconnect by. Nil: none are advertised.
 	ConnectURLs []string
+	// PingInterval replaces the server's ping interval for this client
+	// when positive (nats-server's websocket ping_interval).
+	PingInterval time.Duration
 	// Cookie credentials, used for the fields CONNECT leaves empty
 	// (nats-server's user_cookie, pass_cookie, token_cookie).
 	User, Password, Token string
