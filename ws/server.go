@@ -77,6 +77,11 @@ type Options struct {
 
 	// NATS serves a NATS client on c and returns when its read side ends.
 	NATS func(c *Conn, r *Request)
+	// NATSReject and MQTTReject tell a client refused by a connection
+	// limit why, in its protocol (INFO and -ERR; CONNACK Server busy).
+	// Nil: the connection is closed with status 1008 only.
+	NATSReject func(c *Conn, r *Request)
+	MQTTReject func(c net.Conn)
 	// MQTT serves an MQTT client on c (a leaf/server ListenerConfig.Serve);
 	// nil answers /mqtt with 404, MQTT being off.
 	MQTT func(c net.Conn, closing <-chan struct{})
@@ -177,6 +182,28 @@ func (h *Handler) Serve(nc net.Conn, closing <-chan struct{}) {
 // closeWait bounds how long Serve waits for a served connection's writer
 // to close it after the protocol's read side has ended.
 const closeWait = 10 * time.Second
+
+// Reject refuses a connection over a connection limit (a leaf/server
+// ListenerConfig.Reject): it completes the upgrade, so the client hears
+// why in its protocol, then closes with 1008.
+func (h *Handler) Reject(nc net.Conn) {
+	c, k, req := h.upgrade(nc)
+	if c == nil {
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(rejectWait))
+	c.SetCloseStatus(frame.ClosePolicyViolation, "maximum connections exceeded")
+	switch {
+	case k == kindMQTT && h.o.MQTTReject != nil:
+		h.o.MQTTReject(c)
+	case k == kindNATS && h.o.NATSReject != nil:
+		h.o.NATSReject(c, req)
+	}
+	c.Close()
+}
+
+// rejectWait bounds answering a refused connection after its upgrade.
+const rejectWait = time.Second
 
 // upgrade reads and answers the upgrade request. On failure it has
 // answered with an HTTP error and returns a nil Conn.

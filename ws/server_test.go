@@ -499,3 +499,45 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("the server did not close a silent connection: %v", err)
 	}
 }
+
+func TestRejectSaysWhyThenCloses(t *testing.T) {
+	h, err := New(Options{
+		NATS:       func(*Conn, *Request) { t.Error("a rejected client was served") },
+		NATSReject: func(c *Conn, _ *Request) { _, _ = c.Write([]byte("-ERR 'maximum connections exceeded'\r\n")) },
+		MQTT:       func(net.Conn, <-chan struct{}) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { h.Reject(nc); nc.Close() }()
+		}
+	}()
+	for _, path := range []string{"/", "/mqtt"} {
+		c, _, err := dial(t, "ws://"+ln.Addr().String()+path, http.Header{"Sec-Websocket-Protocol": {"mqtt"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if path == "/" {
+			if _, b, err := c.ReadMessage(); err != nil || !strings.Contains(string(b), "maximum connections") {
+				t.Fatalf("%s: %q %v", path, b, err)
+			}
+		}
+		_, _, err = c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != frame.ClosePolicyViolation {
+			t.Fatalf("%s: %v, want close 1008", path, err)
+		}
+	}
+}

@@ -50,24 +50,27 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 		PassCookie:       w.PassCookie,
 		TokenCookie:      w.TokenCookie,
 		Logger:           log,
-		NATS: func(c *ws.Conn, r *ws.Request) {
-			co := info
-			co.TLS = c.TLS()
-			if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
-				co.Host, co.Port = w.Host, ta.Port
-			}
-			co.User, co.Password, co.Token = r.User, r.Password, r.Token
-			srv.ServeClient(c, co)
-		},
 	}
+	clientOpts := func(c *ws.Conn, r *ws.Request) server.ClientOptions {
+		co := info
+		co.TLS = c.TLS()
+		if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			co.Host, co.Port = w.Host, ta.Port
+		}
+		co.User, co.Password, co.Token = r.User, r.Password, r.Token
+		return co
+	}
+	o.NATS = func(c *ws.Conn, r *ws.Request) { srv.ServeClient(c, clientOpts(c, r)) }
+	o.NATSReject = func(c *ws.Conn, r *ws.Request) { srv.RejectClient(c, clientOpts(c, r)) }
 	if mq != nil {
 		o.MQTT = mq.broker.Serve
+		o.MQTTReject = mq.broker.Reject
 	}
 	h, err := ws.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	lc.Serve = h.Serve
+	lc.Serve, lc.Reject = h.Serve, h.Reject
 	addr, err := srv.AddListener(lc)
 	if err != nil {
 		hint := ""

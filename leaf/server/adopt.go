@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/proto"
 )
 
 // ClientOptions describe a NATS client connection that arrived through
@@ -58,6 +59,21 @@ func (s *Server) ServeClient(conn net.Conn, o ClientOptions) {
 	s.otherConns-- // counted by its listener; a client from now on
 	s.mu.Unlock()
 	c.run()
+}
+
+// RejectClient tells a NATS client of another transport, refused by its
+// listener's connection limit (a ListenerConfig.Reject), why: INFO, then
+// -ERR 'maximum connections exceeded', as the NATS port does. The caller
+// closes conn.
+func (s *Server) RejectClient(conn net.Conn, o ClientOptions) {
+	c := newClient(s, conn)
+	c.via = &o
+	buf := proto.AppendInfo(nil, c.info(s.conf.Load()))
+	buf = proto.AppendErr(buf, proto.ErrTextMaxConnections)
+	if cs, ok := conn.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(reasonMaxConnections), reasonMaxConnections.String())
+	}
+	_, _ = conn.Write(buf)
 }
 
 // closeStatuser is a transport that tells its peer why it is closed: a
