@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/leafgate/leafgate/leaf/server"
-	"github.com/leafgate/leafgate/leaf/tlsconf"
 	"github.com/leafgate/leafgate/ws"
 )
 
@@ -23,10 +22,7 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 		Addr: net.JoinHostPort(w.Host, strconv.Itoa(w.Port)),
 	}
 	if w.TLS.CertFile != "" {
-		tc, err := tlsconf.Options{
-			CertFile: w.TLS.CertFile, KeyFile: w.TLS.KeyFile, CAFile: w.TLS.CAFile,
-			Verify: w.TLS.Verify, MinVersion: w.TLS.MinVersion, Timeout: w.TLS.Timeout,
-		}.ServerConfig()
+		tc, err := w.TLS.serverConfig()
 		if err != nil {
 			return nil, fmt.Errorf("websocket.tls: %w", err)
 		}
