@@ -33,7 +33,8 @@ JSMODS := test/js/node_modules/.package-lock.json
 tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS) test-deps
 
 # mosquitto and mosquitto-clients (Debian packages), the MQTT reference
-# broker and clients of the end-to-end tests and the bench. The script does
+# broker and clients of the end-to-end tests and the bench, and chromium,
+# the headless browser of the WebSocket browser test. The script does
 # nothing when they are installed, and explains (exit 0) when it cannot
 # install them without root or apt-get; under CI a failure is an error.
 test-deps:
