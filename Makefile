@@ -68,9 +68,13 @@ unit:
 	@echo "== unit tests (race, fuzz seed corpora)"
 	$(GO) test -race -count=1 -tags '$(TAGS)' -timeout 10m ./...
 
+# -artifacts keeps what tests save for people to look at (the browser
+# test's screenshots) under test/_artifacts/, one directory per test; the
+# test logs each file's path.
 e2e: tools
 	@echo "== end-to-end tests"
-	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m ./...
+	rm -rf test/_artifacts
+	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m -artifacts ./...
 
 bench:
 	cd test && $(GO) run ./bench $(BENCHFLAGS)
