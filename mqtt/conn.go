@@ -36,6 +36,8 @@ type conn struct {
 	// Properties on acks (Request Problem Information, default 1).
 	problemInfo bool
 
+	st connStats // for /connz
+
 	// Read loop state.
 	maxIn     int
 	pub       packet.Publish
@@ -80,7 +82,7 @@ func newConn(b *Broker, nc net.Conn, closing <-chan struct{}) *conn {
 	c := &conn{
 		b:       b,
 		nc:      nc,
-		cid:     b.nextCID.Add(1),
+		cid:     b.newCID(),
 		start:   time.Now(),
 		closing: closing,
 		maxIn:   preConnectMax,
@@ -119,7 +121,7 @@ func (c *conn) run() {
 }
 
 func (c *conn) readLoop() error {
-	r := netio.NewReader(c.nc, nil)
+	r := netio.NewSource(c.nc, nil)
 	defer r.Release()
 	// part holds an incomplete packet between reads; whole packets are
 	// decoded straight from the reader's buffer, which an idle connection
@@ -127,6 +129,10 @@ func (c *conn) readLoop() error {
 	var part []byte
 	for {
 		data, err := r.Next()
+		if len(data) > 0 {
+			c.st.inBytes.Add(int64(len(data)))
+			c.st.lastIn.Store(time.Now().UnixNano())
+		}
 		if len(part) > 0 && len(data) > 0 {
 			part = append(part, data...)
 			data = part
@@ -200,6 +206,7 @@ func (c *conn) handle(pkt []byte) error {
 	}
 	switch t {
 	case packet.PUBLISH:
+		c.st.inMsgs.Add(1)
 		if err := c.pub.Decode(c.v, pkt); err != nil {
 			return c.refuse(err)
 		}

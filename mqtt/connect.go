@@ -140,6 +140,7 @@ func (c *conn) onConnect(pkt []byte) error {
 	c.out = ack.Append(c.out, c.v)
 	c.mu.Unlock()
 	c.s = s
+	c.st.ident.Store(&connIdent{clientID: c.clientID, user: c.user, s: s, v: byte(c.v)})
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if c.keepAlive > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))

@@ -14,6 +14,7 @@ import (
 	"github.com/leafgate/leafgate/configs"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/mqtt"
+	"github.com/leafgate/leafgate/ws"
 )
 
 // defaultConfig is the configuration every default must equal.
@@ -34,6 +35,9 @@ var defaultConfig = Config{
 		MaxInflight: mqtt.DefaultMaxInflight, MaxQueuedMessages: mqtt.DefaultMaxQueued,
 		MaxQueuedBytes: mqtt.DefaultMaxQueuedBytes, TopicAliasMaximum: mqtt.DefaultTopicAliasMaximum,
 		ConnectTimeout: mqtt.DefaultConnectTimeout, NATSQoS: 1, RetainedBucket: "mqtt_retained"},
+	WebSocket: WSConfig{Enabled: true, Host: "0.0.0.0", Port: 8080, NoTLS: true,
+		TLS:              MQTTTLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
+		HandshakeTimeout: ws.DefaultHandshakeTimeout, AllowedOrigins: []string{}},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {

@@ -40,6 +40,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 	m := cfg.MQTT
 	opts := mqtt.Options{
 		Router:           srv.Router(),
+		NextCID:          srv.NextCID,
 		Logger:           log,
 		Authenticate:     srv.Authenticate,
 		MaxPacketSize:    int(m.MaxPacketSize),
@@ -107,6 +108,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		return nil, err
 	}
 	svc.broker = b
+	srv.AddConnz(b.ConnInfos)
 	lc := server.ListenerConfig{
 		Name:   "mqtt",
 		Addr:   net.JoinHostPort(m.Host, strconv.Itoa(m.Port)),

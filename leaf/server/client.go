@@ -146,6 +146,10 @@ type client struct {
 	idleStalls int   // consecutive stall waits that saw no write progress
 	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
+	// via is set for a client that came through another transport
+	// (WebSocket, ServeClient), read-only after.
+	via *ClientOptions
+
 	closing     chan struct{} // closed once on close
 	writeLoopFn func()        // c.writeLoop, bound once: starting it allocates nothing
 }
@@ -213,6 +217,14 @@ func (c *client) info(o *liveConfig) *proto.Info {
 	info := c.srv.baseInfo(o)
 	info.ClientID = c.cid
 	info.ClientIP = c.host
+	if v := c.via; v != nil {
+		// The transport's listener and TLS, as nats-server tells
+		// WebSocket clients.
+		info.Host, info.Port = v.Host, v.Port
+		info.TLSRequired, info.TLSAvailable = v.TLS != nil, v.TLS != nil
+		info.TLSVerify = v.TLS != nil && len(v.TLS.PeerCertificates) > 0
+		info.ConnectURLs = v.ConnectURLs
+	}
 	if o.auth.NeedsNonce() {
 		info.Nonce = c.nonce()
 	}
@@ -236,7 +248,7 @@ func (c *client) run() {
 	// One configuration for the whole greeting, so INFO and the TLS
 	// handshake agree even if Reload swaps it meanwhile.
 	o := s.conf.Load()
-	if o.TLSHandshakeFirst && !c.startTLS(nil, o) {
+	if c.via == nil && o.TLSHandshakeFirst && !c.startTLS(nil, o) {
 		return
 	}
 	info := c.info(o)
@@ -248,7 +260,8 @@ func (c *client) run() {
 	}
 	var pre []byte // bytes read while sniffing for TLS, parsed first
 	switch {
-	case o.TLS == nil || o.TLSHandshakeFirst:
+	case c.via != nil, o.TLS == nil || o.TLSHandshakeFirst:
+		// No TLS of its own: none configured, done, or the transport's.
 	case o.AllowNonTLS:
 		var ok bool
 		if pre, ok = c.sniff(o.TLSTimeout); !ok {
@@ -275,7 +288,7 @@ func (c *client) run() {
 	c.startWriterLocked() // output queued during the greeting, or a close
 	c.mu.Unlock()
 
-	c.readLoop(netio.NewReader(c.conn, pre))
+	c.readLoop(netio.NewSource(c.conn, pre))
 }
 
 // writeDirect writes before the loops run (the INFO greeting).
@@ -377,7 +390,7 @@ func (r *replayConn) Read(b []byte) (int, error) {
 // which every idle connection would otherwise keep. The new goroutine
 // starts at the runtime's initial 2 KiB; what later traffic grows, the GC
 // halves again while the connection is idle.
-func (c *client) readLoop(r *netio.Reader) {
+func (c *client) readLoop(r netio.Source) {
 	for {
 		data, err := r.Next()
 		if len(data) > 0 {
@@ -397,7 +410,9 @@ func (c *client) readLoop(r *netio.Reader) {
 				c.protocolError(perr)
 				return
 			}
-			if !wasConnected && c.rl.connected && err == nil {
+			if !wasConnected && c.rl.connected && err == nil && c.via == nil {
+				// (A client of another transport keeps its goroutine:
+				// ServeClient returns when the read loop ends.)
 				r.Release()
 				c.srv.goFunc(func() { c.readLoop(r) })
 				return
@@ -745,6 +760,9 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 	c.closed = true
 	c.reason = reason
 	c.flushOnClose = flush
+	if cs, ok := c.conn.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(reason), reason.String())
+	}
 	subs := make([]*router.Sub, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)

@@ -22,6 +22,11 @@ type LeafgateOptions struct {
 	Config string
 	// NoJetStream runs without JetStream (sessions in memory, no retain).
 	NoJetStream bool
+	// WebSocket is extra YAML lines for the websocket section, each
+	// indented by two spaces (for example "  compression: true\n"). The
+	// WebSocket listener is always on, plain ws:// on a free loopback port
+	// (Broker.WSAddr).
+	WebSocket string
 }
 
 // buildLeafgate builds the leafgate binary once per test binary, as the
@@ -81,8 +86,14 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 		cleanup()
 		return nil, err
 	}
-	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_port: 0\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n%s",
-		!o.NoJetStream, o.StoreDir, mqttPort, o.Config)
+	wsPort, err := FreePort()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_port: 0\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
+		"websocket:\n  host: 127.0.0.1\n  port: %d\n  no_tls: true\n%s%s",
+		!o.NoJetStream, o.StoreDir, mqttPort, wsPort, o.WebSocket, o.Config)
 	confPath := filepath.Join(tmp, "leafgate.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		cleanup()
@@ -95,7 +106,7 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 				return nil, err
 			}
 		}
-		return launchLeafgate(bin, confPath, natsPort, mqttPort)
+		return launchLeafgate(bin, confPath, natsPort, mqttPort, wsPort)
 	}
 	b, err := launch()
 	if err != nil {
@@ -106,15 +117,16 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	return b, nil
 }
 
-func launchLeafgate(bin, conf string, natsPort, mqttPort int) (*Broker, error) {
+func launchLeafgate(bin, conf string, natsPort, mqttPort, wsPort int) (*Broker, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(mqttPort)
 	natsAddr := "127.0.0.1:" + strconv.Itoa(natsPort)
+	wsAddr := "127.0.0.1:" + strconv.Itoa(wsPort)
 	cmd := exec.Command(bin, "--config", conf, "-p", strconv.Itoa(natsPort))
-	p, err := startProcess("leafgate", cmd, 30*time.Second, addr, natsAddr)
+	p, err := startProcess("leafgate", cmd, 30*time.Second, addr, natsAddr, wsAddr)
 	if err != nil {
 		return nil, err
 	}
-	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, V5: true,
+	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, WSAddr: wsAddr, V5: true,
 		PID: p.cmd.Process.Pid, halt: p.halt, kill: p.kill, log: p.log}, nil
 }
 
