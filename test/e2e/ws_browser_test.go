@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,21 +24,6 @@ import (
 	"github.com/leafgate/leafgate/test/internal/mqttpeer"
 )
 
-// The issue's "real browser" test: test/browser/page.html, loaded in
-// headless Chromium (Debian's chromium, from `make tools`) from a static
-// server the test runs, connects with nats.js (nats-core's wsconnect) to
-// ws://host:port and with MQTT.js to ws://host:port/mqtt, and trades
-// messages with a nats.go and a paho.mqtt.golang client on the broker's
-// TCP ports, and between its own two clients. The page's checks come back
-// through window.result; the Go side checks what the page sent. The
-// broker allows one origin (allowed_origins): the page loaded from a
-// second origin must not get a WebSocket open. A screenshot of each page
-// is kept with the test's artifacts (go test -artifacts; `make e2e` sets
-// it) and its path logged.
-//
-// nats-server's WebSocket listener runs the same page as the reference:
-// what passes there is how browsers and these clients really behave.
-
 // browserWait bounds each step, page load included: generous, CI is a
 // busy 2-core machine.
 const browserWait = 20 * time.Second
@@ -52,6 +38,25 @@ func bigPayload() []byte {
 	return b
 }
 
+// TestWebSocketBrowser is the "real browser" test of WebSocket: the page
+// in test/browser, loaded in headless Chromium (Debian's chromium, from
+// `make tools`) from a static server the test runs, connects with nats.js
+// (nats-core's wsconnect) to ws://host:port and with MQTT.js to
+// ws://host:port/mqtt, and trades messages with a nats.go and a
+// paho.mqtt.golang client on the broker's TCP ports, and between its own
+// two clients. The page's checks come back through window.result; the Go
+// side checks what the page sent, and, from what Chromium reports over
+// CDP, each handshake (status, subprotocol, permessage-deflate). The
+// broker allows one origin (allowed_origins): the page loaded from a
+// second origin must get no WebSocket open, and the browser must see 403.
+//
+// nats-server's WebSocket listener runs the same page first, as the
+// reference: what passes there is how browsers and these clients really
+// behave. A screenshot of each page is kept with the test's artifacts (go
+// test -artifacts; `make e2e` sets it) and its path logged. Without
+// chromium the test skips, except under CI.
+//
+//	cd test && go test -run TestWebSocketBrowser -v -artifacts ./e2e
 func TestWebSocketBrowser(t *testing.T) {
 	bin, err := browser.Path()
 	if err != nil {
@@ -82,11 +87,21 @@ func TestWebSocketBrowser(t *testing.T) {
 		t.Logf("%s", v)
 	}
 
-	for _, name := range []string{"nats-server"} {
-		t.Run(name, func(t *testing.T) {
-			b, wsAddr := startWSBroker(t, name, site.origin)
-			t.Run("exchange", func(t *testing.T) { browserExchange(t, br, site, b, wsAddr) })
-			t.Run("origins", func(t *testing.T) { browserOrigins(t, br, site, b, wsAddr) })
+	for _, tc := range []struct {
+		name, broker string
+		compression  bool // permessage-deflate on (Chromium always offers it)
+		origins      bool // run the origin checks too
+	}{
+		{"nats-server", "nats-server", false, true},
+		{"leafgate", "leafgate", false, true},
+		{"leafgate-compression", "leafgate", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, wsAddr := startWSBroker(t, tc.broker, site.origin, tc.compression)
+			t.Run("exchange", func(t *testing.T) { browserExchange(t, br, site, b, wsAddr, tc.compression) })
+			if tc.origins {
+				t.Run("origins", func(t *testing.T) { browserOrigins(t, br, site, wsAddr) })
+			}
 		})
 	}
 }
@@ -125,11 +140,16 @@ func startSite(t *testing.T) site {
 // startWSBroker starts the named broker with NATS and MQTT on TCP and a
 // WebSocket listener (no TLS) allowing only origin, and returns it with the
 // WebSocket listener's host:port.
-func startWSBroker(t *testing.T, name, origin string) (*mqttpeer.Broker, string) {
+func startWSBroker(t *testing.T, name, origin string, compression bool) (*mqttpeer.Broker, string) {
 	t.Helper()
 	switch name {
 	case "nats-server":
-		return startNATSServerWS(t, origin)
+		return startNATSServerWS(t, origin, compression)
+	case "leafgate":
+		b := mqttpeer.StartLeafgate(t, mqttpeer.LeafgateOptions{
+			WebSocket: fmt.Sprintf("  allowed_origins: [%q]\n  compression: %v\n", origin, compression),
+		})
+		return b, b.WSAddr
 	}
 	t.Fatalf("unknown broker %q", name)
 	return nil, ""
@@ -137,7 +157,7 @@ func startWSBroker(t *testing.T, name, origin string) (*mqttpeer.Broker, string)
 
 // startNATSServerWS runs nats-server in-process with JetStream (MQTT needs
 // it), MQTT and WebSocket; MQTT over WebSocket is its /mqtt path.
-func startNATSServerWS(t *testing.T, origin string) (*mqttpeer.Broker, string) {
+func startNATSServerWS(t *testing.T, origin string, compression bool) (*mqttpeer.Broker, string) {
 	t.Helper()
 	wsPort, err := mqttpeer.FreePort()
 	if err != nil {
@@ -155,6 +175,7 @@ func startNATSServerWS(t *testing.T, origin string) (*mqttpeer.Broker, string) {
 	so.MQTT.Host, so.MQTT.Port = "127.0.0.1", -1
 	so.Websocket.Host, so.Websocket.Port, so.Websocket.NoTLS = "127.0.0.1", wsPort, true
 	so.Websocket.AllowedOrigins = []string{origin}
+	so.Websocket.Compression = compression
 	s, err := natsserver.NewServer(so)
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +202,15 @@ type pageResult struct {
 	Checks []struct {
 		Name   string `json:"name"`
 		OK     bool   `json:"ok"`
-		MS     int    `json:"ms"` // from navigation to result
 		Detail string `json:"detail"`
 	} `json:"checks"`
-	NATS, MQTT *struct {
-		Connected bool   `json:"connected"`
-		Error     string `json:"error"`
-	}
+	NATS, MQTT *outcome // connect mode
+}
+
+// outcome is how a client's connection attempt in connect mode ended.
+type outcome struct {
+	Connected bool   `json:"connected"`
+	Error     string `json:"error"`
 }
 
 // openPage opens a tab on the page at base with the broker's URLs in the
@@ -216,6 +239,9 @@ func openPage(t *testing.T, br *browser.Browser, base, wsAddr string, q url.Valu
 		}
 		if t.Failed() {
 			t.Logf("page log:\n%s", strings.Join(p.Log(), "\n"))
+			for _, w := range p.WebSockets() {
+				t.Logf("WebSocket %s: status %d, request %v, response %v, error %q", w.URL, w.Status, w.Request, w.Response, w.Error)
+			}
 		}
 		_ = p.Close(ctx)
 	})
@@ -247,7 +273,7 @@ func runID() string {
 
 // browserExchange runs the page's exchange mode, allowed origin, and plays
 // the Go side: nats.go and paho.mqtt.golang over TCP.
-func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Broker, wsAddr string) {
+func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Broker, wsAddr string, compression bool) {
 	run := runID()
 	big := bigPayload()
 
@@ -281,8 +307,7 @@ func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Brok
 		if ch, ok := got[m.Topic()]; ok {
 			select {
 			case ch <- m:
-			default:
-				t.Errorf("mqtt: a second message on %s", m.Topic())
+			default: // a QoS 1 duplicate: the first one counts
 			}
 		}
 	})
@@ -307,10 +332,10 @@ func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Brok
 		t.Fatal(err)
 	}
 	if m, err := echo.NextMsg(browserWait); err != nil || string(m.Data) != "echo:hello from nats.go" {
-		t.Errorf("nats: echo from the page = %v, %v; want \"echo:hello from nats.go\"", msgData(m), err)
+		t.Errorf("nats: echo from the page = %q, %v; want \"echo:hello from nats.go\"", msgData(m), err)
 	}
 	if m, err := nc.Request(S("svc.page"), []byte("ping"), browserWait); err != nil || string(m.Data) != "page:ping" {
-		t.Errorf("nats: reply from the page = %v, %v; want \"page:ping\"", msgData(m), err)
+		t.Errorf("nats: reply from the page = %q, %v; want \"page:ping\"", msgData(m), err)
 	}
 	if m, err := nc.Request(S("big"), big, browserWait); err != nil || !bytes.Equal(m.Data, big) {
 		t.Errorf("nats: %d-byte message echoed by the page: %d bytes back, %v", len(big), len(msgData(m)), err)
@@ -353,6 +378,49 @@ func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Brok
 	if !r.OK || len(r.Checks) < 12 {
 		t.Errorf("page: ok=%v after %d checks, want all 12 passed", r.OK, len(r.Checks))
 	}
+	checkHandshakes(t, p.WebSockets(), wsAddr, compression)
+}
+
+// checkHandshakes checks, from what the browser saw, the exchange's two
+// WebSocket handshakes: NATS on / without a subprotocol, MQTT on /mqtt
+// answering the "mqtt" MQTT.js offers, and permessage-deflate agreed to
+// exactly when the broker has compression on (Chromium offers it always,
+// as "permessage-deflate; client_max_window_bits").
+func checkHandshakes(t *testing.T, got []browser.WebSocket, wsAddr string, compression bool) {
+	t.Helper()
+	want := map[string]string{"ws://" + wsAddr + "/": "", "ws://" + wsAddr + "/mqtt": "mqtt"}
+	for _, w := range got {
+		proto, ok := want[w.URL]
+		if !ok {
+			t.Errorf("unexpected WebSocket %s", w.URL)
+			continue
+		}
+		delete(want, w.URL)
+		if w.Status != 101 {
+			t.Errorf("%s: handshake status %d (%s), want 101", w.URL, w.Status, w.Error)
+			continue
+		}
+		if p := header(w.Response, "Sec-WebSocket-Protocol"); p != proto {
+			t.Errorf("%s: Sec-WebSocket-Protocol %q (offered %q), want %q", w.URL, p, header(w.Request, "Sec-WebSocket-Protocol"), proto)
+		}
+		ext := header(w.Response, "Sec-WebSocket-Extensions")
+		if deflate := strings.Contains(ext, "permessage-deflate"); deflate != compression {
+			t.Errorf("%s: Sec-WebSocket-Extensions %q to the offer %q, want permessage-deflate %v", w.URL, ext, header(w.Request, "Sec-WebSocket-Extensions"), compression)
+		}
+	}
+	for u := range want {
+		t.Errorf("the browser opened no WebSocket to %s", u)
+	}
+}
+
+// header looks a header up in CDP's map, whatever its case.
+func header(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }
 
 func msgData(m *nats.Msg) []byte {
@@ -365,7 +433,7 @@ func msgData(m *nats.Msg) []byte {
 // browserOrigins loads the page in connect mode from the allowed origin
 // (both clients connect) and from another one (neither WebSocket opens,
 // and the browser reports the broker's 403).
-func browserOrigins(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Broker, wsAddr string) {
+func browserOrigins(t *testing.T, br *browser.Browser, s site, wsAddr string) {
 	for _, tc := range []struct {
 		name, base string
 		allowed    bool
@@ -385,10 +453,7 @@ func browserOrigins(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Broke
 			}
 			for _, c := range []struct {
 				proto string
-				got   *struct {
-					Connected bool   `json:"connected"`
-					Error     string `json:"error"`
-				}
+				got   *outcome
 			}{{"nats.js", r.NATS}, {"MQTT.js", r.MQTT}} {
 				if c.got == nil {
 					t.Fatalf("%s: no outcome in %+v", c.proto, r)
@@ -400,16 +465,16 @@ func browserOrigins(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Broke
 			if tc.allowed {
 				return
 			}
-			// What the page cannot see, the browser logs: the handshake's
-			// HTTP status, once per client.
-			n := 0
-			for _, l := range p.Log() {
-				if strings.Contains(l, "ws://"+wsAddr) && strings.Contains(l, "403") {
-					n++
-				}
+			// What the page cannot see, the browser reports: the
+			// handshake's HTTP status, for each client.
+			ws := p.WebSockets()
+			if len(ws) != 2 {
+				t.Errorf("the page opened %d WebSockets, want 2", len(ws))
 			}
-			if n < 2 {
-				t.Errorf("browser log shows %d refused handshakes (403), want 2:\n%s", n, strings.Join(p.Log(), "\n"))
+			for _, w := range ws {
+				if w.Status == 101 || !strings.Contains(w.Error, "Unexpected response code: 403") {
+					t.Errorf("%s from origin %s: status %d, error %q; want the handshake refused with 403", w.URL, tc.base, w.Status, w.Error)
+				}
 			}
 		})
 	}

@@ -16,13 +16,29 @@ type Page struct {
 	targetID string
 	session  string
 
-	mu  sync.Mutex
-	log []string // console calls, uncaught exceptions and browser log entries
+	mu     sync.Mutex
+	log    []string // console calls, uncaught exceptions and browser log entries
+	ws     []*WebSocket
+	wsByID map[string]*WebSocket // by CDP request id
+}
+
+// WebSocket is what the browser reports about one WebSocket the page
+// opened: its handshake, as sent and as answered, and how it ended. The
+// page's JavaScript sees none of this (a refused handshake is only an
+// error event there).
+type WebSocket struct {
+	URL      string
+	Request  map[string]string // handshake request headers
+	Status   int               // the handshake's HTTP status; 0: no answer
+	Response map[string]string // handshake response headers
+	Error    string            // a frame or connection error
+	Closed   bool
 }
 
 // NewPage opens a blank tab and enables the domains Page needs: Page (for
-// navigation), Runtime (console and exceptions) and Log (what the browser
-// itself reports about the page, such as a refused WebSocket handshake).
+// navigation), Runtime (console and exceptions), Log (what the browser
+// itself reports about the page, such as a refused WebSocket handshake)
+// and Network (WebSocket handshakes).
 func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 	var created struct {
 		TargetID string `json:"targetId"`
@@ -40,7 +56,7 @@ func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 	b.mu.Lock()
 	b.pages[p.session] = p
 	b.mu.Unlock()
-	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable"} {
+	for _, domain := range []string{"Page.enable", "Runtime.enable", "Log.enable", "Network.enable"} {
 		if err := b.call(ctx, p.session, domain, nil, nil); err != nil {
 			return nil, err
 		}
@@ -128,16 +144,34 @@ func (p *Page) Poll(ctx context.Context, expr string, interval time.Duration, ou
 	}
 }
 
-// Screenshot captures the visible part of the page as a PNG.
+// Screenshot captures the whole page as a PNG, beyond the window if the
+// page is longer (up to maxShot pixels each way).
 func (p *Page) Screenshot(ctx context.Context) ([]byte, error) {
+	var m struct {
+		Content struct {
+			Width  float64 `json:"width"`
+			Height float64 `json:"height"`
+		} `json:"cssContentSize"`
+	}
+	if err := p.b.call(ctx, p.session, "Page.getLayoutMetrics", nil, &m); err != nil {
+		return nil, err
+	}
+	params := map[string]any{"format": "png"}
+	if w, h := min(m.Content.Width, maxShot), min(m.Content.Height, maxShot); w > 0 && h > 0 {
+		params["captureBeyondViewport"] = true
+		params["clip"] = map[string]any{"x": 0, "y": 0, "width": w, "height": h, "scale": 1}
+	}
 	var r struct {
 		Data string `json:"data"`
 	}
-	if err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &r); err != nil {
+	if err := p.b.call(ctx, p.session, "Page.captureScreenshot", params, &r); err != nil {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(r.Data)
 }
+
+// maxShot bounds a screenshot's width and height, in CSS pixels.
+const maxShot = 4000
 
 // Log is what the page printed (console.*), threw uncaught, and what the
 // browser logged about it (e.g. "WebSocket connection to ... failed"),
@@ -146,6 +180,17 @@ func (p *Page) Log() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.log...)
+}
+
+// WebSockets are the WebSockets the page opened, in order of creation.
+func (p *Page) WebSockets() []WebSocket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]WebSocket, len(p.ws))
+	for i, w := range p.ws {
+		out[i] = *w
+	}
+	return out
 }
 
 // Close closes the tab.
@@ -218,9 +263,55 @@ func (p *Page) event(method string, params json.RawMessage) {
 		}
 		line = fmt.Sprintf("browser %s %s: %s %s", e.Entry.Level, e.Entry.Source, e.Entry.Text, e.Entry.URL)
 	default:
+		if strings.HasPrefix(method, "Network.webSocket") {
+			p.webSocketEvent(method, params)
+		}
 		return
 	}
 	p.mu.Lock()
 	p.log = append(p.log, line)
 	p.mu.Unlock()
+}
+
+// webSocketEvent follows a WebSocket through the Network domain's events,
+// which name it by request id.
+func (p *Page) webSocketEvent(method string, params json.RawMessage) {
+	var e struct {
+		RequestID string `json:"requestId"`
+		URL       string `json:"url"`
+		Request   struct {
+			Headers map[string]string `json:"headers"`
+		} `json:"request"`
+		Response struct {
+			Status  int               `json:"status"`
+			Headers map[string]string `json:"headers"`
+		} `json:"response"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(params, &e) != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.wsByID == nil {
+		p.wsByID = map[string]*WebSocket{}
+	}
+	w := p.wsByID[e.RequestID]
+	if w == nil {
+		w = &WebSocket{}
+		p.wsByID[e.RequestID] = w
+		p.ws = append(p.ws, w)
+	}
+	switch method {
+	case "Network.webSocketCreated":
+		w.URL = e.URL
+	case "Network.webSocketWillSendHandshakeRequest":
+		w.Request = e.Request.Headers
+	case "Network.webSocketHandshakeResponseReceived":
+		w.Status, w.Response = e.Response.Status, e.Response.Headers
+	case "Network.webSocketFrameError":
+		w.Error = e.ErrorMessage
+	case "Network.webSocketClosed":
+		w.Closed = true
+	}
 }
