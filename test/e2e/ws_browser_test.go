@@ -262,6 +262,7 @@ func waitResult(t *testing.T, p *browser.Page) pageResult {
 	if err := p.Poll(ctx, "window.result", 50*time.Millisecond, &r); err != nil {
 		t.Fatalf("page result: %v", err)
 	}
+	t.Logf("page done %d ms after navigation", r.MS)
 	return r
 }
 
@@ -369,7 +370,6 @@ func browserExchange(t *testing.T, br *browser.Browser, s site, b *mqttpeer.Brok
 	}
 
 	r := waitResult(t, p)
-	t.Logf("page done %d ms after navigation", r.MS)
 	for _, c := range r.Checks {
 		if !c.OK {
 			t.Errorf("page check %q failed: %s", c.Name, c.Detail)
