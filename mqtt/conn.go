@@ -401,6 +401,48 @@ func (c *conn) writeLoop(done chan struct{}) {
 	}
 }
 
+// closeStatuser is a transport that tells its peer why it is closed: a
+// WebSocket close frame's status (ws.Conn).
+type closeStatuser interface {
+	SetCloseStatus(code int, reason string)
+}
+
+// wsCloseStatus is the WebSocket close status (RFC 6455 §7.4.1) for why
+// an MQTT connection ends, next to the MQTT reason code the client gets
+// in its DISCONNECT or CONNACK.
+func wsCloseStatus(err error) (int, string) {
+	var code packet.ReasonCode
+	var ce *closeError
+	var pe *packet.Error
+	var re *refusedError
+	switch {
+	case err == nil, errors.Is(err, errNormal), errors.Is(err, io.EOF), errors.Is(err, errTakenOver):
+		return 1000, ""
+	case errors.Is(err, errKeepAlive), errors.Is(err, errClosedByServer):
+		return 1001, err.Error()
+	case errors.Is(err, errAdmin):
+		return 1008, err.Error()
+	case errors.As(err, &ce):
+		code = ce.Code
+	case errors.As(err, &pe):
+		code = pe.Code
+	case errors.As(err, &re):
+		code = re.code
+	default:
+		return 1001, "" // the connection failed under it
+	}
+	switch code {
+	case packet.PacketTooLarge:
+		return 1009, code.String()
+	case packet.BadUserNameOrPassword, packet.NotAuthorized, packet.BadAuthenticationMethod,
+		packet.ServerBusy, packet.QuotaExceeded:
+		return 1008, code.String()
+	case packet.ServerShuttingDown, packet.KeepAliveTimeout:
+		return 1001, code.String()
+	}
+	return 1002, code.String()
+}
+
 // flushAndClose writes what is queued (waiting for a running writer, and
 // at most a second for the rest) and closes the socket.
 func (c *conn) flushAndClose() {
@@ -411,6 +453,9 @@ func (c *conn) flushAndClose() {
 	}
 	c.closed = true
 	wdone := c.wdone
+	if cs, ok := c.nc.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(c.closeErr))
+	}
 	if c.stall != nil {
 		close(c.stall)
 		c.stall = nil

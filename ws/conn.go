@@ -50,8 +50,12 @@ type Conn struct {
 	vecArr    [2][]byte
 	ctl       [2 + frame.MaxControlPayload]byte
 	closeSent bool
-	status    int    // close status to send (0: normal closure)
-	reason    string // its reason
+
+	// smu guards the close status apart from wmu: whoever closes must not
+	// wait behind a write blocked on a peer that does not read.
+	smu    sync.Mutex
+	status int    // close status to send (0: normal closure)
+	reason string // its reason
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -279,11 +283,11 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 func (c *Conn) SetCloseStatus(code int, reason string) { c.setStatus(code, reason) }
 
 func (c *Conn) setStatus(code int, reason string) {
-	c.wmu.Lock()
+	c.smu.Lock()
 	if c.status == 0 {
 		c.status, c.reason = code, reason
 	}
-	c.wmu.Unlock()
+	c.smu.Unlock()
 }
 
 // sendClose writes the close frame once. A writer blocked on a peer that
@@ -298,11 +302,13 @@ func (c *Conn) sendClose() {
 		return
 	}
 	c.closeSent = true
-	code := c.status
+	c.smu.Lock()
+	code, reason := c.status, c.reason
+	c.smu.Unlock()
 	if code == 0 {
 		code = frame.CloseNormal
 	}
-	f := frame.AppendClose(c.ctl[:0], code, c.reason)
+	f := frame.AppendClose(c.ctl[:0], code, reason)
 	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
 	_, _ = c.raw.Write(f)
 }

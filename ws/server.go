@@ -77,6 +77,11 @@ type Options struct {
 
 	// NATS serves a NATS client on c and returns when its read side ends.
 	NATS func(c *Conn, r *Request)
+	// NATSReject and MQTTReject tell a client refused by a connection
+	// limit why, in its protocol (INFO and -ERR; CONNACK Server busy).
+	// Nil: the connection is closed with status 1008 only.
+	NATSReject func(c *Conn, r *Request)
+	MQTTReject func(c net.Conn)
 	// MQTT serves an MQTT client on c (a leaf/server ListenerConfig.Serve);
 	// nil answers /mqtt with 404, MQTT being off.
 	MQTT func(c net.Conn, closing <-chan struct{})
@@ -88,8 +93,7 @@ type Options struct {
 type Handler struct {
 	o       Options
 	origins map[string][]origin // allowed origins by lower-case host
-	nats    websocket.Upgrader
-	mqtt    websocket.Upgrader
+	up      websocket.Upgrader
 }
 
 type origin struct{ scheme, port string }
@@ -126,12 +130,7 @@ func New(o Options) (*Handler, error) {
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before, with its reason
 		Error:             func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) },
 	}
-	h.nats = base
-	h.mqtt = base
-	// The server's preference: mqtt, then the legacy mqttv3.1; gorilla
-	// picks the first of these the client offered (from a comma list too)
-	// and answers with none when it offered none.
-	h.mqtt.Subprotocols = []string{"mqtt", "mqttv3.1"}
+	h.up = base
 	return h, nil
 }
 
@@ -184,6 +183,28 @@ func (h *Handler) Serve(nc net.Conn, closing <-chan struct{}) {
 // to close it after the protocol's read side has ended.
 const closeWait = 10 * time.Second
 
+// Reject refuses a connection over a connection limit (a leaf/server
+// ListenerConfig.Reject): it completes the upgrade, so the client hears
+// why in its protocol, then closes with 1008.
+func (h *Handler) Reject(nc net.Conn) {
+	c, k, req := h.upgrade(nc)
+	if c == nil {
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(rejectWait))
+	c.SetCloseStatus(frame.ClosePolicyViolation, "maximum connections exceeded")
+	switch {
+	case k == kindMQTT && h.o.MQTTReject != nil:
+		h.o.MQTTReject(c)
+	case k == kindNATS && h.o.NATSReject != nil:
+		h.o.NATSReject(c, req)
+	}
+	c.Close()
+}
+
+// rejectWait bounds answering a refused connection after its upgrade.
+const rejectWait = time.Second
+
 // upgrade reads and answers the upgrade request. On failure it has
 // answered with an HTTP error and returns a nil Conn.
 func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
@@ -216,15 +237,23 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 	if err := h.checkOrigin(req); err != nil {
 		return fail(http.StatusForbidden, "origin not allowed: "+err.Error())
 	}
-	up := &h.nats
+	var respHdr http.Header
 	if k == kindMQTT {
-		up = &h.mqtt
-		if offered := websocket.Subprotocols(req); len(offered) > 0 && !offersMQTT(offered) {
+		offered := subprotocols(req.Header)
+		proto := chooseMQTT(offered)
+		switch {
+		case proto != "":
+			respHdr = http.Header{"Sec-Websocket-Protocol": {proto}}
+		case len(offered) > 0:
+			// A browser would fail the handshake on any answer it did not
+			// offer; say why instead.
 			return fail(http.StatusBadRequest, "websocket subprotocol must be mqtt (offered: "+strings.Join(offered, ", ")+")")
 		}
+		// None offered: none answered (MQTT §6 wants mqtt offered, but
+		// such clients exist and a browser fails on an unoffered answer).
 	}
 	w := &responseWriter{conn: nc, br: br, header: http.Header{}}
-	if _, err := up.Upgrade(w, req, nil); err != nil {
+	if _, err := h.up.Upgrade(w, req, respHdr); err != nil {
 		if !w.hijacked {
 			text := err.Error()
 			if w.status == 0 {
@@ -257,13 +286,34 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 	return c, k, r
 }
 
-func offersMQTT(offered []string) bool {
-	for _, p := range offered {
-		if p == "mqtt" || p == "mqttv3.1" {
-			return true
+// subprotocols lists the offered subprotocols of every
+// Sec-WebSocket-Protocol header (each may be a comma list).
+func subprotocols(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Sec-Websocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
 		}
 	}
-	return false
+	return out
+}
+
+// chooseMQTT picks the server's preferred MQTT subprotocol among those
+// offered: mqtt, then the legacy mqttv3.1 (MQTT.js and Paho send it for
+// MQTT 3.1); "" when neither is offered.
+func chooseMQTT(offered []string) string {
+	legacy := ""
+	for _, p := range offered {
+		switch p {
+		case "mqtt":
+			return p
+		case "mqttv3.1":
+			legacy = p
+		}
+	}
+	return legacy
 }
 
 // checkOrigin applies same_origin and allowed_origins as nats-server does.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,7 @@ type WSConfig struct {
 	UserCookie       string        `mapstructure:"user_cookie"`
 	PassCookie       string        `mapstructure:"pass_cookie"`
 	TokenCookie      string        `mapstructure:"token_cookie"`
+	PingInterval     time.Duration `mapstructure:"ping_interval"`
 }
 
 // MQTTTLSConfig is mqtt.tls (and websocket.tls).
@@ -699,16 +701,32 @@ func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
 	}
 }
 
+// checkListen checks a listener section's host and port.
+func checkListen(section, host string, port int) error {
+	if host == "" || strings.ContainsAny(host, " \t/") {
+		return fmt.Errorf("%s.host: %q is not a host name or IP address", section, host)
+	}
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("%s.port: %d out of range 0-65535", section, port)
+	}
+	return nil
+}
+
+// serverConfig is the TLS configuration of a listener's tls section.
+func (t *MQTTTLSConfig) serverConfig() (*tls.Config, error) {
+	return tlsconf.Options{
+		CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.CAFile,
+		Verify: t.Verify, MinVersion: t.MinVersion, Timeout: t.Timeout,
+	}.ServerConfig()
+}
+
 // validate checks the mqtt section.
 func (m *MQTTConfig) validate(c *Config) error {
 	if !m.Enabled {
 		return nil
 	}
-	if m.Host == "" || strings.ContainsAny(m.Host, " \t/") {
-		return fmt.Errorf("mqtt.host: %q is not a host name or IP address", m.Host)
-	}
-	if m.Port < 0 || m.Port > 65535 {
-		return fmt.Errorf("mqtt.port: %d out of range 0-65535", m.Port)
+	if err := checkListen("mqtt", m.Host, m.Port); err != nil {
+		return err
 	}
 	if m.Port != 0 && (m.Port == c.Port || c.HTTPPort != 0 && m.Port == c.HTTPPort) {
 		return fmt.Errorf("mqtt.port: %d is also the client or monitoring port", m.Port)
@@ -763,11 +781,8 @@ func (w *WSConfig) validate(c *Config) error {
 	if !w.Enabled {
 		return nil
 	}
-	if w.Host == "" || strings.ContainsAny(w.Host, " \t/") {
-		return fmt.Errorf("websocket.host: %q is not a host name or IP address", w.Host)
-	}
-	if w.Port < 0 || w.Port > 65535 {
-		return fmt.Errorf("websocket.port: %d out of range 0-65535", w.Port)
+	if err := checkListen("websocket", w.Host, w.Port); err != nil {
+		return err
 	}
 	if w.Port != 0 && (w.Port == c.Port || c.HTTPPort != 0 && w.Port == c.HTTPPort ||
 		c.MQTT.Enabled && w.Port == c.MQTT.Port) {
@@ -795,6 +810,9 @@ func (w *WSConfig) validate(c *Config) error {
 	}
 	if w.HandshakeTimeout <= 0 {
 		return errors.New("websocket.handshake_timeout: must be positive")
+	}
+	if w.PingInterval < 0 {
+		return errors.New("websocket.ping_interval: must not be negative")
 	}
 	if w.MaxMessageSize < 0 || w.MaxMessageSize > 1<<30 {
 		return fmt.Errorf("websocket.max_message_size: %d out of range 0-1GB", w.MaxMessageSize)

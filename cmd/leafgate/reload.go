@@ -90,6 +90,7 @@ var reloadKeys = map[string]int{
 	"websocket.user_cookie":       keyRestart,
 	"websocket.pass_cookie":       keyRestart,
 	"websocket.token_cookie":      keyRestart,
+	"websocket.ping_interval":     keyRestart,
 }
 
 // reloadClass is how a reload treats a changed key.

@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/leafgate/leafgate/leaf/server"
-	"github.com/leafgate/leafgate/leaf/tlsconf"
 	"github.com/leafgate/leafgate/ws"
 )
 
@@ -23,10 +22,7 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 		Addr: net.JoinHostPort(w.Host, strconv.Itoa(w.Port)),
 	}
 	if w.TLS.CertFile != "" {
-		tc, err := tlsconf.Options{
-			CertFile: w.TLS.CertFile, KeyFile: w.TLS.KeyFile, CAFile: w.TLS.CAFile,
-			Verify: w.TLS.Verify, MinVersion: w.TLS.MinVersion, Timeout: w.TLS.Timeout,
-		}.ServerConfig()
+		tc, err := w.TLS.serverConfig()
 		if err != nil {
 			return nil, fmt.Errorf("websocket.tls: %w", err)
 		}
@@ -35,6 +31,7 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 	// INFO tells WebSocket clients about this listener.
 	var info server.ClientOptions
 	info.Transport = "websocket"
+	info.PingInterval = w.PingInterval
 	if w.Advertise != "" {
 		info.ConnectURLs = []string{w.Advertise}
 	}
@@ -49,24 +46,27 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 		PassCookie:       w.PassCookie,
 		TokenCookie:      w.TokenCookie,
 		Logger:           log,
-		NATS: func(c *ws.Conn, r *ws.Request) {
-			co := info
-			co.TLS = c.TLS()
-			if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
-				co.Host, co.Port = w.Host, ta.Port
-			}
-			co.User, co.Password, co.Token = r.User, r.Password, r.Token
-			srv.ServeClient(c, co)
-		},
 	}
+	clientOpts := func(c *ws.Conn, r *ws.Request) server.ClientOptions {
+		co := info
+		co.TLS = c.TLS()
+		if ta, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			co.Host, co.Port = w.Host, ta.Port
+		}
+		co.User, co.Password, co.Token = r.User, r.Password, r.Token
+		return co
+	}
+	o.NATS = func(c *ws.Conn, r *ws.Request) { srv.ServeClient(c, clientOpts(c, r)) }
+	o.NATSReject = func(c *ws.Conn, r *ws.Request) { srv.RejectClient(c, clientOpts(c, r)) }
 	if mq != nil {
 		o.MQTT = mq.broker.Serve
+		o.MQTTReject = mq.broker.Reject
 	}
 	h, err := ws.New(o)
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	lc.Serve = h.Serve
+	lc.Serve, lc.Reject = h.Serve, h.Reject
 	addr, err := srv.AddListener(lc)
 	if err != nil {
 		hint := ""

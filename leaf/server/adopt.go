@@ -3,8 +3,10 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"time"
 
 	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/proto"
 )
 
 // ClientOptions describe a NATS client connection that arrived through
@@ -25,6 +27,9 @@ type ClientOptions struct {
 	// ConnectURLs replace INFO's connect_urls: the transport's URLs,
 	// which clients reconnect by. Nil: none are advertised.
 	ConnectURLs []string
+	// PingInterval replaces the server's ping interval for this client
+	// when positive (nats-server's websocket ping_interval).
+	PingInterval time.Duration
 	// Cookie credentials, used for the fields CONNECT leaves empty
 	// (nats-server's user_cookie, pass_cookie, token_cookie).
 	User, Password, Token string
@@ -54,6 +59,21 @@ func (s *Server) ServeClient(conn net.Conn, o ClientOptions) {
 	s.otherConns-- // counted by its listener; a client from now on
 	s.mu.Unlock()
 	c.run()
+}
+
+// RejectClient tells a NATS client of another transport, refused by its
+// listener's connection limit (a ListenerConfig.Reject), why: INFO, then
+// -ERR 'maximum connections exceeded', as the NATS port does. The caller
+// closes conn.
+func (s *Server) RejectClient(conn net.Conn, o ClientOptions) {
+	c := newClient(s, conn)
+	c.via = &o
+	buf := proto.AppendInfo(nil, c.info(s.conf.Load()))
+	buf = proto.AppendErr(buf, proto.ErrTextMaxConnections)
+	if cs, ok := conn.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(reasonMaxConnections), reasonMaxConnections.String())
+	}
+	_, _ = conn.Write(buf)
 }
 
 // closeStatuser is a transport that tells its peer why it is closed: a

@@ -282,7 +282,7 @@ func (c *client) run() {
 	if o.auth.Required() {
 		c.authTimer = time.AfterFunc(o.AuthTimeout, c.authTimeout)
 	}
-	c.pingTimer = time.AfterFunc(o.PingInterval, c.pingTick)
+	c.pingTimer = time.AfterFunc(c.pingInterval(o), c.pingTick)
 	c.rttStart = time.Now()
 	c.canWrite = true
 	c.startWriterLocked() // output queued during the greeting, or a close
@@ -804,6 +804,16 @@ func (c *client) finish(reason closeReason) {
 	c.srv.log.Debug(lvl, "cid", c.cid, "remote", c.remote, "reason", reason.String())
 }
 
+// pingInterval is the server's, or the transport's own (websocket's
+// ping_interval: proxies in front of browsers often drop connections idle
+// for a minute).
+func (c *client) pingInterval(o *liveConfig) time.Duration {
+	if c.via != nil && c.via.PingInterval > 0 {
+		return c.via.PingInterval
+	}
+	return o.PingInterval
+}
+
 // authTimeout fires when CONNECT has not authenticated in time.
 func (c *client) authTimeout() {
 	c.mu.Lock()
@@ -827,7 +837,7 @@ func (c *client) pingTick() {
 		return
 	}
 	o := s.conf.Load()
-	interval := o.PingInterval
+	interval := c.pingInterval(o)
 	// Like nats-server, skip the PING while the client is sending: its
 	// traffic proves it alive. Until an RTT is measured, always ping.
 	quiet := time.Since(time.Unix(0, c.lastIn.Load())) >= interval
