@@ -197,8 +197,7 @@ func (c *Conn) control(ev frame.Event) error {
 func (c *Conn) fail(err error) {
 	var ce *frame.CloseError
 	if errors.As(err, &ce) {
-		c.setStatus(ce.Code, ce.Text)
-		c.sendClose()
+		c.setStatus(ce.Code, ce.Text) // sent by Close, which the protocol calls next
 	}
 	c.err = err
 	c.rest = nil
@@ -290,14 +289,8 @@ func (c *Conn) setStatus(code int, reason string) {
 	c.smu.Unlock()
 }
 
-// sendClose writes the close frame once. A writer blocked on a peer that
-// does not read holds wmu: then the frame is skipped, as it could not be
-// delivered anyway.
-func (c *Conn) sendClose() {
-	if !c.wmu.TryLock() {
-		return
-	}
-	defer c.wmu.Unlock()
+// writeCloseLocked writes the close frame, once; the caller holds wmu.
+func (c *Conn) writeCloseLocked() {
 	if c.closeSent {
 		return
 	}
@@ -314,13 +307,30 @@ func (c *Conn) sendClose() {
 }
 
 // Close sends the close frame (status from SetCloseStatus, the client's
-// own close, or 1000) and closes the connection.
+// own close, or 1000) and closes the connection. It never waits for a
+// write in progress: then it cuts that write short (to closeWriteDeadline,
+// as the peer may not be reading) and a goroutine sends the frame and
+// closes once the write has ended, which Done reports.
 func (c *Conn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
-		c.sendClose()
-		err = c.raw.Close()
-		close(c.closed)
+		finish := func() {
+			c.writeCloseLocked()
+			c.wmu.Unlock()
+			c.raw.Close()
+			close(c.closed)
+		}
+		if c.wmu.TryLock() {
+			err = nil
+			finish()
+			return
+		}
+		_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
+		err = nil
+		go func() {
+			c.wmu.Lock()
+			finish()
+		}()
 	})
 	return err
 }

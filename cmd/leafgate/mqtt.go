@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/monitor"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/mqtt"
 	"github.com/leafgate/leafgate/mqtt/retain"
@@ -133,6 +134,14 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		return nil, fmt.Errorf("mqtt.port: %w%s", err, hint)
 	}
 	svc.addr = addr
+	vz := &monitor.MQTTVarz{Host: m.Host}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		vz.Port = ta.Port
+	}
+	if lc.TLS != nil {
+		vz.TLSTimeout = m.TLS.Timeout.Seconds()
+	}
+	srv.AddVarz(func(v *monitor.Varz) { v.MQTT = vz })
 	return svc, nil
 }
 

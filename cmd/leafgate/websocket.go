@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/leafgate/leafgate/leaf/monitor"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/ws"
 )
@@ -75,5 +76,11 @@ func startWebSocket(cfg *Config, srv *server.Server, mq *mqttService, log *slog.
 		}
 		return nil, fmt.Errorf("websocket.port: %w%s", err, hint)
 	}
+	vz := &monitor.WebsocketVarz{Host: w.Host, Advertise: w.Advertise, HandshakeTimeout: w.HandshakeTimeout,
+		NoTLS: lc.TLS == nil, SameOrigin: w.SameOrigin, AllowedOrigins: w.AllowedOrigins, Compression: w.Compression}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		vz.Port = ta.Port
+	}
+	srv.AddVarz(func(v *monitor.Varz) { v.Websocket = vz })
 	return addr, nil
 }

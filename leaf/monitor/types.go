@@ -48,6 +48,10 @@ type Varz struct {
 	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
 	// JetStream is {} with JetStream off, as in nats-server.
 	JetStream JetStreamVarz `json:"jetstream"`
+	// MQTT and Websocket describe those listeners, with nats-server's
+	// field names; absent when the listener is off.
+	MQTT      *MQTTVarz      `json:"mqtt,omitempty"`
+	Websocket *WebsocketVarz `json:"websocket,omitempty"`
 }
 
 // Connz is /connz.
@@ -59,6 +63,27 @@ type Connz struct {
 	Offset   int         `json:"offset"`
 	Limit    int         `json:"limit"`
 	Conns    []*ConnInfo `json:"connections"`
+}
+
+// MQTTVarz is /varz's mqtt block (nats-server's MQTTOptsVarz fields that
+// apply).
+type MQTTVarz struct {
+	Host       string  `json:"host,omitempty"`
+	Port       int     `json:"port,omitempty"`
+	TLSTimeout float64 `json:"tls_timeout,omitempty"`
+}
+
+// WebsocketVarz is /varz's websocket block (nats-server's
+// WebsocketOptsVarz fields that apply).
+type WebsocketVarz struct {
+	Host             string        `json:"host,omitempty"`
+	Port             int           `json:"port,omitempty"`
+	Advertise        string        `json:"advertise,omitempty"`
+	HandshakeTimeout time.Duration `json:"handshake_timeout,omitempty"`
+	NoTLS            bool          `json:"no_tls,omitempty"`
+	SameOrigin       bool          `json:"same_origin,omitempty"`
+	AllowedOrigins   []string      `json:"allowed_origins,omitempty"`
+	Compression      bool          `json:"compression,omitempty"`
 }
 
 // ConnInfo is one connection in /connz.

@@ -82,7 +82,21 @@ func (s *Server) Varz() *monitor.Varz {
 	if js := s.jetStream.Load(); js != nil {
 		v.JetStream = *js.src.JetStreamVarz()
 	}
+	s.mu.Lock()
+	fill := s.varz
+	s.mu.Unlock()
+	for _, f := range fill {
+		f(v)
+	}
 	return v
+}
+
+// AddVarz adds to /varz what another protocol's listener reports (its
+// mqtt or websocket block): fill runs for every /varz request.
+func (s *Server) AddVarz(fill func(*monitor.Varz)) {
+	s.mu.Lock()
+	s.varz = append(s.varz[:len(s.varz):len(s.varz)], fill)
+	s.mu.Unlock()
 }
 
 // AddConnz adds the open connections of another protocol (MQTT) to

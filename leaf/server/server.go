@@ -73,6 +73,7 @@ type Server struct {
 	otherConns  int                                              // open connections of listeners, beside clients
 	closed      []*monitor.ConnInfo                              // ring of recently closed connections, newest last
 	connz       []func(monitor.ConnzOptions) []*monitor.ConnInfo // other protocols' connections
+	varz        []func(*monitor.Varz)                            // other protocols' /varz blocks
 	shutdown    bool
 	lameDuck    bool
 	started     bool
