@@ -63,9 +63,12 @@ type Connz struct {
 
 // ConnInfo is one connection in /connz.
 type ConnInfo struct {
-	Cid            uint64     `json:"cid"`
-	Kind           string     `json:"kind,omitempty"`
-	Type           string     `json:"type,omitempty"`
+	Cid  uint64 `json:"cid"`
+	Kind string `json:"kind,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Transport is leafgate's: "tcp" or "websocket", whatever the
+	// protocol (MQTT clients' type is "mqtt" on either).
+	Transport      string     `json:"transport,omitempty"`
 	IP             string     `json:"ip"`
 	Port           int        `json:"port"`
 	Start          time.Time  `json:"start"`
@@ -88,6 +91,8 @@ type ConnInfo struct {
 	TLSCipher      string     `json:"tls_cipher_suite,omitempty"`
 	AuthorizedUser string     `json:"authorized_user,omitempty"`
 	Subs           []string   `json:"subscriptions_list,omitempty"`
+	// MQTTClient is an MQTT connection's client id, as nats-server names it.
+	MQTTClient string `json:"mqtt_client,omitempty"`
 }
 
 // ConnState selects open, closed or all connections.

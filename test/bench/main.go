@@ -239,7 +239,7 @@ func startServer(name, bin string, js bool) (*Server, error) {
 	case name == "leafgate":
 		// Its MQTT listener on a free port rather than 1883, which
 		// something else on the machine may hold.
-		s.Args = []string{"--store_dir", dir, "--mqtt_port", "0"}
+		s.Args = []string{"--store_dir", dir, "--mqtt_port", "0", "--websocket_port", "0"}
 	case js:
 		s.Args = []string{"-js", "-sd", dir}
 	}
@@ -263,7 +263,7 @@ func footprintServers(bins []string) ([]*Server, error) {
 		s := &Server{Name: name, Bin: bins[j], StoreDir: dir}
 		port := freePort()
 		if name == "leafgate" {
-			s.Args = []string{"--store_dir", dir, "--mqtt_port", strconv.Itoa(port)}
+			s.Args = []string{"--store_dir", dir, "--mqtt_port", strconv.Itoa(port), "--websocket_port", "0"}
 		} else {
 			conf := filepath.Join(dir, "nats-server.conf")
 			if err := os.WriteFile(conf, []byte(mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port)), 0o644); err != nil {

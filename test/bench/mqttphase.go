@@ -110,7 +110,7 @@ func startLeafgateMQTT(bin string) (*mqttBroker, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{Name: "leafgate", Bin: bin, StoreDir: dir, Args: []string{"--config", conf, "--store_dir", filepath.Join(dir, "store")}}
+	s := &Server{Name: "leafgate", Bin: bin, StoreDir: dir, Args: []string{"--config", conf, "--store_dir", filepath.Join(dir, "store"), "--websocket_port", "0"}}
 	return startMQTTServer(s, addr)
 }
 
