@@ -41,6 +41,7 @@ type wsOpts struct {
 	compression bool               // permessage-deflate
 	user, pass  string             // authorization with this one user
 	maxPayload  int                // max_payload; 0 leaves the default
+	advertise   string             // host:port for WebSocket clients' connect_urls
 	// leafgateWS is more websocket YAML for leafgate only (keys
 	// nats-server has no equivalent of, like max_message_size).
 	leafgateWS string
@@ -80,6 +81,9 @@ func startWS(t *testing.T, name string, o wsOpts) *mqttpeer.Broker {
 		if o.compression {
 			ws.WriteString("  compression: true\n")
 		}
+		if o.advertise != "" {
+			fmt.Fprintf(&ws, "  advertise: %q\n", o.advertise)
+		}
 		ws.WriteString(o.leafgateWS)
 		if o.maxPayload != 0 {
 			fmt.Fprintf(&conf, "max_payload: %d\n", o.maxPayload)
@@ -99,6 +103,7 @@ func startWS(t *testing.T, name string, o wsOpts) *mqttpeer.Broker {
 					so.Websocket.TLSConfig, so.Websocket.NoTLS = tc, false
 				}
 				so.Websocket.Compression = o.compression
+				so.Websocket.Advertise = o.advertise
 				if o.maxPayload != 0 {
 					so.MaxPayload = int32(o.maxPayload)
 				}
@@ -191,16 +196,18 @@ func takeBaseline(t *testing.T, b *mqttpeer.Broker) wsBaseline {
 	return wsBaseline{conns: wsConnz(t, b), subs: wsSubsCount(t, b)}
 }
 
-// waitBack waits until /connz lists exactly the baseline's connections and
-// /subsz counts its subscriptions again; a connection or subscription a
-// refused client left behind fails the test.
+// waitBack waits until /connz lists none but the baseline's connections
+// (some of which may have gone since) and /subsz counts its subscriptions
+// again; a connection or subscription a refused client left behind fails
+// the test.
 func (bl wsBaseline) waitBack(t *testing.T, b *mqttpeer.Broker, what string) {
 	t.Helper()
-	want := cids(bl.conns)
+	before := cids(bl.conns)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conns, subs := wsConnz(t, b), wsSubsCount(t, b)
-		if slices.Equal(cids(conns), want) && subs == bl.subs {
+		left := slices.ContainsFunc(conns, func(c wsConnInfo) bool { return !slices.Contains(before, c.CID) })
+		if !left && subs == bl.subs {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -648,3 +655,73 @@ var (
 	mqttConnackOK = []byte{0x20, 0x02, 0x00, 0x00}
 	mqttSubackQ0  = []byte{0x90, 0x03, 0x00, 0x01, 0x00}
 )
+
+// --- goroutines of a leafgate process ---
+
+// leafgateGoroutines stops the leafgate process with SIGQUIT, which makes
+// the Go runtime print every goroutine's stack, and counts the goroutines
+// running leafgate code by signature: the innermost leafgate function and
+// the function that started the goroutine. The broker is dead afterwards.
+func leafgateGoroutines(t *testing.T, b *mqttpeer.Broker) map[string]int {
+	t.Helper()
+	if b.Name != "leafgate" || b.PID == 0 {
+		t.Fatalf("%s is not a leafgate process", b.Name)
+	}
+	if err := syscall.Kill(b.PID, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(b.PID, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("leafgate still running 20 s after SIGQUIT")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sigs := map[string]int{}
+	for _, block := range strings.Split(b.Log(), "\n\n") {
+		lines := strings.Split(strings.TrimSpace(block), "\n")
+		if len(lines) == 0 || !strings.HasPrefix(lines[0], "goroutine ") {
+			continue
+		}
+		var inner, created string
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, "\t") {
+				continue
+			}
+			fn := l
+			if i := strings.LastIndex(fn, "("); i > 0 && strings.HasSuffix(fn, ")") {
+				fn = fn[:i]
+			}
+			if c, ok := strings.CutPrefix(l, "created by "); ok {
+				created, _, _ = strings.Cut(c, " in goroutine")
+				continue
+			}
+			if inner == "" && strings.HasPrefix(fn, "github.com/leafgate/leafgate/") {
+				inner = fn
+			}
+		}
+		if inner != "" {
+			sigs[inner+" <- "+created]++
+		}
+	}
+	if len(sigs) == 0 {
+		t.Fatalf("no leafgate goroutines in the SIGQUIT dump:\n%s", b.Log())
+	}
+	return sigs
+}
+
+// wantNoMoreGoroutines fails the test when got has goroutines of a
+// signature more than ref, a leafgate at rest, has.
+func wantNoMoreGoroutines(t *testing.T, got, ref map[string]int) {
+	t.Helper()
+	var extra []string
+	for s, n := range got {
+		if n > ref[s] {
+			extra = append(extra, fmt.Sprintf("%d× %s (at rest: %d)", n, s, ref[s]))
+		}
+	}
+	slices.Sort(extra)
+	if len(extra) > 0 {
+		t.Fatalf("goroutines left behind:\n  %s", strings.Join(extra, "\n  "))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -249,7 +250,8 @@ func TestWSNATSGoTLS(t *testing.T) {
 
 // A nats.go WebSocket client reconnects by itself after the server
 // restarts, keeps its subscription, and reads what JetStream stored before
-// the restart.
+// the restart; raw NATS and MQTT WebSocket clients get close 1001 at the
+// shutdown.
 func TestWSNATSGoReconnect(t *testing.T) {
 	forWS(t, wsOpts{}, func(t *testing.T, b *mqttpeer.Broker) {
 		reconnected := make(chan struct{}, 4)
@@ -273,7 +275,14 @@ func TestWSNATSGoReconnect(t *testing.T) {
 			t.Fatalf("got %q", m.Data)
 		}
 
+		// Raw clients, NATS and MQTT, are told why when the server stops:
+		// close 1001 (going away).
+		rawNATS := wsSubscribed(t, b, false, "restart-nats")
+		rawMQTT := wsSubscribed(t, b, true, "restart-mqtt")
+
 		b.Restart(t)
+		rawNATS.mustClose("NATS client at shutdown", 1001)
+		rawMQTT.mustClose("MQTT client at shutdown", 1001)
 		select {
 		case <-reconnected:
 		case <-time.After(30 * time.Second):
@@ -299,6 +308,46 @@ func TestWSNATSGoReconnect(t *testing.T) {
 		}
 		if string(msg.Data) != "before restart" {
 			t.Fatalf("stream message 1 after restart: %q", msg.Data)
+		}
+	})
+}
+
+// INFO over WebSocket comes first after the upgrade; its connect_urls
+// never hold the NATS port's address (clients must reconnect over
+// WebSocket), and on leafgate hold websocket.advertise.
+func TestWSInfo(t *testing.T) {
+	forWS(t, wsOpts{advertise: "ws.example.com:443"}, func(t *testing.T, b *mqttpeer.Broker) {
+		r := wsDial(t, b.WSAddr, wsHello{})
+		r.mustUpgrade("NATS")
+		r.waitFor("INFO ")
+		line := string(r.in)
+		r.waitFor("\r\n")
+		line = line[:strings.Index(line, "\r\n")]
+		var info struct {
+			ServerID    string   `json:"server_id"`
+			Headers     bool     `json:"headers"`
+			MaxPayload  int      `json:"max_payload"`
+			ConnectURLs []string `json:"connect_urls"`
+		}
+		if err := json.Unmarshal([]byte(line), &info); err != nil {
+			t.Fatalf("INFO %q: %v", line, err)
+		}
+		if info.ServerID == "" || !info.Headers || info.MaxPayload != 1<<20 {
+			t.Fatalf("INFO %s", line)
+		}
+		for _, u := range info.ConnectURLs {
+			if strings.HasSuffix(b.NATSURL, "//"+u) {
+				t.Fatalf("INFO connect_urls %q has the NATS port's address", info.ConnectURLs)
+			}
+		}
+		want := "ws.example.com:443"
+		if b.Name == "nats-server" {
+			// nats-server fills WebSocket connect_urls from its cluster's
+			// routes only; alone it sends none, its advertise included.
+			want = ""
+		}
+		if strings.Join(info.ConnectURLs, ",") != want {
+			t.Fatalf("INFO connect_urls %q, want %q", info.ConnectURLs, want)
 		}
 	})
 }

@@ -50,6 +50,8 @@ func TestWSHandshake(t *testing.T) {
 		{name: "NATS: no subprotocol offered, none answered", h: wsHello{}, status: 101},
 		{name: "NATS: an offered subprotocol is not answered", h: wsHello{protocols: "nats, mqtt"}, status: 101},
 		{name: "MQTT: mqtt", h: wsHello{path: "/mqtt", protocols: "mqtt"}, status: 101, protocol: "mqtt"},
+		{name: "MQTT: none offered, none answered", h: wsHello{path: "/mqtt"}, status: 101,
+			refDiffers: true, refStatus: 101, refProtocol: "mqtt", why: "nats-server answers mqtt, which the client did not offer"},
 		{name: "MQTT: comma list picks mqtt", h: wsHello{path: "/mqtt", protocols: "mqtt, mqttv3.1"}, status: 101, protocol: "mqtt"},
 		{name: "MQTT: mqtt later in the list", h: wsHello{path: "/mqtt", protocols: "wamp,mqtt"}, status: 101, protocol: "mqtt"},
 		{name: "MQTT: legacy mqttv3.1 alone is echoed", h: wsHello{path: "/mqtt", protocols: "mqttv3.1"}, status: 101, protocol: "mqttv3.1",
@@ -62,7 +64,7 @@ func TestWSHandshake(t *testing.T) {
 			refDiffers: true, refStatus: 101, why: "nats-server upgrades and waits for a leafnode"},
 	}
 	forWS(t, wsOpts{}, func(t *testing.T, b *mqttpeer.Broker) {
-		wsWarmUpMQTT(t, b)
+		wsWarmUpMQTT(t, b, wsOpts{})
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				status, protocol := c.status, c.protocol
@@ -83,10 +85,12 @@ func TestWSHandshake(t *testing.T) {
 						t.Fatalf("Sec-WebSocket-Accept %q, want %q", got, want)
 					}
 					// Use the connection, so the broker has registered it
-					// before it is closed: MQTT if a subprotocol was
-					// answered, NATS otherwise (not /leafnode).
+					// before it is closed: MQTT on an MQTT path (nats-server:
+					// only a path ending in /mqtt), NATS otherwise (not
+					// /leafnode).
+					mqttPath := strings.HasSuffix(c.h.path, "/mqtt") || (b.Name == "leafgate" && strings.Contains(c.h.path, "/mqtt/"))
 					switch {
-					case protocol != "":
+					case mqttPath:
 						r.send(mqttConnectPacket(fmt.Sprintf("hs-%d", i)))
 						r.waitFor(string(mqttConnackOK))
 					case c.h.path != "/leafnode":
@@ -116,7 +120,10 @@ func TestWSHandshake(t *testing.T) {
 			if _, p, err := c.ReadMessage(); err != nil || !bytes.Equal(p, mqttConnackOK) {
 				t.Fatalf("CONNACK: % x %v", p, err)
 			}
+			c.Close()
+			waitConnGone(t, b, "gorilla's connection", func(c wsConnInfo) bool { return c.MQTTClient == "gorilla" })
 		})
+		wsNoGoroutinesLeft(t, b, wsOpts{})
 	})
 }
 
@@ -178,7 +185,7 @@ func TestWSBadFrames(t *testing.T) {
 	}
 	o := wsOpts{maxPayload: maxPayload, leafgateWS: fmt.Sprintf("  max_message_size: %d\n", maxMessage)}
 	forWS(t, o, func(t *testing.T, b *mqttpeer.Broker) {
-		wsWarmUpMQTT(t, b)
+		wsWarmUpMQTT(t, b, o)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				bl := takeBaseline(t, b)
@@ -203,7 +210,23 @@ func TestWSBadFrames(t *testing.T) {
 				bl.waitBack(t, b, c.name)
 			})
 		}
+		wsNoGoroutinesLeft(t, b, o)
 	})
+}
+
+// wsNoGoroutinesLeft checks, on leafgate, that no goroutine is left
+// behind either: b (stopped by it) runs the goroutines a leafgate with the
+// same set-up runs at rest (after an MQTT client came and went), no more.
+// nats-server is in-process; its goroutines are not told apart here.
+func wsNoGoroutinesLeft(t *testing.T, b *mqttpeer.Broker, o wsOpts) {
+	t.Helper()
+	if b.Name != "leafgate" {
+		return
+	}
+	got := leafgateGoroutines(t, b)
+	rest := startWS(t, "leafgate", o)
+	wsWarmUpMQTT(t, rest, o)
+	wantNoMoreGoroutines(t, got, leafgateGoroutines(t, rest))
 }
 
 // refProtocolError checks nats-server's answer to a frame it refuses:
@@ -225,9 +248,9 @@ func refProtocolError(t *testing.T, r *rawWS) {
 // leaves: it makes the broker open what MQTT needs (nats-server's session
 // streams, leafgate's retained bucket and session store), which stays, so
 // baselines taken after it are not disturbed by them.
-func wsWarmUpMQTT(t *testing.T, b *mqttpeer.Broker) {
+func wsWarmUpMQTT(t *testing.T, b *mqttpeer.Broker, o wsOpts) {
 	t.Helper()
-	w := v3Connect(t, b, v3Opts{clientID: "warm-up", wsURL: wsURL(b, "ws", "/mqtt")})
+	w := v3Connect(t, b, v3Opts{clientID: "warm-up", wsURL: wsURL(b, "ws", "/mqtt"), user: o.user, pass: o.pass})
 	w.sub(t, "warm/up", 1)
 	w.Disconnect(250)
 	waitConnGone(t, b, "warm-up client", func(c wsConnInfo) bool { return c.MQTTClient == "warm-up" })
@@ -308,6 +331,7 @@ func TestWSAuth(t *testing.T) {
 		m.waitFor(string([]byte{0x20, 0x02, 0x00, 0x05}))
 		m.conn.Close()
 		bl.waitBack(t, b, "MQTT CONNECT without credentials")
+		wsNoGoroutinesLeft(t, b, wsOpts{user: "dash", pass: "s3cret"})
 	})
 }
 
@@ -318,8 +342,9 @@ func TestWSAuth(t *testing.T) {
 // uncompressed frame is still fine. nats.go with compression and a
 // client that offers none (then RSV1 is a protocol error) work too.
 func TestWSCompression(t *testing.T) {
-	forWS(t, wsOpts{compression: true}, func(t *testing.T, b *mqttpeer.Broker) {
-		wsWarmUpMQTT(t, b)
+	o := wsOpts{compression: true, leafgateWS: "  max_message_size: 1MB\n"} // max_payload's default
+	forWS(t, o, func(t *testing.T, b *mqttpeer.Broker) {
+		wsWarmUpMQTT(t, b, o)
 		t.Run("browser offer", func(t *testing.T) {
 			bl := takeBaseline(t, b)
 			r := wsDial(t, b.WSAddr, wsHello{exts: "permessage-deflate; client_max_window_bits"})
@@ -375,6 +400,19 @@ func TestWSCompression(t *testing.T) {
 			nc.Close()
 			bl.waitBack(t, b, "nats.go with compression")
 		})
+		// 2 MiB that deflate to a few KiB: leafgate closes with 1009 when
+		// the inflated message passes max_message_size, nats-server when
+		// the PUB passes max_payload.
+		t.Run("inflating past the limit", func(t *testing.T) {
+			bl := takeBaseline(t, b)
+			r := wsDial(t, b.WSAddr, wsHello{exts: "permessage-deflate; client_max_window_bits"})
+			r.mustUpgrade("compression offer")
+			r.natsHello(`{"verbose":false}`, "SUB cz.bomb 1\r\n")
+			const n = 2 << 20
+			r.sendDeflated(append([]byte(fmt.Sprintf("PUB cz.bomb %d\r\n", n)), make([]byte, n)...))
+			r.mustClose("compressed message inflating to 2 MiB", 1009)
+			bl.waitBack(t, b, "compressed message inflating to 2 MiB")
+		})
 		t.Run("no offer then RSV1", func(t *testing.T) {
 			bl := takeBaseline(t, b)
 			r := wsSubscribed(t, b, false, "cz-no-offer")
@@ -389,11 +427,13 @@ func TestWSCompression(t *testing.T) {
 			}
 			bl.waitBack(t, b, "RSV1 without negotiation")
 		})
+		wsNoGoroutinesLeft(t, b, o)
 	})
 }
 
 // Framing a client may choose: a NATS operation split over frames (and
-// over a fragmented message), several operations in one frame, pings
+// over a fragmented message), several operations in one frame, a text
+// frame on NATS (taken as binary, as nats-server takes it), pings
 // answered with their payload, and the closing handshake (close 1000
 // echoed, then the connection closed); MQTT packets split over frames and
 // several in one frame.
@@ -413,6 +453,9 @@ func TestWSFraming(t *testing.T) {
 			wsFrame{fin: true, op: wsOpCont, payload: []byte("lo")})
 		r.send([]byte("\r\nPING\r\n"))
 		r.waitFor("MSG fr.x 7 5\r\nhello\r\n")
+		r.waitFor("PONG\r\n")
+		// A text frame is read as a binary one on NATS (nats-server's rule).
+		r.write(wsFrame{fin: true, op: wsOpText, payload: []byte("PING\r\n")})
 		r.waitFor("PONG\r\n")
 		if f, err := r.ping("ping-payload"); err != nil || f != "ping-payload" {
 			t.Fatalf("pong %q %v, want the ping's payload", f, err)

@@ -27,7 +27,7 @@ type LeafgateOptions struct {
 	// indented by two spaces (for example "  compression: true\n"). The
 	// WebSocket listener is always on, plain ws:// on a free loopback port
 	// (Broker.WSAddr). Lines that set "  tls:" make it wss:// instead:
-	// no_tls is then left out.
+	// no_tls is then false.
 	WebSocket string
 	// Monitor turns the monitoring listener on, on a free loopback port
 	// kept across restarts (Broker.MonitorURL); off (http_port: 0)
@@ -87,26 +87,19 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	if o.StoreDir == "" {
 		o.StoreDir = filepath.Join(tmp, "data")
 	}
-	mqttPort, err := FreePort()
+	// All ports at once: one picked after another closed may be the same.
+	ports, err := FreePorts(4)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	wsPort, err := FreePort()
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
-	httpPort := 0
-	if o.Monitor {
-		if httpPort, err = FreePort(); err != nil {
-			cleanup()
-			return nil, err
-		}
+	natsPort, mqttPort, wsPort, httpPort := ports[0], ports[1], ports[2], ports[3]
+	if !o.Monitor {
+		httpPort = 0
 	}
 	noTLS := "  no_tls: true\n"
 	if strings.Contains("\n"+o.WebSocket, "\n  tls:") {
-		noTLS = ""
+		noTLS = "  no_tls: false\n" // true by default, and an error with tls
 	}
 	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_host: 127.0.0.1\nhttp_port: %d\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
 		"websocket:\n  host: 127.0.0.1\n  port: %d\n%s%s%s",
@@ -116,13 +109,7 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 		cleanup()
 		return nil, err
 	}
-	var natsPort int
 	launch := func() (*Broker, error) {
-		if natsPort == 0 {
-			if natsPort, err = FreePort(); err != nil {
-				return nil, err
-			}
-		}
 		b, err := launchLeafgate(bin, confPath, natsPort, mqttPort, wsPort)
 		if err == nil && httpPort != 0 {
 			b.MonitorURL = "http://127.0.0.1:" + strconv.Itoa(httpPort)

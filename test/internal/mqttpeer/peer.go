@@ -171,6 +171,22 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreePorts returns n distinct loopback TCP ports that were free a moment
+// ago: their listeners are all open while they are picked, so no port
+// comes back twice, as one picked after another was closed may.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
 // WaitListening waits until addr accepts TCP connections, or until alive
 // reports the process gone, or timeout.
 func WaitListening(addr string, timeout time.Duration, alive func() error) error {
