@@ -147,8 +147,11 @@ type client struct {
 	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
 	// via is set for a client that came through another transport
-	// (WebSocket, ServeClient), read-only after.
-	via *ClientOptions
+	// (WebSocket, ServeClient), read-only after; sockDone is closed
+	// (once, by closeSocket) when its connection is closed.
+	via      *ClientOptions
+	sockDone chan struct{}
+	sockOnce sync.Once
 
 	closing     chan struct{} // closed once on close
 	writeLoopFn func()        // c.writeLoop, bound once: starting it allocates nothing
@@ -254,7 +257,7 @@ func (c *client) run() {
 	info := c.info(o)
 	greeting := proto.AppendInfo(nil, info)
 	if err := c.writeDirect(greeting, o.WriteDeadline); err != nil {
-		c.conn.Close()
+		c.closeSocket(c.conn)
 		c.finish(reasonWriteError)
 		return
 	}
@@ -589,7 +592,7 @@ func (c *client) flushAndClose() {
 		}
 		releaseChunk(chunk)
 	}
-	conn.Close()
+	c.closeSocket(conn)
 }
 
 // queueProto buffers a protocol line (PONG, +OK, -ERR, INFO) for this
@@ -787,7 +790,7 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 	c.startWriterLocked()
 	c.mu.Unlock()
 	if !flush {
-		conn.Close()
+		c.closeSocket(conn)
 	}
 	c.finish(reason)
 }
