@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,8 +26,13 @@ type LeafgateOptions struct {
 	// WebSocket is extra YAML lines for the websocket section, each
 	// indented by two spaces (for example "  compression: true\n"). The
 	// WebSocket listener is always on, plain ws:// on a free loopback port
-	// (Broker.WSAddr).
+	// (Broker.WSAddr). Lines that set "  tls:" make it wss:// instead:
+	// no_tls is then false.
 	WebSocket string
+	// Monitor turns the monitoring listener on, on a free loopback port
+	// kept across restarts (Broker.MonitorURL); off (http_port: 0)
+	// otherwise.
+	Monitor bool
 }
 
 // buildLeafgate builds the leafgate binary once per test binary, as the
@@ -81,32 +87,34 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	if o.StoreDir == "" {
 		o.StoreDir = filepath.Join(tmp, "data")
 	}
-	mqttPort, err := FreePort()
+	// All ports at once: one picked after another closed may be the same.
+	ports, err := FreePorts(4)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	wsPort, err := FreePort()
-	if err != nil {
-		cleanup()
-		return nil, err
+	natsPort, mqttPort, wsPort, httpPort := ports[0], ports[1], ports[2], ports[3]
+	if !o.Monitor {
+		httpPort = 0
 	}
-	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_port: 0\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
-		"websocket:\n  host: 127.0.0.1\n  port: %d\n  no_tls: true\n%s%s",
-		!o.NoJetStream, o.StoreDir, mqttPort, wsPort, o.WebSocket, o.Config)
+	noTLS := "  no_tls: true\n"
+	if strings.Contains("\n"+o.WebSocket, "\n  tls:") {
+		noTLS = "  no_tls: false\n" // true by default, and an error with tls
+	}
+	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_host: 127.0.0.1\nhttp_port: %d\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
+		"websocket:\n  host: 127.0.0.1\n  port: %d\n%s%s%s",
+		httpPort, !o.NoJetStream, o.StoreDir, mqttPort, wsPort, noTLS, o.WebSocket, o.Config)
 	confPath := filepath.Join(tmp, "leafgate.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		cleanup()
 		return nil, err
 	}
-	var natsPort int
 	launch := func() (*Broker, error) {
-		if natsPort == 0 {
-			if natsPort, err = FreePort(); err != nil {
-				return nil, err
-			}
+		b, err := launchLeafgate(bin, confPath, natsPort, mqttPort, wsPort)
+		if err == nil && httpPort != 0 {
+			b.MonitorURL = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 		}
-		return launchLeafgate(bin, confPath, natsPort, mqttPort, wsPort)
+		return b, err
 	}
 	b, err := launch()
 	if err != nil {
