@@ -41,6 +41,7 @@ type wsOpts struct {
 	compression bool               // permessage-deflate
 	user, pass  string             // authorization with this one user
 	maxPayload  int                // max_payload; 0 leaves the default
+	maxPending  int64              // max_pending; 0 leaves the default
 	advertise   string             // host:port for WebSocket clients' connect_urls
 	// leafgateWS is more websocket YAML for leafgate only (keys
 	// nats-server has no equivalent of, like max_message_size).
@@ -88,6 +89,9 @@ func startWS(t *testing.T, name string, o wsOpts) *mqttpeer.Broker {
 		if o.maxPayload != 0 {
 			fmt.Fprintf(&conf, "max_payload: %d\n", o.maxPayload)
 		}
+		if o.maxPending != 0 {
+			fmt.Fprintf(&conf, "max_pending: %d\n", o.maxPending)
+		}
 		if o.user != "" {
 			fmt.Fprintf(&conf, "authorization:\n  users:\n    - user: %q\n      password: %q\n", o.user, o.pass)
 		}
@@ -106,6 +110,9 @@ func startWS(t *testing.T, name string, o wsOpts) *mqttpeer.Broker {
 				so.Websocket.Advertise = o.advertise
 				if o.maxPayload != 0 {
 					so.MaxPayload = int32(o.maxPayload)
+				}
+				if o.maxPending != 0 {
+					so.MaxPending = o.maxPending
 				}
 				if o.user != "" {
 					so.Users = []*natsserver.User{{Username: o.user, Password: o.pass}}
