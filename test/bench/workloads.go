@@ -58,8 +58,8 @@ func selectedWorkloads(list []workload) []workload {
 	return out
 }
 
-func conn(url string) (*nats.Conn, error) {
-	return nats.Connect(url, nats.MaxReconnects(0), nats.Timeout(5*time.Second))
+func conn(url string, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect(url, append([]nats.Option{nats.MaxReconnects(0), nats.Timeout(5 * time.Second)}, opts...)...)
 }
 
 // pubOnly: one publisher, nobody subscribed; msgs/s until the server has
