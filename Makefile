@@ -33,7 +33,8 @@ JSMODS := test/js/node_modules/.package-lock.json
 tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS) test-deps
 
 # mosquitto and mosquitto-clients (Debian packages), the MQTT reference
-# broker and clients of the end-to-end tests and the bench. The script does
+# broker and clients of the end-to-end tests and the bench, and chromium,
+# the headless browser of the WebSocket browser test. The script does
 # nothing when they are installed, and explains (exit 0) when it cannot
 # install them without root or apt-get; under CI a failure is an error.
 test-deps:
@@ -67,9 +68,13 @@ unit:
 	@echo "== unit tests (race, fuzz seed corpora)"
 	$(GO) test -race -count=1 -tags '$(TAGS)' -timeout 10m ./...
 
+# -artifacts keeps what tests save for people to look at (the browser
+# test's screenshots) under test/_artifacts/, one directory per test; the
+# test logs each file's path.
 e2e: tools
 	@echo "== end-to-end tests"
-	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m ./...
+	rm -rf test/_artifacts
+	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m -artifacts ./...
 
 bench:
 	cd test && $(GO) run ./bench $(BENCHFLAGS)

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/go-viper/mapstructure/v2 v2.4.0
+	github.com/gorilla/websocket v1.5.3
 	github.com/nats-io/nkeys v0.4.17
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.21.0

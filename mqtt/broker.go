@@ -22,7 +22,11 @@ import (
 type Options struct {
 	// Router is the subject router MQTT sessions attach to (required).
 	Router *router.Router
-	Logger *slog.Logger
+	// NextCID hands out connection ids; the NATS server's (so /connz and
+	// advisories never show two connections with one id). Nil: the
+	// broker counts its own.
+	NextCID func() uint64
+	Logger  *slog.Logger
 	// Authenticate checks a client's user name and password (the password
 	// also serves as a token); nil lets every client in. It returns the
 	// identity whose permissions apply to the mapped subjects.
@@ -220,6 +224,14 @@ func New(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// newCID is the next connection id.
+func (b *Broker) newCID() uint64 {
+	if b.opts.NextCID != nil {
+		return b.opts.NextCID()
+	}
+	return b.nextCID.Add(1)
 }
 
 // Stats returns the broker's counters.

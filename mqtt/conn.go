@@ -36,6 +36,8 @@ type conn struct {
 	// Properties on acks (Request Problem Information, default 1).
 	problemInfo bool
 
+	st connStats // for /connz
+
 	// Read loop state.
 	maxIn     int
 	pub       packet.Publish
@@ -80,7 +82,7 @@ func newConn(b *Broker, nc net.Conn, closing <-chan struct{}) *conn {
 	c := &conn{
 		b:       b,
 		nc:      nc,
-		cid:     b.nextCID.Add(1),
+		cid:     b.newCID(),
 		start:   time.Now(),
 		closing: closing,
 		maxIn:   preConnectMax,
@@ -119,7 +121,7 @@ func (c *conn) run() {
 }
 
 func (c *conn) readLoop() error {
-	r := netio.NewReader(c.nc, nil)
+	r := netio.NewSource(c.nc, nil)
 	defer r.Release()
 	// part holds an incomplete packet between reads; whole packets are
 	// decoded straight from the reader's buffer, which an idle connection
@@ -127,6 +129,10 @@ func (c *conn) readLoop() error {
 	var part []byte
 	for {
 		data, err := r.Next()
+		if len(data) > 0 {
+			c.st.inBytes.Add(int64(len(data)))
+			c.st.lastIn.Store(time.Now().UnixNano())
+		}
 		if len(part) > 0 && len(data) > 0 {
 			part = append(part, data...)
 			data = part
@@ -200,6 +206,7 @@ func (c *conn) handle(pkt []byte) error {
 	}
 	switch t {
 	case packet.PUBLISH:
+		c.st.inMsgs.Add(1)
 		if err := c.pub.Decode(c.v, pkt); err != nil {
 			return c.refuse(err)
 		}
@@ -394,6 +401,48 @@ func (c *conn) writeLoop(done chan struct{}) {
 	}
 }
 
+// closeStatuser is a transport that tells its peer why it is closed: a
+// WebSocket close frame's status (ws.Conn).
+type closeStatuser interface {
+	SetCloseStatus(code int, reason string)
+}
+
+// wsCloseStatus is the WebSocket close status (RFC 6455 §7.4.1) for why
+// an MQTT connection ends, next to the MQTT reason code the client gets
+// in its DISCONNECT or CONNACK.
+func wsCloseStatus(err error) (int, string) {
+	var code packet.ReasonCode
+	var ce *closeError
+	var pe *packet.Error
+	var re *refusedError
+	switch {
+	case err == nil, errors.Is(err, errNormal), errors.Is(err, io.EOF), errors.Is(err, errTakenOver):
+		return 1000, ""
+	case errors.Is(err, errKeepAlive), errors.Is(err, errClosedByServer):
+		return 1001, err.Error()
+	case errors.Is(err, errAdmin):
+		return 1008, err.Error()
+	case errors.As(err, &ce):
+		code = ce.Code
+	case errors.As(err, &pe):
+		code = pe.Code
+	case errors.As(err, &re):
+		code = re.code
+	default:
+		return 1001, "" // the connection failed under it
+	}
+	switch code {
+	case packet.PacketTooLarge:
+		return 1009, code.String()
+	case packet.BadUserNameOrPassword, packet.NotAuthorized, packet.BadAuthenticationMethod,
+		packet.ServerBusy, packet.QuotaExceeded:
+		return 1008, code.String()
+	case packet.ServerShuttingDown, packet.KeepAliveTimeout:
+		return 1001, code.String()
+	}
+	return 1002, code.String()
+}
+
 // flushAndClose writes what is queued (waiting for a running writer, and
 // at most a second for the rest) and closes the socket.
 func (c *conn) flushAndClose() {
@@ -404,6 +453,9 @@ func (c *conn) flushAndClose() {
 	}
 	c.closed = true
 	wdone := c.wdone
+	if cs, ok := c.nc.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(c.closeErr))
+	}
 	if c.stall != nil {
 		close(c.stall)
 		c.stall = nil

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"errors"
 	"math"
 	"time"
 
@@ -140,6 +139,7 @@ func (c *conn) onConnect(pkt []byte) error {
 	c.out = ack.Append(c.out, c.v)
 	c.mu.Unlock()
 	c.s = s
+	c.st.ident.Store(&connIdent{clientID: c.clientID, user: c.user, s: s, v: byte(c.v)})
 	_ = c.nc.SetReadDeadline(time.Time{})
 	if c.keepAlive > 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
@@ -159,8 +159,17 @@ func (c *conn) refuseConnect(code packet.ReasonCode, v3 byte, text string) error
 	c.mu.Lock()
 	c.out = ack.Append(c.out, c.v)
 	c.mu.Unlock()
-	return errors.New("mqtt: connect refused: " + text)
+	return &refusedError{code: code, text: text}
 }
+
+// refusedError ends a connection whose CONNECT was refused (the CONNACK
+// said why; no DISCONNECT follows).
+type refusedError struct {
+	code packet.ReasonCode
+	text string
+}
+
+func (e *refusedError) Error() string { return "mqtt: connect refused: " + e.text }
 
 // onDisconnect handles the client's DISCONNECT.
 func (c *conn) onDisconnect(d *packet.Disconnect) error {

@@ -344,6 +344,7 @@ func (c *conn) appendPublishLocked(m *outMsg) bool {
 
 func (c *conn) appendPublishParts(tp, hdr, reply, payload []byte, m *outMsg) bool {
 	pub := packet.Publish{QoS: m.qos, Dup: m.dup, Retain: m.retain, PacketID: m.pid, Topic: tp, Payload: payload}
+	c.st.outMsgs.Add(1)
 	var newAlias uint16
 	if c.v == packet.V5 {
 		meta, corr := natshdr.Parse(hdr, &c.propsOut, c.corrBuf[:0])

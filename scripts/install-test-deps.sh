@@ -1,24 +1,38 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end tests and the bench use as
-# MQTT peers: mosquitto (the reference broker) and mosquitto-clients
-# (mosquitto_pub, mosquitto_sub). Called by `make tools`.
+# peers: mosquitto (the reference MQTT broker) and mosquitto-clients
+# (mosquitto_pub, mosquitto_sub), and chromium, the headless browser that
+# loads test/browser's page (nats.js and MQTT.js over WebSocket). Called by
+# `make tools`.
 #
 # Nothing to do when they are on PATH already. Otherwise it needs root and
 # apt-get; without them it says so and exits 0, and the tests that need
-# mosquitto skip with that reason. Under CI (CI=true) a failed install is
-# an error, so a CI machine never silently skips the MQTT interop tests.
+# the missing peer skip with that reason. Under CI (CI=true) a failed
+# install is an error, so a CI machine never silently skips the MQTT
+# interop tests or the browser test.
 set -euo pipefail
 
-pkgs=(mosquitto mosquitto-clients)
-need() {
-	# mosquitto lives in /usr/sbin, which is not on every user's PATH.
-	for c in mosquitto mosquitto_pub mosquitto_sub; do
-		command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || return 0
-	done
-	return 1
+# has reports whether command c is installed. mosquitto lives in /usr/sbin,
+# which is not on every user's PATH.
+has() {
+	command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]
 }
 
-if ! need; then
+# missing lists the packages whose commands are not all installed.
+missing() {
+	local out=()
+	for c in mosquitto mosquitto_pub mosquitto_sub; do
+		if ! has "$c"; then
+			out+=(mosquitto mosquitto-clients)
+			break
+		fi
+	done
+	has chromium || out+=(chromium)
+	echo "${out[@]}"
+}
+
+read -r -a pkgs <<<"$(missing)"
+if [ ${#pkgs[@]} = 0 ]; then
 	exit 0
 fi
 
@@ -27,7 +41,7 @@ fail() {
 	if [ "${CI:-}" = "true" ]; then
 		exit 1
 	fi
-	echo "install-test-deps: MQTT interop tests that need mosquitto will skip" >&2
+	echo "install-test-deps: the tests that need ${pkgs[*]} will skip" >&2
 	exit 0
 }
 
@@ -47,6 +61,7 @@ if ! apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null 2>&1
 	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
 		fail "apt-get install ${pkgs[*]} failed"
 fi
-if need; then
-	fail "${pkgs[*]} installed, but mosquitto, mosquitto_pub or mosquitto_sub is still missing"
+read -r -a still <<<"$(missing)"
+if [ ${#still[@]} != 0 ]; then
+	fail "${pkgs[*]} installed, but the commands of ${still[*]} are still missing"
 fi

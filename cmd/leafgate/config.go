@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -49,6 +51,7 @@ type Config struct {
 	Authorization       AuthConfig    `mapstructure:"authorization"`
 	JetStream           JSConfig      `mapstructure:"jetstream"`
 	MQTT                MQTTConfig    `mapstructure:"mqtt"`
+	WebSocket           WSConfig      `mapstructure:"websocket"`
 	// NoAuthUser is nats-server's top-level no_auth_user: the user in
 	// authorization.users whose identity clients without credentials get.
 	NoAuthUser string `mapstructure:"no_auth_user"`
@@ -85,7 +88,26 @@ type MQTTConfig struct {
 	RetainedBucket    string        `mapstructure:"retained_bucket"`
 }
 
-// MQTTTLSConfig is mqtt.tls.
+// WSConfig is the websocket section, with nats-server's key names.
+type WSConfig struct {
+	Enabled          bool          `mapstructure:"enabled"`
+	Host             string        `mapstructure:"host"`
+	Port             int           `mapstructure:"port"`
+	Advertise        string        `mapstructure:"advertise"`
+	NoTLS            bool          `mapstructure:"no_tls"`
+	TLS              MQTTTLSConfig `mapstructure:"tls"`
+	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout"`
+	MaxMessageSize   Size          `mapstructure:"max_message_size"`
+	SameOrigin       bool          `mapstructure:"same_origin"`
+	AllowedOrigins   []string      `mapstructure:"allowed_origins"`
+	Compression      bool          `mapstructure:"compression"`
+	UserCookie       string        `mapstructure:"user_cookie"`
+	PassCookie       string        `mapstructure:"pass_cookie"`
+	TokenCookie      string        `mapstructure:"token_cookie"`
+	PingInterval     time.Duration `mapstructure:"ping_interval"`
+}
+
+// MQTTTLSConfig is mqtt.tls (and websocket.tls).
 type MQTTTLSConfig struct {
 	CertFile   string        `mapstructure:"cert_file"`
 	KeyFile    string        `mapstructure:"key_file"`
@@ -212,17 +234,18 @@ func sizeHook(from, to reflect.Type, data any) (any, error) {
 
 // flagKeys maps command-line flags to config keys.
 var flagKeys = map[string]string{
-	"addr":       "host",
-	"port":       "port",
-	"http_port":  "http_port",
-	"name":       "server_name",
-	"log_level":  "log.level",
-	"log_format": "log.format",
-	"pid":        "pid_file",
-	"jetstream":  "jetstream.enabled",
-	"store_dir":  "jetstream.store_dir",
-	"domain":     "jetstream.domain",
-	"mqtt_port":  "mqtt.port",
+	"addr":           "host",
+	"port":           "port",
+	"http_port":      "http_port",
+	"name":           "server_name",
+	"log_level":      "log.level",
+	"log_format":     "log.format",
+	"pid":            "pid_file",
+	"jetstream":      "jetstream.enabled",
+	"store_dir":      "jetstream.store_dir",
+	"domain":         "jetstream.domain",
+	"mqtt_port":      "mqtt.port",
+	"websocket_port": "websocket.port",
 }
 
 // newFlagSet declares leafgate's flags, named like nats-server's.
@@ -241,6 +264,7 @@ func newFlagSet() *pflag.FlagSet {
 	fs.String("store_dir", "", "JetStream storage directory (jetstream.store_dir)")
 	fs.String("domain", "", "JetStream domain (jetstream.domain)")
 	fs.Int("mqtt_port", 0, "MQTT listener port, 0 for any free one (mqtt.port)")
+	fs.Int("websocket_port", 0, "WebSocket listener port, 0 for any free one (websocket.port)")
 	fs.String("signal", "", "send a signal to a running leafgate: ldm, reload, stop or quit, optionally =PID")
 	fs.BoolP("version", "v", false, "print the version and exit")
 	fs.BoolP("help", "h", false, "show this help")
@@ -338,7 +362,8 @@ func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 // of seconds (tls and authorization timeout); a plain number there draws no
 // warning. Elsewhere nats-server warns that it "should be converted to a
 // duration", and so does leafgate.
-var nativeSeconds = map[string]bool{"tls.timeout": true, "authorization.timeout": true, "mqtt.tls.timeout": true}
+var nativeSeconds = map[string]bool{"tls.timeout": true, "authorization.timeout": true, "mqtt.tls.timeout": true,
+	"websocket.tls.timeout": true, "websocket.handshake_timeout": true}
 
 // configWarning is a value that was accepted but deserves a log line.
 type configWarning struct {
@@ -539,6 +564,9 @@ func (c *Config) validate() error {
 	if c.TLS.AllowNonTLS && c.TLS.HandshakeFirst {
 		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
 	}
+	if err := c.WebSocket.validate(c); err != nil {
+		return err
+	}
 	if err := c.MQTT.validate(c); err != nil {
 		return err
 	}
@@ -673,16 +701,32 @@ func (c *Config) jetStreamConfig(log *slog.Logger) jetstream.Config {
 	}
 }
 
+// checkListen checks a listener section's host and port.
+func checkListen(section, host string, port int) error {
+	if host == "" || strings.ContainsAny(host, " \t/") {
+		return fmt.Errorf("%s.host: %q is not a host name or IP address", section, host)
+	}
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("%s.port: %d out of range 0-65535", section, port)
+	}
+	return nil
+}
+
+// serverConfig is the TLS configuration of a listener's tls section.
+func (t *MQTTTLSConfig) serverConfig() (*tls.Config, error) {
+	return tlsconf.Options{
+		CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.CAFile,
+		Verify: t.Verify, MinVersion: t.MinVersion, Timeout: t.Timeout,
+	}.ServerConfig()
+}
+
 // validate checks the mqtt section.
 func (m *MQTTConfig) validate(c *Config) error {
 	if !m.Enabled {
 		return nil
 	}
-	if m.Host == "" || strings.ContainsAny(m.Host, " \t/") {
-		return fmt.Errorf("mqtt.host: %q is not a host name or IP address", m.Host)
-	}
-	if m.Port < 0 || m.Port > 65535 {
-		return fmt.Errorf("mqtt.port: %d out of range 0-65535", m.Port)
+	if err := checkListen("mqtt", m.Host, m.Port); err != nil {
+		return err
 	}
 	if m.Port != 0 && (m.Port == c.Port || c.HTTPPort != 0 && m.Port == c.HTTPPort) {
 		return fmt.Errorf("mqtt.port: %d is also the client or monitoring port", m.Port)
@@ -730,6 +774,64 @@ func (m *MQTTConfig) validate(c *Config) error {
 		return errors.New("mqtt.tls.timeout: must be positive")
 	}
 	return nil
+}
+
+// validate checks the websocket section.
+func (w *WSConfig) validate(c *Config) error {
+	if !w.Enabled {
+		return nil
+	}
+	if err := checkListen("websocket", w.Host, w.Port); err != nil {
+		return err
+	}
+	if w.Port != 0 && (w.Port == c.Port || c.HTTPPort != 0 && w.Port == c.HTTPPort ||
+		c.MQTT.Enabled && w.Port == c.MQTT.Port) {
+		return fmt.Errorf("websocket.port: %d is also the client, monitoring or MQTT port", w.Port)
+	}
+	if w.Advertise != "" {
+		if _, p, err := net.SplitHostPort(w.Advertise); err != nil || p == "" {
+			return fmt.Errorf("websocket.advertise: %q is not host:port", w.Advertise)
+		}
+	}
+	switch {
+	case w.TLS.CertFile == "" && !w.NoTLS:
+		// nats-server's rule: plain ws:// only when asked for.
+		return errors.New("websocket.no_tls: websocket requires TLS configuration: set websocket.tls.cert_file for wss://, or no_tls: true for plain ws://")
+	case w.TLS.CertFile != "" && w.NoTLS:
+		return errors.New("websocket.no_tls: true, but websocket.tls.cert_file is set: choose one")
+	case w.TLS.CertFile == "" && (w.TLS.KeyFile != "" || w.TLS.CAFile != "" || w.TLS.Verify):
+		return errors.New("websocket.tls.cert_file: required when other websocket.tls keys are set")
+	}
+	if _, err := tlsconf.ParseMinVersion(w.TLS.MinVersion); err != nil {
+		return fmt.Errorf("websocket.tls.min_version: %w", err)
+	}
+	if w.TLS.Timeout <= 0 {
+		return errors.New("websocket.tls.timeout: must be positive")
+	}
+	if w.HandshakeTimeout <= 0 {
+		return errors.New("websocket.handshake_timeout: must be positive")
+	}
+	if w.PingInterval < 0 {
+		return errors.New("websocket.ping_interval: must not be negative")
+	}
+	if w.MaxMessageSize < 0 || w.MaxMessageSize > 1<<30 {
+		return fmt.Errorf("websocket.max_message_size: %d out of range 0-1GB", w.MaxMessageSize)
+	}
+	for _, o := range w.AllowedOrigins {
+		if u, err := url.ParseRequestURI(o); err != nil || u.Host == "" || u.Scheme == "" {
+			return fmt.Errorf("websocket.allowed_origins: %q is not an origin such as https://host:port", o)
+		}
+	}
+	return nil
+}
+
+// maxMessage is the WebSocket message limit: max_message_size, or
+// nats-server's rule (8 times max_payload, at most 64 MiB).
+func (w *WSConfig) maxMessage(c *Config) int64 {
+	if w.MaxMessageSize > 0 {
+		return int64(w.MaxMessageSize)
+	}
+	return min(8*int64(c.MaxPayload), 64<<20)
 }
 
 // validBucket reports whether name can be a KV bucket name, as nats.go

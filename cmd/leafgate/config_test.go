@@ -14,6 +14,7 @@ import (
 	"github.com/leafgate/leafgate/configs"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/mqtt"
+	"github.com/leafgate/leafgate/ws"
 )
 
 // defaultConfig is the configuration every default must equal.
@@ -34,6 +35,9 @@ var defaultConfig = Config{
 		MaxInflight: mqtt.DefaultMaxInflight, MaxQueuedMessages: mqtt.DefaultMaxQueued,
 		MaxQueuedBytes: mqtt.DefaultMaxQueuedBytes, TopicAliasMaximum: mqtt.DefaultTopicAliasMaximum,
 		ConnectTimeout: mqtt.DefaultConnectTimeout, NATSQoS: 1, RetainedBucket: "mqtt_retained"},
+	WebSocket: WSConfig{Enabled: true, Host: "0.0.0.0", Port: 8080, NoTLS: true,
+		TLS:              MQTTTLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
+		HandshakeTimeout: ws.DefaultHandshakeTimeout, AllowedOrigins: []string{}},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {
@@ -163,6 +167,15 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"jetstream:\n  max_memory_store: 0%\n", "jetstream.max_memory_store"},
 		{"jetstream:\n  max_memory_store: -1\n", "jetstream.max_memory_store"},
 		{"jetstream:\n  enable: true\n", `unknown key "jetstream.enable"`},
+		{"websocket:\n  no_tls: false\n", "websocket.no_tls: websocket requires TLS configuration"},
+		{"websocket:\n  tls:\n    cert_file: c.pem\n", "websocket.no_tls: true, but"},
+		{"websocket:\n  port: 4222\n", "websocket.port: 4222 is also"},
+		{"websocket:\n  port: 1883\n", "websocket.port: 1883 is also"},
+		{"websocket:\n  allowed_origins: [\"example.com\"]\n", "websocket.allowed_origins"},
+		{"websocket:\n  handshake_timeout: 0s\n", "websocket.handshake_timeout"},
+		{"websocket:\n  advertise: \"gw.local\"\n", "websocket.advertise"},
+		{"websocket:\n  authorization:\n    token: x\n", `unknown key "websocket.authorization.token"`},
+		{"websocket:\n  jwt_cookie: jwt\n", `unknown key "websocket.jwt_cookie"`},
 	}
 	for _, tt := range tests {
 		_, err := load(t, "--config", writeFile(t, tt.file))

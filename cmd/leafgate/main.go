@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -163,9 +164,20 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		// closes: the broker's last session writes go first.
 		defer mq.close()
 	}
+	var wsAddr net.Addr
+	if cfg.WebSocket.Enabled {
+		if wsAddr, err = startWebSocket(cfg, srv, mq, log); err != nil {
+			log.Error("websocket start failed", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitRuntime
+		}
+	}
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
 	if mq != nil {
 		attrs = append(attrs, "mqtt", mq.addr.String())
+	}
+	if wsAddr != nil {
+		attrs = append(attrs, "websocket", wsAddr.String())
 	}
 	if a := srv.MonitorAddr(); a != nil {
 		attrs = append(attrs, "monitoring", "http://"+a.String())

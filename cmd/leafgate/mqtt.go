@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/monitor"
 	"github.com/leafgate/leafgate/leaf/server"
-	"github.com/leafgate/leafgate/leaf/tlsconf"
 	"github.com/leafgate/leafgate/mqtt"
 	"github.com/leafgate/leafgate/mqtt/retain"
 	"github.com/leafgate/leafgate/mqtt/sessstore"
@@ -40,6 +40,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 	m := cfg.MQTT
 	opts := mqtt.Options{
 		Router:           srv.Router(),
+		NextCID:          srv.NextCID,
 		Logger:           log,
 		Authenticate:     srv.Authenticate,
 		MaxPacketSize:    int(m.MaxPacketSize),
@@ -107,6 +108,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		return nil, err
 	}
 	svc.broker = b
+	srv.AddConnz(b.ConnInfos)
 	lc := server.ListenerConfig{
 		Name:   "mqtt",
 		Addr:   net.JoinHostPort(m.Host, strconv.Itoa(m.Port)),
@@ -114,10 +116,7 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		Reject: b.Reject,
 	}
 	if m.TLS.CertFile != "" {
-		tc, err := tlsconf.Options{
-			CertFile: m.TLS.CertFile, KeyFile: m.TLS.KeyFile, CAFile: m.TLS.CAFile,
-			Verify: m.TLS.Verify, MinVersion: m.TLS.MinVersion, Timeout: m.TLS.Timeout,
-		}.ServerConfig()
+		tc, err := m.TLS.serverConfig()
 		if err != nil {
 			svc.close()
 			return nil, fmt.Errorf("mqtt.tls: %w", err)
@@ -135,6 +134,14 @@ func startMQTT(cfg *Config, srv *server.Server, js *jetstream.Service, log *slog
 		return nil, fmt.Errorf("mqtt.port: %w%s", err, hint)
 	}
 	svc.addr = addr
+	vz := &monitor.MQTTVarz{Host: m.Host}
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		vz.Port = ta.Port
+	}
+	if lc.TLS != nil {
+		vz.TLSTimeout = m.TLS.Timeout.Seconds()
+	}
+	srv.AddVarz(func(v *monitor.Varz) { v.MQTT = vz })
 	return svc, nil
 }
 

@@ -70,6 +70,27 @@ var reloadKeys = map[string]int{
 	"mqtt.connect_timeout":     keyRestart,
 	"mqtt.nats_qos":            keyRestart,
 	"mqtt.retained_bucket":     keyRestart,
+	// The websocket section takes effect at the next start.
+	"websocket.host":              keyRefused,
+	"websocket.port":              keyRefused,
+	"websocket.enabled":           keyRestart,
+	"websocket.advertise":         keyRestart,
+	"websocket.no_tls":            keyRestart,
+	"websocket.tls.cert_file":     keyRestart,
+	"websocket.tls.key_file":      keyRestart,
+	"websocket.tls.ca_file":       keyRestart,
+	"websocket.tls.verify":        keyRestart,
+	"websocket.tls.min_version":   keyRestart,
+	"websocket.tls.timeout":       keyRestart,
+	"websocket.handshake_timeout": keyRestart,
+	"websocket.max_message_size":  keyRestart,
+	"websocket.same_origin":       keyRestart,
+	"websocket.allowed_origins":   keyRestart,
+	"websocket.compression":       keyRestart,
+	"websocket.user_cookie":       keyRestart,
+	"websocket.pass_cookie":       keyRestart,
+	"websocket.token_cookie":      keyRestart,
+	"websocket.ping_interval":     keyRestart,
 }
 
 // reloadClass is how a reload treats a changed key.

@@ -48,6 +48,10 @@ type Varz struct {
 	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
 	// JetStream is {} with JetStream off, as in nats-server.
 	JetStream JetStreamVarz `json:"jetstream"`
+	// MQTT and Websocket describe those listeners, with nats-server's
+	// field names; absent when the listener is off.
+	MQTT      *MQTTVarz      `json:"mqtt,omitempty"`
+	Websocket *WebsocketVarz `json:"websocket,omitempty"`
 }
 
 // Connz is /connz.
@@ -61,11 +65,35 @@ type Connz struct {
 	Conns    []*ConnInfo `json:"connections"`
 }
 
+// MQTTVarz is /varz's mqtt block (nats-server's MQTTOptsVarz fields that
+// apply).
+type MQTTVarz struct {
+	Host       string  `json:"host,omitempty"`
+	Port       int     `json:"port,omitempty"`
+	TLSTimeout float64 `json:"tls_timeout,omitempty"`
+}
+
+// WebsocketVarz is /varz's websocket block (nats-server's
+// WebsocketOptsVarz fields that apply).
+type WebsocketVarz struct {
+	Host             string        `json:"host,omitempty"`
+	Port             int           `json:"port,omitempty"`
+	Advertise        string        `json:"advertise,omitempty"`
+	HandshakeTimeout time.Duration `json:"handshake_timeout,omitempty"`
+	NoTLS            bool          `json:"no_tls,omitempty"`
+	SameOrigin       bool          `json:"same_origin,omitempty"`
+	AllowedOrigins   []string      `json:"allowed_origins,omitempty"`
+	Compression      bool          `json:"compression,omitempty"`
+}
+
 // ConnInfo is one connection in /connz.
 type ConnInfo struct {
-	Cid            uint64     `json:"cid"`
-	Kind           string     `json:"kind,omitempty"`
-	Type           string     `json:"type,omitempty"`
+	Cid  uint64 `json:"cid"`
+	Kind string `json:"kind,omitempty"`
+	Type string `json:"type,omitempty"`
+	// Transport is leafgate's: "tcp" or "websocket", whatever the
+	// protocol (MQTT clients' type is "mqtt" on either).
+	Transport      string     `json:"transport,omitempty"`
 	IP             string     `json:"ip"`
 	Port           int        `json:"port"`
 	Start          time.Time  `json:"start"`
@@ -88,6 +116,8 @@ type ConnInfo struct {
 	TLSCipher      string     `json:"tls_cipher_suite,omitempty"`
 	AuthorizedUser string     `json:"authorized_user,omitempty"`
 	Subs           []string   `json:"subscriptions_list,omitempty"`
+	// MQTTClient is an MQTT connection's client id, as nats-server names it.
+	MQTTClient string `json:"mqtt_client,omitempty"`
 }
 
 // ConnState selects open, closed or all connections.

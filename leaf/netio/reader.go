@@ -133,3 +133,21 @@ func (r *Reader) adapt(n int) {
 		r.short = 0
 	}
 }
+
+// Source is what a connection's read loop reads from: a Reader, or a
+// connection that frames its own bytes and hands out their payload (a
+// WebSocket connection, package ws). The bytes Next returns are valid until
+// the next call to Next or Release.
+type Source interface {
+	Next() ([]byte, error)
+	Release()
+}
+
+// NewSource returns the Source to read conn with: conn itself when it is
+// one (it decodes its own framing), else a Reader returning pre first.
+func NewSource(conn net.Conn, pre []byte) Source {
+	if s, ok := conn.(Source); ok && len(pre) == 0 {
+		return s
+	}
+	return NewReader(conn, pre)
+}

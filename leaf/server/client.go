@@ -146,6 +146,13 @@ type client struct {
 	idleStalls int   // consecutive stall waits that saw no write progress
 	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
+	// via is set for a client that came through another transport
+	// (WebSocket, ServeClient), read-only after; sockDone is closed
+	// (once, by closeSocket) when its connection is closed.
+	via      *ClientOptions
+	sockDone chan struct{}
+	sockOnce sync.Once
+
 	closing     chan struct{} // closed once on close
 	writeLoopFn func()        // c.writeLoop, bound once: starting it allocates nothing
 }
@@ -213,6 +220,14 @@ func (c *client) info(o *liveConfig) *proto.Info {
 	info := c.srv.baseInfo(o)
 	info.ClientID = c.cid
 	info.ClientIP = c.host
+	if v := c.via; v != nil {
+		// The transport's listener and TLS, as nats-server tells
+		// WebSocket clients.
+		info.Host, info.Port = v.Host, v.Port
+		info.TLSRequired, info.TLSAvailable = v.TLS != nil, v.TLS != nil
+		info.TLSVerify = v.TLS != nil && len(v.TLS.PeerCertificates) > 0
+		info.ConnectURLs = v.ConnectURLs
+	}
 	if o.auth.NeedsNonce() {
 		info.Nonce = c.nonce()
 	}
@@ -236,19 +251,20 @@ func (c *client) run() {
 	// One configuration for the whole greeting, so INFO and the TLS
 	// handshake agree even if Reload swaps it meanwhile.
 	o := s.conf.Load()
-	if o.TLSHandshakeFirst && !c.startTLS(nil, o) {
+	if c.via == nil && o.TLSHandshakeFirst && !c.startTLS(nil, o) {
 		return
 	}
 	info := c.info(o)
 	greeting := proto.AppendInfo(nil, info)
 	if err := c.writeDirect(greeting, o.WriteDeadline); err != nil {
-		c.conn.Close()
+		c.closeSocket(c.conn)
 		c.finish(reasonWriteError)
 		return
 	}
 	var pre []byte // bytes read while sniffing for TLS, parsed first
 	switch {
-	case o.TLS == nil || o.TLSHandshakeFirst:
+	case c.via != nil, o.TLS == nil || o.TLSHandshakeFirst:
+		// No TLS of its own: none configured, done, or the transport's.
 	case o.AllowNonTLS:
 		var ok bool
 		if pre, ok = c.sniff(o.TLSTimeout); !ok {
@@ -269,13 +285,13 @@ func (c *client) run() {
 	if o.auth.Required() {
 		c.authTimer = time.AfterFunc(o.AuthTimeout, c.authTimeout)
 	}
-	c.pingTimer = time.AfterFunc(o.PingInterval, c.pingTick)
+	c.pingTimer = time.AfterFunc(c.pingInterval(o), c.pingTick)
 	c.rttStart = time.Now()
 	c.canWrite = true
 	c.startWriterLocked() // output queued during the greeting, or a close
 	c.mu.Unlock()
 
-	c.readLoop(netio.NewReader(c.conn, pre))
+	c.readLoop(netio.NewSource(c.conn, pre))
 }
 
 // writeDirect writes before the loops run (the INFO greeting).
@@ -377,7 +393,7 @@ func (r *replayConn) Read(b []byte) (int, error) {
 // which every idle connection would otherwise keep. The new goroutine
 // starts at the runtime's initial 2 KiB; what later traffic grows, the GC
 // halves again while the connection is idle.
-func (c *client) readLoop(r *netio.Reader) {
+func (c *client) readLoop(r netio.Source) {
 	for {
 		data, err := r.Next()
 		if len(data) > 0 {
@@ -397,7 +413,9 @@ func (c *client) readLoop(r *netio.Reader) {
 				c.protocolError(perr)
 				return
 			}
-			if !wasConnected && c.rl.connected && err == nil {
+			if !wasConnected && c.rl.connected && err == nil && c.via == nil {
+				// (A client of another transport keeps its goroutine:
+				// ServeClient returns when the read loop ends.)
 				r.Release()
 				c.srv.goFunc(func() { c.readLoop(r) })
 				return
@@ -574,7 +592,7 @@ func (c *client) flushAndClose() {
 		}
 		releaseChunk(chunk)
 	}
-	conn.Close()
+	c.closeSocket(conn)
 }
 
 // queueProto buffers a protocol line (PONG, +OK, -ERR, INFO) for this
@@ -745,6 +763,9 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 	c.closed = true
 	c.reason = reason
 	c.flushOnClose = flush
+	if cs, ok := c.conn.(closeStatuser); ok {
+		cs.SetCloseStatus(wsCloseStatus(reason), reason.String())
+	}
 	subs := make([]*router.Sub, 0, len(c.subs))
 	for _, sub := range c.subs {
 		subs = append(subs, sub)
@@ -769,7 +790,7 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 	c.startWriterLocked()
 	c.mu.Unlock()
 	if !flush {
-		conn.Close()
+		c.closeSocket(conn)
 	}
 	c.finish(reason)
 }
@@ -784,6 +805,16 @@ func (c *client) finish(reason closeReason) {
 	c.srv.removeClient(c, info)
 	lvl := "client closed"
 	c.srv.log.Debug(lvl, "cid", c.cid, "remote", c.remote, "reason", reason.String())
+}
+
+// pingInterval is the server's, or the transport's own (websocket's
+// ping_interval: proxies in front of browsers often drop connections idle
+// for a minute).
+func (c *client) pingInterval(o *liveConfig) time.Duration {
+	if c.via != nil && c.via.PingInterval > 0 {
+		return c.via.PingInterval
+	}
+	return o.PingInterval
 }
 
 // authTimeout fires when CONNECT has not authenticated in time.
@@ -809,7 +840,7 @@ func (c *client) pingTick() {
 		return
 	}
 	o := s.conf.Load()
-	interval := o.PingInterval
+	interval := c.pingInterval(o)
 	// Like nats-server, skip the PING while the client is sending: its
 	// traffic proves it alive. Until an RTT is measured, always ping.
 	quiet := time.Since(time.Unix(0, c.lastIn.Load())) >= interval

@@ -49,6 +49,7 @@ func (c *client) Connect(arg []byte) error {
 		NKey:     opts.Nkey,
 		Sig:      opts.Sig,
 	}
+	c.cookieCreds(&creds)
 	c.mu.Lock()
 	nonce := c.nonceValue
 	c.mu.Unlock()

@@ -82,14 +82,47 @@ func (s *Server) Varz() *monitor.Varz {
 	if js := s.jetStream.Load(); js != nil {
 		v.JetStream = *js.src.JetStreamVarz()
 	}
+	s.mu.Lock()
+	fill := s.varz
+	s.mu.Unlock()
+	for _, f := range fill {
+		f(v)
+	}
 	return v
 }
+
+// AddVarz adds to /varz what another protocol's listener reports (its
+// mqtt or websocket block): fill runs for every /varz request.
+func (s *Server) AddVarz(fill func(*monitor.Varz)) {
+	s.mu.Lock()
+	s.varz = append(s.varz[:len(s.varz):len(s.varz)], fill)
+	s.mu.Unlock()
+}
+
+// AddConnz adds the open connections of another protocol (MQTT) to
+// /connz: list returns them for the query, with connection ids from
+// NextCID.
+func (s *Server) AddConnz(list func(monitor.ConnzOptions) []*monitor.ConnInfo) {
+	s.mu.Lock()
+	s.connz = append(s.connz[:len(s.connz):len(s.connz)], list)
+	s.mu.Unlock()
+}
+
+// NextCID hands out a connection id from the server's sequence, for the
+// connections of other protocols, so ids are unique across /connz.
+func (s *Server) NextCID() uint64 { return s.nextCID.Add(1) }
 
 // Connz lists connections; the monitor handler sorts and pages.
 func (s *Server) Connz(opts monitor.ConnzOptions) (*monitor.Connz, error) {
 	now := time.Now()
 	var conns []*monitor.ConnInfo
 	if opts.State != monitor.ConnClosed {
+		s.mu.Lock()
+		sources := s.connz
+		s.mu.Unlock()
+		for _, src := range sources {
+			conns = append(conns, src(opts)...)
+		}
 		for _, c := range s.clientList() {
 			if opts.CID != 0 && c.cid != opts.CID {
 				continue
@@ -130,7 +163,8 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 	ci := &monitor.ConnInfo{
 		Cid:          c.cid,
 		Kind:         "Client",
-		Type:         "nats",
+		Type:         c.connType(),
+		Transport:    "tcp",
 		IP:           c.host,
 		Port:         c.port,
 		Start:        c.start,
@@ -148,6 +182,9 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 		Version:      c.opts.Version,
 		TLSVersion:   c.tlsVersion,
 		TLSCipher:    c.tlsCipher,
+	}
+	if c.via != nil {
+		ci.Transport = c.via.Transport
 	}
 	if c.lastIn.Load() == 0 {
 		ci.LastActivity = c.start
@@ -170,6 +207,15 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 	return ci
 }
 
+// connType is nats-server's client type: "nats", or the transport's name
+// for a client that came through another ("websocket").
+func (c *client) connType() string {
+	if c.via != nil {
+		return c.via.Transport
+	}
+	return "nats"
+}
+
 // Describe reports the client for the advisories internal services send
 // (router.Describer), with the fields nats-server's client info carries.
 func (c *client) Describe() router.Origin {
@@ -178,7 +224,7 @@ func (c *client) Describe() router.Origin {
 	o := router.Origin{
 		Start: c.start, Host: c.host, ID: c.cid, User: c.user,
 		Name: c.opts.Name, Lang: c.opts.Lang, Version: c.opts.Version,
-		RTT: c.rtt, Kind: "Client", Type: "nats",
+		RTT: c.rtt, Kind: "Client", Type: c.connType(),
 	}
 	if o.User == "" && c.opts.AuthToken != "" {
 		o.User = "[REDACTED]" // as nats-server, never the token itself

@@ -69,9 +69,11 @@ type Server struct {
 	monListener net.Listener
 	httpSrv     *http.Server
 	clients     map[uint64]*client
-	listeners   []*listener         // added with AddListener
-	otherConns  int                 // open connections of listeners, beside clients
-	closed      []*monitor.ConnInfo // ring of recently closed connections, newest last
+	listeners   []*listener                                      // added with AddListener
+	otherConns  int                                              // open connections of listeners, beside clients
+	closed      []*monitor.ConnInfo                              // ring of recently closed connections, newest last
+	connz       []func(monitor.ConnzOptions) []*monitor.ConnInfo // other protocols' connections
+	varz        []func(*monitor.Varz)                            // other protocols' /varz blocks
 	shutdown    bool
 	lameDuck    bool
 	started     bool
@@ -275,6 +277,9 @@ func (s *Server) rejectClient(c *client) {
 func (s *Server) removeClient(c *client, info *monitor.ConnInfo) {
 	s.mu.Lock()
 	delete(s.clients, c.cid)
+	if c.via != nil {
+		s.otherConns++ // its listener's again, until its Serve returns
+	}
 	if len(s.closed) >= maxClosedConns {
 		copy(s.closed, s.closed[1:])
 		s.closed = s.closed[:len(s.closed)-1]

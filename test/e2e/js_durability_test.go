@@ -86,7 +86,7 @@ func startProc(t *testing.T, storeDir string, wrap []string, extra ...string) *p
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	args := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "0", "--store_dir", storeDir, "--mqtt_port", "0"}, extra...)
+	args := append([]string{"-a", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "0", "--store_dir", storeDir, "--mqtt_port", "0", "--websocket_port", "0"}, extra...)
 	var cmd *exec.Cmd
 	if len(wrap) > 0 {
 		cmd = exec.Command(wrap[0], append(append(wrap[1:], bin), args...)...)

@@ -166,10 +166,27 @@ func (cc *cutConn) cut() {
 	}
 }
 
+// dialMQTT opens the connection an MQTT client runs over: TCP for
+// tcp://host:port, WebSocket (subprotocol "mqtt", binary frames, as
+// paho.mqtt.golang does it) for ws:// and wss:// URLs. Closing a
+// WebSocket one closes its TCP connection without a close frame, so cut
+// fires a will there too.
+func dialMQTT(rawURL string, timeout time.Duration) (net.Conn, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "ws" || u.Scheme == "wss" {
+		return mqtt.NewWebsocket(rawURL, nil, timeout, nil, nil)
+	}
+	return net.DialTimeout("tcp", u.Host, timeout)
+}
+
 // v3Opts configure a paho.mqtt.golang (MQTT 3.1.1) client.
 type v3Opts struct {
 	clientID   string
-	persistent bool // clean session 0
+	wsURL      string // ws://host:port/mqtt: MQTT over WebSocket instead of TCP
+	persistent bool   // clean session 0
 	user, pass string
 	will       *v3Will
 }
@@ -196,7 +213,11 @@ type v3Client struct {
 func v3Dial(t *testing.T, b *mqttpeer.Broker, o v3Opts) (*v3Client, byte, error) {
 	t.Helper()
 	c := &v3Client{msgs: make(chan mqtt.Message, 1024), lost: make(chan error, 1)}
-	mo := mqtt.NewClientOptions().AddBroker(b.TCPURL()).SetClientID(o.clientID).SetCleanSession(!o.persistent).
+	broker := b.TCPURL()
+	if o.wsURL != "" {
+		broker = o.wsURL
+	}
+	mo := mqtt.NewClientOptions().AddBroker(broker).SetClientID(o.clientID).SetCleanSession(!o.persistent).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(mqttWait).
 		SetOrderMatters(true).SetKeepAlive(30 * time.Second).SetWriteTimeout(mqttWait)
 	mo.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { c.msgs <- m })
@@ -207,7 +228,7 @@ func v3Dial(t *testing.T, b *mqttpeer.Broker, o v3Opts) (*v3Client, byte, error)
 		}
 	})
 	mo.SetCustomOpenConnectionFn(func(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
-		nc, err := net.DialTimeout("tcp", u.Host, mqttWait)
+		nc, err := dialMQTT(u.String(), mqttWait)
 		if err == nil {
 			c.conn.set(nc)
 		}
@@ -278,6 +299,7 @@ func (c *v3Client) next(t *testing.T, what string) mqtt.Message {
 // v5Opts configure a paho.golang (MQTT 5.0) client.
 type v5Opts struct {
 	clientID   string
+	wsURL      string // ws://host:port/mqtt: MQTT over WebSocket instead of TCP
 	resume     bool   // Clean Start 0
 	expiry     uint32 // Session Expiry Interval
 	user, pass string
@@ -300,7 +322,11 @@ type v5Client struct {
 // v5Dial connects; a refused CONNECT comes back with its CONNACK.
 func v5Dial(t *testing.T, b *mqttpeer.Broker, o v5Opts) (*v5Client, *paho.Connack, error) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", b.Addr, mqttWait)
+	addr := b.TCPURL()
+	if o.wsURL != "" {
+		addr = o.wsURL
+	}
+	nc, err := dialMQTT(addr, mqttWait)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,16 @@ type LeafgateOptions struct {
 	Config string
 	// NoJetStream runs without JetStream (sessions in memory, no retain).
 	NoJetStream bool
+	// WebSocket is extra YAML lines for the websocket section, each
+	// indented by two spaces (for example "  compression: true\n"). The
+	// WebSocket listener is always on, plain ws:// on a free loopback port
+	// (Broker.WSAddr). Lines that set "  tls:" make it wss:// instead:
+	// no_tls is then false.
+	WebSocket string
+	// Monitor turns the monitoring listener on, on a free loopback port
+	// kept across restarts (Broker.MonitorURL); off (http_port: 0)
+	// otherwise.
+	Monitor bool
 }
 
 // buildLeafgate builds the leafgate binary once per test binary, as the
@@ -76,26 +87,34 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	if o.StoreDir == "" {
 		o.StoreDir = filepath.Join(tmp, "data")
 	}
-	mqttPort, err := FreePort()
+	// All ports at once: one picked after another closed may be the same.
+	ports, err := FreePorts(4)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_port: 0\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n%s",
-		!o.NoJetStream, o.StoreDir, mqttPort, o.Config)
+	natsPort, mqttPort, wsPort, httpPort := ports[0], ports[1], ports[2], ports[3]
+	if !o.Monitor {
+		httpPort = 0
+	}
+	noTLS := "  no_tls: true\n"
+	if strings.Contains("\n"+o.WebSocket, "\n  tls:") {
+		noTLS = "  no_tls: false\n" // true by default, and an error with tls
+	}
+	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_host: 127.0.0.1\nhttp_port: %d\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
+		"websocket:\n  host: 127.0.0.1\n  port: %d\n%s%s%s",
+		httpPort, !o.NoJetStream, o.StoreDir, mqttPort, wsPort, noTLS, o.WebSocket, o.Config)
 	confPath := filepath.Join(tmp, "leafgate.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		cleanup()
 		return nil, err
 	}
-	var natsPort int
 	launch := func() (*Broker, error) {
-		if natsPort == 0 {
-			if natsPort, err = FreePort(); err != nil {
-				return nil, err
-			}
+		b, err := launchLeafgate(bin, confPath, natsPort, mqttPort, wsPort)
+		if err == nil && httpPort != 0 {
+			b.MonitorURL = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 		}
-		return launchLeafgate(bin, confPath, natsPort, mqttPort)
+		return b, err
 	}
 	b, err := launch()
 	if err != nil {
@@ -106,15 +125,16 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	return b, nil
 }
 
-func launchLeafgate(bin, conf string, natsPort, mqttPort int) (*Broker, error) {
+func launchLeafgate(bin, conf string, natsPort, mqttPort, wsPort int) (*Broker, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(mqttPort)
 	natsAddr := "127.0.0.1:" + strconv.Itoa(natsPort)
+	wsAddr := "127.0.0.1:" + strconv.Itoa(wsPort)
 	cmd := exec.Command(bin, "--config", conf, "-p", strconv.Itoa(natsPort))
-	p, err := startProcess("leafgate", cmd, 30*time.Second, addr, natsAddr)
+	p, err := startProcess("leafgate", cmd, 30*time.Second, addr, natsAddr, wsAddr)
 	if err != nil {
 		return nil, err
 	}
-	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, V5: true,
+	return &Broker{Name: "leafgate", Addr: addr, NATSURL: "nats://" + natsAddr, WSAddr: wsAddr, V5: true,
 		PID: p.cmd.Process.Pid, halt: p.halt, kill: p.kill, log: p.log}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,17 @@ type NATSServerOptions struct {
 	StoreDir string
 	// MQTTPort 0 picks a free port.
 	MQTTPort int
+	// WebSocket runs the WebSocket listener too (Broker.WSAddr), plain
+	// ws:// on loopback; WSPort 0 picks a free port.
+	WebSocket bool
+	WSPort    int
+	// Monitor runs the monitoring listener (Broker.MonitorURL) on loopback;
+	// MonitorPort 0 picks a free port.
+	Monitor     bool
+	MonitorPort int
+	// Configure, when set, edits the options last: users, max_payload,
+	// TLS or compression on the WebSocket listener.
+	Configure func(*natsserver.Options)
 }
 
 // RunNATSServer starts nats-server v2.15.2 in-process with JetStream and
@@ -33,14 +45,36 @@ func RunNATSServer(o NATSServerOptions) (*Broker, error) {
 		}
 		o.StoreDir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
 	}
+	if o.WebSocket && o.MQTTPort == 0 {
+		// nats-server writes a port it chose back into its options while
+		// the WebSocket listener, started before, reads the MQTT one for
+		// every /mqtt upgrade: a data race (in v2.15.2) that a port chosen
+		// here avoids.
+		port, err := FreePort()
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		o.MQTTPort = port
+	}
 	b, err := launchNATSServer(o)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
-	// A restart keeps the MQTT port, so clients reconnect to the same address.
-	_, port, _ := net.SplitHostPort(b.Addr)
-	o.MQTTPort, _ = strconv.Atoi(port)
+	// A restart keeps the ports, so clients reconnect to the same addresses.
+	port := func(addr string) int {
+		_, p, _ := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	o.MQTTPort = port(b.Addr)
+	if o.WebSocket {
+		o.WSPort = port(b.WSAddr)
+	}
+	if o.Monitor {
+		o.MonitorPort = port(b.MonitorURL)
+	}
 	b.cleanup = cleanup
 	b.relaunch = func() (*Broker, error) { return launchNATSServer(o) }
 	return b, nil
@@ -61,6 +95,21 @@ func launchNATSServer(o NATSServerOptions) (*Broker, error) {
 	if o.MQTTPort != 0 {
 		so.MQTT.Port = o.MQTTPort
 	}
+	if o.WebSocket {
+		so.Websocket.Host, so.Websocket.Port, so.Websocket.NoTLS = "127.0.0.1", -1, true
+		if o.WSPort != 0 {
+			so.Websocket.Port = o.WSPort
+		}
+	}
+	if o.Monitor {
+		so.HTTPHost, so.HTTPPort = "127.0.0.1", -1
+		if o.MonitorPort != 0 {
+			so.HTTPPort = o.MonitorPort
+		}
+	}
+	if o.Configure != nil {
+		o.Configure(so)
+	}
 	s, err := natsserver.NewServer(so)
 	if err != nil {
 		return nil, err
@@ -80,7 +129,19 @@ func launchNATSServer(o NATSServerOptions) (*Broker, error) {
 		halt()
 		return nil, err
 	}
-	return &Broker{Name: "nats-server", Addr: addr, NATSURL: "nats://" + s.Addr().String(), halt: halt}, nil
+	b := &Broker{Name: "nats-server", Addr: addr, NATSURL: "nats://" + s.Addr().String(), halt: halt}
+	if o.WebSocket {
+		// Start wrote the WebSocket listener's port back too.
+		b.WSAddr = net.JoinHostPort(so.Websocket.Host, strconv.Itoa(so.Websocket.Port))
+		if err := WaitListening(b.WSAddr, 10*time.Second, nil); err != nil {
+			halt()
+			return nil, err
+		}
+	}
+	if o.Monitor {
+		b.MonitorURL = "http://" + s.MonitorAddr().String()
+	}
+	return b, nil
 }
 
 // StartNATSServer starts nats-server with MQTT for a test and stops it at

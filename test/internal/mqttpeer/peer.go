@@ -31,6 +31,12 @@ type Broker struct {
 	// NATSURL is the NATS client URL of a broker that also speaks NATS
 	// (leafgate, nats-server); empty for mosquitto.
 	NATSURL string
+	// WSAddr is host:port of the broker's WebSocket listener (ws://, MQTT
+	// on path /mqtt), when it runs one; empty otherwise.
+	WSAddr string
+	// MonitorURL is http://host:port of the broker's monitoring listener
+	// (/connz, /subsz), when it runs one; empty otherwise.
+	MonitorURL string
 	// V5 is set when the broker speaks MQTT 5.0 (mosquitto, leafgate);
 	// nats-server speaks 3.1.1 only.
 	V5 bool
@@ -72,7 +78,7 @@ func (b *Broker) Restart(t testing.TB) {
 	if err != nil {
 		t.Fatalf("mqttpeer: restart %s: %v", b.Name, err)
 	}
-	b.Addr, b.NATSURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.PID, nb.halt, nb.kill, nb.log
+	b.Addr, b.NATSURL, b.WSAddr, b.MonitorURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.WSAddr, nb.MonitorURL, nb.PID, nb.halt, nb.kill, nb.log
 }
 
 // Crash kills the broker with SIGKILL, as a power cut would stop it, and
@@ -88,7 +94,7 @@ func (b *Broker) Crash(t testing.TB) {
 	if err != nil {
 		t.Fatalf("mqttpeer: restart %s after kill -9: %v", b.Name, err)
 	}
-	b.Addr, b.NATSURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.PID, nb.halt, nb.kill, nb.log
+	b.Addr, b.NATSURL, b.WSAddr, b.MonitorURL, b.PID, b.halt, b.kill, b.log = nb.Addr, nb.NATSURL, nb.WSAddr, nb.MonitorURL, nb.PID, nb.halt, nb.kill, nb.log
 }
 
 // Log is the broker process's output so far ("" in-process).
@@ -163,6 +169,22 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreePorts returns n distinct loopback TCP ports that were free a moment
+// ago: their listeners are all open while they are picked, so no port
+// comes back twice, as one picked after another was closed may.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // WaitListening waits until addr accepts TCP connections, or until alive

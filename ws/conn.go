@@ -1,0 +1,352 @@
+package ws
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/netio"
+	"github.com/leafgate/leafgate/ws/frame"
+)
+
+// Conn is an upgraded WebSocket connection seen as the byte stream it
+// carries, so the NATS client code and the MQTT broker serve it exactly as
+// they serve TCP: Write sends one binary message, and the read side
+// (Next, the netio.Source a read loop uses; or Read) yields the payload of
+// the client's data messages with the framing, masking and control frames
+// dealt with.
+//
+// Reads decode frames in the buffer the underlying connection was read
+// into (netio: none is held while idle), unmask in place and move the
+// payload of all frames of one read together, so the read loop gets one
+// contiguous slice without a copy. Writes put a header before the caller's
+// bytes with one writev on TCP.
+//
+// The read side is owned by the read loop; writes (the writer's messages,
+// the read loop's pongs and the close) are serialized by wmu.
+type Conn struct {
+	raw    net.Conn
+	src    netio.Source
+	dec    frame.Decoder
+	remote net.Addr
+	tls    *tls.ConnectionState
+
+	// Read side.
+	rest    []byte // undecoded bytes of the current read
+	err     error  // the read side's end, returned once rest is used
+	held    []byte // an inflated message to return by the next Next
+	zin     []byte // a compressed message being gathered
+	zout    []byte // its inflated payload
+	readBuf []byte // Read's unread remainder of a Next
+	peerEnd bool   // the client's close frame arrived
+
+	wmu       sync.Mutex
+	compress  bool // permessage-deflate negotiated: large writes are compressed
+	hdr       [frame.MaxHeader]byte
+	vec       net.Buffers
+	vecArr    [2][]byte
+	ctl       [2 + frame.MaxControlPayload]byte
+	closeSent bool
+
+	// smu guards the close status apart from wmu: whoever closes must not
+	// wait behind a write blocked on a peer that does not read.
+	smu    sync.Mutex
+	status int    // close status to send (0: normal closure)
+	reason string // its reason
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// compressThreshold: writes this small go uncompressed, as nats-server's
+// wsCompressThreshold (deflate would make them bigger).
+const compressThreshold = 64
+
+// copyLimit: on connections without writev (TLS) a message up to this size
+// is copied behind its header and written in one call, one TLS record.
+const copyLimit = 16 << 10
+
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit+frame.MaxHeader); return &b }}
+
+// closeWriteDeadline bounds the close frame's write.
+const closeWriteDeadline = time.Second
+
+func newConn(raw net.Conn, dec frame.Decoder, compress bool, remote net.Addr) *Conn {
+	c := &Conn{raw: raw, dec: dec, compress: compress, remote: remote, closed: make(chan struct{})}
+	c.src = netio.NewReader(raw, nil)
+	if tc, ok := raw.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		c.tls = &st
+	}
+	if remote == nil {
+		c.remote = raw.RemoteAddr()
+	}
+	return c
+}
+
+// TLS is the connection's TLS state (wss://), nil for plain ws://.
+func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
+
+// Transport names the transport for monitoring: "websocket".
+func (c *Conn) Transport() string { return "websocket" }
+
+// Done is closed when the connection has been closed.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// Next implements netio.Source: it returns the payload of the data frames
+// of the next read (or one inflated message), valid until the next call.
+func (c *Conn) Next() ([]byte, error) {
+	if c.held != nil {
+		p := c.held
+		c.held = nil
+		return p, nil
+	}
+	for {
+		if len(c.rest) == 0 {
+			if c.err != nil {
+				return nil, c.err
+			}
+			var err error
+			c.rest, err = c.src.Next()
+			if err != nil {
+				c.err = err
+			}
+			if len(c.rest) == 0 {
+				continue
+			}
+		}
+		out, err := c.decode()
+		if err != nil {
+			c.fail(err)
+			return out, c.err
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if c.held != nil {
+			p := c.held
+			c.held = nil
+			return p, nil
+		}
+	}
+}
+
+// decode steps the decoder over c.rest, moving data payload to the front
+// of what is left of the read buffer. It stops early when an inflated
+// message or a close must be returned.
+func (c *Conn) decode() ([]byte, error) {
+	out := c.rest[:0]
+	for len(c.rest) > 0 {
+		ev, rest, err := c.dec.Next(c.rest)
+		c.rest = rest
+		if err != nil {
+			return out, err
+		}
+		switch ev.Kind {
+		case frame.Data:
+			if ev.Compressed {
+				c.zin = append(c.zin, ev.Payload...)
+				if !ev.Final {
+					continue
+				}
+				p, err := c.inflate()
+				if err != nil {
+					return out, err
+				}
+				c.held = p
+				return out, nil
+			}
+			// Payload lies at or after len(out) in the same buffer:
+			// append moves it down in place.
+			out = append(out, ev.Payload...)
+		case frame.Control:
+			if err := c.control(ev); err != nil {
+				return out, err
+			}
+			if c.peerEnd { // nothing after a close counts
+				c.rest = nil
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// control answers a control frame: a ping with a pong, a close with a
+// close (after which the read side ends).
+func (c *Conn) control(ev frame.Event) error {
+	switch ev.Op {
+	case frame.OpPing:
+		return c.writeControl(frame.OpPong, ev.Payload)
+	case frame.OpClose:
+		code, _, _ := frame.ParseClose(ev.Payload) // validated by the decoder
+		if code == frame.CloseNoStatus {
+			code = frame.CloseNormal
+		}
+		c.setStatus(code, "")
+		c.peerEnd = true
+		c.err = io.EOF
+	}
+	return nil
+}
+
+// fail ends the read side after a framing error: the close frame says why.
+func (c *Conn) fail(err error) {
+	var ce *frame.CloseError
+	if errors.As(err, &ce) {
+		c.setStatus(ce.Code, ce.Text) // sent by Close, which the protocol calls next
+	}
+	c.err = err
+	c.rest = nil
+}
+
+// Release implements netio.Source.
+func (c *Conn) Release() {
+	c.rest = nil
+	c.src.Release()
+}
+
+// Read implements net.Conn for callers that want a plain stream.
+func (c *Conn) Read(p []byte) (int, error) {
+	for len(c.readBuf) == 0 {
+		b, err := c.Next()
+		if len(b) == 0 && err != nil {
+			return 0, err
+		}
+		c.readBuf = b
+	}
+	n := copy(p, c.readBuf)
+	c.readBuf = c.readBuf[n:]
+	return n, nil
+}
+
+// Write sends p as one binary message.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return 0, net.ErrClosed
+	}
+	if c.compress && len(p) > compressThreshold {
+		return c.writeCompressed(p)
+	}
+	hdr := frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, false, len(p))
+	n, err := c.writeFrame(hdr, p)
+	return max(n-len(hdr), 0), err
+}
+
+// writeFrame writes a header and its payload, with one writev on TCP and
+// one Write for small frames elsewhere. The caller holds wmu.
+func (c *Conn) writeFrame(hdr, p []byte) (int, error) {
+	if _, ok := c.raw.(*net.TCPConn); ok {
+		c.vecArr[0], c.vecArr[1] = hdr, p
+		c.vec = c.vecArr[:]
+		n, err := c.vec.WriteTo(c.raw)
+		c.vecArr[0], c.vecArr[1] = nil, nil
+		return int(n), err
+	}
+	if len(p) <= copyLimit {
+		bp := copyPool.Get().(*[]byte)
+		b := append(append((*bp)[:0], hdr...), p...)
+		n, err := c.raw.Write(b)
+		*bp = b[:0]
+		copyPool.Put(bp)
+		return n, err
+	}
+	n, err := c.raw.Write(hdr)
+	if err != nil {
+		return n, err
+	}
+	m, err := c.raw.Write(p)
+	return n + m, err
+}
+
+// writeControl sends a control frame (the read loop's pongs).
+func (c *Conn) writeControl(op byte, p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return nil
+	}
+	f := frame.AppendControl(c.ctl[:0], op, p)
+	_, err := c.raw.Write(f)
+	return err
+}
+
+// SetCloseStatus sets the status and reason of the close frame Close will
+// send; the first status set wins. The NATS client code sets it from why
+// it closes the connection, as nats-server does.
+func (c *Conn) SetCloseStatus(code int, reason string) { c.setStatus(code, reason) }
+
+func (c *Conn) setStatus(code int, reason string) {
+	c.smu.Lock()
+	if c.status == 0 {
+		c.status, c.reason = code, reason
+	}
+	c.smu.Unlock()
+}
+
+// writeCloseLocked writes the close frame, once; the caller holds wmu.
+func (c *Conn) writeCloseLocked() {
+	if c.closeSent {
+		return
+	}
+	c.closeSent = true
+	c.smu.Lock()
+	code, reason := c.status, c.reason
+	c.smu.Unlock()
+	if code == 0 {
+		code = frame.CloseNormal
+	}
+	f := frame.AppendClose(c.ctl[:0], code, reason)
+	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
+	_, _ = c.raw.Write(f)
+}
+
+// Close sends the close frame (status from SetCloseStatus, the client's
+// own close, or 1000) and closes the connection. It never waits for a
+// write in progress: then it cuts that write short (to closeWriteDeadline,
+// as the peer may not be reading) and a goroutine sends the frame and
+// closes once the write has ended, which Done reports.
+func (c *Conn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() {
+		finish := func() {
+			c.writeCloseLocked()
+			c.wmu.Unlock()
+			c.raw.Close()
+			close(c.closed)
+		}
+		if c.wmu.TryLock() {
+			err = nil
+			finish()
+			return
+		}
+		_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
+		err = nil
+		go func() {
+			c.wmu.Lock()
+			finish()
+		}()
+	})
+	return err
+}
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr is the client's address: from X-Forwarded-For when the
+// upgrade request carried one, else the socket's peer.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
