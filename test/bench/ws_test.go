@@ -3,72 +3,56 @@ package main
 import (
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/leafgate/leafgate/mqtt/packet"
+	"github.com/leafgate/leafgate/test/internal/mqttpeer"
 )
 
-// wsTarget is a broker with a WebSocket listener for the smoke tests.
-type wsTarget struct {
-	natsWS string      // NATS over WebSocket, ws://host:port ("" if none)
-	mqtt   *mqttBroker // addr: MQTT over WebSocket
-}
-
-// natsServerWS runs nats-server in-process with MQTT (so JetStream) and a
-// WebSocket listener, as the bench configures its process.
-func natsServerWS(t *testing.T) wsTarget {
-	t.Helper()
-	o := &natsserver.Options{ServerName: "wsbench", Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: t.TempDir()}
-	o.MQTT.Host, o.MQTT.Port = "127.0.0.1", -1
-	o.Websocket.Host, o.Websocket.Port, o.Websocket.NoTLS = "127.0.0.1", -1, true
-	s, err := natsserver.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(20 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	hp := net.JoinHostPort(o.Websocket.Host, strconv.Itoa(o.Websocket.Port))
-	return wsTarget{natsWS: "ws://" + hp, mqtt: &mqttBroker{name: "nats-server", addr: mqttWSURL(hp), pid: os.Getpid()}}
-}
-
 // The WebSocket workloads run briefly against each broker's WebSocket
-// listener (mosquitto's as a process, as the bench starts it): every run
-// must produce figures, and QoS 1 runs must lose nothing.
+// listener (mosquitto's configured as the bench starts it; NATS over
+// WebSocket on leafgate and nats-server): every run must produce figures,
+// and QoS 1 runs must lose nothing.
 func TestWSWorkloadsSmoke(t *testing.T) {
 	*flagQuick = true
 	*flagMQTTConns = 200
 	defer func() { *flagQuick = false; *flagMQTTConns = 10_000 }()
-	targets := map[string]func(t *testing.T) wsTarget{
-		"nats-server": natsServerWS,
-		"mosquitto": func(t *testing.T) wsTarget {
-			b, err := startMosquitto(true)
-			if err != nil {
-				t.Skip(err)
-			}
-			t.Cleanup(b.stop)
-			return wsTarget{mqtt: b}
-		},
-	}
-	for name, start := range targets {
+	for _, name := range mqttpeer.Targets() {
 		t.Run(name, func(t *testing.T) {
-			tg := start(t)
-			if tg.natsWS != "" {
+			var b *mqttBroker
+			switch name {
+			case "mosquitto":
+				if _, err := mqttpeer.MosquittoPath(); err != nil {
+					t.Skip(err)
+				}
+				var err error
+				if b, err = startMosquitto(true); err != nil { // as the bench starts it
+					t.Fatal(err)
+				}
+				t.Cleanup(b.stop)
+			default:
+				var pb *mqttpeer.Broker
+				if name == "nats-server" {
+					pb = mqttpeer.StartNATSServer(t, mqttpeer.NATSServerOptions{WebSocket: true})
+				} else {
+					pb = mqttpeer.Start(t, name)
+				}
+				if pb.WSAddr == "" {
+					t.Fatalf("%s: no WebSocket listener", name)
+				}
+				pid := pb.PID
+				if pid == 0 {
+					pid = os.Getpid() // in-process: CPU and RSS figures are the test's
+				}
+				b = &mqttBroker{name: name, addr: mqttWSURL(pb.WSAddr), pid: pid}
 				for _, w := range wsWorkloads {
-					v, err := w.run(tg.natsWS, 16, 200)
+					v, err := w.run("ws://"+pb.WSAddr, 16, 200)
 					if err != nil || v <= 0 {
 						t.Fatalf("%s: %v, %v", w.name, v, err)
 					}
@@ -79,7 +63,7 @@ func TestWSWorkloadsSmoke(t *testing.T) {
 					continue
 				}
 				t.Run(w.name, func(t *testing.T) {
-					v, err := w.run(tg.mqtt)
+					v, err := w.run(b)
 					if err != nil {
 						t.Fatal(err)
 					}
