@@ -487,14 +487,30 @@ func binarySizes(ctx context.Context, dir string) []Row {
 	return []Row{row}
 }
 
+// freePort returns a loopback port that was free a moment ago and that it
+// has not returned before: the kernel may hand the same free port out
+// twice in a row, and a server given one port for two listeners fails.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 func (s *Server) start() error {
 	port := freePort()
