@@ -708,7 +708,7 @@ func fmtVal(v float64, unit string) string {
 	switch unit {
 	case "MiB", "KiB":
 		return fmt.Sprintf("%.1f %s", v, unit)
-	case "B/B":
+	case "B/B", "µs/msg":
 		return fmt.Sprintf("%.2f %s", v, unit)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)

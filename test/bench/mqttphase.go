@@ -34,9 +34,13 @@ type mqttBroker struct {
 
 // cpuMeter returns a function reporting the CPU time (user and system)
 // the broker has used since cpuMeter was called.
-func (b *mqttBroker) cpuMeter() func() time.Duration {
-	start := procCPU(b.pid)
-	return func() time.Duration { return procCPU(b.pid) - start }
+func (b *mqttBroker) cpuMeter() func() time.Duration { return cpuMeter(b.pid) }
+
+// cpuMeter returns a function reporting the CPU time (user and system)
+// process pid has used since cpuMeter was called.
+func cpuMeter(pid int) func() time.Duration {
+	start := procCPU(pid)
+	return func() time.Duration { return procCPU(pid) - start }
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on

@@ -195,15 +195,39 @@ func wsPhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
 				row.NATS = v / 1024
 			}
 		}
-		fmt.Fprintf(out, "  %-26s %6s  leafgate %12.1f  nats-server %12.1f %s\n", wsPerConnName, "", row.Leafgate, row.NATS, row.Unit)
+		fmt.Fprintf(out, "  %s  leafgate %.1f %s  nats-server %.1f %s\n", wsPerConnName, row.Leafgate, row.Unit, row.NATS, row.Unit)
 		rows = append(rows, row)
 	}
+	// Each server's CPU time per message delivered, per workload and
+	// payload: the clients share the machine's cores with the server, so
+	// the rates can be bound by the clients (nats.go's WebSocket code) and
+	// this shows what each server spent on them.
+	type key struct {
+		name    string
+		payload int
+	}
+	cpu := map[key]*[2][]float64{}
 	onServer := func(j int, w workload, size, n int) (float64, ioCounters, error) {
+		meter := cpuMeter(servers[j].pid())
 		v, err := w.run(servers[j].WSURL, size, n)
+		if err == nil {
+			k := key{w.name, size}
+			if cpu[k] == nil {
+				cpu[k] = &[2][]float64{}
+			}
+			cpu[k][j] = append(cpu[k][j], float64(meter().Microseconds())/float64(n))
+		}
 		return v, ioCounters{}, err
 	}
 	wr, err := runWorkloads(ctx, out, selected, onServer)
-	return append(rows, wr...), err
+	rows = append(rows, wr...)
+	for _, r := range wr {
+		if c := cpu[key{r.Workload, r.Payload}]; c != nil {
+			rows = append(rows, Row{Workload: r.Workload + ", server CPU", Payload: r.Payload, Unit: "µs/msg",
+				Leafgate: median(c[0]), NATS: median(c[1])})
+		}
+	}
+	return rows, err
 }
 
 // startWSServers starts leafgate and nats-server, each with a WebSocket
