@@ -24,6 +24,8 @@ var budgets = []budget{
 	{row: "idle RSS", ratio: true, max: 0.7},
 	{row: "memory per idle connection", max: 16},
 	{row: "mqtt-idle-10k", metric: "memory per idle connection", label: "memory per idle MQTT connection", max: 16},
+	{row: wsPerConnName, max: 32},
+	{row: "mqtt-ws-idle-10k", metric: "memory per idle connection", label: "memory per idle MQTT WebSocket connection", max: 32},
 }
 
 // budgetResult is one checked budget. Status is PASS, OVER, or ERROR when
@@ -97,7 +99,7 @@ func printBudgets(out io.Writer, results []budgetResult) {
 		if r.Status == "SKIP" {
 			value = "-"
 		}
-		fmt.Fprintf(out, "  %-5s %-38s %s (budget <= %s)", r.Status, r.name(), value, fmtBudget(r.max, r.Unit))
+		fmt.Fprintf(out, "  %-5s %-42s %s (budget <= %s)", r.Status, r.name(), value, fmtBudget(r.max, r.Unit))
 		if r.Err != "" {
 			fmt.Fprintf(out, ": %s", r.Err)
 		}

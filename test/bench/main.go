@@ -10,10 +10,12 @@
 //	cd test && go run ./bench -quick     # smoke run, seconds
 //	cd test && go run ./bench -footprint # size and memory rows only, under a minute
 //	cd test && go run ./bench -workloads mqtt -repeat 1   # the MQTT workloads only
+//	cd test && go run ./bench -workloads ws      # the WebSocket workloads only
 //
 // The MQTT workloads (mqtt*.go) also run mosquitto, when installed, and
 // print a second table with the ratios leafgate/mosquitto and
-// leafgate/nats-server.
+// leafgate/nats-server. The WebSocket workloads (ws*.go) run NATS over
+// WebSocket in the first table and MQTT over WebSocket in the second.
 //
 // After the table it checks the footprint budgets (budgets.go) and prints
 // PASS or OVER for each; it still exits 0, as the bench is a report.
@@ -60,6 +62,7 @@ type Server struct {
 	Name     string
 	Bin      string
 	URL      string
+	WSURL    string   // NATS over WebSocket (ws://host:port), when it listens for it
 	Args     []string // extra command-line flags
 	StoreDir string   // fresh JetStream store dir, removed by stop
 	cmd      *exec.Cmd
@@ -126,6 +129,11 @@ func run(ctx context.Context, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+	}
+	ws, err := wsPhase(ctx, out, bins)
+	rows = append(rows, ws...)
+	if err != nil {
+		return err
 	}
 	mq, err := mqttPhase(ctx, out, bins)
 	rows = append(rows, mq...)
@@ -237,8 +245,8 @@ func startServer(name, bin string, js bool) (*Server, error) {
 	s := &Server{Name: name, Bin: bin, StoreDir: dir}
 	switch {
 	case name == "leafgate":
-		// Its MQTT listener on a free port rather than 1883, which
-		// something else on the machine may hold.
+		// Its MQTT and WebSocket listeners on free ports rather than
+		// 1883 and 8080, which something else on the machine may hold.
 		s.Args = []string{"--store_dir", dir, "--mqtt_port", "0", "--websocket_port", "0"}
 	case js:
 		s.Args = []string{"-js", "-sd", dir}
@@ -251,7 +259,8 @@ func startServer(name, bin string, js bool) (*Server, error) {
 }
 
 // footprintServers starts both servers with the same listeners: client,
-// monitoring and MQTT (JetStream on, which nats-server's MQTT requires).
+// monitoring, MQTT (JetStream on, which nats-server's MQTT requires) and
+// WebSocket, as leafgate ships.
 func footprintServers(bins []string) ([]*Server, error) {
 	var servers []*Server
 	for j, name := range serverNames {
@@ -261,12 +270,13 @@ func footprintServers(bins []string) ([]*Server, error) {
 			return nil, err
 		}
 		s := &Server{Name: name, Bin: bins[j], StoreDir: dir}
-		port := freePort()
+		port, wsPort := freePort(), freePort()
 		if name == "leafgate" {
-			s.Args = []string{"--store_dir", dir, "--mqtt_port", strconv.Itoa(port), "--websocket_port", "0"}
+			s.Args = []string{"--store_dir", dir, "--mqtt_port", strconv.Itoa(port), "--websocket_port", strconv.Itoa(wsPort)}
 		} else {
 			conf := filepath.Join(dir, "nats-server.conf")
-			if err := os.WriteFile(conf, []byte(mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port)), 0o644); err != nil {
+			text := mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port) + natsServerWSBlock(wsPort)
+			if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 				stopAll(servers)
 				return nil, err
 			}
@@ -331,7 +341,7 @@ func medianRows(samples [][]Row) []Row {
 func perConnRow(servers []*Server) Row {
 	per := Row{Workload: fmt.Sprintf("memory per idle connection (%d conns)", *flagConns), Unit: "KiB"}
 	for i, s := range servers {
-		v, err := perConnMemory(s, *flagConns)
+		v, err := perConnMemory(s, s.URL, *flagConns)
 		if err != nil {
 			per.Err = err.Error()
 		}
@@ -477,14 +487,30 @@ func binarySizes(ctx context.Context, dir string) []Row {
 	return []Row{row}
 }
 
+// freePort returns a loopback port that was free a moment ago and that it
+// has not returned before: the kernel may hand the same free port out
+// twice in a row, and a server given one port for two listeners fails.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 func (s *Server) start() error {
 	port := freePort()
@@ -660,8 +686,8 @@ func bytesWrittenRow(written [2][]ioCounters, stored int64, payload int) Row {
 
 func printTable(out io.Writer, rows []Row) {
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, "| %-38s | %7s | %14s | %14s | %6s |\n", "workload", "payload", "leafgate", "nats-server", "ratio")
-	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 40), strings.Repeat("-", 9), strings.Repeat("-", 16), strings.Repeat("-", 16), strings.Repeat("-", 8))
+	fmt.Fprintf(out, "| %-48s | %7s | %14s | %14s | %6s |\n", "workload", "payload", "leafgate", "nats-server", "ratio")
+	fmt.Fprintf(out, "|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 50), strings.Repeat("-", 9), strings.Repeat("-", 16), strings.Repeat("-", 16), strings.Repeat("-", 8))
 	for _, r := range rows {
 		if isMQTTRow(r) {
 			continue // printMQTTTable's
@@ -670,7 +696,7 @@ func printTable(out io.Writer, rows []Row) {
 		if r.Payload > 0 {
 			payload = fmt.Sprintf("%dB", r.Payload)
 		}
-		fmt.Fprintf(out, "| %-38s | %7s | %14s | %14s | %6.2f |", r.Workload, payload, fmtVal(r.Leafgate, r.Unit), fmtVal(r.NATS, r.Unit), r.Ratio)
+		fmt.Fprintf(out, "| %-48s | %7s | %14s | %14s | %6.2f |", r.Workload, payload, fmtVal(r.Leafgate, r.Unit), fmtVal(r.NATS, r.Unit), r.Ratio)
 		if r.Err != "" {
 			fmt.Fprintf(out, " error: %s", r.Err)
 		}
@@ -682,7 +708,7 @@ func fmtVal(v float64, unit string) string {
 	switch unit {
 	case "MiB", "KiB":
 		return fmt.Sprintf("%.1f %s", v, unit)
-	case "B/B":
+	case "B/B", "µs/msg":
 		return fmt.Sprintf("%.2f %s", v, unit)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)

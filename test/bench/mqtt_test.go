@@ -178,20 +178,29 @@ func TestSelectedMQTT(t *testing.T) {
 		}
 		return out
 	}
+	overWS := []string{"mqtt-ws-qos0-1to1", "mqtt-ws-qos1-1to1", "mqtt-ws-idle-10k"}
 	*flagWorkloads = ""
 	if n := names(); len(n) != len(mqttWorkloads) {
 		t.Fatalf("default: %v", n)
 	}
 	*flagWorkloads = "mqtt"
-	if n := names(); len(n) != len(mqttWorkloads) {
+	if n := names(); len(n) != len(mqttWorkloads)-len(overWS) || slices.ContainsFunc(n, func(s string) bool { return strings.Contains(s, "-ws-") }) {
 		t.Fatalf("mqtt: %v", n)
+	}
+	*flagWorkloads = "ws"
+	if n := names(); !slices.Equal(n, overWS) {
+		t.Fatalf("ws: %v", n)
+	}
+	*flagWorkloads = "mqtt, ws"
+	if n := names(); len(n) != len(mqttWorkloads) {
+		t.Fatalf("mqtt and ws: %v", n)
 	}
 	*flagWorkloads = "pub-only, mqtt-qos1-4x4"
 	if n := names(); !slices.Equal(n, []string{"mqtt-qos1-4x4"}) {
 		t.Fatalf("one: %v", n)
 	}
 	*flagWorkloads, *flagFootprint = "", true
-	if n := names(); !slices.Equal(n, []string{"mqtt-idle-10k"}) {
+	if n := names(); !slices.Equal(n, []string{"mqtt-idle-10k", "mqtt-ws-idle-10k"}) {
 		t.Fatalf("footprint: %v", n)
 	}
 }

@@ -1,9 +1,10 @@
 package main
 
-// The MQTT load generator's client: raw MQTT 3.1.1 over TCP, encoded and
-// decoded with leafgate's own codec (mqtt/packet, which allocates nothing
-// per packet), so that the generator costs far less per message than any
-// broker it drives. 3.1.1 because nats-server speaks nothing newer.
+// The MQTT load generator's client: raw MQTT 3.1.1 over TCP, or over
+// WebSocket (wsclient.go), encoded and decoded with leafgate's own codec
+// (mqtt/packet, which allocates nothing per packet), so that the
+// generator costs far less per message than any broker it drives. 3.1.1
+// because nats-server speaks nothing newer.
 
 import (
 	"fmt"
@@ -29,10 +30,17 @@ type mqttConn struct {
 	buf []byte // bytes read and not yet consumed
 }
 
-// mqttDial connects and sends CONNECT, returning once the CONNACK accepts
-// it (with its session-present flag).
+// mqttDial connects to addr (host:port, or a ws:// URL for MQTT over
+// WebSocket) and sends CONNECT, returning once the CONNACK accepts it
+// (with its session-present flag).
 func mqttDial(addr, clientID string, clean bool) (*mqttConn, bool, error) {
-	c, err := net.DialTimeout("tcp", addr, mqttTimeout)
+	var c net.Conn
+	var err error
+	if isWSURL(addr) {
+		c, err = dialWS(addr)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, mqttTimeout)
+	}
 	if err != nil {
 		return nil, false, err
 	}

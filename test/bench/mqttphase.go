@@ -3,7 +3,10 @@ package main
 // The MQTT phase: the MQTT workloads against leafgate, mosquitto 2.0
 // (Debian's package) and nats-server v2.15.2's MQTT listener, each run on a
 // freshly started broker, reported in a table of its own with the ratios
-// leafgate/mosquitto and leafgate/nats-server.
+// leafgate/mosquitto and leafgate/nats-server. The MQTT-over-WebSocket
+// workloads (mqtt-ws-…) run on brokers started with a WebSocket listener
+// as well: mosquitto's `protocol websockets` listener and nats-server's
+// websocket block, both serving MQTT on ws://host:port/mqtt.
 
 import (
 	"bytes"
@@ -23,7 +26,7 @@ import (
 // mqttBroker is one running broker of the MQTT phase.
 type mqttBroker struct {
 	name    string
-	addr    string // MQTT listener, host:port
+	addr    string // where the workload's clients connect: host:port, or ws://host:port/mqtt
 	natsURL string // NATS client URL (leafgate, nats-server)
 	pid     int
 	stop    func()
@@ -31,9 +34,13 @@ type mqttBroker struct {
 
 // cpuMeter returns a function reporting the CPU time (user and system)
 // the broker has used since cpuMeter was called.
-func (b *mqttBroker) cpuMeter() func() time.Duration {
-	start := procCPU(b.pid)
-	return func() time.Duration { return procCPU(b.pid) - start }
+func (b *mqttBroker) cpuMeter() func() time.Duration { return cpuMeter(b.pid) }
+
+// cpuMeter returns a function reporting the CPU time (user and system)
+// process pid has used since cpuMeter was called.
+func cpuMeter(pid int) func() time.Duration {
+	start := procCPU(pid)
+	return func() time.Duration { return procCPU(pid) - start }
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
@@ -65,7 +72,7 @@ func procCPU(pid int) time.Duration {
 type mqttTarget struct {
 	name  string
 	skip  string
-	start func() (*mqttBroker, error)
+	start func(ws bool) (*mqttBroker, error) // ws: addr is the MQTT-over-WebSocket URL
 }
 
 // leafgateNoMQTT notes a leafgate that refused the mqtt configuration
@@ -74,8 +81,8 @@ type mqttTarget struct {
 const leafgateNoMQTT = "leafgate: no MQTT listener"
 
 func mqttTargets(bins []string) []*mqttTarget {
-	lg := &mqttTarget{name: "leafgate", start: func() (*mqttBroker, error) { return startLeafgateMQTT(bins[0]) }}
-	if b, err := lg.start(); err != nil {
+	lg := &mqttTarget{name: "leafgate", start: func(ws bool) (*mqttBroker, error) { return startLeafgateMQTT(bins[0], ws) }}
+	if b, err := lg.start(false); err != nil {
 		if strings.Contains(err.Error(), `unknown key "mqtt`) {
 			lg.skip = fmt.Sprintf("%s (it refused the mqtt configuration: %s)", leafgateNoMQTT, lastLine(err.Error()))
 		}
@@ -86,7 +93,7 @@ func mqttTargets(bins []string) []*mqttTarget {
 	if _, err := mqttpeer.MosquittoPath(); err != nil {
 		mq.skip = "mosquitto: " + err.Error()
 	}
-	ns := &mqttTarget{name: "nats-server", start: func() (*mqttBroker, error) { return startNATSServerMQTT(bins[1]) }}
+	ns := &mqttTarget{name: "nats-server", start: func(ws bool) (*mqttBroker, error) { return startNATSServerMQTT(bins[1], ws) }}
 	return []*mqttTarget{lg, mq, ns}
 }
 
@@ -95,53 +102,80 @@ func lastLine(s string) string {
 	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
-// startLeafgateMQTT starts leafgate as it ships (JetStream and MQTT on, a
-// fresh store) with its MQTT listener on a free loopback port
-// (`mqtt: {host, port}`).
-func startLeafgateMQTT(bin string) (*mqttBroker, error) {
+// startLeafgateMQTT starts leafgate as it ships (JetStream, MQTT and
+// WebSocket on, a fresh store) with its MQTT and WebSocket listeners on
+// free loopback ports (`mqtt: {host, port}`, `websocket: {host, port,
+// no_tls}`); with ws set the broker's addr is MQTT over WebSocket.
+func startLeafgateMQTT(bin string, ws bool) (*mqttBroker, error) {
 	dir, err := os.MkdirTemp(*flagStore, "leafgate-bench-mqtt-")
 	if err != nil {
 		return nil, err
 	}
-	port := freePort()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	port, wsPort := freePort(), freePort()
 	conf := filepath.Join(dir, "leafgate.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("mqtt:\n  host: 127.0.0.1\n  port: %d\n", port)), 0o644); err != nil {
+	text := fmt.Sprintf("mqtt:\n  host: 127.0.0.1\n  port: %d\nwebsocket:\n  host: 127.0.0.1\n  port: %d\n  no_tls: true\n", port, wsPort)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{Name: "leafgate", Bin: bin, StoreDir: dir, Args: []string{"--config", conf, "--store_dir", filepath.Join(dir, "store"), "--websocket_port", "0"}}
-	return startMQTTServer(s, addr)
+	s := &Server{Name: "leafgate", Bin: bin, StoreDir: dir, Args: []string{"--config", conf, "--store_dir", filepath.Join(dir, "store")}}
+	return startMQTTServer(s, port, wsPort, ws)
 }
 
 // startNATSServerMQTT starts nats-server with what MQTT needs: a server
-// name, JetStream on a fresh store, and the MQTT listener.
-func startNATSServerMQTT(bin string) (*mqttBroker, error) {
+// name, JetStream on a fresh store, and the MQTT listener; with ws set
+// also a WebSocket listener, which serves MQTT on /mqtt, and the broker's
+// addr is that.
+func startNATSServerMQTT(bin string, ws bool) (*mqttBroker, error) {
 	dir, err := os.MkdirTemp(*flagStore, "leafgate-bench-mqtt-nats-")
 	if err != nil {
 		return nil, err
 	}
-	port := freePort()
+	port, wsPort := freePort(), 0
+	text := mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port)
+	if ws {
+		wsPort = freePort()
+		text += natsServerWSBlock(wsPort)
+	}
 	conf := filepath.Join(dir, "nats-server.conf")
-	if err := os.WriteFile(conf, []byte(mqttpeer.NATSServerConfig(filepath.Join(dir, "store"), port)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Server{Name: "nats-server", Bin: bin, StoreDir: dir, Args: []string{"-c", conf}}
-	return startMQTTServer(s, fmt.Sprintf("127.0.0.1:%d", port))
+	return startMQTTServer(s, port, wsPort, ws)
 }
 
-func startMQTTServer(s *Server, addr string) (*mqttBroker, error) {
+// startMQTTServer starts s and waits for its MQTT listener on port, and
+// on wsPort when not 0; with ws set the broker's addr is MQTT over
+// WebSocket on wsPort.
+func startMQTTServer(s *Server, port, wsPort int, ws bool) (*mqttBroker, error) {
 	if err := s.start(); err != nil {
 		s.stop()
 		return nil, err
 	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if err := s.waitListening(addr); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("MQTT listener: %w", err)
 	}
+	if wsPort != 0 {
+		wsAddr := fmt.Sprintf("127.0.0.1:%d", wsPort)
+		if err := s.waitListening(wsAddr); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("WebSocket listener: %w", err)
+		}
+		if ws {
+			addr = mqttWSURL(wsAddr)
+		}
+	}
 	return &mqttBroker{name: s.Name, addr: addr, natsURL: s.URL, pid: s.pid(), stop: s.stop}, nil
 }
+
+// mqttWSURL is the MQTT-over-WebSocket URL of a WebSocket listener at
+// host:port; /mqtt is the path nats-server and leafgate route to MQTT
+// (mosquitto serves any path).
+func mqttWSURL(hostPort string) string { return "ws://" + hostPort + "/mqtt" }
 
 // benchMosquitto is mosquitto as Debian configures it (persistence on),
 // with two changes so that it delivers every QoS 1 message under the
@@ -154,30 +188,48 @@ func startMQTTServer(s *Server, addr string) (*mqttBroker, error) {
 // drops them.
 var benchMosquitto = mqttpeer.MosquittoOptions{Persistence: true, MaxQueuedMessages: 10_000, MaxInflightMessages: -1}
 
-// startMosquitto starts benchMosquitto.
-func startMosquitto() (*mqttBroker, error) {
-	b, err := mqttpeer.RunMosquitto(benchMosquitto)
+// startMosquitto starts benchMosquitto; with ws set with a second
+// listener, `protocol websockets` (Debian builds mosquitto with
+// libwebsockets), and the broker's addr is that.
+func startMosquitto(ws bool) (*mqttBroker, error) {
+	o := benchMosquitto
+	var wsAddr string
+	if ws {
+		port := freePort()
+		wsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		o.Extra = append(slices.Clone(o.Extra), fmt.Sprintf("listener %d 127.0.0.1", port), "protocol websockets")
+	}
+	b, err := mqttpeer.RunMosquitto(o)
 	if err != nil {
 		return nil, err
 	}
-	return &mqttBroker{name: "mosquitto", addr: b.Addr, pid: b.PID, stop: b.Stop}, nil
+	addr := b.Addr
+	if ws {
+		if err := mqttpeer.WaitListening(wsAddr, 10*time.Second, nil); err != nil {
+			b.Stop()
+			return nil, fmt.Errorf("WebSocket listener: %w", err)
+		}
+		addr = mqttWSURL(wsAddr)
+	}
+	return &mqttBroker{name: "mosquitto", addr: addr, pid: b.PID, stop: b.Stop}, nil
 }
 
 // selectedMQTT is the part of mqttWorkloads -workloads names ("mqtt" names
-// them all); with -footprint only the idle-connection figure.
+// the ones over TCP, "ws" the ones over WebSocket); with -footprint only
+// the idle-connection figures.
 func selectedMQTT() []mqttWorkload {
 	var out []mqttWorkload
 	names := strings.Split(*flagWorkloads, ",")
 	for _, w := range mqttWorkloads {
 		if *flagFootprint {
-			if w.name == "mqtt-idle-10k" {
+			if w.name == "mqtt-idle-10k" || w.name == "mqtt-ws-idle-10k" {
 				out = append(out, w)
 			}
 			continue
 		}
 		if *flagWorkloads == "" || slices.ContainsFunc(names, func(n string) bool {
 			n = strings.TrimSpace(n)
-			return n == w.name || n == "mqtt"
+			return n == w.name || n == "mqtt" && !w.ws || n == wsGroup && w.ws
 		}) {
 			out = append(out, w)
 		}
@@ -232,7 +284,7 @@ func runMQTTWorkload(out io.Writer, w mqttWorkload, targets []*mqttTarget) []Row
 			if tg.skip != "" || (w.stream && tg.name == "mosquitto") {
 				continue
 			}
-			b, err := tg.start()
+			b, err := tg.start(w.ws)
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: start: %v", tg.name, err))
 				continue

@@ -35,6 +35,7 @@ type mqttWorkload struct {
 	metrics []mqttMetric
 	once    bool // a memory figure: one run per broker, not -repeat
 	stream  bool // needs JetStream, which mosquitto has not
+	ws      bool // MQTT over WebSocket: the brokers' WebSocket listeners, path /mqtt
 	run     func(b *mqttBroker) ([]float64, error)
 }
 
@@ -73,6 +74,17 @@ var mqttWorkloads = []mqttWorkload{
 		{name: "memory per idle connection", unit: "KiB"}, {name: "connect rate", unit: "conns/s"}}},
 	{name: "mqtt-sessions-10k", once: true, run: sessionsRun, metrics: []mqttMetric{
 		{name: "memory per stored session", unit: "KiB"}, {name: "session set-up rate", unit: "sessions/s"}}},
+
+	// MQTT over WebSocket (the "ws" group).
+	wsWorkload(loadWorkload("mqtt-ws-qos0-1to1", loadSpec{pubs: 1, subs: 1, qos: 0, topic: topicFor("bench/ws0"), filter: "bench/ws0/p0"})),
+	wsWorkload(loadWorkload("mqtt-ws-qos1-1to1", loadSpec{pubs: 1, subs: 1, qos: 1, topic: topicFor("bench/ws1"), filter: "bench/ws1/p0"})),
+	{name: "mqtt-ws-idle-10k", once: true, ws: true, run: idleRun, metrics: []mqttMetric{
+		{name: "memory per idle connection", unit: "KiB"}, {name: "connect rate", unit: "conns/s"}}},
+}
+
+func wsWorkload(w mqttWorkload) mqttWorkload {
+	w.ws = true
+	return w
 }
 
 var runSeq atomic.Int64

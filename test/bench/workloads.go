@@ -58,8 +58,8 @@ func selectedWorkloads(list []workload) []workload {
 	return out
 }
 
-func conn(url string) (*nats.Conn, error) {
-	return nats.Connect(url, nats.MaxReconnects(0), nats.Timeout(5*time.Second))
+func conn(url string, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect(url, append([]nats.Option{nats.MaxReconnects(0), nats.Timeout(5 * time.Second)}, opts...)...)
 }
 
 // pubOnly: one publisher, nobody subscribed; msgs/s until the server has
@@ -188,9 +188,10 @@ func requestReply(url string, payload, n int) (float64, error) {
 	return float64(n) / time.Since(start).Seconds(), nil
 }
 
-// perConnMemory opens n idle connections with one subscription each and
-// returns the server's RSS growth per connection in bytes.
-func perConnMemory(s *Server, n int) (float64, error) {
+// perConnMemory opens n idle connections to url (s's client URL, or its
+// WebSocket URL) with one subscription each and returns the server's RSS
+// growth per connection in bytes.
+func perConnMemory(s *Server, url string, n int) (float64, error) {
 	pid := s.cmd.Process.Pid
 	before := rss(pid, "VmRSS")
 	var conns []*nats.Conn
@@ -200,7 +201,7 @@ func perConnMemory(s *Server, n int) (float64, error) {
 		}
 	}()
 	for i := 0; i < n; i++ {
-		nc, err := conn(s.URL)
+		nc, err := conn(url)
 		if err != nil {
 			return 0, fmt.Errorf("connection %d: %w", i, err)
 		}
