@@ -19,8 +19,11 @@ func TestJSPullRequestEndsAtShutdown(t *testing.T) {
 		s := consStream(t, ctx, js, "SD", "sd")
 		c := consCreate(t, ctx, s, jetstream.ConsumerConfig{Durable: "W", AckPolicy: jetstream.AckExplicitPolicy})
 		inbox := nats.NewInbox()
-		sub, err := nc.SubscribeSync(inbox)
-		if err != nil {
+		// A channel subscription: nats.go puts the answer in it as it
+		// reads it, while NextMsg would refuse to return it once the
+		// connection's close (right after it) has been seen.
+		answers := make(chan *nats.Msg, 4)
+		if _, err := nc.ChanSubscribe(inbox, answers); err != nil {
 			t.Fatal(err)
 		}
 		if err := nc.PublishRequest("$JS.API.CONSUMER.MSG.NEXT.SD.W", inbox, []byte(`{"batch":3,"expires":60000000000}`)); err != nil {
@@ -41,9 +44,11 @@ func TestJSPullRequestEndsAtShutdown(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		go tg.Shutdown()
-		m, err := sub.NextMsg(10 * time.Second)
-		if err != nil {
-			t.Fatalf("no answer to the waiting pull request: %v", err)
+		var m *nats.Msg
+		select {
+		case m = <-answers:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer to the waiting pull request")
 		}
 		if m.Header.Get("Status") != "409" || m.Header.Get("Description") != "Server Shutdown" {
 			t.Fatalf("answer %v, want 409 Server Shutdown", m.Header)
