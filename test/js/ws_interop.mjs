@@ -7,13 +7,10 @@
 // it answers "go:" + the request). Prints one "ok <check>" line per passed
 // check and exits non-zero on the first failure.
 // Usage: node --experimental-websocket ws_interop.mjs ws://127.0.0.1:8080
-import { wsconnect, headers, Empty, errors } from "@nats-io/nats-core";
+import { wsconnect, headers, Empty } from "@nats-io/nats-core";
+import { coreChecks, fail, ok, withTimeout } from "./nats_checks.mjs";
 
 const url = process.argv[2];
-const fail = (msg) => { console.error("FAIL " + msg); process.exit(1); };
-const ok = (msg) => console.log("ok " + msg);
-const withTimeout = (p, ms, what) =>
-  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error("timeout: " + what)), ms).unref())]);
 
 if (typeof globalThis.WebSocket !== "function") fail("no global WebSocket (Node.js 20 needs --experimental-websocket)");
 
@@ -25,18 +22,7 @@ try {
   if (!nc.info?.server_id || nc.info.headers !== true) fail("INFO " + JSON.stringify(nc.info));
   ok("connect");
 
-  // Wildcard subscription receives exactly what matches.
-  {
-    const sub = nc.subscribe("wsjs.*.temp", { max: 2 });
-    const got = (async () => { const out = []; for await (const m of sub) out.push(m.subject + "=" + dec.decode(m.data)); return out; })();
-    await nc.flush();
-    nc.publish("wsjs.a.temp", enc.encode("1"));
-    nc.publish("wsjs.a.hum", enc.encode("x"));
-    nc.publish("wsjs.b.temp", enc.encode("2"));
-    const out = await withTimeout(got, 5000, "wildcard");
-    if (out.join(",") !== "wsjs.a.temp=1,wsjs.b.temp=2") fail("wildcard got " + out);
-    ok("wildcard");
-  }
+  await coreChecks(nc, "wsjs", { headers, Empty });
 
   // A 512 KiB message: more than one WebSocket frame either way.
   {
@@ -48,50 +34,6 @@ try {
     const data = await withTimeout(got, 10000, "big message");
     if (data.length !== big.length || !data.every((b, i) => b === big[i])) fail("big message: " + data.length + " bytes, not the ones sent");
     ok("big message");
-  }
-
-  // Queue group: each message to exactly one member.
-  {
-    const counts = [0, 0, 0];
-    const subs = counts.map((_, i) => nc.subscribe("wsjs.q", { queue: "workers", callback: () => { counts[i]++; } }));
-    await nc.flush();
-    for (let i = 0; i < 300; i++) nc.publish("wsjs.q", Empty);
-    await nc.flush();
-    const deadline = Date.now() + 5000;
-    while (counts.reduce((a, b) => a + b, 0) < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 100));
-    const total = counts.reduce((a, b) => a + b, 0);
-    if (total !== 300) fail("queue group got " + total + " " + counts);
-    subs.forEach((s) => s.unsubscribe());
-    ok("queue group");
-  }
-
-  // Request/reply with headers.
-  {
-    nc.subscribe("wsjs.svc", { callback: (err, m) => {
-      const h = headers();
-      h.set("Echo", m.headers?.get("Trace") ?? "none");
-      m.respond(enc.encode("re:" + dec.decode(m.data)), { headers: h });
-    } });
-    await nc.flush();
-    const h = headers();
-    h.set("Trace", "t-42");
-    const r = await nc.request("wsjs.svc", enc.encode("hi"), { timeout: 5000, headers: h });
-    if (dec.decode(r.data) !== "re:hi" || r.headers?.get("Echo") !== "t-42") fail("request/reply got " + dec.decode(r.data));
-    ok("request/reply with headers");
-  }
-
-  // No responders.
-  {
-    try {
-      await nc.request("wsjs.nobody", Empty, { timeout: 5000 });
-      fail("request without responders succeeded");
-    } catch (e) {
-      const noResp = e instanceof errors.NoRespondersError || e?.cause instanceof errors.NoRespondersError ||
-        String(e).includes("503") || String(e).toLowerCase().includes("no responders");
-      if (!noResp) fail("no responders: " + e);
-    }
-    ok("no responders");
   }
 
   // A responder on the TCP port, in Go.
