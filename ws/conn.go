@@ -44,7 +44,6 @@ type Conn struct {
 	peerEnd bool   // the client's close frame arrived
 
 	wmu       sync.Mutex
-	compress  bool // permessage-deflate negotiated: large writes are compressed
 	hdr       [frame.MaxHeader]byte
 	vec       net.Buffers
 	vecArr    [2][]byte
@@ -74,8 +73,10 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit+frame.
 // closeWriteDeadline bounds the close frame's write.
 const closeWriteDeadline = time.Second
 
-func newConn(raw net.Conn, dec frame.Decoder, compress bool, remote net.Addr) *Conn {
-	c := &Conn{raw: raw, dec: dec, compress: compress, remote: remote, closed: make(chan struct{})}
+// newConn runs the frames of raw through dec; dec.Compression (what the
+// handshake negotiated) also makes large writes compressed.
+func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr) *Conn {
+	c := &Conn{raw: raw, dec: dec, remote: remote, closed: make(chan struct{})}
 	c.src = netio.NewReader(raw, nil)
 	if tc, ok := raw.(*tls.Conn); ok {
 		st := tc.ConnectionState()
@@ -90,6 +91,11 @@ func newConn(raw net.Conn, dec frame.Decoder, compress bool, remote net.Addr) *C
 // TLS is the connection's TLS state (wss://), nil for plain ws://.
 func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
 
+// NetConn is the connection the WebSocket runs over (after TLS): the one
+// the listener's Serve was given, which leaf/server's ServeClient takes
+// over.
+func (c *Conn) NetConn() net.Conn { return c.raw }
+
 // Transport names the transport for monitoring: "websocket".
 func (c *Conn) Transport() string { return "websocket" }
 
@@ -99,12 +105,12 @@ func (c *Conn) Done() <-chan struct{} { return c.closed }
 // Next implements netio.Source: it returns the payload of the data frames
 // of the next read (or one inflated message), valid until the next call.
 func (c *Conn) Next() ([]byte, error) {
-	if c.held != nil {
-		p := c.held
-		c.held = nil
-		return p, nil
-	}
 	for {
+		if c.held != nil {
+			p := c.held
+			c.held = nil
+			return p, nil
+		}
 		if len(c.rest) == 0 {
 			if c.err != nil {
 				return nil, c.err
@@ -125,11 +131,6 @@ func (c *Conn) Next() ([]byte, error) {
 		}
 		if len(out) > 0 {
 			return out, nil
-		}
-		if c.held != nil {
-			p := c.held
-			c.held = nil
-			return p, nil
 		}
 	}
 }
@@ -203,9 +204,15 @@ func (c *Conn) fail(err error) {
 	c.rest = nil
 }
 
-// Release implements netio.Source.
+// Release implements netio.Source: the read buffer goes back to the
+// source. Frames not decoded yet (a read can hold more than Next returned:
+// it stops after a compressed message) are kept in a copy, so a read loop
+// that releases and carries on elsewhere (the NATS client after CONNECT)
+// loses nothing.
 func (c *Conn) Release() {
-	c.rest = nil
+	if len(c.rest) > 0 {
+		c.rest = append([]byte(nil), c.rest...)
+	}
 	c.src.Release()
 }
 
@@ -230,7 +237,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.closeSent {
 		return 0, net.ErrClosed
 	}
-	if c.compress && len(p) > compressThreshold {
+	if c.dec.Compression && len(p) > compressThreshold {
 		return c.writeCompressed(p)
 	}
 	hdr := frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, false, len(p))

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"compress/flate"
 	"errors"
 	"io"
 	"net"
@@ -57,7 +58,7 @@ func FuzzConnRead(f *testing.F) {
 			step = 1
 		}
 		dec := frame.Decoder{MaxMessage: 1 << 16, Compression: compress}
-		c := newConn(&sink{}, dec, compress, nil)
+		c := newConn(&sink{}, dec, nil)
 		c.src = &chunkSource{in: append([]byte(nil), in...), step: step}
 		var got []byte
 		var err error
@@ -106,4 +107,28 @@ func refDecode(d *frame.Decoder, in []byte) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// TestReleaseKeepsUndecodedFrames: a read can hold frames after a
+// compressed message, which Next leaves undecoded; a read loop that
+// releases the buffer there (the NATS client hopping goroutines after
+// CONNECT) must still get them.
+func TestReleaseKeepsUndecodedFrames(t *testing.T) {
+	var z bytes.Buffer
+	w, _ := flate.NewWriter(&z, flate.BestSpeed)
+	w.Write([]byte("hello"))
+	w.Flush()
+	hello := bytes.TrimSuffix(z.Bytes(), deflateTail)
+	in := append(maskedFrame(0x80|0x40|frame.OpBinary, hello), maskedFrame(0x80|frame.OpBinary, []byte("PING\r\n"))...)
+	c := newConn(&sink{}, frame.Decoder{Compression: true}, nil)
+	c.src = &chunkSource{in: in, step: len(in)}
+	b, err := c.Next()
+	if err != nil || string(b) != "hello" {
+		t.Fatalf("first Next: %q %v", b, err)
+	}
+	c.Release()
+	b, err = c.Next()
+	if err != nil || string(b) != "PING\r\n" {
+		t.Fatalf("after Release: %q %v", b, err)
+	}
 }

@@ -75,7 +75,8 @@ type Options struct {
 	// Cookie names whose values are used as credentials.
 	UserCookie, PassCookie, TokenCookie string
 
-	// NATS serves a NATS client on c and returns when its read side ends.
+	// NATS serves a NATS client on c, taking it over (leaf/server's
+	// ServeClient): c is the client code's to close.
 	NATS func(c *Conn, r *Request)
 	// NATSReject and MQTTReject tell a client refused by a connection
 	// limit why, in its protocol (INFO and -ERR; CONNACK Server busy).
@@ -124,13 +125,12 @@ func New(o Options) (*Handler, error) {
 		}
 		h.origins[host] = append(h.origins[host], origin{scheme: strings.ToLower(u.Scheme), port: port})
 	}
-	base := websocket.Upgrader{
+	h.up = websocket.Upgrader{
 		HandshakeTimeout:  o.HandshakeTimeout,
 		EnableCompression: o.Compression,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before, with its reason
 		Error:             func(w http.ResponseWriter, _ *http.Request, status int, _ error) { w.WriteHeader(status) },
 	}
-	h.up = base
 	return h, nil
 }
 
@@ -162,14 +162,15 @@ func (h *Handler) Serve(nc net.Conn, closing <-chan struct{}) {
 	if c == nil {
 		return
 	}
-	if k == kindMQTT {
-		h.o.MQTT(c, closing)
-	} else {
+	if k == kindNATS {
+		// The NATS client code owns c from here (ServeClient takes the
+		// connection over) and returns once CONNECT is handled.
 		h.o.NATS(c, req)
+		return
 	}
-	// The connection's writer may still be sending its last bytes (an
-	// -ERR, a DISCONNECT) before it closes c; both bound that by a write
-	// deadline of their own.
+	h.o.MQTT(c, closing)
+	// The MQTT connection's writer may still be sending its last bytes (a
+	// DISCONNECT) before it closes c, within a write deadline of its own.
 	t := time.NewTimer(closeWait)
 	select {
 	case <-c.Done():
@@ -213,11 +214,10 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		h.o.Logger.Debug("websocket: bad upgrade request", "remote", nc.RemoteAddr().String(), "err", err)
-		status := http.StatusBadRequest
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
 			return nil, 0, nil // nothing (whole) was asked
 		}
-		writeError(nc, status, "bad request: "+err.Error())
+		writeError(nc, http.StatusBadRequest, "bad request: "+err.Error())
 		return nil, 0, nil
 	}
 	path := req.URL.EscapedPath()
@@ -265,10 +265,9 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 		return nil, 0, nil
 	}
 	_ = nc.SetDeadline(time.Time{})
-	dec := frame.Decoder{MaxMessage: h.o.MaxMessage, BinaryOnly: k == kindMQTT}
-	compress := bytes.Contains(w.resp.Bytes(), []byte("permessage-deflate"))
-	dec.Compression = compress
-	c := newConn(nc, dec, compress, forwardedFor(req, nc.RemoteAddr()))
+	dec := frame.Decoder{MaxMessage: h.o.MaxMessage, BinaryOnly: k == kindMQTT,
+		Compression: bytes.Contains(w.resp.Bytes(), []byte("permessage-deflate"))}
+	c := newConn(nc, dec, forwardedFor(req, nc.RemoteAddr()))
 	r := &Request{Path: path}
 	if k == kindNATS {
 		for _, ck := range req.Cookies() {

@@ -38,13 +38,15 @@ type ClientOptions struct {
 // ServeClient runs conn, accepted by a listener added with AddListener
 // (whose Serve calls this), as a NATS client connection: the same client
 // code as the NATS port, with INFO first and no TLS of its own (the
-// transport's is conn's). It returns when the connection has ended and
-// conn is closed. The connection counts once towards the connection limits (the
-// listener counted it) and is listed in /connz.
+// transport's is conn's). conn may wrap the connection Serve got if it
+// exposes it with NetConn (ws.Conn does). The connection becomes a client:
+// it counts once towards the connection limits, is listed in /connz, and
+// is closed by the client code, not when Serve returns. ServeClient returns
+// once CONNECT is handled (the read loop goes on in a goroutine of its own)
+// or the connection has ended.
 func (s *Server) ServeClient(conn net.Conn, o ClientOptions) {
 	c := newClient(s, conn)
 	c.via = &o
-	c.sockDone = make(chan struct{})
 	if o.TLS != nil {
 		c.tlsVersion = tlsVersionName(o.TLS.Version)
 		c.tlsCipher = tls.CipherSuiteName(o.TLS.CipherSuite)
@@ -56,20 +58,9 @@ func (s *Server) ServeClient(conn net.Conn, o ClientOptions) {
 		return
 	}
 	s.clients[c.cid] = c
-	s.otherConns-- // counted by its listener; a client from now on
+	s.adoptLocked(conn)
 	s.mu.Unlock()
 	c.run()
-	// The writer may still be sending the last bytes (an -ERR) before it
-	// closes the connection, within its write deadline.
-	<-c.sockDone
-}
-
-// closeSocket closes the client's connection: conn, which is c.conn.
-func (c *client) closeSocket(conn net.Conn) {
-	conn.Close()
-	if c.sockDone != nil {
-		c.sockOnce.Do(func() { close(c.sockDone) })
-	}
 }
 
 // RejectClient tells a NATS client of another transport, refused by its

@@ -32,6 +32,10 @@ func (c *statusConn) SetCloseStatus(code int, reason string) {
 	c.mu.Unlock()
 }
 
+// NetConn lets ServeClient take over the listener's connection, as it does
+// through ws.Conn.
+func (c *statusConn) NetConn() net.Conn { return c.Conn }
+
 func (c *statusConn) closeStatus() (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -147,11 +147,8 @@ type client struct {
 	written    int64 // bytes written so far, to tell a slow reader from a stopped one
 
 	// via is set for a client that came through another transport
-	// (WebSocket, ServeClient), read-only after; sockDone is closed
-	// (once, by closeSocket) when its connection is closed.
-	via      *ClientOptions
-	sockDone chan struct{}
-	sockOnce sync.Once
+	// (WebSocket, ServeClient), read-only after.
+	via *ClientOptions
 
 	closing     chan struct{} // closed once on close
 	writeLoopFn func()        // c.writeLoop, bound once: starting it allocates nothing
@@ -257,7 +254,7 @@ func (c *client) run() {
 	info := c.info(o)
 	greeting := proto.AppendInfo(nil, info)
 	if err := c.writeDirect(greeting, o.WriteDeadline); err != nil {
-		c.closeSocket(c.conn)
+		c.conn.Close()
 		c.finish(reasonWriteError)
 		return
 	}
@@ -413,9 +410,7 @@ func (c *client) readLoop(r netio.Source) {
 				c.protocolError(perr)
 				return
 			}
-			if !wasConnected && c.rl.connected && err == nil && c.via == nil {
-				// (A client of another transport keeps its goroutine:
-				// ServeClient returns when the read loop ends.)
+			if !wasConnected && c.rl.connected && err == nil {
 				r.Release()
 				c.srv.goFunc(func() { c.readLoop(r) })
 				return
@@ -592,7 +587,7 @@ func (c *client) flushAndClose() {
 		}
 		releaseChunk(chunk)
 	}
-	c.closeSocket(conn)
+	conn.Close()
 }
 
 // queueProto buffers a protocol line (PONG, +OK, -ERR, INFO) for this
@@ -790,7 +785,7 @@ func (c *client) closeConn(reason closeReason, flush bool) {
 	c.startWriterLocked()
 	c.mu.Unlock()
 	if !flush {
-		c.closeSocket(conn)
+		conn.Close()
 	}
 	c.finish(reason)
 }

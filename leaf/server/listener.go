@@ -147,21 +147,68 @@ func (s *Server) acceptOther(l *listener, conn net.Conn) {
 }
 
 // serveOther runs the TLS handshake, if any, and Serve.
+// Unless Serve handed the connection to ServeClient (adopt), it is closed
+// and forgotten when Serve returns.
 func (s *Server) serveOther(l *listener, raw net.Conn, closing <-chan struct{}) {
-	defer func() {
-		raw.Close()
-		s.mu.Lock()
-		delete(l.conns, raw)
-		s.otherConns--
-		s.mu.Unlock()
-	}()
 	conn, err := l.handshake(raw)
 	if err != nil {
 		s.log.Info("TLS handshake failed", "listener", l.cfg.Name, "remote", raw.RemoteAddr().String(), "err", err)
+		s.releaseOther(l, raw, nil)
 		return
 	}
-	defer conn.Close()
+	s.mu.Lock()
+	s.serving[conn] = servedConn{l: l, raw: raw}
+	s.mu.Unlock()
 	l.cfg.Serve(conn, closing)
+	s.releaseOther(l, raw, conn)
+}
+
+// servedConn is a listener's connection being served, by the conn its
+// Serve got: what adopt needs to take it over.
+type servedConn struct {
+	l   *listener
+	raw net.Conn
+}
+
+// releaseOther forgets and closes a listener's connection after its Serve
+// returned, unless adopt took it over meanwhile (then it is a client, closed
+// by the client code).
+func (s *Server) releaseOther(l *listener, raw, conn net.Conn) {
+	s.mu.Lock()
+	if conn != nil {
+		delete(s.serving, conn)
+	}
+	_, mine := l.conns[raw]
+	if mine {
+		delete(l.conns, raw)
+		s.otherConns--
+	}
+	s.mu.Unlock()
+	if mine {
+		if conn != nil {
+			conn.Close()
+		}
+		raw.Close()
+	}
+}
+
+// adoptLocked takes the listener connection that conn (as Serve got it, or
+// wrapped by a transport that exposes it with NetConn) is over: it stops
+// counting as the listener's, since it counts as a client from now on, and
+// its Serve may return while it lives on. The caller holds s.mu.
+func (s *Server) adoptLocked(conn net.Conn) {
+	if w, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = w.NetConn()
+	}
+	sc, ok := s.serving[conn]
+	if !ok {
+		return // not a listener's (tests serve conns of their own)
+	}
+	delete(s.serving, conn)
+	if _, mine := sc.l.conns[sc.raw]; mine {
+		delete(sc.l.conns, sc.raw)
+		s.otherConns--
+	}
 }
 
 // rejectOther lets the protocol refuse a connection over a limit, within

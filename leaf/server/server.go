@@ -71,6 +71,7 @@ type Server struct {
 	clients     map[uint64]*client
 	listeners   []*listener                                      // added with AddListener
 	otherConns  int                                              // open connections of listeners, beside clients
+	serving     map[net.Conn]servedConn                          // listener connections in Serve, by the conn Serve got
 	closed      []*monitor.ConnInfo                              // ring of recently closed connections, newest last
 	connz       []func(monitor.ConnzOptions) []*monitor.ConnInfo // other protocols' connections
 	varz        []func(*monitor.Varz)                            // other protocols' /varz blocks
@@ -129,6 +130,7 @@ func New(opts Options) (*Server, error) {
 		name:    opts.ServerName,
 		router:  router.New(),
 		clients: make(map[uint64]*client),
+		serving: make(map[net.Conn]servedConn),
 		done:    make(chan struct{}),
 		closing: make(chan struct{}),
 	}
@@ -277,9 +279,6 @@ func (s *Server) rejectClient(c *client) {
 func (s *Server) removeClient(c *client, info *monitor.ConnInfo) {
 	s.mu.Lock()
 	delete(s.clients, c.cid)
-	if c.via != nil {
-		s.otherConns++ // its listener's again, until its Serve returns
-	}
 	if len(s.closed) >= maxClosedConns {
 		copy(s.closed, s.closed[1:])
 		s.closed = s.closed[:len(s.closed)-1]
