@@ -49,7 +49,6 @@ const maxRequest = 16 << 10
 // connection needs: credentials from cookies (nats-server's user_cookie,
 // pass_cookie and token_cookie), used when CONNECT has none.
 type Request struct {
-	Path                  string
 	User, Password, Token string
 }
 
@@ -268,7 +267,7 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 	dec := frame.Decoder{MaxMessage: h.o.MaxMessage, BinaryOnly: k == kindMQTT,
 		Compression: bytes.Contains(w.resp.Bytes(), []byte("permessage-deflate"))}
 	c := newConn(nc, dec, forwardedFor(req, nc.RemoteAddr()))
-	r := &Request{Path: path}
+	r := &Request{}
 	if k == kindNATS {
 		for _, ck := range req.Cookies() {
 			switch ck.Name {
