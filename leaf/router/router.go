@@ -48,6 +48,16 @@ type Sub struct {
 	SID      []byte
 	Receiver Receiver
 
+	// Local keeps the subscription on this server: a leafnode link never
+	// advertises it. Internal services set it on subjects that are
+	// leafgate's own business (internal inboxes, MQTT plumbing).
+	Local bool
+	// Remote marks interest that lives beyond a leafnode link: the link
+	// subscribes what the hub advertises with Remote set. It is never
+	// advertised back, and a queue group hands a message to a Remote
+	// member only when no local member can take it.
+	Remote bool
+
 	// from is Receiver as an OriginAware, when it is one; set by Subscribe.
 	from OriginAware
 
@@ -86,6 +96,9 @@ type Router struct {
 	// inserts and removes count Subscribe and Unsubscribe calls that
 	// succeeded, for /subsz; the publish path does not touch them.
 	inserts, removes atomic.Uint64
+
+	// exp is the exported interest and its feeds (interest.go).
+	exp exports
 }
 
 // New returns an empty router.
@@ -115,11 +128,20 @@ func (r *Router) Subscribe(s *Sub) error {
 	if s.Receiver == nil {
 		return errors.New("router: subscription without receiver")
 	}
+	if _, ok := s.Receiver.(LinkReceiver); s.Remote && !ok {
+		return errors.New("router: remote subscription whose receiver is not a link")
+	}
 	if s.Queue != "" && !subject.ValidQueue([]byte(s.Queue)) {
 		return fmt.Errorf("router: queue %q: %w", s.Queue, subject.ErrInvalidSubject)
 	}
 	s.from, _ = s.Receiver.(OriginAware)
-	first, err := r.index.Insert(s.Subject, s.Queue, s)
+	var first bool
+	var err error
+	if s.exported() {
+		first, err = r.exp.insert(r, s)
+	} else {
+		first, err = r.index.Insert(s.Subject, s.Queue, s)
+	}
 	if err != nil {
 		return fmt.Errorf("router: subscribe %q: %w", s.Subject, err)
 	}
@@ -133,7 +155,13 @@ func (r *Router) Subscribe(s *Sub) error {
 
 // Unsubscribe removes s. Removing a Sub twice returns ErrNotSubscribed.
 func (r *Router) Unsubscribe(s *Sub) error {
-	last, err := r.index.Remove(s.Subject, s.Queue, s)
+	var last bool
+	var err error
+	if s.exported() {
+		last, err = r.exp.remove(r, s)
+	} else {
+		last, err = r.index.Remove(s.Subject, s.Queue, s)
+	}
 	if err != nil {
 		if errors.Is(err, subject.ErrNotFound) {
 			return ErrNotSubscribed
@@ -177,6 +205,11 @@ type Publisher struct {
 	// OriginAware. The publisher sets it per message and calls Release
 	// after Publish.
 	Confirm *Confirm
+	// Link marks a message that arrived over a leafnode link: the far
+	// side already chose where its queue groups' copies go, so only the
+	// groups named in Queues get one (none when Queues is empty).
+	Link   bool
+	Queues [][]byte
 }
 
 // FlushSet collects receivers that buffered output during a batch of
@@ -231,7 +264,14 @@ func (r *Router) Publish(p *Publisher, subj, reply, hdr, payload []byte) int {
 func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte) int {
 	res := r.index.Match(route)
 	n := 0
+	var links *linkTargets // from a pool once a link is among the targets
 	for _, s := range res.Plain {
+		if s.Remote {
+			if s.Receiver != p.Origin {
+				links = links.add(s.Receiver, "")
+			}
+			continue
+		}
 		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
 			continue
 		}
@@ -240,34 +280,174 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 		}
 	}
 	for i := range res.Queues {
-		if r.deliverQueue(p, res.Queues[i].Members, subj, reply, hdr, payload) {
+		if p.Link && !named(p.Queues, res.Queues[i].Name) {
+			continue
+		}
+		var ok bool
+		if ok, links = r.deliverQueue(p, res.Queues[i].Members, links, subj, reply, hdr, payload); ok {
 			n++
 		}
+	}
+	if links != nil {
+		n += r.deliverLinks(p, links, subj, reply, hdr, payload)
+		links.release()
+	}
+	return n
+}
+
+// named reports whether queue is in list.
+func named(list [][]byte, queue string) bool {
+	for _, q := range list {
+		if string(q) == queue {
+			return true
+		}
+	}
+	return false
+}
+
+// LinkReceiver is the Receiver of Remote subscriptions: a leafnode link.
+// The far side must get one copy of a message however many of the link's
+// subscriptions match it, with the queue groups that chose the far side
+// named (nats-server's LMSG queue list), so the router collects a publish's
+// link targets and calls DeliverLink once per link instead of Deliver.
+// queues is only valid during the call.
+type LinkReceiver interface {
+	Receiver
+	DeliverLink(p *Publisher, subject, reply, hdr, payload []byte, queues []string) (needFlush bool)
+}
+
+// linkTargets collects the links one publish goes to, and for each the
+// queue groups that picked it. Publishes that reach no link never touch
+// one; the others take one from a pool.
+type linkTargets struct {
+	n     int
+	first linkTarget
+	more  []linkTarget
+}
+
+type linkTarget struct {
+	r      Receiver
+	nq     int
+	q      [2]string
+	extraQ []string
+}
+
+func (t *linkTarget) queues(buf []string) []string {
+	buf = append(buf, t.q[:min(t.nq, len(t.q))]...)
+	return append(buf, t.extraQ...)
+}
+
+var linkTargetsPool = sync.Pool{New: func() any { return new(linkTargets) }}
+
+// release empties l and returns it to the pool.
+func (l *linkTargets) release() {
+	clear(l.more)
+	*l = linkTargets{more: l.more[:0]}
+	linkTargetsPool.Put(l)
+}
+
+// add records that r takes the message, for queue when not "". A nil l
+// is taken from the pool; add returns the one to use from then on.
+func (l *linkTargets) add(r Receiver, queue string) *linkTargets {
+	if l == nil {
+		l = linkTargetsPool.Get().(*linkTargets)
+	}
+	var t *linkTarget
+	switch {
+	case l.n > 0 && l.first.r == r:
+		t = &l.first
+	default:
+		for i := range l.more {
+			if l.more[i].r == r {
+				t = &l.more[i]
+			}
+		}
+	}
+	if t == nil {
+		if l.n == 0 {
+			l.first = linkTarget{r: r}
+			t = &l.first
+		} else {
+			l.more = append(l.more, linkTarget{r: r})
+			t = &l.more[len(l.more)-1]
+		}
+		l.n++
+	}
+	if queue == "" {
+		return l
+	}
+	if t.nq < len(t.q) {
+		t.q[t.nq] = queue
+	} else {
+		t.extraQ = append(t.extraQ, queue)
+	}
+	t.nq++
+	return l
+}
+
+// deliverLinks hands the message once to each collected link.
+func (r *Router) deliverLinks(p *Publisher, l *linkTargets, subj, reply, hdr, payload []byte) int {
+	var qbuf [4]string
+	n := 0
+	for i := range l.n {
+		t := &l.first
+		if i > 0 {
+			t = &l.more[i-1]
+		}
+		lr, ok := t.r.(LinkReceiver)
+		if !ok {
+			continue
+		}
+		if lr.DeliverLink(p, subj, reply, hdr, payload, t.queues(qbuf[:0])) {
+			if p.Pending != nil {
+				p.Pending.Add(t.r)
+			} else {
+				t.r.Flush()
+			}
+		}
+		n++
 	}
 	return n
 }
 
 // deliverQueue hands the message to one member of a queue group, starting at
 // a random member and moving on past members that are the non-echo origin or
-// have reached their auto-unsubscribe limit.
-func (r *Router) deliverQueue(p *Publisher, members []*Sub, subj, reply, hdr, payload []byte) bool {
+// have reached their auto-unsubscribe limit. Local members come first: a
+// Remote one (interest beyond a leafnode link) is picked only when no local
+// member could take the message, and is added to links rather than
+// delivered at once.
+func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, subj, reply, hdr, payload []byte) (bool, *linkTargets) {
 	if len(members) == 0 {
-		return false
+		return false, links
 	}
 	start := 0
 	if len(members) > 1 {
 		start = rand.IntN(len(members))
 	}
+	remote := false
 	for i := range members {
 		s := members[(start+i)%len(members)]
+		if s.Remote {
+			remote = true
+			continue
+		}
 		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
 			continue
 		}
 		if r.deliver(p, s, subj, reply, hdr, payload) {
-			return true
+			return true, links
 		}
 	}
-	return false
+	if !remote {
+		return false, links
+	}
+	for i := range members {
+		s := members[(start+i)%len(members)]
+		if s.Remote && s.Receiver != p.Origin {
+			return true, links.add(s.Receiver, s.Queue)
+		}
+	}
+	return false, links
 }
 
 // deliver hands the message to one subscription, enforcing its

@@ -186,7 +186,7 @@ func (s *Store) startWatch(ctx context.Context) error {
 	s.w.name = ""
 	s.w.active = time.Now()
 	deliver := "_INBOX." + rand.Text()
-	s.w.sub = &router.Sub{Subject: deliver, Receiver: &receiver{s: s, cid: s.w.cid}}
+	s.w.sub = &router.Sub{Subject: deliver, Receiver: &receiver{s: s, cid: s.w.cid}, Local: true}
 	if err := s.r.Subscribe(s.w.sub); err != nil {
 		s.w.sub = nil
 		return err
