@@ -267,6 +267,9 @@ func BenchmarkPublishToLink(b *testing.B) {
 	if nop.n == 0 || nop.q != 1 {
 		b.Fatalf("link got %d messages, %d queues", nop.n, nop.q)
 	}
+	if a := testing.AllocsPerRun(100, func() { r.Publish(p, subj, nil, nil, msg) }); a != 0 {
+		b.Fatalf("%v allocations per upstream publish, want 0", a)
+	}
 }
 
 type nopLink struct{ n, q int }

@@ -323,6 +323,7 @@ type linkTargets struct {
 	n     int
 	first linkTarget
 	more  []linkTarget
+	qbuf  []string // the queue list handed to DeliverLink, reused
 }
 
 type linkTarget struct {
@@ -342,7 +343,8 @@ var linkTargetsPool = sync.Pool{New: func() any { return new(linkTargets) }}
 // release empties l and returns it to the pool.
 func (l *linkTargets) release() {
 	clear(l.more)
-	*l = linkTargets{more: l.more[:0]}
+	clear(l.qbuf)
+	*l = linkTargets{more: l.more[:0], qbuf: l.qbuf[:0]}
 	linkTargetsPool.Put(l)
 }
 
@@ -387,7 +389,6 @@ func (l *linkTargets) add(r Receiver, queue string) *linkTargets {
 
 // deliverLinks hands the message once to each collected link.
 func (r *Router) deliverLinks(p *Publisher, l *linkTargets, subj, reply, hdr, payload []byte) int {
-	var qbuf [4]string
 	n := 0
 	for i := range l.n {
 		t := &l.first
@@ -398,7 +399,8 @@ func (r *Router) deliverLinks(p *Publisher, l *linkTargets, subj, reply, hdr, pa
 		if !ok {
 			continue
 		}
-		if lr.DeliverLink(p, subj, reply, hdr, payload, t.queues(qbuf[:0])) {
+		l.qbuf = t.queues(l.qbuf[:0])
+		if lr.DeliverLink(p, subj, reply, hdr, payload, l.qbuf) {
 			if p.Pending != nil {
 				p.Pending.Add(t.r)
 			} else {
