@@ -4,6 +4,8 @@
 //   - subject: subject validation, matching and the subscription index
 //   - router:  the subject router all protocols attach to
 //   - proto:   the NATS client protocol codec
+//   - leafproto: the leafnode protocol codec (hub link operations, INFO and
+//     CONNECT, compression negotiation, the hub's -ERR texts)
 //   - auth:    authentication and permissions
 //   - server:  client connections, listeners, lifecycle
 //   - monitor: the HTTP monitoring endpoint
