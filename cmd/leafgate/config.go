@@ -52,6 +52,7 @@ type Config struct {
 	JetStream           JSConfig      `mapstructure:"jetstream"`
 	MQTT                MQTTConfig    `mapstructure:"mqtt"`
 	WebSocket           WSConfig      `mapstructure:"websocket"`
+	Leafnodes           LeafConfig    `mapstructure:"leafnodes"`
 	// NoAuthUser is nats-server's top-level no_auth_user: the user in
 	// authorization.users whose identity clients without credentials get.
 	NoAuthUser string `mapstructure:"no_auth_user"`
@@ -563,6 +564,9 @@ func (c *Config) validate() error {
 	}
 	if c.TLS.AllowNonTLS && c.TLS.HandshakeFirst {
 		return errors.New("tls.allow_non_tls: cannot be combined with tls.handshake_first")
+	}
+	if err := c.Leafnodes.validate(); err != nil {
+		return err
 	}
 	if err := c.WebSocket.validate(c); err != nil {
 		return err

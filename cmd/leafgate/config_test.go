@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/leafgate/leafgate/leaf/leafnode"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,6 +39,10 @@ var defaultConfig = Config{
 	WebSocket: WSConfig{Enabled: true, Host: "0.0.0.0", Port: 8080, NoTLS: true,
 		TLS:              MQTTTLSConfig{MinVersion: "1.2", Timeout: server.DefaultTLSTimeout},
 		HandshakeTimeout: ws.DefaultHandshakeTimeout, AllowedOrigins: []string{}},
+	Leafnodes: LeafConfig{Reconnect: leafnode.DefaultReconnectDelay, ReconnectMax: leafnode.DefaultReconnectMax,
+		DialTimeout: leafnode.DefaultDialTimeout, WriteDeadline: leafnode.DefaultWriteDeadline,
+		PingInterval: leafnode.DefaultPingInterval, PingMax: leafnode.DefaultMaxPingsOut,
+		MaxPending: leafnode.DefaultMaxPending, Remotes: []RemoteConfig{}},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/leafgate/leafgate/leaf/leafnode"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/store/jetstream"
 )
@@ -168,6 +169,21 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	if cfg.WebSocket.Enabled {
 		if wsAddr, err = startWebSocket(cfg, srv, mq, log); err != nil {
 			log.Error("websocket start failed", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitRuntime
+		}
+	}
+	if len(cfg.Leafnodes.Remotes) > 0 {
+		lopts, err := cfg.leafOptions(srv, log)
+		if err == nil {
+			var links *leafnode.Set
+			if links, err = leafnode.New(lopts); err == nil {
+				links.Start()
+				srv.OnShutdown(links.Close)
+			}
+		}
+		if err != nil {
+			log.Error("leafnode start failed", "err", err)
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime
 		}

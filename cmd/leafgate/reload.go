@@ -71,6 +71,15 @@ var reloadKeys = map[string]int{
 	"mqtt.nats_qos":            keyRestart,
 	"mqtt.retained_bucket":     keyRestart,
 	// The websocket section takes effect at the next start.
+	// A reload does not redial leafnode links yet: restart to apply.
+	"leafnodes.reconnect":         keyRestart,
+	"leafnodes.reconnect_max":     keyRestart,
+	"leafnodes.dial_timeout":      keyRestart,
+	"leafnodes.write_deadline":    keyRestart,
+	"leafnodes.ping_interval":     keyRestart,
+	"leafnodes.ping_max":          keyRestart,
+	"leafnodes.max_pending":       keyRestart,
+	"leafnodes.remotes":           keyRestart,
 	"websocket.host":              keyRefused,
 	"websocket.port":              keyRefused,
 	"websocket.enabled":           keyRestart,

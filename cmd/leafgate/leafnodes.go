@@ -1,0 +1,276 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/leafgate/leafgate/leaf/leafnode"
+	"github.com/leafgate/leafgate/leaf/leafproto"
+	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/leaf/tlsconf"
+)
+
+// LeafConfig is the leafnodes section: the hubs this gateway joins as a
+// leafnode. Key names are nats-server's; leafgate only solicits, so the
+// accept side's keys (listen, port, authorization) are unknown here.
+type LeafConfig struct {
+	// Reconnect is the first wait after a failed attempt (nats-server's
+	// fixed interval); leafgate doubles it, with jitter, up to ReconnectMax.
+	Reconnect     time.Duration  `mapstructure:"reconnect"`
+	ReconnectMax  time.Duration  `mapstructure:"reconnect_max"`
+	DialTimeout   time.Duration  `mapstructure:"dial_timeout"`
+	WriteDeadline time.Duration  `mapstructure:"write_deadline"`
+	PingInterval  time.Duration  `mapstructure:"ping_interval"`
+	PingMax       int            `mapstructure:"ping_max"`
+	MaxPending    Size           `mapstructure:"max_pending"`
+	Remotes       []RemoteConfig `mapstructure:"remotes"`
+}
+
+// RemoteConfig is one leafnodes.remotes entry.
+type RemoteConfig struct {
+	URL              string           `mapstructure:"url"`
+	URLs             []string         `mapstructure:"urls"`
+	NoRandomize      bool             `mapstructure:"no_randomize"`
+	Account          string           `mapstructure:"account"`
+	Credentials      string           `mapstructure:"credentials"`
+	Nkey             string           `mapstructure:"nkey"`
+	TLS              *RemoteTLSConfig `mapstructure:"tls"`
+	Hub              bool             `mapstructure:"hub"`
+	DenyImports      []string         `mapstructure:"deny_imports"`
+	DenyExports      []string         `mapstructure:"deny_exports"`
+	Compression      string           `mapstructure:"compression"`
+	RequestIsolation bool             `mapstructure:"request_isolation"`
+	FirstInfoTimeout time.Duration    `mapstructure:"first_info_timeout"`
+	DialTimeout      time.Duration    `mapstructure:"dial_timeout"`
+	Disabled         bool             `mapstructure:"disabled"`
+	// leafgate's own keys.
+	Name             string        `mapstructure:"name"`
+	PingInterval     time.Duration `mapstructure:"ping_interval"`
+	PingMax          int           `mapstructure:"ping_max"`
+	MaxSubscriptions int           `mapstructure:"max_subscriptions"`
+}
+
+// RemoteTLSConfig is a remote's tls block, as nats-server's.
+type RemoteTLSConfig struct {
+	CertFile       string        `mapstructure:"cert_file"`
+	KeyFile        string        `mapstructure:"key_file"`
+	CAFile         string        `mapstructure:"ca_file"`
+	Insecure       bool          `mapstructure:"insecure"`
+	MinVersion     string        `mapstructure:"min_version"`
+	Timeout        time.Duration `mapstructure:"timeout"`
+	HandshakeFirst bool          `mapstructure:"handshake_first"`
+}
+
+// validate checks the leafnodes section; errors name the key.
+func (lc *LeafConfig) validate() error {
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"reconnect", lc.Reconnect}, {"reconnect_max", lc.ReconnectMax}, {"dial_timeout", lc.DialTimeout},
+		{"write_deadline", lc.WriteDeadline}, {"ping_interval", lc.PingInterval}} {
+		if d.v < 0 {
+			return fmt.Errorf("leafnodes.%s: %v is negative", d.key, d.v)
+		}
+	}
+	if lc.ReconnectMax > 0 && lc.Reconnect > lc.ReconnectMax {
+		return fmt.Errorf("leafnodes.reconnect_max: %v is below leafnodes.reconnect (%v)", lc.ReconnectMax, lc.Reconnect)
+	}
+	if lc.PingMax < 0 {
+		return fmt.Errorf("leafnodes.ping_max: %d is negative", lc.PingMax)
+	}
+	for i := range lc.Remotes {
+		if _, err := lc.Remotes[i].remote(); err != nil {
+			return fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
+		}
+	}
+	return nil
+}
+
+// remote converts the entry; an error starts with the key it is about.
+func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
+	r := leafnode.Remote{
+		Name:             rc.Name,
+		NoRandomize:      rc.NoRandomize,
+		CredsFile:        rc.Credentials,
+		Nkey:             rc.Nkey,
+		DenyImports:      rc.DenyImports,
+		DenyExports:      rc.DenyExports,
+		Isolate:          rc.RequestIsolation,
+		FirstInfoTimeout: rc.FirstInfoTimeout,
+		DialTimeout:      rc.DialTimeout,
+		PingInterval:     rc.PingInterval,
+		MaxPingsOut:      rc.PingMax,
+		MaxHubSubs:       rc.MaxSubscriptions,
+	}
+	raw := rc.URLs
+	if rc.URL != "" {
+		raw = append([]string{rc.URL}, raw...)
+	}
+	if len(raw) == 0 {
+		return r, errors.New("urls: at least one hub URL is required")
+	}
+	for _, s := range raw {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			return r, fmt.Errorf("urls: %q: %v", s, err)
+		}
+		switch u.Scheme {
+		case "nats-leaf", "nats", "tls":
+		case "ws", "wss":
+			return r, fmt.Errorf("urls: %q: leafnode connections over WebSocket are not supported yet", u.Redacted())
+		default:
+			return r, fmt.Errorf("urls: %q: scheme must be nats-leaf://, nats:// or tls://", u.Redacted())
+		}
+		if u.Hostname() == "" {
+			return r, fmt.Errorf("urls: %q: no host", u.Redacted())
+		}
+		r.URLs = append(r.URLs, u)
+	}
+	switch rc.Account {
+	case "", "$G":
+	default:
+		// leafgate has one account, nats-server's global account.
+		return r, fmt.Errorf("account: %q: leafgate has only the global account ($G)", rc.Account)
+	}
+	if rc.Hub {
+		return r, errors.New("hub: leafgate is always the spoke of its links; hub: true is not supported")
+	}
+	if rc.Credentials != "" && rc.Nkey != "" {
+		return r, errors.New("credentials: cannot be combined with nkey")
+	}
+	if rc.Credentials != "" {
+		data, err := os.ReadFile(rc.Credentials)
+		if err != nil {
+			return r, fmt.Errorf("credentials: %v", err)
+		}
+		_, jerr := nkeys.ParseDecoratedJWT(data)
+		kp, kerr := nkeys.ParseDecoratedNKey(data)
+		clear(data)
+		if jerr != nil || kerr != nil {
+			return r, fmt.Errorf("credentials: %s is not a NATS credentials file (user JWT and seed)", rc.Credentials)
+		}
+		kp.Wipe()
+	}
+	if rc.Nkey != "" {
+		kp, err := nkeys.FromSeed([]byte(rc.Nkey))
+		if err != nil {
+			return r, errors.New("nkey: not a valid user seed")
+		}
+		kp.Wipe()
+	}
+	switch mode, err := leafproto.ParseCompressionMode(rc.Compression); {
+	case rc.Compression == "":
+	case err != nil:
+		return r, fmt.Errorf("compression: %v", err)
+	case mode != leafproto.CompressionOff:
+		return r, fmt.Errorf("compression: %q: S2 compression of leafnode links is not supported yet; use off", rc.Compression)
+	}
+	for _, s := range append(append([]string(nil), rc.DenyImports...), rc.DenyExports...) {
+		if !subject.ValidPattern([]byte(s)) {
+			return r, fmt.Errorf("deny_imports/deny_exports: %q is not a valid subject", s)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"first_info_timeout", rc.FirstInfoTimeout}, {"dial_timeout", rc.DialTimeout}, {"ping_interval", rc.PingInterval}} {
+		if d.v < 0 {
+			return r, fmt.Errorf("%s: %v is negative", d.key, d.v)
+		}
+	}
+	if rc.PingMax < 0 || rc.MaxSubscriptions < 0 {
+		return r, errors.New("ping_max/max_subscriptions: must not be negative")
+	}
+	if t := rc.TLS; t != nil {
+		cfg, err := t.clientConfig()
+		if err != nil {
+			return r, fmt.Errorf("tls: %v", err)
+		}
+		r.TLS = cfg
+		r.HandshakeFirst = t.HandshakeFirst
+	}
+	return r, nil
+}
+
+// clientConfig builds the TLS client configuration of a remote.
+func (t *RemoteTLSConfig) clientConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.Insecure}
+	if t.MinVersion != "" {
+		v, err := tlsconf.ParseMinVersion(t.MinVersion)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MinVersion = v
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no certificate", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// leafOptions builds the links' options; the config is already valid.
+func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Options, error) {
+	lc := &c.Leafnodes
+	o := leafnode.Options{
+		Router:        srv.Router(),
+		Log:           log,
+		ServerID:      srv.ID(),
+		ServerName:    srv.Name(),
+		Version:       server.NATSVersion,
+		Domain:        c.JetStream.Domain,
+		JetStream:     c.JetStream.Enabled,
+		MaxPayload:    int(c.MaxPayload),
+		MaxPending:    int64(lc.MaxPending),
+		WriteDeadline: lc.WriteDeadline,
+	}
+	for i := range lc.Remotes {
+		rc := &lc.Remotes[i]
+		if rc.Disabled {
+			continue
+		}
+		r, err := rc.remote()
+		if err != nil {
+			return o, fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
+		}
+		r.ReconnectDelay, r.ReconnectMax = lc.Reconnect, lc.ReconnectMax
+		if r.DialTimeout == 0 {
+			r.DialTimeout = lc.DialTimeout
+		}
+		if r.PingInterval == 0 {
+			r.PingInterval = lc.PingInterval
+		}
+		if r.MaxPingsOut == 0 {
+			r.MaxPingsOut = lc.PingMax
+		}
+		o.Remotes = append(o.Remotes, r)
+	}
+	return o, nil
+}

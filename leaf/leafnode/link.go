@@ -1,0 +1,262 @@
+// Package leafnode is leafgate's side of nats-server's leafnode protocol:
+// the links a gateway solicits to its hub cluster. Each configured remote
+// is one Link that dials the hub, authenticates, exchanges interest and
+// carries messages both ways, and reconnects by itself, forever, when the
+// link drops, stalls or is refused.
+//
+// A Link is a client of the router like any other: it follows the router's
+// exported interest (router.WatchInterest) to advertise local interest as
+// LS+/LS-, subscribes what the hub advertises as Remote subscriptions so
+// local publishes reach the hub (router.LinkReceiver gets one copy per
+// publish with its queue groups), and publishes what the hub sends with
+// Publisher.Link set, so the hub's queue choice is kept.
+//
+// Goroutines: per link, run (dial, handshake, read loop; it owns the
+// session) and, while connected, one writer and one pinger. Lock order:
+// the router's interest lock, then Link.mu, then session.mu.
+package leafnode
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Set is the links of one server.
+type Set struct {
+	opts  Options
+	log   *slog.Logger
+	lds   string // this server's loop-detection subject
+	links []*Link
+}
+
+// New validates opts and returns the links, not started.
+func New(opts Options) (*Set, error) {
+	if opts.Router == nil {
+		return nil, errors.New("leafnode: no router")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.WriteDeadline <= 0 {
+		opts.WriteDeadline = DefaultWriteDeadline
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = DefaultMaxPending
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	s := &Set{opts: opts, log: opts.Log, lds: "$LDS." + hex.EncodeToString(id[:])}
+	names := map[string]bool{}
+	for i := range opts.Remotes {
+		r := opts.Remotes[i]
+		if err := r.validate(); err != nil {
+			return nil, fmt.Errorf("leafnodes.remotes[%d]: %w", i, err)
+		}
+		r.URLs = append([]*url.URL(nil), r.URLs...)
+		r.withDefaults()
+		if names[r.Name] {
+			r.Name = fmt.Sprintf("%s#%d", r.Name, i)
+		}
+		names[r.Name] = true
+		s.links = append(s.links, newLink(s, r))
+	}
+	return s, nil
+}
+
+// Start starts every link; each dials in the background.
+func (s *Set) Start() {
+	for _, l := range s.links {
+		l.start()
+	}
+}
+
+// Close ends every link and waits for their goroutines.
+func (s *Set) Close() {
+	for _, l := range s.links {
+		l.close()
+	}
+	for _, l := range s.links {
+		l.wg.Wait()
+	}
+}
+
+// Links are the set's links, in configuration order.
+func (s *Set) Links() []*Link { return s.links }
+
+// Link is one configured remote: the current session, if any, and what
+// outlives sessions (the local interest mirror, counters, the URL list).
+type Link struct {
+	set    *Set
+	remote Remote
+	log    *slog.Logger
+
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	local  map[interestKey]int32   // exported local interest, as the router reports it
+	sess   *session                // the established session; nil while down
+	cur    atomic.Pointer[session] // sess, for publishers that take no lock
+	stopIn func()                  // ends the interest feed
+	urls   []*url.URL              // configured then discovered, tried in turn
+	next   int
+	delay  time.Duration // a protocol-imposed wait before the next attempt
+	status Status
+
+	stats stats
+}
+
+// stats are counters read by /leafz without locks.
+type stats struct {
+	inMsgs, outMsgs, inBytes, outBytes atomic.Int64
+	dropped                            atomic.Int64 // messages not sent: over MaxPending, too big for the hub, or denied
+	hubSubsIgnored                     atomic.Int64 // hub interest over MaxHubSubs
+	reconnects                         atomic.Int64
+}
+
+type interestKey struct{ subject, queue string }
+
+func newLink(s *Set, r Remote) *Link {
+	l := &Link{
+		set:    s,
+		remote: r,
+		log:    s.log.With("leafnode", r.Name),
+		quit:   make(chan struct{}),
+		local:  map[interestKey]int32{},
+	}
+	l.urls = append(l.urls, r.URLs...)
+	if !r.NoRandomize {
+		mrand.Shuffle(len(l.urls), func(i, j int) { l.urls[i], l.urls[j] = l.urls[j], l.urls[i] })
+	}
+	return l
+}
+
+// Name is the link's label.
+func (l *Link) Name() string { return l.remote.Name }
+
+func (l *Link) start() {
+	// Follow local interest from now on, across sessions: the mirror is
+	// what a new session advertises, and changes go out in order.
+	l.stopIn = l.set.opts.Router.WatchInterest(l.onInterest)
+	l.wg.Add(1)
+	go l.run()
+}
+
+func (l *Link) close() {
+	select {
+	case <-l.quit:
+		return
+	default:
+	}
+	close(l.quit)
+	if l.stopIn != nil {
+		l.stopIn()
+	}
+	l.mu.Lock()
+	s := l.sess
+	l.mu.Unlock()
+	if s != nil {
+		s.fail(errClosed)
+	}
+}
+
+var errClosed = errors.New("leafnode: link closed")
+
+// run connects, serves the session until it ends, waits and repeats until
+// the link is closed. It never gives up.
+func (l *Link) run() {
+	defer l.wg.Done()
+	attempt := 0
+	for {
+		u := l.nextURL()
+		start := time.Now()
+		err := l.connect(u)
+		select {
+		case <-l.quit:
+			return
+		default:
+		}
+		// A session that lived a while resets the back-off: the link was
+		// good, so try again promptly.
+		if time.Since(start) > l.remote.ReconnectMax {
+			attempt = 0
+		}
+		wait := l.backoff(attempt)
+		l.mu.Lock()
+		if l.delay > 0 {
+			wait, l.delay = l.delay, 0
+		}
+		l.status.LastError = err.Error()
+		l.status.NextAttempt = time.Now().Add(wait)
+		l.mu.Unlock()
+		l.log.Warn("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond))
+		attempt++
+		l.stats.reconnects.Add(1)
+		t := time.NewTimer(wait)
+		select {
+		case <-l.quit:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the wait before attempt n+1: ReconnectDelay doubled per
+// failed attempt up to ReconnectMax, with "equal jitter" (half fixed, half
+// random) so a fleet that lost its hub at once does not return at once.
+func (l *Link) backoff(n int) time.Duration {
+	d := l.remote.ReconnectDelay
+	for i := 0; i < n && d < l.remote.ReconnectMax; i++ {
+		d *= 2
+	}
+	d = min(d, l.remote.ReconnectMax)
+	half := d / 2
+	return half + time.Duration(mrand.Int64N(int64(half)+1))
+}
+
+// nextURL picks the URL for the next attempt, rotating through the list.
+func (l *Link) nextURL() *url.URL {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.urls[l.next%len(l.urls)]
+	l.next++
+	return u
+}
+
+// delayNext makes the next attempt wait d instead of the back-off.
+func (l *Link) delayNext(d time.Duration) {
+	l.mu.Lock()
+	l.delay = max(l.delay, d)
+	l.mu.Unlock()
+}
+
+// addDiscovered adds URLs the hub advertised (leafnode_urls), keeping the
+// scheme and credentials of the configured ones.
+func (l *Link) addDiscovered(hostports []string, like *url.URL) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, hp := range hostports {
+		known := false
+		for _, u := range l.urls {
+			if u.Host == hp {
+				known = true
+				break
+			}
+		}
+		if known {
+			continue
+		}
+		nu := *like
+		nu.Host = hp
+		l.urls = append(l.urls, &nu)
+	}
+}

@@ -1,0 +1,162 @@
+package leafnode
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/router"
+)
+
+// Defaults for zero Remote fields. nats-server dials for 1 s, waits 1 s for
+// the first INFO and retries every second with no back-off; it notices a
+// dead link after two unanswered PINGs two minutes apart. A gateway on LTE
+// or satellite needs longer handshakes and a much quicker verdict on a
+// black-holed link, without hammering the hub while it is down.
+const (
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultFirstInfoTimeout = 5 * time.Second
+	DefaultConnectTimeout   = 10 * time.Second // CONNECT sent to the hub's connect_info INFO
+	DefaultReconnectDelay   = 1 * time.Second
+	DefaultReconnectMax     = 30 * time.Second
+	DefaultPingInterval     = 15 * time.Second
+	DefaultMaxPingsOut      = 3
+	DefaultWriteDeadline    = 10 * time.Second
+	DefaultMaxPending       = 8 * 1024 * 1024
+	DefaultMaxHubSubs       = 100_000
+)
+
+// Remote is one upstream hub: nats-server's leafnodes.remotes entry.
+type Remote struct {
+	// Name labels the link in logs and /leafz; empty means the first URL's host.
+	Name string
+	// URLs are the hub's leafnode URLs: nats-leaf://, nats://, tls:// (TLS
+	// required). User info in a URL is sent as user/pass (or as token when
+	// there is no password), as nats-server does.
+	URLs []*url.URL
+	// NoRandomize tries the URLs in the order given; by default the order is
+	// shuffled once so a fleet spreads over the hub's servers.
+	NoRandomize bool
+
+	// Credentials: at most one of CredsFile (a user JWT and its nkey seed,
+	// as NATS decentralized auth issues them) and Nkey (a user seed, SU...).
+	// User/Password/Token may be combined with either, as nats-server allows
+	// for auth callout.
+	CredsFile string
+	Nkey      string
+	User      string
+	Password  string
+	Token     string
+
+	// TLS, when non-nil, is used for the hub connection (with client
+	// certificates if it holds any); it is also used when the hub requires
+	// TLS. HandshakeFirst starts TLS before the hub's INFO.
+	TLS            *tls.Config
+	HandshakeFirst bool
+
+	// DenyImports are subjects this gateway will not receive from the hub
+	// (not advertised upstream, dropped if they arrive); DenyExports are
+	// subjects it will not send (the hub's interest in them is ignored).
+	DenyImports []string
+	DenyExports []string
+	// Isolate asks the hub not to send this link the interest of its other
+	// leafnodes (nats-server's request_isolation).
+	Isolate bool
+
+	DialTimeout      time.Duration
+	FirstInfoTimeout time.Duration
+	ConnectTimeout   time.Duration
+	// ReconnectDelay is the first wait after a failed attempt; it doubles,
+	// with jitter, up to ReconnectMax.
+	ReconnectDelay time.Duration
+	ReconnectMax   time.Duration
+	// PingInterval and MaxPingsOut bound how long a half-open link (a NAT
+	// mapping silently dropped) goes unnoticed: a PING goes out each
+	// interval nothing arrived, and MaxPingsOut unanswered ones drop the link.
+	PingInterval time.Duration
+	MaxPingsOut  int
+	// MaxHubSubs caps the hub interest kept for this link: a hub advertises
+	// its whole account, which must not exhaust a small gateway's memory.
+	// What is over the cap is ignored, counted and logged.
+	MaxHubSubs int
+}
+
+// Options configure the links of one server.
+type Options struct {
+	Router *router.Router
+	Log    *slog.Logger
+
+	ServerID   string // the local server's id (an nkey public key)
+	ServerName string
+	Version    string // the nats-server version leafgate reports
+	// Domain is the local JetStream domain ("" for none); JetStream tells
+	// the hub whether the local account has JetStream.
+	Domain    string
+	JetStream bool
+	// MaxPayload is the largest message accepted from the hub.
+	MaxPayload int
+	// MaxPending bounds what is buffered for one link; messages beyond it
+	// are dropped and counted (core NATS delivery is at most once; what must
+	// arrive goes through JetStream).
+	MaxPending    int64
+	WriteDeadline time.Duration
+
+	Remotes []Remote
+}
+
+func (r *Remote) withDefaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&r.DialTimeout, DefaultDialTimeout)
+	set(&r.FirstInfoTimeout, DefaultFirstInfoTimeout)
+	set(&r.ConnectTimeout, DefaultConnectTimeout)
+	set(&r.ReconnectDelay, DefaultReconnectDelay)
+	set(&r.ReconnectMax, DefaultReconnectMax)
+	set(&r.PingInterval, DefaultPingInterval)
+	if r.ReconnectMax < r.ReconnectDelay {
+		r.ReconnectMax = r.ReconnectDelay
+	}
+	if r.MaxPingsOut <= 0 {
+		r.MaxPingsOut = DefaultMaxPingsOut
+	}
+	if r.MaxHubSubs <= 0 {
+		r.MaxHubSubs = DefaultMaxHubSubs
+	}
+	if r.Name == "" && len(r.URLs) > 0 {
+		r.Name = r.URLs[0].Host
+	}
+}
+
+// validate reports a remote's configuration errors.
+func (r *Remote) validate() error {
+	if len(r.URLs) == 0 {
+		return errors.New("no url")
+	}
+	for _, u := range r.URLs {
+		switch u.Scheme {
+		case "nats-leaf", "nats", "tls":
+		case "ws", "wss":
+			return fmt.Errorf("url %q: leafnode over WebSocket is not supported yet", redact(u))
+		default:
+			return fmt.Errorf("url %q: scheme must be nats-leaf, nats or tls", redact(u))
+		}
+		if u.Host == "" {
+			return fmt.Errorf("url %q: no host", redact(u))
+		}
+	}
+	if r.CredsFile != "" && r.Nkey != "" {
+		return errors.New("credentials and nkey cannot both be set")
+	}
+	return nil
+}
+
+// redact is u without its password, for logs.
+func redact(u *url.URL) string {
+	return u.Redacted()
+}

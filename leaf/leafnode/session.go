@@ -1,0 +1,797 @@
+package leafnode
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/leafgate/leafgate/leaf/auth"
+	"github.com/leafgate/leafgate/leaf/leafproto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/leaf/subject"
+)
+
+// defaultPort is the leafnode port a URL without one means.
+const defaultPort = "7422"
+
+// jsClientDeny is what nats-server denies in both directions on a leaf
+// link of a non-system account: the JetStream API and KV/object store
+// subjects without a domain, which would reach whichever side answers
+// first. Domain-qualified forms ($JS.<domain>.API.>) pass.
+var jsClientDeny = []string{"$JS.API.>", "$KV.>", "$OBJ.>"}
+
+var (
+	errStale        = errors.New("stale connection: no answer to PING")
+	errConnectStale = errors.New("stale leafnode connection: no answer to CONNECT")
+	errWrongPort    = errors.New("attempted to connect to wrong port: not a leafnode port")
+)
+
+// session is one connection to the hub, from dial to close. Its read loop
+// (the link's run goroutine) owns the parser, the hub's interest and the
+// handshake state; mu guards the output buffer and what publishers read.
+type session struct {
+	l   *Link
+	url *url.URL
+	nc  net.Conn
+
+	info        leafproto.Info // the hub's first INFO
+	headers     bool
+	maxPayload  int
+	established bool
+	connectSent time.Time
+
+	// Read-loop state.
+	parser      leafproto.Parser
+	hubSubs     map[string]*router.Sub // by "subject" or "subject queue", as LS+/LS- key them
+	hubSubCount atomic.Int64           // len(hubSubs), for Status
+	pub         router.Publisher
+	flush       router.FlushSet
+	capLog      bool // the MaxHubSubs warning was logged this session
+
+	// Permissions for this session: what may be advertised and received
+	// (import), what may be sent (export). Set once, before the session
+	// is visible to publishers and the interest feed.
+	imports *auth.Checker
+	exports *auth.Checker
+	denyOut []string // export deny patterns, to skip hub interest nothing may reach
+
+	lastIn   atomic.Int64 // unix nanos of the last read
+	pingsOut atomic.Int32
+	pingAt   atomic.Int64 // unix nanos the last PING went out
+	rtt      atomic.Int64
+
+	done chan struct{}
+	kick chan struct{}
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	out      []byte
+	spare    []byte
+	writing  int
+	kicked   bool
+	closed   bool
+	err      error
+	pubCache map[string]bool // export decisions by subject, bounded
+	qbuf     [][]byte
+}
+
+func newSession(l *Link, u *url.URL, nc net.Conn) *session {
+	s := &session{
+		l:       l,
+		url:     u,
+		nc:      nc,
+		hubSubs: map[string]*router.Sub{},
+		done:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+	}
+	s.parser.MaxPayload = l.set.opts.MaxPayload
+	s.pub = router.Publisher{Origin: l, NoEcho: true, Link: true, Pending: &s.flush}
+	return s
+}
+
+// connect runs one session against u: dial, handshake, serve. It returns
+// why the session ended; it never returns nil.
+func (l *Link) connect(u *url.URL) error {
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), defaultPort)
+	}
+	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
+	nc, err := d.Dial("tcp", host)
+	if err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	s := newSession(l, u, nc)
+	// Closing the session when the link closes mid-handshake.
+	l.mu.Lock()
+	l.status.Connecting = true
+	l.status.URL = redact(u)
+	l.mu.Unlock()
+	stop := failOnQuit(l.quit, s)
+	defer stop()
+	err = s.run()
+	s.end(err)
+	return err
+}
+
+// failOnQuit fails s when quit closes, until the returned stop is called.
+func failOnQuit(quit chan struct{}, s *session) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-quit:
+			s.fail(errClosed)
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
+
+// run does the handshake and then reads until the connection fails.
+func (s *session) run() error {
+	r := &s.l.remote
+	if r.HandshakeFirst {
+		if err := s.startTLS(); err != nil {
+			return err
+		}
+	}
+	_ = s.nc.SetReadDeadline(time.Now().Add(r.FirstInfoTimeout))
+	rest, err := s.readFirstInfo()
+	if err != nil {
+		return err
+	}
+	if !s.info.FromLeafnodePort() {
+		return errWrongPort
+	}
+	if s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired {
+		if _, ok := s.nc.(*tls.Conn); !ok {
+			if len(rest) > 0 {
+				return errors.New("protocol: data after INFO before the TLS handshake")
+			}
+			if err := s.startTLS(); err != nil {
+				return err
+			}
+		}
+	}
+	s.headers = s.info.Headers
+	s.maxPayload = int(s.info.MaxPayload)
+	connect, err := s.connectProto()
+	if err != nil {
+		return err
+	}
+	// The writer starts with CONNECT queued; nothing else may precede it.
+	s.mu.Lock()
+	s.out = append(s.out, connect...)
+	s.mu.Unlock()
+	s.connectSent = time.Now()
+	s.wg.Add(1)
+	go s.writeLoop()
+	s.kickWriter()
+	if !s.info.InfoOnConnect {
+		// An old hub sends no INFO in answer to CONNECT.
+		s.establish(nil)
+	} else {
+		_ = s.nc.SetReadDeadline(time.Now().Add(r.ConnectTimeout))
+	}
+	return s.readLoop(rest)
+}
+
+// readFirstInfo reads the hub's first INFO and returns bytes read past it.
+func (s *session) readFirstInfo() ([]byte, error) {
+	buf := make([]byte, 0, 4096)
+	for {
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			line := bytes.TrimRight(buf[:i], "\r")
+			rest := buf[i+1:]
+			op, arg, _ := bytes.Cut(line, []byte(" "))
+			if !bytes.EqualFold(op, []byte("INFO")) {
+				if bytes.EqualFold(op, []byte("-ERR")) {
+					return nil, fmt.Errorf("hub: -ERR %s", bytes.Trim(bytes.TrimSpace(arg), "'"))
+				}
+				return nil, fmt.Errorf("protocol: expected INFO, got %q", snippet(line))
+			}
+			if err := json.Unmarshal(arg, &s.info); err != nil {
+				return nil, fmt.Errorf("protocol: bad INFO: %w", err)
+			}
+			return rest, nil
+		}
+		if len(buf) >= leafproto.DefaultMaxControlLine {
+			return nil, errors.New("protocol: first INFO too long")
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := s.nc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, errors.New("no INFO from the hub within first_info_timeout")
+			}
+			return nil, fmt.Errorf("read INFO: %w", err)
+		}
+	}
+}
+
+func snippet(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
+}
+
+// startTLS runs the TLS client handshake on the connection.
+func (s *session) startTLS() error {
+	r := &s.l.remote
+	var cfg *tls.Config
+	if r.TLS != nil {
+		cfg = r.TLS.Clone()
+	} else {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		cfg.ServerName = s.url.Hostname()
+	}
+	tc := tls.Client(s.nc, cfg)
+	_ = tc.SetDeadline(time.Now().Add(r.DialTimeout))
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	_ = tc.SetDeadline(time.Time{})
+	s.nc = tc
+	return nil
+}
+
+// connectProto builds the CONNECT a nats-server leaf sends, signing the
+// hub's nonce with the remote's credentials.
+func (s *session) connectProto() ([]byte, error) {
+	o := &s.l.set.opts
+	r := &s.l.remote
+	c := leafproto.Connect{
+		Version:       o.Version,
+		ServerID:      o.ServerID,
+		Name:          o.ServerName,
+		Domain:        o.Domain,
+		Headers:       true,
+		JetStream:     o.JetStream,
+		DenyPub:       r.DenyImports,
+		Isolate:       r.Isolate,
+		RemoteAccount: globalAccount,
+		Protocol:      connectProtocol,
+	}
+	nonce := []byte(s.info.Nonce)
+	switch {
+	case r.CredsFile != "":
+		data, err := os.ReadFile(r.CredsFile)
+		if err != nil {
+			return nil, fmt.Errorf("credentials: %w", err)
+		}
+		defer clear(data)
+		jwt, err := nkeys.ParseDecoratedJWT(data)
+		if err != nil {
+			return nil, fmt.Errorf("credentials %s: no user JWT: %w", r.CredsFile, err)
+		}
+		kp, err := nkeys.ParseDecoratedNKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("credentials %s: no user seed: %w", r.CredsFile, err)
+		}
+		defer kp.Wipe()
+		sig, err := kp.Sign(nonce)
+		if err != nil {
+			return nil, fmt.Errorf("credentials %s: sign: %w", r.CredsFile, err)
+		}
+		c.JWT, c.Sig = jwt, base64.RawURLEncoding.EncodeToString(sig)
+	case r.Nkey != "":
+		kp, err := nkeys.FromSeed([]byte(r.Nkey))
+		if err != nil {
+			return nil, errors.New("remote nkey has a malformed seed")
+		}
+		defer kp.Wipe()
+		sig, err := kp.Sign(nonce)
+		if err != nil {
+			return nil, fmt.Errorf("nkey: sign: %w", err)
+		}
+		pub, _ := kp.PublicKey()
+		c.Nkey, c.Sig = pub, base64.RawURLEncoding.EncodeToString(sig)
+	}
+	// User info in the URL wins over the configured user, as in nats-server;
+	// a user without a password also goes as a token.
+	user, pass, hasPass := r.User, r.Password, r.Password != ""
+	if ui := s.url.User; ui != nil {
+		user = ui.Username()
+		pass, hasPass = ui.Password()
+	}
+	if user != "" {
+		c.User, c.Pass = user, pass
+		if !hasPass {
+			c.AuthToken = user
+		}
+	}
+	if r.Token != "" {
+		c.AuthToken = r.Token
+	}
+	return leafproto.AppendConnect(nil, &c), nil
+}
+
+// globalAccount is the only local account leafgate has, named as
+// nats-server names its global account.
+const globalAccount = "$G"
+
+// connectProtocol is the protocol level leafgate announces: 1 (async INFO).
+// It does not take part in message tracing (nats-server's level 3), so the
+// hub does not send it trace-only messages.
+const connectProtocol = 1
+
+// readLoop reads and parses until the connection fails.
+func (s *session) readLoop(pending []byte) error {
+	if len(pending) > 0 {
+		s.lastIn.Store(time.Now().UnixNano())
+		if err := s.parser.Parse(pending, s); err != nil {
+			return err
+		}
+		s.flush.Flush()
+	}
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := s.nc.Read(buf)
+		if n > 0 {
+			s.lastIn.Store(time.Now().UnixNano())
+			perr := s.parser.Parse(buf[:n], s)
+			s.flush.Flush()
+			if perr != nil {
+				return perr
+			}
+		}
+		if err != nil {
+			s.mu.Lock()
+			why := s.err
+			s.mu.Unlock()
+			if why != nil {
+				return why
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && !s.established {
+				return errConnectStale
+			}
+			if errors.Is(err, io.EOF) {
+				return errors.New("connection closed by the hub")
+			}
+			return err
+		}
+	}
+}
+
+// establish completes the handshake: permissions from the hub's answer,
+// then the loop-detection subject and the whole local interest, and from
+// then on every change in order.
+func (s *session) establish(answer *leafproto.Info) {
+	l := s.l
+	o := &l.set.opts
+	perms := &leafproto.Permissions{}
+	if answer != nil {
+		if p := leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports); p != nil {
+			perms = p
+		}
+	}
+	if perms.Publish == nil {
+		perms.Publish = &leafproto.SubjectPermission{}
+	}
+	if perms.Subscribe == nil {
+		perms.Subscribe = &leafproto.SubjectPermission{}
+	}
+	if answer == nil {
+		perms.Publish.Deny = append(perms.Publish.Deny, l.remote.DenyExports...)
+		perms.Subscribe.Deny = append(perms.Subscribe.Deny, l.remote.DenyImports...)
+	}
+	perms.Publish.Deny = append(perms.Publish.Deny, jsClientDeny...)
+	perms.Subscribe.Deny = append(perms.Subscribe.Deny, jsClientDeny...)
+	if o.Domain != "" && o.JetStream {
+		// Requests for the local domain stay local.
+		perms.Publish.Deny = append(perms.Publish.Deny, "$JS."+o.Domain+".API.>")
+	}
+	var err error
+	s.exports, err = auth.Compile(&auth.Permissions{Publish: toAuth(perms.Publish)})
+	if err == nil {
+		s.imports, err = auth.Compile(&auth.Permissions{Subscribe: toAuth(perms.Subscribe)})
+	}
+	if err != nil {
+		l.log.Warn("leafnode: hub permissions unusable", "err", err)
+		s.fail(fmt.Errorf("hub permissions: %w", err))
+		return
+	}
+	s.denyOut = perms.Publish.Deny
+	_ = s.nc.SetReadDeadline(time.Time{})
+	s.established = true
+
+	l.mu.Lock()
+	s.mu.Lock()
+	s.out = leafproto.AppendSub(s.out, []byte(l.set.lds), nil, 0)
+	for k, w := range l.local {
+		if s.imports.CanSubscribe(k.subject, k.queue) {
+			s.out = appendInterest(s.out, k.subject, k.queue, w)
+		}
+	}
+	s.mu.Unlock()
+	l.sess = s
+	l.cur.Store(s)
+	l.status = Status{
+		Connected:     true,
+		URL:           redact(s.url),
+		Since:         time.Now(),
+		HubServer:     s.info.ServerName,
+		HubID:         s.info.ServerID,
+		HubCluster:    s.info.Cluster,
+		HubDomain:     s.info.Domain,
+		RemoteAccount: remoteAccount(answer),
+	}
+	l.mu.Unlock()
+	if answer != nil && len(answer.LeafNodeURLs) > 0 {
+		l.addDiscovered(answer.LeafNodeURLs, s.url)
+	}
+	s.sendPing()
+	s.wg.Add(1)
+	go s.pingLoop()
+	l.log.Info("leafnode link up", "url", redact(s.url), "hub", s.info.ServerName,
+		"hub_cluster", s.info.Cluster, "hub_domain", s.info.Domain)
+}
+
+func remoteAccount(i *leafproto.Info) string {
+	if i == nil {
+		return ""
+	}
+	return i.RemoteAccount
+}
+
+func toAuth(p *leafproto.SubjectPermission) *auth.SubjectPermission {
+	return &auth.SubjectPermission{Allow: p.Allow, Deny: p.Deny}
+}
+
+// appendInterest appends LS+ (weight > 0) or LS- for one interest.
+func appendInterest(dst []byte, subj, queue string, weight int32) []byte {
+	q := []byte(nil)
+	if queue != "" {
+		q = []byte(queue)
+	}
+	if weight == 0 {
+		return leafproto.AppendUnsub(dst, []byte(subj), q)
+	}
+	if queue == "" {
+		weight = 0
+	}
+	return leafproto.AppendSub(dst, []byte(subj), q, weight)
+}
+
+// advertise sends one interest change; the caller holds Link.mu, so
+// changes go out in the order the router made them.
+func (s *session) advertise(in router.Interest) {
+	if !s.imports.CanSubscribe(in.Subject, in.Queue) {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.out = appendInterest(s.out, in.Subject, in.Queue, in.Weight)
+	}
+	s.mu.Unlock()
+	s.kickWriter()
+}
+
+// fail ends the session with err (the first reason wins).
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.err = err
+	s.mu.Unlock()
+	close(s.done)
+	_ = s.nc.Close()
+}
+
+// end tears the session down after run returned: the link stops sending to
+// it, the hub's interest leaves the router, goroutines finish.
+func (s *session) end(err error) {
+	l := s.l
+	l.mu.Lock()
+	if l.sess == s {
+		l.sess = nil
+		l.cur.Store(nil)
+	}
+	l.status.Connected = false
+	l.status.Connecting = false
+	l.mu.Unlock()
+	s.fail(err)
+	r := l.set.opts.Router
+	for _, sub := range s.hubSubs {
+		_ = r.Unsubscribe(sub)
+	}
+	clear(s.hubSubs)
+	s.wg.Wait()
+}
+
+func (s *session) kickWriter() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes what is buffered, one batch per wake-up.
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	wd := s.l.set.opts.WriteDeadline
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		}
+		s.mu.Lock()
+		buf := s.out
+		s.out = s.spare[:0]
+		s.spare = nil
+		s.writing = len(buf)
+		s.kicked = false
+		s.mu.Unlock()
+		if len(buf) == 0 {
+			continue
+		}
+		_ = s.nc.SetWriteDeadline(time.Now().Add(wd))
+		_, err := s.nc.Write(buf)
+		s.mu.Lock()
+		s.writing = 0
+		if cap(buf) <= 1<<20 {
+			s.spare = buf[:0]
+		}
+		more := len(s.out) > 0
+		s.mu.Unlock()
+		if err != nil {
+			s.fail(fmt.Errorf("write: %w", err))
+			return
+		}
+		if more {
+			s.kickWriter()
+		}
+	}
+}
+
+// pingLoop sends a PING each interval in which nothing arrived, and drops
+// the link after MaxPingsOut of them go unanswered: a black-holed link
+// delivers no error, only silence.
+func (s *session) pingLoop() {
+	defer s.wg.Done()
+	r := &s.l.remote
+	t := time.NewTicker(r.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, s.lastIn.Load())) < r.PingInterval {
+			s.pingsOut.Store(0)
+			continue
+		}
+		if int(s.pingsOut.Load()) >= r.MaxPingsOut {
+			s.fail(errStale)
+			return
+		}
+		s.sendPing()
+	}
+}
+
+func (s *session) sendPing() {
+	s.pingsOut.Add(1)
+	s.pingAt.Store(time.Now().UnixNano())
+	s.writeProto(leafproto.AppendPing(nil))
+}
+
+// writeProto queues a protocol line, never dropped for MaxPending.
+func (s *session) writeProto(b []byte) {
+	s.mu.Lock()
+	if !s.closed {
+		s.out = append(s.out, b...)
+	}
+	s.mu.Unlock()
+	s.kickWriter()
+}
+
+// send queues one message for the hub. It runs on a publisher's goroutine
+// and reports whether the link needs a Flush.
+func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
+	size := len(payload)
+	withHdr := hdr != nil && s.headers
+	if withHdr {
+		size += len(hdr)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	if !s.exportAllowedLocked(subj) || (s.maxPayload > 0 && size > s.maxPayload) ||
+		int64(len(s.out)+s.writing+size) > s.l.set.opts.MaxPending {
+		s.mu.Unlock()
+		s.l.stats.dropped.Add(1)
+		return false
+	}
+	qs := s.qbuf[:0]
+	for _, q := range queues {
+		qs = append(qs, unsafe.Slice(unsafe.StringData(q), len(q)))
+	}
+	s.qbuf = qs[:0]
+	if withHdr {
+		s.out = leafproto.AppendHMsgLine(s.out, subj, reply, qs, len(hdr), size)
+		s.out = append(s.out, hdr...)
+	} else {
+		s.out = leafproto.AppendMsgLine(s.out, subj, reply, qs, size)
+	}
+	s.out = append(s.out, payload...)
+	s.out = append(s.out, '\r', '\n')
+	need := !s.kicked
+	s.kicked = true
+	s.mu.Unlock()
+	s.l.stats.outMsgs.Add(1)
+	s.l.stats.outBytes.Add(int64(size))
+	return need
+}
+
+// exportAllowedLocked checks the export permissions, remembering answers
+// per subject (a gateway sends the same few subjects over and over).
+func (s *session) exportAllowedLocked(subj []byte) bool {
+	if ok, hit := s.pubCache[string(subj)]; hit {
+		return ok
+	}
+	ok := s.exports.CanPublish(string(subj))
+	if s.pubCache == nil || len(s.pubCache) >= 4096 {
+		s.pubCache = make(map[string]bool)
+	}
+	s.pubCache[string(subj)] = ok
+	return ok
+}
+
+// The parser's handler: operations from the hub.
+
+func (s *session) Info(arg []byte) error {
+	var info leafproto.Info
+	if err := json.Unmarshal(arg, &info); err != nil {
+		return fmt.Errorf("protocol: bad INFO: %w", err)
+	}
+	if !s.established {
+		if info.ConnectInfo {
+			s.establish(&info)
+		}
+		return nil
+	}
+	if len(info.LeafNodeURLs) > 0 {
+		s.l.addDiscovered(info.LeafNodeURLs, s.url)
+	}
+	if info.LameDuckMode {
+		s.l.log.Info("leafnode hub entering lame duck mode", "hub", s.info.ServerName)
+	}
+	return nil
+}
+
+func (s *session) Connect([]byte) error {
+	return errors.New("protocol: CONNECT from the hub")
+}
+
+func (s *session) Sub(subj, queue []byte, weight int32) error {
+	if !s.established {
+		return errors.New("protocol: LS+ before the hub answered CONNECT")
+	}
+	if leafproto.IsLoopSubject(subj) {
+		if string(subj) == s.l.set.lds {
+			text := leafproto.LoopErrText(globalAccount)
+			s.writeProto(leafproto.AppendErr(nil, text))
+			s.l.delayNext(leafproto.ErrKindLoop.ReconnectDelay())
+			return errors.New(text)
+		}
+		return nil // another server's loop marker: nothing to deliver
+	}
+	key := string(subj)
+	if queue != nil {
+		key += " " + string(queue)
+	}
+	if sub := s.hubSubs[key]; sub != nil {
+		return nil // a queue weight update: local members are preferred anyway
+	}
+	if s.unreachable(string(subj)) {
+		return nil
+	}
+	if len(s.hubSubs) >= s.l.remote.MaxHubSubs {
+		s.l.stats.hubSubsIgnored.Add(1)
+		if !s.capLog {
+			s.capLog = true
+			s.l.log.Warn("leafnode: hub interest over max_subscriptions, ignoring the rest",
+				"max_subscriptions", s.l.remote.MaxHubSubs, "subject", string(subj))
+		}
+		return nil
+	}
+	sub := &router.Sub{Subject: string(subj), Queue: string(queue), Remote: true, Receiver: s.l}
+	if err := s.l.set.opts.Router.Subscribe(sub); err != nil {
+		s.l.log.Debug("leafnode: hub interest refused", "subject", sub.Subject, "err", err)
+		return nil
+	}
+	s.hubSubs[key] = sub
+	s.hubSubCount.Store(int64(len(s.hubSubs)))
+	return nil
+}
+
+// unreachable reports whether nothing published here could ever be sent
+// to the hub on subj: a literal subject export denies, or a pattern inside
+// an export deny. The hub advertises its whole account; keeping such
+// interest would only cost memory.
+func (s *session) unreachable(subj string) bool {
+	if subject.IsLiteral([]byte(subj)) {
+		return !s.exports.CanPublish(subj)
+	}
+	for _, d := range s.denyOut {
+		if subject.SubsetOf(subj, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *session) Unsub(subj, queue []byte) error {
+	key := string(subj)
+	if queue != nil {
+		key += " " + string(queue)
+	}
+	sub := s.hubSubs[key]
+	if sub == nil {
+		return nil
+	}
+	delete(s.hubSubs, key)
+	s.hubSubCount.Store(int64(len(s.hubSubs)))
+	_ = s.l.set.opts.Router.Unsubscribe(sub)
+	return nil
+}
+
+func (s *session) Msg(subj, reply []byte, queues [][]byte, hdr, payload []byte) error {
+	s.l.stats.inMsgs.Add(1)
+	s.l.stats.inBytes.Add(int64(len(hdr) + len(payload)))
+	if !s.established || !s.imports.CanSubscribe(string(subj), "") {
+		return nil
+	}
+	s.pub.Queues = queues
+	s.l.set.opts.Router.Publish(&s.pub, subj, reply, hdr, payload)
+	s.pub.Queues = nil
+	return nil
+}
+
+func (s *session) Ping() error {
+	s.writeProto(leafproto.AppendPong(nil))
+	return nil
+}
+
+func (s *session) Pong() error {
+	if at := s.pingAt.Load(); at != 0 {
+		s.rtt.Store(time.Now().UnixNano() - at)
+	}
+	s.pingsOut.Store(0)
+	return nil
+}
+
+func (s *session) Err(text []byte) error {
+	kind := leafproto.ClassifyErr(text)
+	if d := kind.ReconnectDelay(); d > 0 {
+		s.l.delayNext(d)
+	}
+	return fmt.Errorf("hub: -ERR '%s'", strings.TrimSpace(string(text)))
+}

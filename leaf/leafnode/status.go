@@ -1,0 +1,51 @@
+package leafnode
+
+import "time"
+
+// Status is a link's state for monitoring (/leafz) and logs.
+type Status struct {
+	Name          string        `json:"name"`
+	Connected     bool          `json:"connected"`
+	Connecting    bool          `json:"connecting,omitempty"`
+	URL           string        `json:"url,omitempty"` // without password
+	Since         time.Time     `json:"since,omitzero"`
+	RTT           time.Duration `json:"rtt,omitempty"`
+	HubServer     string        `json:"hub_server,omitempty"`
+	HubID         string        `json:"hub_id,omitempty"`
+	HubCluster    string        `json:"hub_cluster,omitempty"`
+	HubDomain     string        `json:"hub_domain,omitempty"`
+	RemoteAccount string        `json:"remote_account,omitempty"`
+	LastError     string        `json:"last_error,omitempty"`
+	NextAttempt   time.Time     `json:"next_attempt,omitzero"`
+
+	InMsgs         int64 `json:"in_msgs"`
+	OutMsgs        int64 `json:"out_msgs"`
+	InBytes        int64 `json:"in_bytes"`
+	OutBytes       int64 `json:"out_bytes"`
+	Dropped        int64 `json:"dropped"`
+	HubSubs        int   `json:"hub_subscriptions"`
+	HubSubsIgnored int64 `json:"hub_subscriptions_ignored"`
+	LocalInterest  int   `json:"local_interest"`
+	Reconnects     int64 `json:"reconnects"`
+}
+
+// Status reports the link's current state.
+func (l *Link) Status() Status {
+	l.mu.Lock()
+	st := l.status
+	st.Name = l.remote.Name
+	st.LocalInterest = len(l.local)
+	if s := l.sess; s != nil {
+		st.RTT = time.Duration(s.rtt.Load())
+		st.HubSubs = int(s.hubSubCount.Load())
+	}
+	l.mu.Unlock()
+	st.InMsgs = l.stats.inMsgs.Load()
+	st.OutMsgs = l.stats.outMsgs.Load()
+	st.InBytes = l.stats.inBytes.Load()
+	st.OutBytes = l.stats.outBytes.Load()
+	st.Dropped = l.stats.dropped.Load()
+	st.HubSubsIgnored = l.stats.hubSubsIgnored.Load()
+	st.Reconnects = l.stats.reconnects.Load()
+	return st
+}
