@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/leafnode"
 	"github.com/leafgate/leafgate/leaf/leafproto"
+	"github.com/leafgate/leafgate/leaf/monitor"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
@@ -273,4 +275,56 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 		o.Remotes = append(o.Remotes, r)
 	}
 	return o, nil
+}
+
+// monitorLinks serves the links' state on /leafz and /varz.
+func monitorLinks(srv *server.Server, links *leafnode.Set) {
+	srv.SetLeafz(func(opts monitor.LeafzOptions) *monitor.Leafz {
+		lz := &monitor.Leafz{}
+		for i, l := range links.Links() {
+			st := l.Status()
+			lz.Remotes = append(lz.Remotes, &monitor.LeafRemote{
+				Name: st.Name, Connected: st.Connected, URL: st.URL, Since: st.Since,
+				HubServer: st.HubServer, HubCluster: st.HubCluster, HubDomain: st.HubDomain,
+				RemoteAccount: st.RemoteAccount, LastError: st.LastError, NextAttempt: st.NextAttempt,
+				Reconnects: st.Reconnects, Dropped: st.Dropped, HubSubsIgnored: st.HubSubsIgnored,
+				LocalInterest: st.LocalInterest,
+			})
+			if !st.Connected {
+				continue
+			}
+			li := &monitor.LeafInfo{
+				ID: uint64(i + 1), Name: st.HubServer, IsSpoke: true, IsIsolated: l.Remote().Isolate,
+				Account: "$G", InMsgs: st.InMsgs, OutMsgs: st.OutMsgs, InBytes: st.InBytes, OutBytes: st.OutBytes,
+				NumSubs: uint32(st.HubSubs), Compression: leafproto.CompressionOff,
+			}
+			if st.RTT > 0 {
+				li.RTT = st.RTT.String()
+			}
+			if u, err := url.Parse(st.URL); err == nil {
+				li.IP = u.Hostname()
+				li.Port, _ = strconv.Atoi(u.Port())
+			}
+			if opts.Subscriptions {
+				li.Subs = l.HubInterest()
+			}
+			lz.Leafs = append(lz.Leafs, li)
+		}
+		return lz
+	})
+	srv.AddVarz(func(v *monitor.Varz) {
+		lv := &monitor.LeafNodeVarz{}
+		for _, l := range links.Links() {
+			r := l.Remote()
+			rv := monitor.RemoteLeafVarz{LocalAccount: "$G"}
+			for _, u := range r.URLs {
+				rv.URLs = append(rv.URLs, u.Redacted())
+			}
+			if len(r.DenyImports)+len(r.DenyExports) > 0 {
+				rv.Deny = &monitor.DenyRules{Imports: r.DenyImports, Exports: r.DenyExports}
+			}
+			lv.Remotes = append(lv.Remotes, rv)
+		}
+		v.LeafNode = lv
+	})
 }

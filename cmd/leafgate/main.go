@@ -178,6 +178,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		if err == nil {
 			var links *leafnode.Set
 			if links, err = leafnode.New(lopts); err == nil {
+				monitorLinks(srv, links)
 				links.Start()
 				srv.OnShutdown(links.Close)
 			}

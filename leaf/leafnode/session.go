@@ -56,6 +56,7 @@ type session struct {
 
 	// Read-loop state.
 	parser      leafproto.Parser
+	hubMu       sync.Mutex             // guards hubSubs for Link.HubInterest; the read loop is the only writer
 	hubSubs     map[string]*router.Sub // by "subject" or "subject queue", as LS+/LS- key them
 	hubSubCount atomic.Int64           // len(hubSubs), for Status
 	pub         router.Publisher
@@ -515,10 +516,13 @@ func (s *session) end(err error) {
 	l.mu.Unlock()
 	s.fail(err)
 	r := l.set.opts.Router
+	s.hubMu.Lock()
 	for _, sub := range s.hubSubs {
 		_ = r.Unsubscribe(sub)
 	}
 	clear(s.hubSubs)
+	s.hubMu.Unlock()
+	s.hubSubCount.Store(0)
 	s.wg.Wait()
 }
 
@@ -727,7 +731,9 @@ func (s *session) Sub(subj, queue []byte, weight int32) error {
 		s.l.log.Debug("leafnode: hub interest refused", "subject", sub.Subject, "err", err)
 		return nil
 	}
+	s.hubMu.Lock()
 	s.hubSubs[key] = sub
+	s.hubMu.Unlock()
 	s.hubSubCount.Store(int64(len(s.hubSubs)))
 	return nil
 }
@@ -757,7 +763,9 @@ func (s *session) Unsub(subj, queue []byte) error {
 	if sub == nil {
 		return nil
 	}
+	s.hubMu.Lock()
 	delete(s.hubSubs, key)
+	s.hubMu.Unlock()
 	s.hubSubCount.Store(int64(len(s.hubSubs)))
 	_ = s.l.set.opts.Router.Unsubscribe(sub)
 	return nil

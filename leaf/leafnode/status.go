@@ -1,6 +1,9 @@
 package leafnode
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Status is a link's state for monitoring (/leafz) and logs.
 type Status struct {
@@ -49,3 +52,23 @@ func (l *Link) Status() Status {
 	st.Reconnects = l.stats.reconnects.Load()
 	return st
 }
+
+// HubInterest lists the hub's interest held for the current session
+// ("subject" or "subject queue"), sorted; nil while down.
+func (l *Link) HubInterest() []string {
+	s := l.cur.Load()
+	if s == nil {
+		return nil
+	}
+	s.hubMu.Lock()
+	out := make([]string, 0, len(s.hubSubs))
+	for k := range s.hubSubs {
+		out = append(out, k)
+	}
+	s.hubMu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+// Remote is the link's configuration (with defaults applied).
+func (l *Link) Remote() Remote { return l.remote }

@@ -45,6 +45,7 @@ type Varz struct {
 	SlowConsumers    int64             `json:"slow_consumers"`
 	StaleConnections int64             `json:"stale_connections"`
 	Subscriptions    uint32            `json:"subscriptions"`
+	Leafs            int               `json:"leafnodes"` // connected leafnode links
 	HTTPReqStats     map[string]uint64 `json:"http_req_stats"`
 	// JetStream is {} with JetStream off, as in nats-server.
 	JetStream JetStreamVarz `json:"jetstream"`
@@ -52,6 +53,7 @@ type Varz struct {
 	// field names; absent when the listener is off.
 	MQTT      *MQTTVarz      `json:"mqtt,omitempty"`
 	Websocket *WebsocketVarz `json:"websocket,omitempty"`
+	LeafNode  *LeafNodeVarz  `json:"leaf,omitempty"`
 }
 
 // Connz is /connz.

@@ -78,6 +78,7 @@ func (s *Server) Varz() *monitor.Varz {
 		SlowConsumers:    s.stats.slowConsumers.Load(),
 		StaleConnections: s.stats.staleConns.Load(),
 		Subscriptions:    uint32(s.router.Count()),
+		Leafs:            s.leafCount(),
 	}
 	if js := s.jetStream.Load(); js != nil {
 		v.JetStream = *js.src.JetStreamVarz()

@@ -88,6 +88,7 @@ type Server struct {
 	stats serverStats
 
 	jetStream atomic.Pointer[jetStreamSource] // set by SetJetStream
+	leafz     atomic.Pointer[leafzSource]     // set by SetLeafz
 }
 
 // serverStats are totals across all connections, updated with atomics once

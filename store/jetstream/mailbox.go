@@ -227,3 +227,24 @@ func (r ackReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) 
 }
 
 func (ackReceiver) Flush() {}
+
+// domainMap republishes a message sent to $JS.<domain>.API.$KV.<rest> (or
+// $OBJ.) as $KV.<rest>, by the same publisher, so the bucket's stream
+// stores it and acknowledges to the original reply.
+type domainMap struct {
+	r     *router.Router
+	strip int // bytes of "$JS.<domain>.API." to drop
+}
+
+func (m domainMap) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
+	return m.DeliverFrom(&router.Publisher{}, sub, subj, reply, hdr, payload)
+}
+
+func (m domainMap) DeliverFrom(p *router.Publisher, _ *router.Sub, subj, reply, hdr, payload []byte) bool {
+	if len(subj) > m.strip {
+		m.r.Publish(p, subj[m.strip:], reply, hdr, payload)
+	}
+	return false
+}
+
+func (m domainMap) Flush() {}

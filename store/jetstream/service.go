@@ -213,6 +213,20 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		}
 		s.ackSubs = append(s.ackSubs, sub)
 	}
+	if d := s.cfg.Domain; d != "" {
+		// nats-server maps $JS.<domain>.API.$KV.> and $OBJ.> onto $KV.> and
+		// $OBJ.>, so a KV or object store put addressed to this domain from
+		// across a leafnode link lands in the bucket's stream.
+		for _, kind := range []string{"$KV.", "$OBJ."} {
+			prefix := "$JS." + d + ".API." + kind
+			sub := &router.Sub{Subject: prefix + ">", Receiver: domainMap{r: r, strip: len(prefix) - len(kind)}}
+			if err := r.Subscribe(sub); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("jetstream: subscribe %s: %w", sub.Subject, err)
+			}
+			s.ackSubs = append(s.ackSubs, sub)
+		}
+	}
 	r.Watch(s.onInterest)
 	s.wg.Add(1)
 	go s.apiLoop()
