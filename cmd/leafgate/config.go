@@ -321,6 +321,7 @@ func loadConfig(fs *pflag.FlagSet) (*Config, error) {
 	hook := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		sizeHook,
 		storeLimitHook,
+		compressionHook,
 		durationHook,
 		mapstructure.StringToSliceHookFunc(","),
 	))
@@ -399,7 +400,7 @@ func decodeOne(raw any, t reflect.Type) error {
 		Result:           out.Interface(),
 		WeaklyTypedInput: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			sizeHook, storeLimitHook, durationHook, mapstructure.StringToSliceHookFunc(","),
+			sizeHook, storeLimitHook, compressionHook, durationHook, mapstructure.StringToSliceHookFunc(","),
 		),
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -40,26 +41,47 @@ type LeafConfig struct {
 
 // RemoteConfig is one leafnodes.remotes entry.
 type RemoteConfig struct {
-	URL              string           `mapstructure:"url"`
-	URLs             []string         `mapstructure:"urls"`
-	NoRandomize      bool             `mapstructure:"no_randomize"`
-	Account          string           `mapstructure:"account"`
-	Credentials      string           `mapstructure:"credentials"`
-	Nkey             string           `mapstructure:"nkey"`
-	TLS              *RemoteTLSConfig `mapstructure:"tls"`
-	Hub              bool             `mapstructure:"hub"`
-	DenyImports      []string         `mapstructure:"deny_imports"`
-	DenyExports      []string         `mapstructure:"deny_exports"`
-	Compression      string           `mapstructure:"compression"`
-	RequestIsolation bool             `mapstructure:"request_isolation"`
-	FirstInfoTimeout time.Duration    `mapstructure:"first_info_timeout"`
-	DialTimeout      time.Duration    `mapstructure:"dial_timeout"`
-	Disabled         bool             `mapstructure:"disabled"`
+	URL              string            `mapstructure:"url"`
+	URLs             []string          `mapstructure:"urls"`
+	NoRandomize      bool              `mapstructure:"no_randomize"`
+	Account          string            `mapstructure:"account"`
+	Credentials      string            `mapstructure:"credentials"`
+	Nkey             string            `mapstructure:"nkey"`
+	TLS              *RemoteTLSConfig  `mapstructure:"tls"`
+	Hub              bool              `mapstructure:"hub"`
+	DenyImports      []string          `mapstructure:"deny_imports"`
+	DenyExports      []string          `mapstructure:"deny_exports"`
+	Compression      CompressionConfig `mapstructure:"compression"`
+	RequestIsolation bool              `mapstructure:"request_isolation"`
+	FirstInfoTimeout time.Duration     `mapstructure:"first_info_timeout"`
+	DialTimeout      time.Duration     `mapstructure:"dial_timeout"`
+	Disabled         bool              `mapstructure:"disabled"`
 	// leafgate's own keys.
 	Name             string        `mapstructure:"name"`
 	PingInterval     time.Duration `mapstructure:"ping_interval"`
 	PingMax          int           `mapstructure:"ping_max"`
 	MaxSubscriptions int           `mapstructure:"max_subscriptions"`
+}
+
+// CompressionConfig is a remote's compression: a mode ("s2_auto") or, as
+// in nats-server, {mode: s2_auto, rtt_thresholds: [10ms, 50ms, 100ms]}.
+type CompressionConfig struct {
+	Mode          string          `mapstructure:"mode"`
+	RTTThresholds []time.Duration `mapstructure:"rtt_thresholds"`
+}
+
+// compressionHook decodes CompressionConfig from a bare mode string.
+func compressionHook(_, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[CompressionConfig]() {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case string:
+		return CompressionConfig{Mode: v}, nil
+	case bool:
+		return CompressionConfig{Mode: strconv.FormatBool(v)}, nil
+	}
+	return data, nil
 }
 
 // RemoteTLSConfig is a remote's tls block, as nats-server's.
@@ -170,12 +192,17 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 		}
 		kp.Wipe()
 	}
-	switch mode, err := leafproto.ParseCompressionMode(rc.Compression); {
-	case rc.Compression == "":
-	case err != nil:
+	mode, err := leafproto.ParseCompressionMode(rc.Compression.Mode)
+	if err != nil {
 		return r, fmt.Errorf("compression: %v", err)
-	case mode != leafproto.CompressionOff:
-		return r, fmt.Errorf("compression: %q: S2 compression of leafnode links is not supported yet; use off", rc.Compression)
+	}
+	r.Compression = mode
+	if mode == leafproto.CompressionS2Auto {
+		if r.RTTThresholds, err = leafproto.NormalizeRTTThresholds(rc.Compression.RTTThresholds); err != nil {
+			return r, fmt.Errorf("compression.rtt_thresholds: %v", err)
+		}
+	} else if len(rc.Compression.RTTThresholds) > 0 {
+		return r, fmt.Errorf("compression.rtt_thresholds: only for mode %s", leafproto.CompressionS2Auto)
 	}
 	for _, s := range append(append([]string(nil), rc.DenyImports...), rc.DenyExports...) {
 		if !subject.ValidPattern([]byte(s)) {
@@ -296,7 +323,7 @@ func monitorLinks(srv *server.Server, links *leafnode.Set) {
 			li := &monitor.LeafInfo{
 				ID: uint64(i + 1), Name: st.HubServer, IsSpoke: true, IsIsolated: l.Remote().Isolate,
 				Account: "$G", InMsgs: st.InMsgs, OutMsgs: st.OutMsgs, InBytes: st.InBytes, OutBytes: st.OutBytes,
-				NumSubs: uint32(st.HubSubs), Compression: leafproto.CompressionOff,
+				NumSubs: uint32(st.HubSubs), Compression: st.Compression,
 			}
 			if st.RTT > 0 {
 				li.RTT = st.RTT.String()

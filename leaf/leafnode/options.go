@@ -62,6 +62,12 @@ type Remote struct {
 	// subjects it will not send (the hub's interest in them is ignored).
 	DenyImports []string
 	DenyExports []string
+	// Compression is the S2 compression mode (leafproto's modes, as
+	// nats-server spells them); empty means off. s2_auto picks the level
+	// from the handshake's round-trip time and RTTThresholds (nil:
+	// nats-server's 10/50/100 ms).
+	Compression   string
+	RTTThresholds []time.Duration
 	// Isolate asks the hub not to send this link the interest of its other
 	// leafnodes (nats-server's request_isolation).
 	Isolate bool

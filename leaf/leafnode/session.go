@@ -17,6 +17,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nkeys"
 
 	"github.com/leafgate/leafgate/leaf/auth"
@@ -48,6 +49,14 @@ type session struct {
 	url *url.URL
 	nc  net.Conn
 
+	// r and w are the connection as the protocol sees it: nc itself, or
+	// S2 streams over it once compression is negotiated.
+	r        io.Reader
+	w        io.Writer
+	s2w      *s2.Writer // w when compressing; flushed after each batch
+	compress string     // the negotiated mode, as CONNECT's compress_mode says it
+
+	start       time.Time      // when the TCP connection was up
 	info        leafproto.Info // the hub's first INFO
 	headers     bool
 	maxPayload  int
@@ -99,6 +108,7 @@ func newSession(l *Link, u *url.URL, nc net.Conn) *session {
 		done:    make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 	}
+	s.r, s.w = nc, nc
 	s.parser.MaxPayload = l.set.opts.MaxPayload
 	s.pub = router.Publisher{Origin: l, NoEcho: true, Link: true, Pending: &s.flush}
 	return s
@@ -117,6 +127,7 @@ func (l *Link) connect(u *url.URL) error {
 		return fmt.Errorf("dial: %w", err)
 	}
 	s := newSession(l, u, nc)
+	s.start = time.Now()
 	// Closing the session when the link closes mid-handshake.
 	l.mu.Lock()
 	l.status.Connecting = true
@@ -168,6 +179,9 @@ func (s *session) run() error {
 			}
 		}
 	}
+	if err := s.negotiateCompression(); err != nil {
+		return err
+	}
 	s.headers = s.info.Headers
 	s.maxPayload = int(s.info.MaxPayload)
 	connect, err := s.connectProto()
@@ -189,6 +203,87 @@ func (s *session) run() error {
 		_ = s.nc.SetReadDeadline(time.Now().Add(r.ConnectTimeout))
 	}
 	return s.readLoop(rest)
+}
+
+// negotiateCompression agrees on S2 compression with the hub as a
+// soliciting nats-server does: when both sides want it, send our INFO with
+// the mode, switch both directions to S2 streams, and read the hub's INFO
+// again (it sends one, compressed, carrying the nonce to sign).
+func (s *session) negotiateCompression() error {
+	local := s.l.remote.Compression
+	if !leafproto.NeedsCompression(local) {
+		// What nats-server tells the hub then: an old hub (no mode in its
+		// INFO) or a remote configured as one hears "not supported".
+		s.compress = leafproto.CompressionOff
+		if s.info.Compression == "" || local == leafproto.CompressionNotSupported {
+			s.compress = leafproto.CompressionNotSupported
+		}
+		return nil
+	}
+	mode, err := leafproto.SelectCompression(local, s.info.Compression)
+	if err != nil {
+		s.writeDirect(leafproto.AppendErr(nil, err.Error()))
+		return err
+	}
+	if mode == leafproto.CompressionS2Auto {
+		// The handshake's round trip, as nats-server measures it.
+		mode = leafproto.S2AutoMode(time.Since(s.start), s.l.remote.RTTThresholds)
+	}
+	s.compress = mode
+	if !leafproto.NeedsCompression(mode) {
+		return nil
+	}
+	o := &s.l.set.opts
+	info := leafproto.Info{
+		ServerID: o.ServerID, ServerName: o.ServerName, Version: o.Version, Proto: connectProtocol,
+		Headers: true, MaxPayload: int32(o.MaxPayload), JetStream: o.JetStream, Domain: o.Domain,
+		Compression: leafproto.InfoCompressionMode(local, mode),
+	}
+	if err := s.writeDirect(leafproto.AppendInfo(nil, &info)); err != nil {
+		return err
+	}
+	s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
+	s.w = s.s2w
+	s.r = s2.NewReader(s.nc)
+	_ = s.nc.SetReadDeadline(time.Now().Add(s.l.remote.FirstInfoTimeout))
+	rest, err := s.readFirstInfo()
+	if err != nil {
+		return fmt.Errorf("compressed INFO: %w", err)
+	}
+	if len(rest) > 0 {
+		return errors.New("protocol: data after the compressed INFO before CONNECT")
+	}
+	return nil
+}
+
+// s2Options are the S2 writer options for a mode, as nats-server's.
+func s2Options(mode string) []s2.WriterOption {
+	// Synchronous (no goroutines), and 64 KiB blocks rather than S2's 1 MiB
+	// default: a batch is flushed anyway, and a gateway's memory is small.
+	opts := []s2.WriterOption{s2.WriterConcurrency(1), s2.WriterBlockSize(64 << 10)}
+	switch mode {
+	case leafproto.CompressionS2Uncompressed:
+		opts = append(opts, s2.WriterUncompressed())
+	case leafproto.CompressionS2Better:
+		opts = append(opts, s2.WriterBetterCompression())
+	case leafproto.CompressionS2Best:
+		opts = append(opts, s2.WriterBestCompression())
+	}
+	return opts
+}
+
+// writeDirect writes b before the writer goroutine exists.
+func (s *session) writeDirect(b []byte) error {
+	_ = s.nc.SetWriteDeadline(time.Now().Add(s.l.set.opts.WriteDeadline))
+	_, err := s.w.Write(b)
+	if err == nil && s.s2w != nil {
+		err = s.s2w.Flush()
+	}
+	_ = s.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
 }
 
 // readFirstInfo reads the hub's first INFO and returns bytes read past it.
@@ -216,7 +311,7 @@ func (s *session) readFirstInfo() ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := s.nc.Read(buf[len(buf):cap(buf)])
+		n, err := s.r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -272,6 +367,7 @@ func (s *session) connectProto() ([]byte, error) {
 		Isolate:       r.Isolate,
 		RemoteAccount: globalAccount,
 		Protocol:      connectProtocol,
+		CompressMode:  s.compress,
 	}
 	nonce := []byte(s.info.Nonce)
 	switch {
@@ -347,7 +443,7 @@ func (s *session) readLoop(pending []byte) error {
 	}
 	buf := make([]byte, 32*1024)
 	for {
-		n, err := s.nc.Read(buf)
+		n, err := s.r.Read(buf)
 		if n > 0 {
 			s.lastIn.Store(time.Now().UnixNano())
 			perr := s.parser.Parse(buf[:n], s)
@@ -436,6 +532,7 @@ func (s *session) establish(answer *leafproto.Info) {
 		HubCluster:    s.info.Cluster,
 		HubDomain:     s.info.Domain,
 		RemoteAccount: remoteAccount(answer),
+		Compression:   s.compress,
 	}
 	l.mu.Unlock()
 	if answer != nil && len(answer.LeafNodeURLs) > 0 {
@@ -554,7 +651,10 @@ func (s *session) writeLoop() {
 			continue
 		}
 		_ = s.nc.SetWriteDeadline(time.Now().Add(wd))
-		_, err := s.nc.Write(buf)
+		_, err := s.w.Write(buf)
+		if err == nil && s.s2w != nil {
+			err = s.s2w.Flush()
+		}
 		s.mu.Lock()
 		s.writing = 0
 		if cap(buf) <= 1<<20 {

@@ -18,6 +18,7 @@ type Status struct {
 	HubCluster    string        `json:"hub_cluster,omitempty"`
 	HubDomain     string        `json:"hub_domain,omitempty"`
 	RemoteAccount string        `json:"remote_account,omitempty"`
+	Compression   string        `json:"compression,omitempty"` // negotiated; this side's writer
 	LastError     string        `json:"last_error,omitempty"`
 	NextAttempt   time.Time     `json:"next_attempt,omitzero"`
 
