@@ -52,6 +52,8 @@ type RemoteConfig struct {
 	DenyImports      []string          `mapstructure:"deny_imports"`
 	DenyExports      []string          `mapstructure:"deny_exports"`
 	Compression      CompressionConfig `mapstructure:"compression"`
+	WSCompression    bool              `mapstructure:"ws_compression"`
+	WSNoMasking      bool              `mapstructure:"ws_no_masking"`
 	RequestIsolation bool              `mapstructure:"request_isolation"`
 	FirstInfoTimeout time.Duration     `mapstructure:"first_info_timeout"`
 	DialTimeout      time.Duration     `mapstructure:"dial_timeout"`
@@ -135,6 +137,8 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 		PingInterval:     rc.PingInterval,
 		MaxPingsOut:      rc.PingMax,
 		MaxHubSubs:       rc.MaxSubscriptions,
+		WSCompression:    rc.WSCompression,
+		WSNoMasking:      rc.WSNoMasking,
 	}
 	raw := rc.URLs
 	if rc.URL != "" {
@@ -149,11 +153,9 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 			return r, fmt.Errorf("urls: %q: %v", s, err)
 		}
 		switch u.Scheme {
-		case "nats-leaf", "nats", "tls":
-		case "ws", "wss":
-			return r, fmt.Errorf("urls: %q: leafnode connections over WebSocket are not supported yet", u.Redacted())
+		case "nats-leaf", "nats", "tls", "ws", "wss":
 		default:
-			return r, fmt.Errorf("urls: %q: scheme must be nats-leaf://, nats:// or tls://", u.Redacted())
+			return r, fmt.Errorf("urls: %q: scheme must be nats-leaf://, nats://, tls://, ws:// or wss://", u.Redacted())
 		}
 		if u.Hostname() == "" {
 			return r, fmt.Errorf("urls: %q: no host", u.Redacted())
@@ -165,6 +167,15 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 	default:
 		// leafgate has one account, nats-server's global account.
 		return r, fmt.Errorf("account: %q: leafgate has only the global account ($G)", rc.Account)
+	}
+	ws := r.URLs[0].Scheme == "ws" || r.URLs[0].Scheme == "wss"
+	for _, u := range r.URLs[1:] {
+		if (u.Scheme == "ws" || u.Scheme == "wss") != ws {
+			return r, errors.New("urls: WebSocket (ws://, wss://) and other URLs cannot be mixed in one remote")
+		}
+	}
+	if (rc.WSCompression || rc.WSNoMasking) && !ws {
+		return r, errors.New("ws_compression/ws_no_masking: only for ws:// and wss:// URLs")
 	}
 	if rc.Hub {
 		return r, errors.New("hub: leafgate is always the spoke of its links; hub: true is not supported")

@@ -1,10 +1,12 @@
 package leafnode
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"time"
 
@@ -68,6 +70,10 @@ type Remote struct {
 	// nats-server's 10/50/100 ms).
 	Compression   string
 	RTTThresholds []time.Duration
+	// WSCompression and WSNoMasking are nats-server's ws_compression and
+	// ws_no_masking, for ws:// and wss:// URLs.
+	WSCompression bool
+	WSNoMasking   bool
 	// Isolate asks the hub not to send this link the interest of its other
 	// leafnodes (nats-server's request_isolation).
 	Isolate bool
@@ -111,6 +117,31 @@ type Options struct {
 	WriteDeadline time.Duration
 
 	Remotes []Remote
+
+	// DialWebSocket dials a ws:// or wss:// remote URL: the WebSocket
+	// upgrade on path /leafnode (under the URL's own path), TLS for wss://.
+	// The returned connection carries the leafnode protocol's bytes, framed
+	// by the dialer. It lives in the ws adapter, which leaf must not import;
+	// without it, WebSocket URLs are refused.
+	DialWebSocket func(ctx context.Context, u *url.URL, o WSDialOptions) (WSConn, error)
+}
+
+// WSDialOptions are what a WebSocket dial needs from the remote.
+type WSDialOptions struct {
+	TLS *tls.Config // for wss://; nil means the system roots
+	// Compression offers permessage-deflate (the remote's ws_compression).
+	Compression bool
+	// NoMasking asks the hub (Nats-No-Masking: true) to let this side
+	// send its frames unmasked; it does only if the hub agrees.
+	NoMasking bool
+}
+
+// WSConn is a dialed WebSocket connection.
+type WSConn interface {
+	net.Conn
+	// Compressed reports whether permessage-deflate was agreed; S2 is then
+	// not negotiated on top of it, as in nats-server.
+	Compressed() bool
 }
 
 func (r *Remote) withDefaults() {
@@ -148,12 +179,17 @@ func (r *Remote) validate() error {
 		switch u.Scheme {
 		case "nats-leaf", "nats", "tls":
 		case "ws", "wss":
-			return fmt.Errorf("url %q: leafnode over WebSocket is not supported yet", redact(u))
 		default:
-			return fmt.Errorf("url %q: scheme must be nats-leaf, nats or tls", redact(u))
+			return fmt.Errorf("url %q: scheme must be nats-leaf, nats, tls, ws or wss", redact(u))
 		}
 		if u.Host == "" {
 			return fmt.Errorf("url %q: no host", redact(u))
+		}
+	}
+	ws := r.URLs[0].Scheme == "ws" || r.URLs[0].Scheme == "wss"
+	for _, u := range r.URLs[1:] {
+		if (u.Scheme == "ws" || u.Scheme == "wss") != ws {
+			return errors.New("urls: WebSocket and non-WebSocket URLs cannot be mixed in one remote")
 		}
 	}
 	if r.CredsFile != "" && r.Nkey != "" {

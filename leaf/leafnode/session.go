@@ -2,6 +2,7 @@ package leafnode
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -56,12 +57,14 @@ type session struct {
 	s2w      *s2.Writer // w when compressing; flushed after each batch
 	compress string     // the negotiated mode, as CONNECT's compress_mode says it
 
-	start       time.Time      // when the TCP connection was up
-	info        leafproto.Info // the hub's first INFO
-	headers     bool
-	maxPayload  int
-	established bool
-	connectSent time.Time
+	start        time.Time      // when the TCP connection was up
+	ws           bool           // over WebSocket: TLS belongs to the dialer
+	wsCompressed bool           // permessage-deflate agreed: no S2 on top
+	info         leafproto.Info // the hub's first INFO
+	headers      bool
+	maxPayload   int
+	established  bool
+	connectSent  time.Time
 
 	// Read-loop state.
 	parser      leafproto.Parser
@@ -117,16 +120,13 @@ func newSession(l *Link, u *url.URL, nc net.Conn) *session {
 // connect runs one session against u: dial, handshake, serve. It returns
 // why the session ended; it never returns nil.
 func (l *Link) connect(u *url.URL) error {
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), defaultPort)
-	}
-	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
-	nc, err := d.Dial("tcp", host)
+	nc, wsComp, err := l.dial(u)
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
 	s := newSession(l, u, nc)
+	s.ws = u.Scheme == "ws" || u.Scheme == "wss"
+	s.wsCompressed = wsComp
 	s.start = time.Now()
 	// Closing the session when the link closes mid-handshake.
 	l.mu.Lock()
@@ -138,6 +138,32 @@ func (l *Link) connect(u *url.URL) error {
 	err = s.run()
 	s.end(err)
 	return err
+}
+
+// dial opens the transport to u: TCP, or a WebSocket through the
+// injected dialer (which also runs TLS for wss://).
+func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
+	switch u.Scheme {
+	case "ws", "wss":
+		dws := l.set.opts.DialWebSocket
+		if dws == nil {
+			return nil, false, errors.New("leafnode over WebSocket is not available")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.remote.DialTimeout)
+		defer cancel()
+		c, err := dws(ctx, u, WSDialOptions{TLS: l.remote.TLS, Compression: l.remote.WSCompression, NoMasking: l.remote.WSNoMasking})
+		if err != nil {
+			return nil, false, err
+		}
+		return c, c.Compressed(), nil
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), defaultPort)
+	}
+	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
+	c, err := d.Dial("tcp", host)
+	return c, false, err
 }
 
 // failOnQuit fails s when quit closes, until the returned stop is called.
@@ -156,7 +182,7 @@ func failOnQuit(quit chan struct{}, s *session) (stop func()) {
 // run does the handshake and then reads until the connection fails.
 func (s *session) run() error {
 	r := &s.l.remote
-	if r.HandshakeFirst {
+	if r.HandshakeFirst && !s.ws {
 		if err := s.startTLS(); err != nil {
 			return err
 		}
@@ -169,7 +195,7 @@ func (s *session) run() error {
 	if !s.info.FromLeafnodePort() {
 		return errWrongPort
 	}
-	if s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired {
+	if !s.ws && (s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired) {
 		if _, ok := s.nc.(*tls.Conn); !ok {
 			if len(rest) > 0 {
 				return errors.New("protocol: data after INFO before the TLS handshake")
@@ -211,6 +237,11 @@ func (s *session) run() error {
 // again (it sends one, compressed, carrying the nonce to sign).
 func (s *session) negotiateCompression() error {
 	local := s.l.remote.Compression
+	if s.wsCompressed {
+		// Never S2 over WebSocket compression (nats-server's rule).
+		s.compress = leafproto.CompressionOff
+		return nil
+	}
 	if !leafproto.NeedsCompression(local) {
 		// What nats-server tells the hub then: an old hub (no mode in its
 		// INFO) or a remote configured as one hears "not supported".
