@@ -18,8 +18,12 @@ FUZZTIME  ?= 30s
 
 STATICCHECK_VERSION := v0.8.2
 NATSCLI_VERSION     := v0.5.0
+# The oldest nats-server 2.14 release the module proxy serves: the e2e
+# tests run a hub of it as a process, for the leafnode wire contract.
+NATS214_VERSION     := v2.14.5
 
 export NATS_CLI := $(BIN)/nats
+export NATS_SERVER_214 := $(BIN)/nats-server-$(NATS214_VERSION)/nats-server
 export GOFLAGS  := -buildvcs=false
 
 .PHONY: all test lint unit e2e bench fuzz build build-arm tools test-deps clean
@@ -30,7 +34,7 @@ all: build
 # exactly when node_modules matches it.
 JSMODS := test/js/node_modules/.package-lock.json
 
-tools: $(BIN)/staticcheck $(BIN)/nats $(JSMODS) test-deps
+tools: $(BIN)/staticcheck $(BIN)/nats $(NATS_SERVER_214) $(JSMODS) test-deps
 
 # mosquitto and mosquitto-clients (Debian packages), the MQTT reference
 # broker and clients of the end-to-end tests and the bench, and chromium,
@@ -45,6 +49,9 @@ $(BIN)/staticcheck:
 
 $(BIN)/nats:
 	GOBIN=$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+$(NATS_SERVER_214):
+	GOBIN=$(BIN)/nats-server-$(NATS214_VERSION) $(GO) install github.com/nats-io/nats-server/v2@$(NATS214_VERSION)
 
 # nats.js and MQTT.js for the interop tests, from the committed lockfile.
 $(JSMODS): test/js/package.json test/js/package-lock.json

@@ -41,23 +41,26 @@ type LeafConfig struct {
 
 // RemoteConfig is one leafnodes.remotes entry.
 type RemoteConfig struct {
-	URL              string            `mapstructure:"url"`
-	URLs             []string          `mapstructure:"urls"`
-	NoRandomize      bool              `mapstructure:"no_randomize"`
-	Account          string            `mapstructure:"account"`
-	Credentials      string            `mapstructure:"credentials"`
-	Nkey             string            `mapstructure:"nkey"`
-	TLS              *RemoteTLSConfig  `mapstructure:"tls"`
-	Hub              bool              `mapstructure:"hub"`
-	DenyImports      []string          `mapstructure:"deny_imports"`
-	DenyExports      []string          `mapstructure:"deny_exports"`
-	Compression      CompressionConfig `mapstructure:"compression"`
-	WSCompression    bool              `mapstructure:"ws_compression"`
-	WSNoMasking      bool              `mapstructure:"ws_no_masking"`
-	RequestIsolation bool              `mapstructure:"request_isolation"`
-	FirstInfoTimeout time.Duration     `mapstructure:"first_info_timeout"`
-	DialTimeout      time.Duration     `mapstructure:"dial_timeout"`
-	Disabled         bool              `mapstructure:"disabled"`
+	URL           string            `mapstructure:"url"`
+	URLs          []string          `mapstructure:"urls"`
+	NoRandomize   bool              `mapstructure:"no_randomize"`
+	Account       string            `mapstructure:"account"`
+	Credentials   string            `mapstructure:"credentials"`
+	Nkey          string            `mapstructure:"nkey"`
+	TLS           *RemoteTLSConfig  `mapstructure:"tls"`
+	Hub           bool              `mapstructure:"hub"`
+	DenyImports   []string          `mapstructure:"deny_imports"`
+	DenyExports   []string          `mapstructure:"deny_exports"`
+	Compression   CompressionConfig `mapstructure:"compression"`
+	WSCompression bool              `mapstructure:"ws_compression"`
+	WSNoMasking   bool              `mapstructure:"ws_no_masking"`
+	// RequestIsolation is on unless set false (nats-server's default is
+	// off): a gateway rarely needs the interest of the hub's other
+	// leafnodes — a fleet's — and holding it costs memory on every box.
+	RequestIsolation *bool         `mapstructure:"request_isolation"`
+	FirstInfoTimeout time.Duration `mapstructure:"first_info_timeout"`
+	DialTimeout      time.Duration `mapstructure:"dial_timeout"`
+	Disabled         bool          `mapstructure:"disabled"`
 	// leafgate's own keys.
 	Name             string        `mapstructure:"name"`
 	PingInterval     time.Duration `mapstructure:"ping_interval"`
@@ -131,7 +134,7 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 		Nkey:             rc.Nkey,
 		DenyImports:      rc.DenyImports,
 		DenyExports:      rc.DenyExports,
-		Isolate:          rc.RequestIsolation,
+		Isolate:          rc.RequestIsolation == nil || *rc.RequestIsolation,
 		FirstInfoTimeout: rc.FirstInfoTimeout,
 		DialTimeout:      rc.DialTimeout,
 		PingInterval:     rc.PingInterval,
