@@ -181,6 +181,22 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"websocket:\n  advertise: \"gw.local\"\n", "websocket.advertise"},
 		{"websocket:\n  authorization:\n    token: x\n", `unknown key "websocket.authorization.token"`},
 		{"websocket:\n  jwt_cookie: jwt\n", `unknown key "websocket.jwt_cookie"`},
+		{"leafnodes:\n  port: 7422\n", `unknown key "leafnodes.port"`},
+		{"leafnodes:\n  reconnect: 10s\n  reconnect_max: 1s\n", "leafnodes.reconnect_max"},
+		{"leafnodes:\n  remotes:\n    - account: A\n", "leafnodes.remotes[0].urls: at least one"},
+		{"leafnodes:\n  remotes:\n    - url: http://hub\n", "leafnodes.remotes[0].urls: \"http://hub\": scheme"},
+		{"leafnodes:\n  remotes:\n    - urls: [nats://a:1, ws://b:2]\n", "leafnodes.remotes[0].urls: WebSocket"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      listen: 0.0.0.0\n", "listen"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      account: SYS\n", "leafnodes.remotes[0].account"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      hub: true\n", "leafnodes.remotes[0].hub"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      credentials: a.creds\n      nkey: SUA\n", "leafnodes.remotes[0].credentials"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      nkey: SUBAD\n", "leafnodes.remotes[0].nkey"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      compression: s2_faster\n", "leafnodes.remotes[0].compression"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      compression: {mode: s2_fast, rtt_thresholds: [10ms]}\n", "leafnodes.remotes[0].compression.rtt_thresholds"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      compression: {mode: s2_auto, rtt_thresholds: [50ms, 10ms]}\n", "leafnodes.remotes[0].compression.rtt_thresholds"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      deny_imports: [\"a..b\"]\n", "leafnodes.remotes[0].deny_imports"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      ws_compression: true\n", "leafnodes.remotes[0].ws_compression"},
+		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      ping_max: -1\n", "leafnodes.remotes[0].ping_max"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, "--config", writeFile(t, tt.file))
@@ -208,8 +224,20 @@ func TestExamplesLoad(t *testing.T) {
 			t.Fatalf("%s: users not converted: %+v", name, opts.Auth.Users)
 		}
 	}
+	// leafnode.yaml loads; its remote names files under /etc, so building
+	// the links fails naming the credentials key.
+	cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", "leafnode.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Leafnodes.Remotes; len(r) != 1 || len(r[0].URLs) != 2 || r[0].Compression.Mode != "s2_auto" || cfg.JetStream.Domain != "gw-0042" {
+		t.Fatalf("leafnode example: %+v", cfg.Leafnodes)
+	}
+	if _, err := cfg.leafOptions(nil, nil); err == nil || !strings.Contains(err.Error(), "leafnodes.remotes[0].credentials") {
+		t.Fatalf("leafnode example with missing files: err = %v", err)
+	}
 	// tls.yaml names files under /etc: it must fail naming the cert file.
-	cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", "tls.yaml"))
+	cfg, err = load(t, "--config", filepath.Join("..", "..", "configs", "examples", "tls.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

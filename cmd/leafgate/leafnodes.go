@@ -118,7 +118,7 @@ func (lc *LeafConfig) validate() error {
 		return fmt.Errorf("leafnodes.ping_max: %d is negative", lc.PingMax)
 	}
 	for i := range lc.Remotes {
-		if _, err := lc.Remotes[i].remote(); err != nil {
+		if _, err := lc.Remotes[i].remote(false); err != nil {
 			return fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
 		}
 	}
@@ -126,7 +126,9 @@ func (lc *LeafConfig) validate() error {
 }
 
 // remote converts the entry; an error starts with the key it is about.
-func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
+// Files (credentials, TLS) are read only with files set: at start-up, not
+// when a configuration is merely loaded, as for the other TLS settings.
+func (rc *RemoteConfig) remote(files bool) (leafnode.Remote, error) {
 	r := leafnode.Remote{
 		Name:             rc.Name,
 		NoRandomize:      rc.NoRandomize,
@@ -186,7 +188,7 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 	if rc.Credentials != "" && rc.Nkey != "" {
 		return r, errors.New("credentials: cannot be combined with nkey")
 	}
-	if rc.Credentials != "" {
+	if rc.Credentials != "" && files {
 		data, err := os.ReadFile(rc.Credentials)
 		if err != nil {
 			return r, fmt.Errorf("credentials: %v", err)
@@ -234,7 +236,7 @@ func (rc *RemoteConfig) remote() (leafnode.Remote, error) {
 	if rc.PingMax < 0 || rc.MaxSubscriptions < 0 {
 		return r, errors.New("ping_max/max_subscriptions: must not be negative")
 	}
-	if t := rc.TLS; t != nil {
+	if t := rc.TLS; t != nil && files {
 		cfg, err := t.clientConfig()
 		if err != nil {
 			return r, fmt.Errorf("tls: %v", err)
@@ -279,14 +281,12 @@ func (t *RemoteTLSConfig) clientConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// leafOptions builds the links' options; the config is already valid.
+// leafOptions builds the links' options, reading the remotes' files; an
+// error names the key. The configuration is already valid.
 func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Options, error) {
 	lc := &c.Leafnodes
 	o := leafnode.Options{
-		Router:        srv.Router(),
 		Log:           log,
-		ServerID:      srv.ID(),
-		ServerName:    srv.Name(),
 		Version:       server.NATSVersion,
 		Domain:        c.JetStream.Domain,
 		JetStream:     c.JetStream.Enabled,
@@ -299,7 +299,7 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 		if rc.Disabled {
 			continue
 		}
-		r, err := rc.remote()
+		r, err := rc.remote(true)
 		if err != nil {
 			return o, fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
 		}
@@ -314,6 +314,9 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 			r.MaxPingsOut = lc.PingMax
 		}
 		o.Remotes = append(o.Remotes, r)
+	}
+	if srv != nil {
+		o.Router, o.ServerID, o.ServerName = srv.Router(), srv.ID(), srv.Name()
 	}
 	return o, nil
 }

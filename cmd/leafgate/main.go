@@ -175,19 +175,20 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	}
 	if len(cfg.Leafnodes.Remotes) > 0 {
 		lopts, err := cfg.leafOptions(srv, log)
-		if err == nil {
-			var links *leafnode.Set
-			if links, err = leafnode.New(lopts); err == nil {
-				monitorLinks(srv, links)
-				links.Start()
-				srv.OnShutdown(links.Close)
-			}
+		if err != nil {
+			log.Error("invalid configuration", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitUsage
 		}
+		links, err := leafnode.New(lopts)
 		if err != nil {
 			log.Error("leafnode start failed", "err", err)
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime
 		}
+		monitorLinks(srv, links)
+		links.Start()
+		srv.OnShutdown(links.Close)
 	}
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
 	if mq != nil {
