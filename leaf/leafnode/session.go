@@ -54,8 +54,12 @@ type session struct {
 	// S2 streams over it once compression is negotiated.
 	r        io.Reader
 	w        io.Writer
-	s2w      *s2.Writer // w when compressing; flushed after each batch
+	s2w      *s2.Writer // w when compressing; flushed after each batch (owned by the writer once it runs)
+	s2       bool       // S2 streams are on; set before the writer starts
 	compress string     // the negotiated mode, as CONNECT's compress_mode says it
+	// relevel is an S2 level s2_auto picked from a newer RTT, for the
+	// writer to switch to between batches (guarded by mu).
+	relevel string
 
 	start        time.Time      // when the TCP connection was up
 	ws           bool           // over WebSocket: TLS belongs to the dialer
@@ -276,6 +280,7 @@ func (s *session) negotiateCompression() error {
 	s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
 	s.w = s.s2w
 	s.r = s2.NewReader(s.nc)
+	s.s2 = true
 	_ = s.nc.SetReadDeadline(time.Now().Add(s.l.remote.FirstInfoTimeout))
 	rest, err := s.readFirstInfo()
 	if err != nil {
@@ -677,7 +682,15 @@ func (s *session) writeLoop() {
 		s.spare = nil
 		s.writing = len(buf)
 		s.kicked = false
+		relevel := s.relevel
+		s.relevel = ""
 		s.mu.Unlock()
+		if relevel != "" && s.s2w != nil {
+			// A new S2 stream at the new level; the hub's reader takes
+			// the stream header that starts it, as nats-server's does.
+			s.s2w = s2.NewWriter(s.nc, s2Options(relevel)...)
+			s.w = s.s2w
+		}
 		if len(buf) == 0 {
 			continue
 		}
@@ -921,10 +934,31 @@ func (s *session) Ping() error {
 
 func (s *session) Pong() error {
 	if at := s.pingAt.Load(); at != 0 {
-		s.rtt.Store(time.Now().UnixNano() - at)
+		rtt := time.Duration(time.Now().UnixNano() - at)
+		s.rtt.Store(int64(rtt))
+		s.autoLevel(rtt)
 	}
 	s.pingsOut.Store(0)
 	return nil
+}
+
+// autoLevel follows the RTT with the S2 level under s2_auto, as
+// nats-server does on each PONG.
+func (s *session) autoLevel(rtt time.Duration) {
+	if s.l.remote.Compression != leafproto.CompressionS2Auto || !s.s2 {
+		return
+	}
+	mode := leafproto.S2AutoMode(rtt, s.l.remote.RTTThresholds)
+	s.mu.Lock()
+	if mode != s.compress {
+		s.compress, s.relevel = mode, mode
+	}
+	s.mu.Unlock()
+	s.l.mu.Lock()
+	if s.l.sess == s {
+		s.l.status.Compression = mode
+	}
+	s.l.mu.Unlock()
 }
 
 func (s *session) Err(text []byte) error {
