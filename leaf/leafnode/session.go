@@ -966,5 +966,12 @@ func (s *session) Err(text []byte) error {
 	if d := kind.ReconnectDelay(); d > 0 {
 		s.l.delayNext(d)
 	}
+	switch kind {
+	case leafproto.ErrKindDuplicateRemote:
+		s.l.log.Warn("leafnode: the hub replaced this link with a newer one from a server of the same name;"+
+			" two gateways sharing server_name evict each other", "server_name", s.l.set.opts.ServerName)
+	case leafproto.ErrKindAuth:
+		s.l.log.Warn("leafnode: the hub refused the credentials", "url", redact(s.url))
+	}
 	return fmt.Errorf("hub: -ERR '%s'", strings.TrimSpace(string(text)))
 }
