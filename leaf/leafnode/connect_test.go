@@ -226,6 +226,40 @@ func TestConnectCredentials(t *testing.T) {
 	}
 }
 
+// TestConnectCredsMalformed: a .creds file without its JWT block must
+// fail the attempt before CONNECT, never send its content (the seed) as
+// the JWT.
+func TestConnectCredsMalformed(t *testing.T) {
+	t.Parallel()
+	seed, _ := newUser(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"seed block only": "-----BEGIN USER NKEY SEED-----\n" + string(seed) + "\n------END USER NKEY SEED------\n",
+		"bare seed":       string(seed) + "\n",
+	}
+	for name, content := range files {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".creds")
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			hub := newFakeHub(t)
+			_, l := startLink(t, router.New(), hub, func(r *Remote) { r.CredsFile = p })
+			c := hub.accept()
+			c.sendInfo(hub.info())
+			closed := c.closedWithin(time.Second)
+			if raw := c.rawBytes(); bytes.Contains(raw, seed) || bytes.Contains(raw, []byte("CONNECT")) {
+				t.Fatalf("the leaf sent %q", raw)
+			}
+			if !closed {
+				t.Fatal("the leaf did not close the connection")
+			}
+			waitDown(t, l, "credentials")
+		})
+	}
+}
+
 // TestHandshakeFailures: each way the hub can fail the handshake ends the
 // attempt with a telling error, without CONNECT where none belongs, and
 // the link tries again.

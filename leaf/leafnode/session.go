@@ -280,9 +280,9 @@ func (s *session) connectProto() ([]byte, error) {
 			return nil, fmt.Errorf("credentials: %w", err)
 		}
 		defer clear(data)
-		jwt, err := nkeys.ParseDecoratedJWT(data)
+		jwt, err := userJWT(data)
 		if err != nil {
-			return nil, fmt.Errorf("credentials %s: no user JWT: %w", r.CredsFile, err)
+			return nil, fmt.Errorf("credentials %s: %w", r.CredsFile, err)
 		}
 		kp, err := nkeys.ParseDecoratedNKey(data)
 		if err != nil {
@@ -325,6 +325,29 @@ func (s *session) connectProto() ([]byte, error) {
 	}
 	return leafproto.AppendConnect(nil, &c), nil
 }
+
+// userJWT is the user JWT of a .creds file. nkeys.ParseDecoratedJWT
+// returns the first decorated block, or the whole file when it has none:
+// in a file that lacks its JWT block that is the seed, which must never go
+// to the hub as the "jwt". A JWT is three base64url segments; a seed has
+// no dot.
+func userJWT(creds []byte) (string, error) {
+	jwt, err := nkeys.ParseDecoratedJWT(creds)
+	if err != nil {
+		return "", fmt.Errorf("no user JWT: %w", err)
+	}
+	parts := strings.Split(jwt, ".")
+	ok := len(parts) == 3
+	for _, p := range parts {
+		ok = ok && p != "" && strings.Trim(p, base64URLChars) == ""
+	}
+	if !ok {
+		return "", errors.New("no user JWT block")
+	}
+	return jwt, nil
+}
+
+const base64URLChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 
 // globalAccount is the only local account leafgate has, named as
 // nats-server names its global account.
