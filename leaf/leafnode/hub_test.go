@@ -202,6 +202,15 @@ func TestHubExportPermissions(t *testing.T) {
 			dropped: []string{"other.y"},
 		},
 		{
+			name:    "deny_exports, answer without permissions",
+			rem:     func(r *Remote) { r.DenyExports = []string{"local.>"} },
+			answer:  func(*leafproto.Info) {},
+			ignored: []string{"local.x", "local.>"},
+			kept:    []string{"remote.x"},
+			sent:    []string{"remote.y"},
+			dropped: []string{"local.y"},
+		},
+		{
 			name: "deny_exports, answer with permissions",
 			rem:  func(r *Remote) { r.DenyExports = []string{"local.>"} },
 			answer: func(i *leafproto.Info) {
@@ -388,6 +397,13 @@ func TestHubMessagesImportDenied(t *testing.T) {
 			answer: func(i *leafproto.Info) { i.Import = &leafproto.SubjectPermission{Deny: []string{"secret.>"}} },
 			denied: []string{"secret.x"},
 			passed: []string{"open.x"},
+		},
+		{
+			name:   "deny_imports",
+			rem:    func(r *Remote) { r.DenyImports = []string{"private.*"} },
+			answer: func(*leafproto.Info) {},
+			denied: []string{"private.x"},
+			passed: []string{"private.x.y", "public"},
 		},
 		{
 			name:   "JetStream",

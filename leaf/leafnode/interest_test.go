@@ -246,6 +246,13 @@ func TestInterestPermissions(t *testing.T) {
 			notShown: []string{"private.x"},
 		},
 		{
+			name:     "deny_imports, hub answer without permissions",
+			rem:      func(r *Remote) { r.DenyImports = []string{"private.>"} },
+			answer:   func(*leafproto.Info) {},
+			shown:    []string{"public.x"},
+			notShown: []string{"private.x"},
+		},
+		{
 			name:     "deny_imports, old hub",
 			rem:      func(r *Remote) { r.DenyImports = []string{"private.>"} },
 			oldHub:   true,

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -402,10 +403,17 @@ func (s *session) readLoop(pending []byte) error {
 func (s *session) establish(answer *leafproto.Info) {
 	l := s.l
 	o := &l.set.opts
-	perms := &leafproto.Permissions{}
+	var perms *leafproto.Permissions
 	if answer != nil {
-		if p := leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports); p != nil {
-			perms = p
+		perms = leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports)
+	}
+	if perms == nil {
+		// An old hub, or an answer without import/export (a hub user
+		// without permissions): the remote's own denies still hold, as
+		// in nats-server, which keeps the remote's permissions then.
+		perms = &leafproto.Permissions{
+			Publish:   &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyExports)},
+			Subscribe: &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyImports)},
 		}
 	}
 	if perms.Publish == nil {
@@ -413,10 +421,6 @@ func (s *session) establish(answer *leafproto.Info) {
 	}
 	if perms.Subscribe == nil {
 		perms.Subscribe = &leafproto.SubjectPermission{}
-	}
-	if answer == nil {
-		perms.Publish.Deny = append(perms.Publish.Deny, l.remote.DenyExports...)
-		perms.Subscribe.Deny = append(perms.Subscribe.Deny, l.remote.DenyImports...)
 	}
 	perms.Publish.Deny = append(perms.Publish.Deny, jsClientDeny...)
 	perms.Subscribe.Deny = append(perms.Subscribe.Deny, jsClientDeny...)
