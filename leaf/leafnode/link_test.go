@@ -1,6 +1,7 @@
 package leafnode
 
 import (
+	"bytes"
 	"net/url"
 	"strings"
 	"testing"
@@ -9,6 +10,33 @@ import (
 	"github.com/leafgate/leafgate/leaf/leafproto"
 	"github.com/leafgate/leafgate/leaf/router"
 )
+
+// TestLoopDetected: the hub advertising the leaf's own loop-detection
+// subject means the interest went round a loop: the leaf says so with
+// nats-server's -ERR, closes, and waits 30 s before the next attempt.
+func TestLoopDetected(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	set, l := startLink(t, router.New(), hub, nil)
+	c := hub.up(set)
+	c.sync()
+	before := time.Now()
+	c.sendSub(set.lds, "", 0)
+	op := c.next()
+	const want = `Loop detected for leafnode account="$G". Delaying attempt to reconnect for 30s`
+	if op.Op != "-ERR" || op.Raw != want || op.Raw != leafproto.LoopErrText(globalAccount) {
+		t.Errorf("got %q, want -ERR %q", op, want)
+	}
+	if !bytes.Contains(c.rawBytes(), []byte("-ERR '"+want+"'\r\n")) {
+		t.Errorf("the -ERR line is not byte for byte nats-server's: %q", c.rawBytes())
+	}
+	c.waitClosed()
+	st := waitDown(t, l, "Loop detected")
+	if wait := st.NextAttempt.Sub(before); wait < leafproto.LoopReconnectDelay || wait > leafproto.LoopReconnectDelay+testWait {
+		t.Errorf("next attempt in %v, want %v", wait, leafproto.LoopReconnectDelay)
+	}
+	hub.noConnWithin(100 * time.Millisecond)
+}
 
 // TestLoopSubjectOfOthers: another server's loop-detection subject is
 // neither an error nor interest to deliver to.

@@ -540,13 +540,45 @@ func (s *session) end(err error) {
 	l.status.Connected = false
 	l.status.Connecting = false
 	l.mu.Unlock()
-	s.fail(err)
+	s.closeFlushing(err)
 	r := l.set.opts.Router
 	for _, sub := range s.hubSubs {
 		_ = r.Unsubscribe(sub)
 	}
 	clear(s.hubSubs)
 	s.wg.Wait()
+}
+
+// lingerTimeout bounds how long a session that ends on its own account
+// may take to write what it queued last (and so how long Close may wait
+// for that).
+const lingerTimeout = time.Second
+
+// closeFlushing closes the session after its read loop returned. When
+// nothing failed it before (the read loop ended it: a loop detected, the
+// hub's -ERR, a protocol error), what is queued is written first, within
+// lingerTimeout, so the -ERR that tells the hub why the leaf closes gets
+// there, as nats-server flushes before it closes. Otherwise the
+// connection is already closed and there is nothing to do.
+func (s *session) closeFlushing(err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.err = err
+	s.mu.Unlock()
+	_ = s.nc.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	close(s.done)
+	s.wg.Wait() // the writer and the pinger stopped: the connection is ours
+	s.mu.Lock()
+	out := s.out
+	s.mu.Unlock()
+	if len(out) > 0 {
+		_, _ = s.nc.Write(out)
+	}
+	_ = s.nc.Close()
 }
 
 func (s *session) kickWriter() {
