@@ -234,6 +234,38 @@ func TestURLRotation(t *testing.T) {
 	}
 }
 
+// TestDiscoveredURLs: leafnode_urls in the first INFO and in a later
+// async INFO join the rotation, with the configured URL's credentials.
+func TestDiscoveredURLs(t *testing.T) {
+	t.Parallel()
+	a, b, c := newFakeHub(t), newFakeHub(t), newFakeHub(t)
+	u := a.url()
+	u.User = url.UserPassword("alice", "pw")
+	set := startSet(t, testOptions(router.New(), testRemote(u)))
+
+	info := a.info()
+	info.LeafNodeURLs = []string{a.addr(), b.addr()}
+	ca := a.accept()
+	ca.sendInfo(info)
+	ca.expectConnect()
+	ca.close()
+
+	ans := answer()
+	cb, conn := b.handshake(b.info(), &ans)
+	if conn.User != "alice" || conn.Pass != "pw" {
+		t.Errorf("CONNECT to a discovered URL: user %q pass %q", conn.User, conn.Pass)
+	}
+	cb.expect("LS+ " + set.lds)
+	cb.sendInfo(leafproto.Info{LeafNodeURLs: []string{b.addr(), c.addr()}})
+	cb.sync()
+	cb.close()
+
+	_, conn = c.handshake(c.info(), &ans)
+	if conn.User != "alice" || conn.Pass != "pw" {
+		t.Errorf("CONNECT to a discovered URL: user %q pass %q", conn.User, conn.Pass)
+	}
+}
+
 // TestMaxPending: messages beyond MaxPending are dropped and counted
 // while the hub does not read; protocol (LS+, PONG) is never dropped.
 func TestMaxPending(t *testing.T) {

@@ -158,6 +158,11 @@ func (s *session) run() error {
 	if !s.info.FromLeafnodePort() {
 		return errWrongPort
 	}
+	// The hub's other servers are candidates from its first INFO on, as
+	// in nats-server, even if this handshake goes no further.
+	if len(s.info.LeafNodeURLs) > 0 {
+		s.l.addDiscovered(s.info.LeafNodeURLs, s.url)
+	}
 	if s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired {
 		if _, ok := s.nc.(*tls.Conn); !ok {
 			if len(rest) > 0 {
