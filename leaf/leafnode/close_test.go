@@ -75,6 +75,17 @@ func TestClose(t *testing.T) {
 			waitFor(t, "a failed attempt", func() bool { return set.Links()[0].Status().Reconnects == 1 })
 			return set, nil
 		}},
+		{"waiting for INFO after a TLS handshake_first", func(t *testing.T, r *router.Router, hub *fakeHub, rem *Remote) (*Set, *hubConn) {
+			server, client := testTLS(t)
+			rem.TLS, rem.HandshakeFirst = client, true
+			set := startSet(t, testOptions(r, *rem))
+			c := hub.accept()
+			if err := c.startTLS(server); err != nil {
+				t.Fatal(err)
+			}
+			c.start()
+			return set, c
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

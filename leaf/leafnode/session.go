@@ -47,7 +47,9 @@ var (
 type session struct {
 	l   *Link
 	url *url.URL
-	nc  net.Conn
+	// nc is replaced by its TLS client once, by the read loop under mu;
+	// fail, which may run on any goroutine, reads it under mu.
+	nc net.Conn
 
 	info        leafproto.Info // the hub's first INFO
 	headers     bool
@@ -257,7 +259,9 @@ func (s *session) startTLS() error {
 		return fmt.Errorf("tls handshake: %w", err)
 	}
 	_ = tc.SetDeadline(time.Time{})
+	s.mu.Lock()
 	s.nc = tc
+	s.mu.Unlock()
 	return nil
 }
 
@@ -528,9 +532,10 @@ func (s *session) fail(err error) {
 	}
 	s.closed = true
 	s.err = err
+	nc := s.nc
 	s.mu.Unlock()
 	close(s.done)
-	_ = s.nc.Close()
+	_ = nc.Close()
 }
 
 // end tears the session down after run returned: the link stops sending to
