@@ -3,6 +3,7 @@ package leafnode
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -73,6 +74,12 @@ func TestClose(t *testing.T) {
 			set := startSet(t, testOptions(r, *rem))
 			hub.accept().close()
 			waitFor(t, "a failed attempt", func() bool { return set.Links()[0].Status().Reconnects == 1 })
+			return set, nil
+		}},
+		{"dialing", func(t *testing.T, r *router.Router, hub *fakeHub, rem *Remote) (*Set, *hubConn) {
+			rem.URLs = []*url.URL{{Scheme: "nats-leaf", Host: blackHoleAddr(t)}}
+			set := startSet(t, testOptions(r, *rem))
+			time.Sleep(50 * time.Millisecond) // the link is in Dial
 			return set, nil
 		}},
 		{"waiting for INFO after a TLS handshake_first", func(t *testing.T, r *router.Router, hub *fakeHub, rem *Remote) (*Set, *hubConn) {

@@ -17,6 +17,7 @@
 package leafnode
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -99,7 +100,10 @@ type Link struct {
 	log    *slog.Logger
 
 	quit chan struct{}
-	wg   sync.WaitGroup
+	// ctx is cancelled with quit, for what takes a context (the dial).
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	local  map[interestKey]int32   // exported local interest, as the router reports it
@@ -132,6 +136,7 @@ func newLink(s *Set, r Remote) *Link {
 		quit:   make(chan struct{}),
 		local:  map[interestKey]int32{},
 	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.urls = append(l.urls, r.URLs...)
 	if !r.NoRandomize {
 		mrand.Shuffle(len(l.urls), func(i, j int) { l.urls[i], l.urls[j] = l.urls[j], l.urls[i] })
@@ -157,6 +162,7 @@ func (l *Link) close() {
 	default:
 	}
 	close(l.quit)
+	l.cancel()
 	if l.stopIn != nil {
 		l.stopIn()
 	}

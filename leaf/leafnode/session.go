@@ -114,7 +114,7 @@ func (l *Link) connect(u *url.URL) error {
 		host = net.JoinHostPort(u.Hostname(), defaultPort)
 	}
 	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
-	nc, err := d.Dial("tcp", host)
+	nc, err := d.DialContext(l.ctx, "tcp", host) // Close must not wait out a dial
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
