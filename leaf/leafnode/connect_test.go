@@ -478,6 +478,12 @@ func TestFirstInfoFraming(t *testing.T) {
 			i.InfoOnConnect = false
 			c.write(append(leafproto.AppendInfo(nil, &i), "LS+ hub.sub\r\nLMSG local.sub 2\r\nhi\r\n"...))
 		}, ""},
+		{"as long as allowed", func(h *fakeHub, c *hubConn, _ []byte) {
+			c.write(infoOfLength(h, maxFirstInfoLine))
+		}, ""},
+		{"one byte too long", func(h *fakeHub, c *hubConn, _ []byte) {
+			c.write(infoOfLength(h, maxFirstInfoLine+1))
+		}, "first INFO too long"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -512,4 +518,17 @@ func TestFirstInfoFraming(t *testing.T) {
 			}
 		})
 	}
+}
+
+// infoOfLength is the hub's INFO line padded to n bytes before its CRLF.
+func infoOfLength(h *fakeHub, n int) []byte {
+	i := h.info()
+	i.ServerName = ""
+	short := len(leafproto.AppendInfo(nil, &i)) - 2
+	i.ServerName = strings.Repeat("x", n-short)
+	b := leafproto.AppendInfo(nil, &i)
+	if len(b) != n+2 {
+		panic("infoOfLength")
+	}
+	return b
 }

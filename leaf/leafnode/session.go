@@ -198,12 +198,22 @@ func (s *session) run() error {
 	return s.readLoop(rest)
 }
 
+// maxFirstInfoLine bounds the first INFO line as leafproto's parser bounds
+// every later one: the control line limit for the arguments, plus the
+// operation name and separators.
+const maxFirstInfoLine = leafproto.DefaultMaxControlLine + 16
+
+var errFirstInfoTooLong = errors.New("protocol: first INFO too long")
+
 // readFirstInfo reads the hub's first INFO and returns bytes read past it.
 func (s *session) readFirstInfo() ([]byte, error) {
 	buf := make([]byte, 0, 4096)
 	for {
 		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
 			line := bytes.TrimRight(buf[:i], "\r")
+			if len(line) > maxFirstInfoLine {
+				return nil, errFirstInfoTooLong
+			}
 			rest := buf[i+1:]
 			op, arg, _ := bytes.Cut(line, []byte(" "))
 			if !bytes.EqualFold(op, []byte("INFO")) {
@@ -217,8 +227,10 @@ func (s *session) readFirstInfo() ([]byte, error) {
 			}
 			return rest, nil
 		}
-		if len(buf) >= leafproto.DefaultMaxControlLine {
-			return nil, errors.New("protocol: first INFO too long")
+		// No line end yet: the line is at least len(buf)-1 long (a '\r'
+		// may end buf), so how reads cut the stream never decides.
+		if len(buf) > maxFirstInfoLine+1 {
+			return nil, errFirstInfoTooLong
 		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
