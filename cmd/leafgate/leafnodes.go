@@ -331,7 +331,7 @@ func monitorLinks(srv *server.Server, links *leafnode.Set) {
 				Name: st.Name, Connected: st.Connected, URL: st.URL, Since: st.Since,
 				HubServer: st.HubServer, HubCluster: st.HubCluster, HubDomain: st.HubDomain,
 				RemoteAccount: st.RemoteAccount, LastError: st.LastError, NextAttempt: st.NextAttempt,
-				Reconnects: st.Reconnects, Dropped: st.Dropped, HubSubsIgnored: st.HubSubsIgnored,
+				Reconnects: st.Reconnects, FailedAttempts: st.Failures, Dropped: st.Dropped, HubSubsIgnored: st.HubSubsIgnored,
 				LocalInterest: st.LocalInterest,
 			})
 			if !st.Connected {

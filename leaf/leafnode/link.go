@@ -17,6 +17,7 @@
 package leafnode
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -60,6 +61,9 @@ func New(opts Options) (*Set, error) {
 		if err := r.validate(); err != nil {
 			return nil, fmt.Errorf("leafnodes.remotes[%d]: %w", i, err)
 		}
+		if s := r.URLs[0].Scheme; (s == "ws" || s == "wss") && opts.DialWebSocket == nil {
+			return nil, fmt.Errorf("leafnodes.remotes[%d]: WebSocket URLs need a WebSocket dialer", i)
+		}
 		r.URLs = append([]*url.URL(nil), r.URLs...)
 		r.withDefaults()
 		if names[r.Name] {
@@ -99,7 +103,10 @@ type Link struct {
 	log    *slog.Logger
 
 	quit chan struct{}
-	wg   sync.WaitGroup
+	// ctx is cancelled with quit, for what takes a context (the dial).
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	local  map[interestKey]int32   // exported local interest, as the router reports it
@@ -119,7 +126,9 @@ type stats struct {
 	inMsgs, outMsgs, inBytes, outBytes atomic.Int64
 	dropped                            atomic.Int64 // messages not sent: over MaxPending, too big for the hub, or denied
 	hubSubsIgnored                     atomic.Int64 // hub interest over MaxHubSubs
-	reconnects                         atomic.Int64
+	reconnects                         atomic.Int64 // sessions established after the first
+	failures                           atomic.Int64 // attempts and sessions that ended
+	everUp                             atomic.Bool
 }
 
 type interestKey struct{ subject, queue string }
@@ -132,6 +141,7 @@ func newLink(s *Set, r Remote) *Link {
 		quit:   make(chan struct{}),
 		local:  map[interestKey]int32{},
 	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.urls = append(l.urls, r.URLs...)
 	if !r.NoRandomize {
 		mrand.Shuffle(len(l.urls), func(i, j int) { l.urls[i], l.urls[j] = l.urls[j], l.urls[i] })
@@ -157,6 +167,7 @@ func (l *Link) close() {
 	default:
 	}
 	close(l.quit)
+	l.cancel()
 	if l.stopIn != nil {
 		l.stopIn()
 	}
@@ -192,14 +203,14 @@ func (l *Link) run() {
 		wait := l.backoff(attempt)
 		l.mu.Lock()
 		if l.delay > 0 {
-			wait, l.delay = l.delay, 0
+			wait, l.delay = max(wait, l.delay), 0
 		}
 		l.status.LastError = err.Error()
 		l.status.NextAttempt = time.Now().Add(wait)
 		l.mu.Unlock()
 		l.log.Warn("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond))
 		attempt++
-		l.stats.reconnects.Add(1)
+		l.stats.failures.Add(1)
 		t := time.NewTimer(wait)
 		select {
 		case <-l.quit:

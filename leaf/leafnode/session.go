@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/auth"
 	"github.com/leafgate/leafgate/leaf/leafproto"
+	"github.com/leafgate/leafgate/leaf/netio"
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/leaf/subject"
 )
@@ -48,7 +50,9 @@ var (
 type session struct {
 	l   *Link
 	url *url.URL
-	nc  net.Conn
+	// nc is replaced by its TLS client once, by the read loop under mu;
+	// fail, which may run on any goroutine, reads it under mu.
+	nc net.Conn
 
 	// r and w are the connection as the protocol sees it: nc itself, or
 	// S2 streams over it once compression is negotiated.
@@ -86,6 +90,7 @@ type session struct {
 	exports *auth.Checker
 	denyOut []string // export deny patterns, to skip hub interest nothing may reach
 
+	lastErr  atomic.Value // string: the hub's last -ERR, why the link ends if the hub closes it next
 	lastIn   atomic.Int64 // unix nanos of the last read
 	pingsOut atomic.Int32
 	pingAt   atomic.Int64 // unix nanos the last PING went out
@@ -96,13 +101,15 @@ type session struct {
 	wg   sync.WaitGroup
 
 	mu       sync.Mutex
-	out      []byte
-	spare    []byte
+	out      netio.OutQueue
+	spare    [][]byte
+	wbufs    net.Buffers // the writer's gather list, reused
 	writing  int
 	kicked   bool
 	closed   bool
 	err      error
 	pubCache map[string]bool // export decisions by subject, bounded
+	line     []byte          // scratch for one protocol line, under mu
 	qbuf     [][]byte
 }
 
@@ -153,7 +160,7 @@ func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
 		if dws == nil {
 			return nil, false, errors.New("leafnode over WebSocket is not available")
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), l.remote.DialTimeout)
+		ctx, cancel := context.WithTimeout(l.ctx, l.remote.DialTimeout) // Close must not wait out a dial
 		defer cancel()
 		c, err := dws(ctx, u, WSDialOptions{TLS: l.remote.TLS, Compression: l.remote.WSCompression, NoMasking: l.remote.WSNoMasking})
 		if err != nil {
@@ -166,7 +173,7 @@ func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
 		host = net.JoinHostPort(u.Hostname(), defaultPort)
 	}
 	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
-	c, err := d.Dial("tcp", host)
+	c, err := d.DialContext(l.ctx, "tcp", host) // Close must not wait out a dial
 	return c, false, err
 }
 
@@ -199,6 +206,11 @@ func (s *session) run() error {
 	if !s.info.FromLeafnodePort() {
 		return errWrongPort
 	}
+	// The hub's other servers are candidates from its first INFO on, as
+	// in nats-server, even if this handshake goes no further.
+	if len(s.info.LeafNodeURLs) > 0 {
+		s.l.addDiscovered(s.info.LeafNodeURLs, s.url)
+	}
 	if !s.ws && (s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired) {
 		if _, ok := s.nc.(*tls.Conn); !ok {
 			if len(rest) > 0 {
@@ -220,7 +232,7 @@ func (s *session) run() error {
 	}
 	// The writer starts with CONNECT queued; nothing else may precede it.
 	s.mu.Lock()
-	s.out = append(s.out, connect...)
+	s.out.Write(connect)
 	s.mu.Unlock()
 	s.connectSent = time.Now()
 	s.wg.Add(1)
@@ -322,12 +334,22 @@ func (s *session) writeDirect(b []byte) error {
 	return nil
 }
 
+// maxFirstInfoLine bounds the first INFO line as leafproto's parser bounds
+// every later one: the control line limit for the arguments, plus the
+// operation name and separators.
+const maxFirstInfoLine = leafproto.DefaultMaxControlLine + 16
+
+var errFirstInfoTooLong = errors.New("protocol: first INFO too long")
+
 // readFirstInfo reads the hub's first INFO and returns bytes read past it.
 func (s *session) readFirstInfo() ([]byte, error) {
 	buf := make([]byte, 0, 4096)
 	for {
 		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
 			line := bytes.TrimRight(buf[:i], "\r")
+			if len(line) > maxFirstInfoLine {
+				return nil, errFirstInfoTooLong
+			}
 			rest := buf[i+1:]
 			op, arg, _ := bytes.Cut(line, []byte(" "))
 			if !bytes.EqualFold(op, []byte("INFO")) {
@@ -341,8 +363,10 @@ func (s *session) readFirstInfo() ([]byte, error) {
 			}
 			return rest, nil
 		}
-		if len(buf) >= leafproto.DefaultMaxControlLine {
-			return nil, errors.New("protocol: first INFO too long")
+		// No line end yet: the line is at least len(buf)-1 long (a '\r'
+		// may end buf), so how reads cut the stream never decides.
+		if len(buf) > maxFirstInfoLine+1 {
+			return nil, errFirstInfoTooLong
 		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -383,7 +407,10 @@ func (s *session) startTLS() error {
 		return fmt.Errorf("tls handshake: %w", err)
 	}
 	_ = tc.SetDeadline(time.Time{})
+	s.mu.Lock()
 	s.nc = tc
+	s.mu.Unlock()
+	s.r, s.w = tc, tc
 	return nil
 }
 
@@ -397,7 +424,7 @@ func (s *session) connectProto() ([]byte, error) {
 		ServerID:      o.ServerID,
 		Name:          o.ServerName,
 		Domain:        o.Domain,
-		Headers:       true,
+		Headers:       s.info.Headers, // what both sides support, as nats-server sends it
 		JetStream:     o.JetStream,
 		DenyPub:       r.DenyImports,
 		Isolate:       r.Isolate,
@@ -413,9 +440,9 @@ func (s *session) connectProto() ([]byte, error) {
 			return nil, fmt.Errorf("credentials: %w", err)
 		}
 		defer clear(data)
-		jwt, err := nkeys.ParseDecoratedJWT(data)
+		jwt, err := userJWT(data)
 		if err != nil {
-			return nil, fmt.Errorf("credentials %s: no user JWT: %w", r.CredsFile, err)
+			return nil, fmt.Errorf("credentials %s: %w", r.CredsFile, err)
 		}
 		kp, err := nkeys.ParseDecoratedNKey(data)
 		if err != nil {
@@ -459,6 +486,29 @@ func (s *session) connectProto() ([]byte, error) {
 	return leafproto.AppendConnect(nil, &c), nil
 }
 
+// userJWT is the user JWT of a .creds file. nkeys.ParseDecoratedJWT
+// returns the first decorated block, or the whole file when it has none:
+// in a file that lacks its JWT block that is the seed, which must never go
+// to the hub as the "jwt". A JWT is three base64url segments; a seed has
+// no dot.
+func userJWT(creds []byte) (string, error) {
+	jwt, err := nkeys.ParseDecoratedJWT(creds)
+	if err != nil {
+		return "", fmt.Errorf("no user JWT: %w", err)
+	}
+	parts := strings.Split(jwt, ".")
+	ok := len(parts) == 3
+	for _, p := range parts {
+		ok = ok && p != "" && strings.Trim(p, base64URLChars) == ""
+	}
+	if !ok {
+		return "", errors.New("no user JWT block")
+	}
+	return jwt, nil
+}
+
+const base64URLChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
+
 // globalAccount is the only local account leafgate has, named as
 // nats-server names its global account.
 const globalAccount = "$G"
@@ -485,6 +535,9 @@ func (s *session) readLoop(pending []byte) error {
 			perr := s.parser.Parse(buf[:n], s)
 			s.flush.Flush()
 			if perr != nil {
+				if text := leafproto.ErrorText(perr); text != "" {
+					s.writeProto(leafproto.AppendErr(nil, text)) // flushed as the session closes
+				}
 				return perr
 			}
 		}
@@ -496,9 +549,13 @@ func (s *session) readLoop(pending []byte) error {
 				return why
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && !s.established {
+				s.writeProto(leafproto.AppendErr(nil, leafproto.ErrTextStaleLeafConnection))
 				return errConnectStale
 			}
 			if errors.Is(err, io.EOF) {
+				if e, _ := s.lastErr.Load().(string); e != "" {
+					return errors.New(e)
+				}
 				return errors.New("connection closed by the hub")
 			}
 			return err
@@ -512,10 +569,17 @@ func (s *session) readLoop(pending []byte) error {
 func (s *session) establish(answer *leafproto.Info) {
 	l := s.l
 	o := &l.set.opts
-	perms := &leafproto.Permissions{}
+	var perms *leafproto.Permissions
 	if answer != nil {
-		if p := leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports); p != nil {
-			perms = p
+		perms = leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports)
+	}
+	if perms == nil {
+		// An old hub, or an answer without import/export (a hub user
+		// without permissions): the remote's own denies still hold, as
+		// in nats-server, which keeps the remote's permissions then.
+		perms = &leafproto.Permissions{
+			Publish:   &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyExports)},
+			Subscribe: &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyImports)},
 		}
 	}
 	if perms.Publish == nil {
@@ -523,10 +587,6 @@ func (s *session) establish(answer *leafproto.Info) {
 	}
 	if perms.Subscribe == nil {
 		perms.Subscribe = &leafproto.SubjectPermission{}
-	}
-	if answer == nil {
-		perms.Publish.Deny = append(perms.Publish.Deny, l.remote.DenyExports...)
-		perms.Subscribe.Deny = append(perms.Subscribe.Deny, l.remote.DenyImports...)
 	}
 	perms.Publish.Deny = append(perms.Publish.Deny, jsClientDeny...)
 	perms.Subscribe.Deny = append(perms.Subscribe.Deny, jsClientDeny...)
@@ -550,16 +610,25 @@ func (s *session) establish(answer *leafproto.Info) {
 
 	l.mu.Lock()
 	s.mu.Lock()
-	s.out = leafproto.AppendSub(s.out, []byte(l.set.lds), nil, 0)
+	s.line = leafproto.AppendSub(s.line[:0], []byte(l.set.lds), nil, 0)
 	for k, w := range l.local {
 		if s.imports.CanSubscribe(k.subject, k.queue) {
-			s.out = appendInterest(s.out, k.subject, k.queue, w)
+			s.line = appendInterest(s.line, k.subject, k.queue, w)
+		}
+		if len(s.line) >= netio.OutChunkSize {
+			s.out.Write(s.line)
+			s.line = s.line[:0]
 		}
 	}
+	s.out.Write(s.line)
 	s.mu.Unlock()
 	l.sess = s
 	l.cur.Store(s)
+	if l.stats.everUp.Swap(true) {
+		l.stats.reconnects.Add(1)
+	}
 	l.status = Status{
+		LastError:     l.status.LastError, // why the previous session ended, kept for /leafz
 		Connected:     true,
 		URL:           redact(s.url),
 		Since:         time.Now(),
@@ -615,7 +684,8 @@ func (s *session) advertise(in router.Interest) {
 	}
 	s.mu.Lock()
 	if !s.closed {
-		s.out = appendInterest(s.out, in.Subject, in.Queue, in.Weight)
+		s.line = appendInterest(s.line[:0], in.Subject, in.Queue, in.Weight)
+		s.out.Write(s.line)
 	}
 	s.mu.Unlock()
 	s.kickWriter()
@@ -630,9 +700,10 @@ func (s *session) fail(err error) {
 	}
 	s.closed = true
 	s.err = err
+	nc := s.nc
 	s.mu.Unlock()
 	close(s.done)
-	_ = s.nc.Close()
+	_ = nc.Close()
 }
 
 // end tears the session down after run returned: the link stops sending to
@@ -647,7 +718,7 @@ func (s *session) end(err error) {
 	l.status.Connected = false
 	l.status.Connecting = false
 	l.mu.Unlock()
-	s.fail(err)
+	s.closeFlushing(err)
 	r := l.set.opts.Router
 	s.hubMu.Lock()
 	for _, sub := range s.hubSubs {
@@ -657,6 +728,63 @@ func (s *session) end(err error) {
 	s.hubMu.Unlock()
 	s.hubSubCount.Store(0)
 	s.wg.Wait()
+}
+
+// lingerTimeout bounds how long a session that ends on its own account
+// may take to write what it queued last (and so how long Close may wait
+// for that).
+const lingerTimeout = time.Second
+
+// closeFlushing closes the session after its read loop returned. When
+// nothing failed it before (the read loop ended it: a loop detected, the
+// hub's -ERR, a protocol error), what is queued is written first, within
+// lingerTimeout, so the -ERR that tells the hub why the leaf closes gets
+// there, as nats-server flushes before it closes. Otherwise the
+// connection is already closed and there is nothing to do.
+func (s *session) closeFlushing(err error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.err = err
+	s.mu.Unlock()
+	_ = s.nc.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	close(s.done)
+	s.wg.Wait() // the writer and the pinger stopped: the connection is ours
+	s.mu.Lock()
+	chunks := s.out.Take(nil)
+	s.mu.Unlock()
+	_ = s.writeChunks(chunks)
+	_ = s.nc.Close()
+}
+
+var crlf = []byte("\r\n")
+
+// writeChunks writes queued chunks through the protocol's writer (S2 or
+// the connection, gathered into one writev) and returns them to the pool.
+// Only the writer goroutine, or closeFlushing once it stopped, calls it.
+func (s *session) writeChunks(chunks [][]byte) error {
+	var err error
+	if s.s2w != nil {
+		for _, c := range chunks {
+			if _, err = s.s2w.Write(c); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = s.s2w.Flush()
+		}
+	} else {
+		s.wbufs = append(s.wbufs[:0], chunks...)
+		_, err = s.wbufs.WriteTo(s.w)
+	}
+	for i, c := range chunks {
+		netio.ReleaseChunk(c)
+		chunks[i] = nil
+	}
+	return err
 }
 
 func (s *session) kickWriter() {
@@ -677,10 +805,9 @@ func (s *session) writeLoop() {
 		case <-s.kick:
 		}
 		s.mu.Lock()
-		buf := s.out
-		s.out = s.spare[:0]
+		s.writing = s.out.Size()
+		chunks := s.out.Take(s.spare)
 		s.spare = nil
-		s.writing = len(buf)
 		s.kicked = false
 		relevel := s.relevel
 		s.relevel = ""
@@ -691,20 +818,18 @@ func (s *session) writeLoop() {
 			s.s2w = s2.NewWriter(s.nc, s2Options(relevel)...)
 			s.w = s.s2w
 		}
-		if len(buf) == 0 {
+		if len(chunks) == 0 {
+			s.mu.Lock()
+			s.spare = chunks
+			s.mu.Unlock()
 			continue
 		}
 		_ = s.nc.SetWriteDeadline(time.Now().Add(wd))
-		_, err := s.w.Write(buf)
-		if err == nil && s.s2w != nil {
-			err = s.s2w.Flush()
-		}
+		err := s.writeChunks(chunks)
 		s.mu.Lock()
 		s.writing = 0
-		if cap(buf) <= 1<<20 {
-			s.spare = buf[:0]
-		}
-		more := len(s.out) > 0
+		s.spare = chunks[:0]
+		more := s.out.Size() > 0
 		s.mu.Unlock()
 		if err != nil {
 			s.fail(fmt.Errorf("write: %w", err))
@@ -752,7 +877,7 @@ func (s *session) sendPing() {
 func (s *session) writeProto(b []byte) {
 	s.mu.Lock()
 	if !s.closed {
-		s.out = append(s.out, b...)
+		s.out.Write(b)
 	}
 	s.mu.Unlock()
 	s.kickWriter()
@@ -772,7 +897,7 @@ func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
 		return false
 	}
 	if !s.exportAllowedLocked(subj) || (s.maxPayload > 0 && size > s.maxPayload) ||
-		int64(len(s.out)+s.writing+size) > s.l.set.opts.MaxPending {
+		int64(s.out.Size()+s.writing+size) > s.l.set.opts.MaxPending {
 		s.mu.Unlock()
 		s.l.stats.dropped.Add(1)
 		return false
@@ -783,13 +908,15 @@ func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
 	}
 	s.qbuf = qs[:0]
 	if withHdr {
-		s.out = leafproto.AppendHMsgLine(s.out, subj, reply, qs, len(hdr), size)
-		s.out = append(s.out, hdr...)
+		s.line = leafproto.AppendHMsgLine(s.line[:0], subj, reply, qs, len(hdr), size)
+		s.out.Write(s.line)
+		s.out.Write(hdr)
 	} else {
-		s.out = leafproto.AppendMsgLine(s.out, subj, reply, qs, size)
+		s.line = leafproto.AppendMsgLine(s.line[:0], subj, reply, qs, size)
+		s.out.Write(s.line)
 	}
-	s.out = append(s.out, payload...)
-	s.out = append(s.out, '\r', '\n')
+	s.out.Write(payload)
+	s.out.Write(crlf)
 	need := !s.kicked
 	s.kicked = true
 	s.mu.Unlock()
@@ -972,6 +1099,13 @@ func (s *session) Err(text []byte) error {
 			" two gateways sharing server_name evict each other", "server_name", s.l.set.opts.ServerName)
 	case leafproto.ErrKindAuth:
 		s.l.log.Warn("leafnode: the hub refused the credentials", "url", redact(s.url))
+	default:
+		s.l.log.Warn("leafnode: -ERR from the hub", "err", strings.TrimSpace(string(text)))
 	}
-	return fmt.Errorf("hub: -ERR '%s'", strings.TrimSpace(string(text)))
+	// As a nats-server leaf, leave closing to the hub: some errors
+	// (Maximum Subscriptions Exceeded) keep the link, and redialing would
+	// only hit them again. Why the link ended is this -ERR if the hub
+	// closes it next.
+	s.lastErr.Store(fmt.Sprintf("hub: -ERR '%s'", strings.TrimSpace(string(text))))
+	return nil
 }

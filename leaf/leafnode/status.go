@@ -30,7 +30,8 @@ type Status struct {
 	HubSubs        int   `json:"hub_subscriptions"`
 	HubSubsIgnored int64 `json:"hub_subscriptions_ignored"`
 	LocalInterest  int   `json:"local_interest"`
-	Reconnects     int64 `json:"reconnects"`
+	Reconnects     int64 `json:"reconnects"`      // sessions established after the first
+	Failures       int64 `json:"failed_attempts"` // attempts that failed and sessions that ended
 }
 
 // Status reports the link's current state.
@@ -51,6 +52,7 @@ func (l *Link) Status() Status {
 	st.Dropped = l.stats.dropped.Load()
 	st.HubSubsIgnored = l.stats.hubSubsIgnored.Load()
 	st.Reconnects = l.stats.reconnects.Load()
+	st.Failures = l.stats.failures.Load()
 	return st
 }
 

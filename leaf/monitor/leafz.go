@@ -50,7 +50,8 @@ type LeafRemote struct {
 	RemoteAccount  string    `json:"remote_account,omitempty"`
 	LastError      string    `json:"last_error,omitempty"`
 	NextAttempt    time.Time `json:"next_attempt,omitzero"`
-	Reconnects     int64     `json:"reconnects"`
+	Reconnects     int64     `json:"reconnects"`      // sessions established after the first
+	FailedAttempts int64     `json:"failed_attempts"` // attempts that failed and sessions that ended
 	Dropped        int64     `json:"dropped"`
 	HubSubsIgnored int64     `json:"hub_subscriptions_ignored"`
 	LocalInterest  int       `json:"local_interest"`

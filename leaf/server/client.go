@@ -115,7 +115,7 @@ type client struct {
 	creds        auth.Credentials       // kept to re-check on Reload; never shown
 	replies      map[string]*replyGrant // allow_responses grants, reply subject → grant
 	subs         map[string]*router.Sub // sid → subscription
-	out          outQueue               // pending output
+	out          netio.OutQueue         // pending output
 	spareChunks  [][]byte               // chunk list reused between writes
 	scratch      []byte                 // MSG/HMSG line being built
 	writing      int                    // bytes the write loop is still writing
@@ -486,7 +486,7 @@ func (c *client) writeLoop() {
 			c.mu.Unlock()
 			c.flushAndClose()
 			return
-		case c.out.size == 0:
+		case c.out.Size() == 0:
 			c.writer = false
 			c.mu.Unlock()
 			return
@@ -502,7 +502,7 @@ func (c *client) writeLoop() {
 // to carry out) and none runs. The caller holds mu and the connection's
 // read loop is still running, so the server's WaitGroup is above zero.
 func (c *client) startWriterLocked() {
-	if c.writer || !c.canWrite || (c.out.size == 0 && !c.closed) {
+	if c.writer || !c.canWrite || (c.out.Size() == 0 && !c.closed) {
 		return
 	}
 	c.writer = true
@@ -516,12 +516,12 @@ func (c *client) startWriterLocked() {
 func (c *client) writeOut() bool {
 	c.mu.Lock()
 	c.flushPending = false
-	if c.out.size == 0 {
+	if c.out.Size() == 0 {
 		c.mu.Unlock()
 		return true
 	}
-	c.writing = c.out.size
-	chunks := c.out.take(c.spareChunks)
+	c.writing = c.out.Size()
+	chunks := c.out.Take(c.spareChunks)
 	c.spareChunks = nil
 	conn := c.conn
 	c.mu.Unlock()
@@ -541,13 +541,13 @@ func (c *client) writeOut() bool {
 			if n > 0 {
 				c.stuck, c.idleStalls = false, 0
 			}
-			if c.stall != nil && int64(c.out.size+c.writing) <= o.MaxPending/4*3 {
+			if c.stall != nil && int64(c.out.Size()+c.writing) <= o.MaxPending/4*3 {
 				close(c.stall)
 				c.stall = nil
 			}
 			c.mu.Unlock()
 		}
-		releaseChunk(chunk)
+		netio.ReleaseChunk(chunk)
 		chunks[i] = nil
 	}
 	c.mu.Lock()
@@ -575,7 +575,7 @@ func (c *client) writeOut() bool {
 func (c *client) flushAndClose() {
 	c.mu.Lock()
 	flush := c.flushOnClose
-	chunks := c.out.take(nil)
+	chunks := c.out.Take(nil)
 	conn := c.conn
 	c.mu.Unlock()
 	d := min(c.srv.conf.Load().WriteDeadline, 2*time.Second)
@@ -585,7 +585,7 @@ func (c *client) flushAndClose() {
 			_ = conn.SetWriteDeadline(time.Now().Add(d))
 			_, err = conn.Write(chunk)
 		}
-		releaseChunk(chunk)
+		netio.ReleaseChunk(chunk)
 	}
 	conn.Close()
 }
@@ -598,7 +598,7 @@ func (c *client) queueProto(b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.out.write(b)
+	c.out.Write(b)
 	need := !c.flushPending
 	c.flushPending = true
 	c.mu.Unlock()
@@ -633,7 +633,7 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 	}
 	// Slow consumer: cut this reader rather than hold the publisher back.
 	maxPending := c.srv.conf.Load().MaxPending
-	if int64(c.out.size+c.writing+size) > maxPending {
+	if int64(c.out.Size()+c.writing+size) > maxPending {
 		c.mu.Unlock()
 		c.srv.stats.slowConsumers.Add(1)
 		c.srv.log.Warn("slow consumer: max pending exceeded", "cid", c.cid,
@@ -643,17 +643,17 @@ func (c *client) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool
 	}
 	if withHdr {
 		c.scratch = proto.AppendHMsgLine(c.scratch[:0], subj, sub.SID, reply, len(hdr), size)
-		c.out.write(c.scratch)
-		c.out.write(hdr)
+		c.out.Write(c.scratch)
+		c.out.Write(hdr)
 	} else {
 		c.scratch = proto.AppendMsgLine(c.scratch[:0], subj, sub.SID, reply, size)
-		c.out.write(c.scratch)
+		c.out.Write(c.scratch)
 	}
-	c.out.write(payload)
-	c.out.write(crlf)
+	c.out.Write(payload)
+	c.out.Write(crlf)
 	c.outMsgs++
 	c.outBytes += int64(size)
-	if c.stall == nil && !c.stuck && int64(c.out.size+c.writing) > maxPending/4*3 {
+	if c.stall == nil && !c.stuck && int64(c.out.Size()+c.writing) > maxPending/4*3 {
 		c.stall = make(chan struct{})
 		c.stallShown = false
 	}

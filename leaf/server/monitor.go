@@ -172,7 +172,7 @@ func (c *client) connInfoLocked(now time.Time, withSubs, withUser bool) *monitor
 		LastActivity: time.Unix(0, c.lastIn.Load()),
 		RTT:          c.rtt.String(),
 		Uptime:       monitor.FormatUptime(now.Sub(c.start)),
-		Pending:      c.out.size + c.writing,
+		Pending:      c.out.Size() + c.writing,
 		InMsgs:       c.inMsgs.Load(),
 		OutMsgs:      c.outMsgs,
 		InBytes:      c.inBytes.Load(),

@@ -4,6 +4,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/leafgate/leafgate/leaf/netio"
 	"github.com/leafgate/leafgate/leaf/router"
 )
 
@@ -81,8 +82,8 @@ func TestClientPacer(t *testing.T) {
 		t.Fatal("a stuck client still stalls publishers")
 	}
 	c.mu.Lock()
-	for _, chunk := range c.out.take(nil) { // gone, but not written: no progress
-		releaseChunk(chunk)
+	for _, chunk := range c.out.Take(nil) { // gone, but not written: no progress
+		netio.ReleaseChunk(chunk)
 	}
 	c.mu.Unlock()
 	for range 4 {
