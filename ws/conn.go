@@ -1,9 +1,12 @@
 package ws
 
 import (
+	crand "crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -16,8 +19,10 @@ import (
 // carries, so the NATS client code and the MQTT broker serve it exactly as
 // they serve TCP: Write sends one binary message, and the read side
 // (Next, the netio.Source a read loop uses; or Read) yields the payload of
-// the client's data messages with the framing, masking and control frames
-// dealt with.
+// the peer's data messages with the framing, masking and control frames
+// dealt with. It is the server's end of a connection (Handler) or the
+// client's (DialLeafnode: the leafnode link to a hub), which masks what
+// it writes unless the hub agreed to Nats-No-Masking.
 //
 // Reads decode frames in the buffer the underlying connection was read
 // into (netio: none is held while idle), unmask in place and move the
@@ -27,6 +32,11 @@ import (
 //
 // The read side is owned by the read loop; writes (the writer's messages,
 // the read loop's pongs and the close) are serialized by wmu.
+//
+// A client's writes copy the payload to mask it (the caller's bytes are
+// not ours to change), through mbuf in pieces of maskChunk, with a fresh
+// key per frame from a ChaCha8 stream seeded from crypto/rand: no
+// allocation and no system call per message.
 type Conn struct {
 	raw    net.Conn
 	src    netio.Source
@@ -47,8 +57,11 @@ type Conn struct {
 	hdr       [frame.MaxHeader]byte
 	vec       net.Buffers
 	vecArr    [2][]byte
-	ctl       [2 + frame.MaxControlPayload]byte
+	ctl       [frame.MaxHeader + frame.MaxControlPayload]byte
 	closeSent bool
+	mask      bool          // a client's end: frames written are masked
+	keys      *rand.ChaCha8 // the masking keys (mask only)
+	mbuf      []byte        // a masked frame's piece on its way out
 
 	// smu guards the close status apart from wmu: whoever closes must not
 	// wait behind a write blocked on a peer that does not read.
@@ -73,11 +86,16 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit+frame.
 // closeWriteDeadline bounds the close frame's write.
 const closeWriteDeadline = time.Second
 
+// maskChunk bounds the copy a masked write goes through: a frame's
+// payload is masked and written in pieces of this size.
+const maskChunk = 32 << 10
+
 // newConn runs the frames of raw through dec; dec.Compression (what the
-// handshake negotiated) also makes large writes compressed.
-func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr) *Conn {
+// handshake negotiated) also makes large writes compressed. pre are bytes
+// read from raw after the handshake (the first frames), decoded first.
+func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr, pre []byte) *Conn {
 	c := &Conn{raw: raw, dec: dec, remote: remote, closed: make(chan struct{})}
-	c.src = netio.NewReader(raw, nil)
+	c.src = netio.NewReader(raw, pre)
 	if tc, ok := raw.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		c.tls = &st
@@ -87,6 +105,25 @@ func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr) *Conn {
 	}
 	return c
 }
+
+// maskWrites makes c a client's end that masks every frame it writes.
+func (c *Conn) maskWrites() {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails (Go 1.24+); it would panic first
+	c.mask = true
+	c.keys = rand.NewChaCha8(seed)
+}
+
+// maskKey is a fresh masking key; the caller holds wmu.
+func (c *Conn) maskKey() [4]byte {
+	var k [4]byte
+	binary.LittleEndian.PutUint32(k[:], uint32(c.keys.Uint64()))
+	return k
+}
+
+// Compressed reports whether permessage-deflate was agreed in the
+// handshake: large writes are then compressed.
+func (c *Conn) Compressed() bool { return c.dec.Compression }
 
 // TLS is the connection's TLS state (wss://), nil for plain ws://.
 func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
@@ -240,9 +277,36 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.dec.Compression && len(p) > compressThreshold {
 		return c.writeCompressed(p)
 	}
+	if c.mask {
+		key := c.maskKey()
+		hdr := frame.AppendMaskedHeader(c.hdr[:0], frame.OpBinary, true, false, len(p), key)
+		n, err := c.writeMasked(hdr, p, key)
+		return max(n-len(hdr), 0), err
+	}
 	hdr := frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, false, len(p))
 	n, err := c.writeFrame(hdr, p)
 	return max(n-len(hdr), 0), err
+}
+
+// writeMasked writes a client frame: hdr (masked with key) and p, masked
+// through mbuf a piece at a time. The caller holds wmu.
+func (c *Conn) writeMasked(hdr, p []byte, key [4]byte) (int, error) {
+	b := append(c.mbuf[:0], hdr...)
+	total, pos := 0, 0
+	for {
+		n := min(len(p), maskChunk-len(b))
+		start := len(b)
+		b = append(b, p[:n]...)
+		pos = frame.Mask(key, pos, b[start:])
+		p = p[n:]
+		m, err := c.raw.Write(b)
+		total += m
+		if err != nil || len(p) == 0 {
+			c.mbuf = b[:0]
+			return total, err
+		}
+		b = b[:0]
+	}
 }
 
 // writeFrame writes a header and its payload, with one writev on TCP and
@@ -278,7 +342,12 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 	if c.closeSent {
 		return nil
 	}
-	f := frame.AppendControl(c.ctl[:0], op, p)
+	var f []byte
+	if c.mask {
+		f = frame.AppendMaskedControl(c.ctl[:0], op, p, c.maskKey())
+	} else {
+		f = frame.AppendControl(c.ctl[:0], op, p)
+	}
 	_, err := c.raw.Write(f)
 	return err
 }
@@ -308,7 +377,12 @@ func (c *Conn) writeCloseLocked() {
 	if code == 0 {
 		code = frame.CloseNormal
 	}
-	f := frame.AppendClose(c.ctl[:0], code, reason)
+	var f []byte
+	if c.mask {
+		f = frame.AppendMaskedClose(c.ctl[:0], code, reason, c.maskKey())
+	} else {
+		f = frame.AppendClose(c.ctl[:0], code, reason)
+	}
 	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
 	_, _ = c.raw.Write(f)
 }
@@ -345,8 +419,9 @@ func (c *Conn) Close() error {
 // LocalAddr implements net.Conn.
 func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
 
-// RemoteAddr is the client's address: from X-Forwarded-For when the
-// upgrade request carried one, else the socket's peer.
+// RemoteAddr is the peer's address: for a server's end, from
+// X-Forwarded-For when the upgrade request carried one, else the
+// socket's peer.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // SetDeadline implements net.Conn.
