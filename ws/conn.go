@@ -62,6 +62,10 @@ type Conn struct {
 	mask      bool          // a client's end: frames written are masked
 	keys      *rand.ChaCha8 // the masking keys (mask only)
 	mbuf      []byte        // a masked frame's piece on its way out
+	// out is where frames go: raw, or a stream codec over it (WrapStream),
+	// which flush (when not nil) empties after each frame.
+	out   io.Writer
+	flush interface{ Flush() error }
 
 	// smu guards the close status apart from wmu: whoever closes must not
 	// wait behind a write blocked on a peer that does not read.
@@ -94,7 +98,7 @@ const maskChunk = 32 << 10
 // handshake negotiated) also makes large writes compressed. pre are bytes
 // read from raw after the handshake (the first frames), decoded first.
 func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr, pre []byte) *Conn {
-	c := &Conn{raw: raw, dec: dec, remote: remote, closed: make(chan struct{})}
+	c := &Conn{raw: raw, out: raw, dec: dec, remote: remote, closed: make(chan struct{})}
 	c.src = netio.NewReader(raw, pre)
 	if tc, ok := raw.(*tls.Conn); ok {
 		st := tc.ConnectionState()
@@ -120,6 +124,49 @@ func (c *Conn) maskKey() [4]byte {
 	binary.LittleEndian.PutUint32(k[:], uint32(c.keys.Uint64()))
 	return k
 }
+
+// WrapStream puts a stream codec between the frames and the connection
+// from here on: frames are read from r and written to w (flushed after
+// each frame when w has a Flush method), which wrap builds over the raw
+// connection (after TLS). The leafnode link layers S2 this way when it
+// is negotiated on a WebSocket link without permessage-deflate, as
+// nats-server does: it compresses the frames, not the bytes inside them.
+//
+// The read loop calls it between frames, with nothing read and not yet
+// returned: the peer switches after the same exchange, so any such bytes
+// would belong to neither stream.
+func (c *Conn) WrapStream(wrap func(raw io.ReadWriter) (r io.Reader, w io.Writer)) error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case len(c.rest) > 0 || len(c.readBuf) > 0 || c.held != nil || c.dec.InMessage():
+		return errors.New("websocket: data pending before the stream codec")
+	}
+	r, w := wrap(c.raw)
+	c.src.Release()
+	c.src = &streamSource{r: r, buf: make([]byte, streamReadBuf)}
+	c.wmu.Lock()
+	c.out = w
+	c.flush, _ = w.(interface{ Flush() error })
+	c.wmu.Unlock()
+	return nil
+}
+
+// streamReadBuf is the read buffer under a stream codec.
+const streamReadBuf = 16 << 10
+
+// streamSource reads a stream codec (WrapStream) into a buffer of its own.
+type streamSource struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (s *streamSource) Next() ([]byte, error) {
+	n, err := s.r.Read(s.buf)
+	return s.buf[:n], err
+}
+
+func (s *streamSource) Release() {}
 
 // Compressed reports whether permessage-deflate was agreed in the
 // handshake: large writes are then compressed.
@@ -274,6 +321,24 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.closeSent {
 		return 0, net.ErrClosed
 	}
+	n, err := c.writeMessage(p)
+	if err == nil {
+		err = c.flushLocked()
+	}
+	return n, err
+}
+
+// flushLocked empties a stream codec under the frames; the caller holds
+// wmu.
+func (c *Conn) flushLocked() error {
+	if c.flush == nil {
+		return nil
+	}
+	return c.flush.Flush()
+}
+
+// writeMessage writes p as one binary message; the caller holds wmu.
+func (c *Conn) writeMessage(p []byte) (int, error) {
 	if c.dec.Compression && len(p) > compressThreshold {
 		return c.writeCompressed(p)
 	}
@@ -299,7 +364,7 @@ func (c *Conn) writeMasked(hdr, p []byte, key [4]byte) (int, error) {
 		b = append(b, p[:n]...)
 		pos = frame.Mask(key, pos, b[start:])
 		p = p[n:]
-		m, err := c.raw.Write(b)
+		m, err := c.out.Write(b)
 		total += m
 		if err != nil || len(p) == 0 {
 			c.mbuf = b[:0]
@@ -312,26 +377,26 @@ func (c *Conn) writeMasked(hdr, p []byte, key [4]byte) (int, error) {
 // writeFrame writes a header and its payload, with one writev on TCP and
 // one Write for small frames elsewhere. The caller holds wmu.
 func (c *Conn) writeFrame(hdr, p []byte) (int, error) {
-	if _, ok := c.raw.(*net.TCPConn); ok {
+	if _, ok := c.out.(*net.TCPConn); ok {
 		c.vecArr[0], c.vecArr[1] = hdr, p
 		c.vec = c.vecArr[:]
-		n, err := c.vec.WriteTo(c.raw)
+		n, err := c.vec.WriteTo(c.out)
 		c.vecArr[0], c.vecArr[1] = nil, nil
 		return int(n), err
 	}
 	if len(p) <= copyLimit {
 		bp := copyPool.Get().(*[]byte)
 		b := append(append((*bp)[:0], hdr...), p...)
-		n, err := c.raw.Write(b)
+		n, err := c.out.Write(b)
 		*bp = b[:0]
 		copyPool.Put(bp)
 		return n, err
 	}
-	n, err := c.raw.Write(hdr)
+	n, err := c.out.Write(hdr)
 	if err != nil {
 		return n, err
 	}
-	m, err := c.raw.Write(p)
+	m, err := c.out.Write(p)
 	return n + m, err
 }
 
@@ -348,8 +413,10 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 	} else {
 		f = frame.AppendControl(c.ctl[:0], op, p)
 	}
-	_, err := c.raw.Write(f)
-	return err
+	if _, err := c.out.Write(f); err != nil {
+		return err
+	}
+	return c.flushLocked()
 }
 
 // SetCloseStatus sets the status and reason of the close frame Close will
@@ -384,7 +451,9 @@ func (c *Conn) writeCloseLocked() {
 		f = frame.AppendClose(c.ctl[:0], code, reason)
 	}
 	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
-	_, _ = c.raw.Write(f)
+	if _, err := c.out.Write(f); err == nil {
+		_ = c.flushLocked()
+	}
 }
 
 // Close sends the close frame (status from SetCloseStatus, the client's

@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -585,5 +586,82 @@ func TestDialGorillaHub(t *testing.T) {
 	var ue x509.UnknownAuthorityError
 	if !errors.As(err, &ue) {
 		t.Fatalf("err %v, want an unknown authority", err)
+	}
+}
+
+// flateStream is a stream codec for WrapStream tests: the shape of S2's
+// (a reader, and a writer with Flush), from the standard library.
+func flateStream(raw io.ReadWriter) (io.Reader, io.Writer) {
+	w, _ := flate.NewWriter(raw, flate.BestSpeed)
+	return flate.NewReader(raw), w
+}
+
+// TestWrapStream: after both ends put a stream codec under the frames
+// (the leafnode link's S2), messages and control frames still cross,
+// each flushed as it is written; the wire carries the codec's stream.
+func TestWrapStream(t *testing.T) {
+	c, hub := hubPair(t, leafnode.WSDialOptions{})
+	// Before: one message each way, plain frames.
+	if _, err := hub.Write([]byte("INFO {}\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, 9)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "INFO {}\r\n" {
+		t.Fatalf("before: %q %v", got, err)
+	}
+	var rec bytes.Buffer
+	if err := c.WrapStream(func(raw io.ReadWriter) (io.Reader, io.Writer) {
+		w, _ := flate.NewWriter(io.MultiWriter(raw, &rec), flate.BestSpeed)
+		return flate.NewReader(raw), w
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.(*Conn).mask {
+		t.Fatal("not masking")
+	}
+	done := make(chan error, 1)
+	go func() {
+		if err := hub.WrapStream(flateStream); err != nil {
+			done <- err
+			return
+		}
+		_, err := io.Copy(hub, hub)
+		done <- err // nil: the read side ended with the client's close frame
+	}()
+	msgs := []string{"CONNECT {}\r\n", strings.Repeat("LMSG a 3\r\nabc\r\n", 5000), "PING\r\n"}
+	for _, m := range msgs {
+		if _, err := c.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(m))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != m {
+			t.Fatalf("echo of %d bytes: %v", len(m), err)
+		}
+	}
+	if rec.Len() == 0 {
+		t.Fatal("nothing went through the codec")
+	}
+	// The close frame goes through the codec too, flushed.
+	c.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("hub's read side ended with %v, not the close frame", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hub did not see the close")
+	}
+	// Pending bytes refuse a switch.
+	c2, hub2 := hubPair(t, leafnode.WSDialOptions{})
+	if _, err := hub2.Write([]byte("INFO {}\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c2, make([]byte, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.WrapStream(flateStream); err == nil {
+		t.Fatal("switched with bytes pending")
 	}
 }
