@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -142,6 +143,13 @@ type WSConn interface {
 	// Compressed reports whether permessage-deflate was agreed; S2 is then
 	// not negotiated on top of it, as in nats-server.
 	Compressed() bool
+	// WrapStream puts a stream codec under the WebSocket framing from
+	// here on: frames are read from r and written to w (flushed after each
+	// frame), both built by wrap over the raw connection. nats-server
+	// layers S2 that way on a WebSocket link without permessage-deflate:
+	// it compresses the frames, not the protocol inside them. It is called
+	// by the reader, between frames, before anything else writes.
+	WrapStream(wrap func(raw io.ReadWriter) (r io.Reader, w io.Writer)) error
 }
 
 func (r *Remote) withDefaults() {

@@ -277,9 +277,20 @@ func (s *session) negotiateCompression() error {
 	if err := s.writeDirect(leafproto.AppendInfo(nil, &info)); err != nil {
 		return err
 	}
-	s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
-	s.w = s.s2w
-	s.r = s2.NewReader(s.nc)
+	if wc, ok := s.nc.(WSConn); ok && s.ws {
+		// Under the WebSocket frames, as nats-server puts it; s.r and s.w
+		// stay the WebSocket connection, which flushes S2 after each frame.
+		err := wc.WrapStream(func(raw io.ReadWriter) (io.Reader, io.Writer) {
+			return s2.NewReader(raw), s2.NewWriter(raw, s2Options(mode)...)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
+		s.w = s.s2w
+		s.r = s2.NewReader(s.nc)
+	}
 	s.s2 = true
 	_ = s.nc.SetReadDeadline(time.Now().Add(s.l.remote.FirstInfoTimeout))
 	rest, err := s.readFirstInfo()
