@@ -125,30 +125,37 @@ func (c *Conn) maskKey() [4]byte {
 	return k
 }
 
-// WrapStream puts a stream codec between the frames and the connection
-// from here on: frames are read from r and written to w (flushed after
-// each frame when w has a Flush method), which wrap builds over the raw
-// connection (after TLS). The leafnode link layers S2 this way when it
-// is negotiated on a WebSocket link without permessage-deflate, as
-// nats-server does: it compresses the frames, not the bytes inside them.
+// WrapStream puts stream codecs between the frames and the connection
+// from here on: frames are read from what r builds over the raw
+// connection (after TLS) and written to what w builds (flushed after
+// each frame when it has a Flush method). The leafnode link layers S2
+// this way when it is negotiated on a WebSocket link without
+// permessage-deflate, as nats-server does: it compresses the frames, not
+// the bytes inside them. A nil r or w leaves that side as it is.
 //
-// The read loop calls it between frames, with nothing read and not yet
-// returned: the peer switches after the same exchange, so any such bytes
-// would belong to neither stream.
-func (c *Conn) WrapStream(wrap func(raw io.ReadWriter) (r io.Reader, w io.Writer)) error {
-	switch {
-	case c.err != nil:
-		return c.err
-	case len(c.rest) > 0 || len(c.readBuf) > 0 || c.held != nil || c.dec.InMessage():
-		return errors.New("websocket: data pending before the stream codec")
+// The read side switches in the read loop, between frames, with nothing
+// read and not yet returned: the peer switches after the same exchange,
+// so any such bytes would belong to neither stream. The write side
+// switches under the write lock, between frames, at any time: a new
+// stream (S2 at another level) may replace the old one, which was
+// flushed after its last frame.
+func (c *Conn) WrapStream(r func(raw io.Reader) io.Reader, w func(raw io.Writer) io.Writer) error {
+	if r != nil {
+		switch {
+		case c.err != nil:
+			return c.err
+		case len(c.rest) > 0 || len(c.readBuf) > 0 || c.held != nil || c.dec.InMessage():
+			return errors.New("websocket: data pending before the stream codec")
+		}
+		c.src.Release()
+		c.src = &streamSource{r: r(c.raw), buf: make([]byte, streamReadBuf)}
 	}
-	r, w := wrap(c.raw)
-	c.src.Release()
-	c.src = &streamSource{r: r, buf: make([]byte, streamReadBuf)}
-	c.wmu.Lock()
-	c.out = w
-	c.flush, _ = w.(interface{ Flush() error })
-	c.wmu.Unlock()
+	if w != nil {
+		c.wmu.Lock()
+		c.out = w(c.raw)
+		c.flush, _ = c.out.(interface{ Flush() error })
+		c.wmu.Unlock()
+	}
 	return nil
 }
 

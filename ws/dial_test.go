@@ -589,11 +589,15 @@ func TestDialGorillaHub(t *testing.T) {
 	}
 }
 
-// flateStream is a stream codec for WrapStream tests: the shape of S2's
-// (a reader, and a writer with Flush), from the standard library.
-func flateStream(raw io.ReadWriter) (io.Reader, io.Writer) {
+// flateReader and flateWriter are a stream codec for WrapStream tests:
+// the shape of S2's (a reader, and a writer with Flush), from the
+// standard library. A new writer may continue an old one's stream: raw
+// deflate has no header, and the old one was flushed.
+func flateReader(raw io.Reader) io.Reader { return flate.NewReader(raw) }
+
+func flateWriter(raw io.Writer) io.Writer {
 	w, _ := flate.NewWriter(raw, flate.BestSpeed)
-	return flate.NewReader(raw), w
+	return w
 }
 
 // TestWrapStream: after both ends put a stream codec under the frames
@@ -611,10 +615,7 @@ func TestWrapStream(t *testing.T) {
 		t.Fatalf("before: %q %v", got, err)
 	}
 	var rec bytes.Buffer
-	if err := c.WrapStream(func(raw io.ReadWriter) (io.Reader, io.Writer) {
-		w, _ := flate.NewWriter(io.MultiWriter(raw, &rec), flate.BestSpeed)
-		return flate.NewReader(raw), w
-	}); err != nil {
+	if err := c.WrapStream(flateReader, func(raw io.Writer) io.Writer { return flateWriter(io.MultiWriter(raw, &rec)) }); err != nil {
 		t.Fatal(err)
 	}
 	if !c.(*Conn).mask {
@@ -622,15 +623,25 @@ func TestWrapStream(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		if err := hub.WrapStream(flateStream); err != nil {
+		if err := hub.WrapStream(flateReader, flateWriter); err != nil {
 			done <- err
 			return
 		}
 		_, err := io.Copy(hub, hub)
 		done <- err // nil: the read side ended with the client's close frame
 	}()
-	msgs := []string{"CONNECT {}\r\n", strings.Repeat("LMSG a 3\r\nabc\r\n", 5000), "PING\r\n"}
-	for _, m := range msgs {
+	msgs := []string{"CONNECT {}\r\n", strings.Repeat("LMSG a 3\r\nabc\r\n", 5000), "PING\r\n", "after a new writer"}
+	for i, m := range msgs {
+		if i == 2 {
+			// The write side alone, replaced between frames (the
+			// link's S2 at a new level).
+			if err := c.WrapStream(nil, func(raw io.Writer) io.Writer {
+				w, _ := flate.NewWriter(io.MultiWriter(raw, &rec), flate.BestCompression)
+				return w
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := c.Write([]byte(m)); err != nil {
 			t.Fatal(err)
 		}
@@ -661,7 +672,7 @@ func TestWrapStream(t *testing.T) {
 	if _, err := io.ReadFull(c2, make([]byte, 9)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.WrapStream(flateStream); err == nil {
+	if err := c2.WrapStream(flateReader, flateWriter); err == nil {
 		t.Fatal("switched with bytes pending")
 	}
 }

@@ -280,9 +280,9 @@ func (s *session) negotiateCompression() error {
 	if wc, ok := s.nc.(WSConn); ok && s.ws {
 		// Under the WebSocket frames, as nats-server puts it; s.r and s.w
 		// stay the WebSocket connection, which flushes S2 after each frame.
-		err := wc.WrapStream(func(raw io.ReadWriter) (io.Reader, io.Writer) {
-			return s2.NewReader(raw), s2.NewWriter(raw, s2Options(mode)...)
-		})
+		err := wc.WrapStream(
+			func(raw io.Reader) io.Reader { return s2.NewReader(raw) },
+			func(raw io.Writer) io.Writer { return s2.NewWriter(raw, s2Options(mode)...) })
 		if err != nil {
 			return err
 		}
@@ -701,6 +701,9 @@ func (s *session) writeLoop() {
 			// the stream header that starts it, as nats-server's does.
 			s.s2w = s2.NewWriter(s.nc, s2Options(relevel)...)
 			s.w = s.s2w
+		} else if wc, ok := s.nc.(WSConn); ok && relevel != "" && s.ws {
+			// Over WebSocket the S2 stream is under the frames.
+			_ = wc.WrapStream(nil, func(raw io.Writer) io.Writer { return s2.NewWriter(raw, s2Options(relevel)...) })
 		}
 		if len(buf) == 0 {
 			continue
