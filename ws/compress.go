@@ -87,7 +87,15 @@ func (c *Conn) writeCompressed(p []byte) (int, error) {
 	deflaters.Put(w)
 	z := buf.Bytes()
 	z = bytes.TrimSuffix(z, deflateTail)
-	hdr := frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, true, len(z))
+	var hdr []byte
+	if c.mask {
+		// z is ours: masked in place.
+		key := c.maskKey()
+		hdr = frame.AppendMaskedHeader(c.hdr[:0], frame.OpBinary, true, true, len(z), key)
+		frame.Mask(key, 0, z)
+	} else {
+		hdr = frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, true, len(z))
+	}
 	_, err := c.writeFrame(hdr, z)
 	if buf.Cap() <= 256<<10 {
 		deflateBufs.Put(buf)

@@ -1,9 +1,12 @@
 package ws
 
 import (
+	crand "crypto/rand"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -16,8 +19,10 @@ import (
 // carries, so the NATS client code and the MQTT broker serve it exactly as
 // they serve TCP: Write sends one binary message, and the read side
 // (Next, the netio.Source a read loop uses; or Read) yields the payload of
-// the client's data messages with the framing, masking and control frames
-// dealt with.
+// the peer's data messages with the framing, masking and control frames
+// dealt with. It is the server's end of a connection (Handler) or the
+// client's (DialLeafnode: the leafnode link to a hub), which masks what
+// it writes unless the hub agreed to Nats-No-Masking.
 //
 // Reads decode frames in the buffer the underlying connection was read
 // into (netio: none is held while idle), unmask in place and move the
@@ -27,6 +32,11 @@ import (
 //
 // The read side is owned by the read loop; writes (the writer's messages,
 // the read loop's pongs and the close) are serialized by wmu.
+//
+// A client's writes copy the payload to mask it (the caller's bytes are
+// not ours to change), through mbuf in pieces of maskChunk, with a fresh
+// key per frame from a ChaCha8 stream seeded from crypto/rand: no
+// allocation and no system call per message.
 type Conn struct {
 	raw    net.Conn
 	src    netio.Source
@@ -47,8 +57,15 @@ type Conn struct {
 	hdr       [frame.MaxHeader]byte
 	vec       net.Buffers
 	vecArr    [2][]byte
-	ctl       [2 + frame.MaxControlPayload]byte
+	ctl       [frame.MaxHeader + frame.MaxControlPayload]byte
 	closeSent bool
+	mask      bool          // a client's end: frames written are masked
+	keys      *rand.ChaCha8 // the masking keys (mask only)
+	mbuf      []byte        // a masked frame's piece on its way out
+	// out is where frames go: raw, or a stream codec over it (WrapStream),
+	// which flush (when not nil) empties after each frame.
+	out   io.Writer
+	flush interface{ Flush() error }
 
 	// smu guards the close status apart from wmu: whoever closes must not
 	// wait behind a write blocked on a peer that does not read.
@@ -73,11 +90,16 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, 0, copyLimit+frame.
 // closeWriteDeadline bounds the close frame's write.
 const closeWriteDeadline = time.Second
 
+// maskChunk bounds the copy a masked write goes through: a frame's
+// payload is masked and written in pieces of this size.
+const maskChunk = 32 << 10
+
 // newConn runs the frames of raw through dec; dec.Compression (what the
-// handshake negotiated) also makes large writes compressed.
-func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr) *Conn {
-	c := &Conn{raw: raw, dec: dec, remote: remote, closed: make(chan struct{})}
-	c.src = netio.NewReader(raw, nil)
+// handshake negotiated) also makes large writes compressed. pre are bytes
+// read from raw after the handshake (the first frames), decoded first.
+func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr, pre []byte) *Conn {
+	c := &Conn{raw: raw, out: raw, dec: dec, remote: remote, closed: make(chan struct{})}
+	c.src = netio.NewReader(raw, pre)
 	if tc, ok := raw.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		c.tls = &st
@@ -87,6 +109,75 @@ func newConn(raw net.Conn, dec frame.Decoder, remote net.Addr) *Conn {
 	}
 	return c
 }
+
+// maskWrites makes c a client's end that masks every frame it writes.
+func (c *Conn) maskWrites() {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails (Go 1.24+); it would panic first
+	c.mask = true
+	c.keys = rand.NewChaCha8(seed)
+}
+
+// maskKey is a fresh masking key; the caller holds wmu.
+func (c *Conn) maskKey() [4]byte {
+	var k [4]byte
+	binary.LittleEndian.PutUint32(k[:], uint32(c.keys.Uint64()))
+	return k
+}
+
+// WrapStream puts stream codecs between the frames and the connection
+// from here on: frames are read from what r builds over the raw
+// connection (after TLS) and written to what w builds (flushed after
+// each frame when it has a Flush method). The leafnode link layers S2
+// this way when it is negotiated on a WebSocket link without
+// permessage-deflate, as nats-server does: it compresses the frames, not
+// the bytes inside them. A nil r or w leaves that side as it is.
+//
+// The read side switches in the read loop, between frames, with nothing
+// read and not yet returned: the peer switches after the same exchange,
+// so any such bytes would belong to neither stream. The write side
+// switches under the write lock, between frames, at any time: a new
+// stream (S2 at another level) may replace the old one, which was
+// flushed after its last frame.
+func (c *Conn) WrapStream(r func(raw io.Reader) io.Reader, w func(raw io.Writer) io.Writer) error {
+	if r != nil {
+		switch {
+		case c.err != nil:
+			return c.err
+		case len(c.rest) > 0 || len(c.readBuf) > 0 || c.held != nil || c.dec.InMessage():
+			return errors.New("websocket: data pending before the stream codec")
+		}
+		c.src.Release()
+		c.src = &streamSource{r: r(c.raw), buf: make([]byte, streamReadBuf)}
+	}
+	if w != nil {
+		c.wmu.Lock()
+		c.out = w(c.raw)
+		c.flush, _ = c.out.(interface{ Flush() error })
+		c.wmu.Unlock()
+	}
+	return nil
+}
+
+// streamReadBuf is the read buffer under a stream codec.
+const streamReadBuf = 16 << 10
+
+// streamSource reads a stream codec (WrapStream) into a buffer of its own.
+type streamSource struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (s *streamSource) Next() ([]byte, error) {
+	n, err := s.r.Read(s.buf)
+	return s.buf[:n], err
+}
+
+func (s *streamSource) Release() {}
+
+// Compressed reports whether permessage-deflate was agreed in the
+// handshake: large writes are then compressed.
+func (c *Conn) Compressed() bool { return c.dec.Compression }
 
 // TLS is the connection's TLS state (wss://), nil for plain ws://.
 func (c *Conn) TLS() *tls.ConnectionState { return c.tls }
@@ -237,37 +328,82 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if c.closeSent {
 		return 0, net.ErrClosed
 	}
+	n, err := c.writeMessage(p)
+	if err == nil {
+		err = c.flushLocked()
+	}
+	return n, err
+}
+
+// flushLocked empties a stream codec under the frames; the caller holds
+// wmu.
+func (c *Conn) flushLocked() error {
+	if c.flush == nil {
+		return nil
+	}
+	return c.flush.Flush()
+}
+
+// writeMessage writes p as one binary message; the caller holds wmu.
+func (c *Conn) writeMessage(p []byte) (int, error) {
 	if c.dec.Compression && len(p) > compressThreshold {
 		return c.writeCompressed(p)
+	}
+	if c.mask {
+		key := c.maskKey()
+		hdr := frame.AppendMaskedHeader(c.hdr[:0], frame.OpBinary, true, false, len(p), key)
+		n, err := c.writeMasked(hdr, p, key)
+		return max(n-len(hdr), 0), err
 	}
 	hdr := frame.AppendHeader(c.hdr[:0], frame.OpBinary, true, false, len(p))
 	n, err := c.writeFrame(hdr, p)
 	return max(n-len(hdr), 0), err
 }
 
+// writeMasked writes a client frame: hdr (masked with key) and p, masked
+// through mbuf a piece at a time. The caller holds wmu.
+func (c *Conn) writeMasked(hdr, p []byte, key [4]byte) (int, error) {
+	b := append(c.mbuf[:0], hdr...)
+	total, pos := 0, 0
+	for {
+		n := min(len(p), maskChunk-len(b))
+		start := len(b)
+		b = append(b, p[:n]...)
+		pos = frame.Mask(key, pos, b[start:])
+		p = p[n:]
+		m, err := c.out.Write(b)
+		total += m
+		if err != nil || len(p) == 0 {
+			c.mbuf = b[:0]
+			return total, err
+		}
+		b = b[:0]
+	}
+}
+
 // writeFrame writes a header and its payload, with one writev on TCP and
 // one Write for small frames elsewhere. The caller holds wmu.
 func (c *Conn) writeFrame(hdr, p []byte) (int, error) {
-	if _, ok := c.raw.(*net.TCPConn); ok {
+	if _, ok := c.out.(*net.TCPConn); ok {
 		c.vecArr[0], c.vecArr[1] = hdr, p
 		c.vec = c.vecArr[:]
-		n, err := c.vec.WriteTo(c.raw)
+		n, err := c.vec.WriteTo(c.out)
 		c.vecArr[0], c.vecArr[1] = nil, nil
 		return int(n), err
 	}
 	if len(p) <= copyLimit {
 		bp := copyPool.Get().(*[]byte)
 		b := append(append((*bp)[:0], hdr...), p...)
-		n, err := c.raw.Write(b)
+		n, err := c.out.Write(b)
 		*bp = b[:0]
 		copyPool.Put(bp)
 		return n, err
 	}
-	n, err := c.raw.Write(hdr)
+	n, err := c.out.Write(hdr)
 	if err != nil {
 		return n, err
 	}
-	m, err := c.raw.Write(p)
+	m, err := c.out.Write(p)
 	return n + m, err
 }
 
@@ -278,9 +414,16 @@ func (c *Conn) writeControl(op byte, p []byte) error {
 	if c.closeSent {
 		return nil
 	}
-	f := frame.AppendControl(c.ctl[:0], op, p)
-	_, err := c.raw.Write(f)
-	return err
+	var f []byte
+	if c.mask {
+		f = frame.AppendMaskedControl(c.ctl[:0], op, p, c.maskKey())
+	} else {
+		f = frame.AppendControl(c.ctl[:0], op, p)
+	}
+	if _, err := c.out.Write(f); err != nil {
+		return err
+	}
+	return c.flushLocked()
 }
 
 // SetCloseStatus sets the status and reason of the close frame Close will
@@ -308,9 +451,16 @@ func (c *Conn) writeCloseLocked() {
 	if code == 0 {
 		code = frame.CloseNormal
 	}
-	f := frame.AppendClose(c.ctl[:0], code, reason)
+	var f []byte
+	if c.mask {
+		f = frame.AppendMaskedClose(c.ctl[:0], code, reason, c.maskKey())
+	} else {
+		f = frame.AppendClose(c.ctl[:0], code, reason)
+	}
 	_ = c.raw.SetWriteDeadline(time.Now().Add(closeWriteDeadline))
-	_, _ = c.raw.Write(f)
+	if _, err := c.out.Write(f); err == nil {
+		_ = c.flushLocked()
+	}
 }
 
 // Close sends the close frame (status from SetCloseStatus, the client's
@@ -345,8 +495,9 @@ func (c *Conn) Close() error {
 // LocalAddr implements net.Conn.
 func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
 
-// RemoteAddr is the client's address: from X-Forwarded-For when the
-// upgrade request carried one, else the socket's peer.
+// RemoteAddr is the peer's address: for a server's end, from
+// X-Forwarded-For when the upgrade request carried one, else the
+// socket's peer.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // SetDeadline implements net.Conn.

@@ -15,6 +15,11 @@
 // Serve is a leaf/server ListenerConfig.Serve: the server accepts, runs
 // TLS (wss://) and enforces the connection limits; Serve runs one
 // connection from the upgrade request to its close.
+//
+// DialLeafnode is the client side, for leafgate's own leafnode link to a
+// nats-server hub's WebSocket port (leaf/leafnode's DialWebSocket, which
+// the binary wires in: leaf must not import ws). Its connection is the
+// same Conn, writing masked frames.
 package ws
 
 import (
@@ -266,7 +271,7 @@ func (h *Handler) upgrade(nc net.Conn) (*Conn, kind, *Request) {
 	_ = nc.SetDeadline(time.Time{})
 	dec := frame.Decoder{MaxMessage: h.o.MaxMessage, BinaryOnly: k == kindMQTT,
 		Compression: bytes.Contains(w.resp.Bytes(), []byte("permessage-deflate"))}
-	c := newConn(nc, dec, forwardedFor(req, nc.RemoteAddr()))
+	c := newConn(nc, dec, forwardedFor(req, nc.RemoteAddr()), nil)
 	r := &Request{}
 	if k == kindNATS {
 		for _, ck := range req.Cookies() {

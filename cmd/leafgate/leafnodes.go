@@ -21,6 +21,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
+	"github.com/leafgate/leafgate/ws"
 )
 
 // LeafConfig is the leafnodes section: the hubs this gateway joins as a
@@ -293,6 +294,8 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 		MaxPayload:    int(c.MaxPayload),
 		MaxPending:    int64(lc.MaxPending),
 		WriteDeadline: lc.WriteDeadline,
+		// ws:// and wss:// remotes: leaf must not import the ws adapter.
+		DialWebSocket: ws.DialLeafnode,
 	}
 	for i := range lc.Remotes {
 		rc := &lc.Remotes[i]

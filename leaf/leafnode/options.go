@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -142,6 +143,15 @@ type WSConn interface {
 	// Compressed reports whether permessage-deflate was agreed; S2 is then
 	// not negotiated on top of it, as in nats-server.
 	Compressed() bool
+	// WrapStream puts stream codecs under the WebSocket framing from
+	// here on: frames are read from what r builds over the raw connection
+	// and written to what w builds (flushed after each frame). nats-server
+	// layers S2 that way on a WebSocket link without permessage-deflate:
+	// it compresses the frames, not the protocol inside them. A nil r or w
+	// leaves that side as it is. The reader switches the read side,
+	// between frames; the write side may be switched at any time (a new
+	// S2 stream at another level).
+	WrapStream(r func(raw io.Reader) io.Reader, w func(raw io.Writer) io.Writer) error
 }
 
 func (r *Remote) withDefaults() {

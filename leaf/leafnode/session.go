@@ -289,9 +289,20 @@ func (s *session) negotiateCompression() error {
 	if err := s.writeDirect(leafproto.AppendInfo(nil, &info)); err != nil {
 		return err
 	}
-	s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
-	s.w = s.s2w
-	s.r = s2.NewReader(s.nc)
+	if wc, ok := s.nc.(WSConn); ok && s.ws {
+		// Under the WebSocket frames, as nats-server puts it; s.r and s.w
+		// stay the WebSocket connection, which flushes S2 after each frame.
+		err := wc.WrapStream(
+			func(raw io.Reader) io.Reader { return s2.NewReader(raw) },
+			func(raw io.Writer) io.Writer { return s2.NewWriter(raw, s2Options(mode)...) })
+		if err != nil {
+			return err
+		}
+	} else {
+		s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
+		s.w = s.s2w
+		s.r = s2.NewReader(s.nc)
+	}
 	s.s2 = true
 	_ = s.nc.SetReadDeadline(time.Now().Add(s.l.remote.FirstInfoTimeout))
 	rest, err := s.readFirstInfo()
@@ -817,6 +828,9 @@ func (s *session) writeLoop() {
 			// the stream header that starts it, as nats-server's does.
 			s.s2w = s2.NewWriter(s.nc, s2Options(relevel)...)
 			s.w = s.s2w
+		} else if wc, ok := s.nc.(WSConn); ok && relevel != "" && s.ws {
+			// Over WebSocket the S2 stream is under the frames.
+			_ = wc.WrapStream(nil, func(raw io.Writer) io.Writer { return s2.NewWriter(raw, s2Options(relevel)...) })
 		}
 		if len(chunks) == 0 {
 			s.mu.Lock()

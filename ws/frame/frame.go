@@ -1,9 +1,11 @@
-// Package frame is the WebSocket framing of RFC 6455, server side, as a
-// pure codec: it decodes the frames clients send (masked), unmasking the
-// payload in place in the caller's buffer, and encodes the frames a server
-// sends (unmasked). It does no I/O and keeps no buffers of its own beyond
-// one control frame's payload, so the connection that uses it (package ws)
-// decides how bytes are read and written.
+// Package frame is the WebSocket framing of RFC 6455 as a pure codec, for
+// both ends: a server decodes the frames clients send (masked), unmasking
+// the payload in place in the caller's buffer, and encodes its own
+// (unmasked); a client (Decoder.Client: the leafnode link dialing a hub)
+// decodes the server's unmasked frames and encodes masked ones. It does no
+// I/O and keeps no buffers of its own beyond one control frame's payload,
+// so the connection that uses it (package ws) decides how bytes are read
+// and written.
 //
 // Decoding is a state machine stepped by whatever bytes arrive: a frame
 // header, a payload or a message may be split anywhere across reads, and
@@ -94,10 +96,14 @@ type Event struct {
 	Payload    []byte
 }
 
-// Decoder decodes the frames a client sends. The zero value accepts text
-// and binary messages of any size without compression; set the fields
-// before the first Next.
+// Decoder decodes the frames a client sends, or with Client those a
+// server sends. The zero value accepts text and binary messages of any
+// size without compression; set the fields before the first Next.
 type Decoder struct {
+	// Client decodes the frames a server sends to a client: unmasked. A
+	// masked one is a protocol error (RFC 6455 §5.1: a client must close
+	// on a masked frame), as an unmasked one is for a server.
+	Client bool
 	// MaxMessage caps a message's payload (the sum of its frames) in bytes;
 	// a longer one is CloseMessageTooBig. 0 means no limit.
 	MaxMessage int64
@@ -115,6 +121,7 @@ type Decoder struct {
 	op      byte  // this frame's opcode
 	fin     bool  // this frame's FIN
 	left    int64 // payload bytes still to come
+	masked  bool  // the payload is masked with mask
 	mask    [4]byte
 	mpos    int // mask offset of the next payload byte
 
@@ -213,7 +220,10 @@ func (d *Decoder) header(p []byte) (int, error) {
 	default:
 		length = int64(l)
 	}
-	copy(d.mask[:], d.hdr[need-4:need])
+	d.masked = b1&maskBit != 0
+	if d.masked {
+		copy(d.mask[:], d.hdr[need-4:need])
+	}
 	d.hn = 0
 	d.op = b0 & 0x0F
 	d.fin = b0&finBit != 0
@@ -244,7 +254,10 @@ func (d *Decoder) checkFirst() error {
 	if b0&(rsv2Bit|rsv3Bit) != 0 {
 		return protocolError("reserved bits RSV2/RSV3 set")
 	}
-	if b1&maskBit == 0 {
+	switch masked := b1&maskBit != 0; {
+	case d.Client && masked:
+		return protocolError("server frame masked")
+	case !d.Client && !masked:
 		return protocolError("client frame not masked")
 	}
 	rsv1 := b0&rsv1Bit != 0
@@ -280,9 +293,14 @@ func (d *Decoder) checkFirst() error {
 	return nil
 }
 
-// headerLen is a header's length given its first two bytes.
+// headerLen is a header's length given its first two bytes. The decoder
+// has refused a frame masked the wrong way for its side before this
+// matters.
 func headerLen(_, b1 byte) int {
-	n := 2 + 4 // masked: the decoder refuses unmasked frames before this matters
+	n := 2
+	if b1&maskBit != 0 {
+		n += 4
+	}
 	switch b1 & 0x7F {
 	case 126:
 		n += 2
@@ -318,9 +336,11 @@ func (d *Decoder) endFrame(chunk []byte) (Event, bool, error) {
 }
 
 // unmask XORs b with the frame's mask, continuing from where the last
-// piece of the payload stopped.
+// piece of the payload stopped; a server's frames have none.
 func (d *Decoder) unmask(b []byte) {
-	d.mpos = Mask(d.mask, d.mpos, b)
+	if d.masked {
+		d.mpos = Mask(d.mask, d.mpos, b)
+	}
 }
 
 // Mask XORs b in place with the 4-byte key starting at key offset pos and
@@ -383,6 +403,19 @@ func validCloseCode(code int) bool {
 // AppendHeader appends the header of a server frame (unmasked) with the
 // given opcode, FIN and RSV1 bits and payload length.
 func AppendHeader(b []byte, op byte, fin, rsv1 bool, n int) []byte {
+	return appendHeader(b, op, fin, rsv1, n, 0)
+}
+
+// AppendMaskedHeader appends the header of a client frame: as AppendHeader,
+// with the mask bit and key. The caller masks the payload with Mask(key,
+// 0, payload); a client picks a fresh, unpredictable key for every frame
+// (RFC 6455 §5.3).
+func AppendMaskedHeader(b []byte, op byte, fin, rsv1 bool, n int, key [4]byte) []byte {
+	b = appendHeader(b, op, fin, rsv1, n, maskBit)
+	return append(b, key[:]...)
+}
+
+func appendHeader(b []byte, op byte, fin, rsv1 bool, n int, mask byte) []byte {
 	b0 := op
 	if fin {
 		b0 |= finBit
@@ -392,11 +425,11 @@ func AppendHeader(b []byte, op byte, fin, rsv1 bool, n int) []byte {
 	}
 	switch {
 	case n <= 125:
-		return append(b, b0, byte(n))
+		return append(b, b0, mask|byte(n))
 	case n <= 0xFFFF:
-		return append(b, b0, 126, byte(n>>8), byte(n))
+		return append(b, b0, mask|126, byte(n>>8), byte(n))
 	default:
-		b = append(b, b0, 127)
+		b = append(b, b0, mask|127)
 		return binary.BigEndian.AppendUint64(b, uint64(n))
 	}
 }
@@ -404,6 +437,25 @@ func AppendHeader(b []byte, op byte, fin, rsv1 bool, n int) []byte {
 // AppendClose appends a whole close frame with code and reason, the reason
 // cut to fit the 125-byte control payload (at a rune boundary).
 func AppendClose(b []byte, code int, reason string) []byte {
+	reason = closeReason(reason)
+	b = AppendHeader(b, OpClose, true, false, 2+len(reason))
+	b = binary.BigEndian.AppendUint16(b, uint16(code))
+	return append(b, reason...)
+}
+
+// AppendMaskedClose is AppendClose for a client: masked with key.
+func AppendMaskedClose(b []byte, code int, reason string, key [4]byte) []byte {
+	reason = closeReason(reason)
+	b = AppendMaskedHeader(b, OpClose, true, false, 2+len(reason), key)
+	start := len(b)
+	b = binary.BigEndian.AppendUint16(b, uint16(code))
+	b = append(b, reason...)
+	Mask(key, 0, b[start:])
+	return b
+}
+
+// closeReason cuts reason to what fits a close frame beside its status.
+func closeReason(reason string) string {
 	if len(reason) > MaxControlPayload-2 {
 		cut := MaxControlPayload - 2
 		for cut > 0 && !utf8.RuneStart(reason[cut]) {
@@ -411,9 +463,7 @@ func AppendClose(b []byte, code int, reason string) []byte {
 		}
 		reason = reason[:cut]
 	}
-	b = AppendHeader(b, OpClose, true, false, 2+len(reason))
-	b = binary.BigEndian.AppendUint16(b, uint16(code))
-	return append(b, reason...)
+	return reason
 }
 
 // AppendControl appends a whole ping, pong or close frame with payload p
@@ -424,4 +474,17 @@ func AppendControl(b []byte, op byte, p []byte) []byte {
 	}
 	b = AppendHeader(b, op, true, false, len(p))
 	return append(b, p...)
+}
+
+// AppendMaskedControl is AppendControl for a client: masked with key; p
+// is not changed.
+func AppendMaskedControl(b []byte, op byte, p []byte, key [4]byte) []byte {
+	if len(p) > MaxControlPayload {
+		p = p[:MaxControlPayload]
+	}
+	b = AppendMaskedHeader(b, op, true, false, len(p), key)
+	start := len(b)
+	b = append(b, p...)
+	Mask(key, 0, b[start:])
+	return b
 }

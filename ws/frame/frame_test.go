@@ -28,6 +28,25 @@ func clientFrame(b0 byte, payload []byte, key [4]byte) []byte {
 
 var key = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
+// serverFrame builds an unmasked server frame (what a client decodes).
+func serverFrame(b0 byte, payload []byte) []byte {
+	out := appendHeader(nil, b0&0x0F, b0&finBit != 0, b0&rsv1Bit != 0, len(payload), 0)
+	out[0] |= b0 & (rsv2Bit | rsv3Bit)
+	return append(out, payload...)
+}
+
+// sides are the two ends a Decoder decodes for, with the frames the peer
+// sends: a server decodes masked client frames, a client unmasked server
+// frames.
+var sides = []struct {
+	name   string
+	client bool
+	frame  func(b0 byte, payload []byte) []byte
+}{
+	{"server", false, func(b0 byte, p []byte) []byte { return clientFrame(b0, p, key) }},
+	{"client", true, serverFrame},
+}
+
 // decodeAll feeds in to a decoder in pieces of step bytes and gathers what
 // it reports.
 func decodeAll(d *Decoder, in []byte, step int) (data []byte, ctl []Event, err error) {
@@ -53,19 +72,25 @@ func decodeAll(d *Decoder, in []byte, step int) (data []byte, ctl []Event, err e
 }
 
 func TestDecodeSplitAnywhere(t *testing.T) {
+	for _, side := range sides {
+		t.Run(side.name, func(t *testing.T) { testDecodeSplitAnywhere(t, side.client, side.frame) })
+	}
+}
+
+func testDecodeSplitAnywhere(t *testing.T, client bool, mk func(byte, []byte) []byte) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80000 bytes: 64-bit length
 	mid := bytes.Repeat([]byte("x"), 300)                 // 16-bit length
 	var in []byte
-	in = append(in, clientFrame(finBit|OpBinary, []byte("PUB a 1\r\nx\r\n"), key)...)
-	in = append(in, clientFrame(OpBinary, mid[:100], key)...)         // fragmented message...
-	in = append(in, clientFrame(finBit|OpPing, []byte("hi"), key)...) // ...with a ping inside
-	in = append(in, clientFrame(OpContinuation, nil, key)...)         // empty fragment
-	in = append(in, clientFrame(finBit|OpContinuation, mid[100:], key)...)
-	in = append(in, clientFrame(finBit|OpBinary, big, key)...)
-	in = append(in, clientFrame(finBit|OpClose, []byte{0x03, 0xE8, 'b', 'y', 'e'}, key)...)
+	in = append(in, mk(finBit|OpBinary, []byte("PUB a 1\r\nx\r\n"))...)
+	in = append(in, mk(OpBinary, mid[:100])...)         // fragmented message...
+	in = append(in, mk(finBit|OpPing, []byte("hi"))...) // ...with a ping inside
+	in = append(in, mk(OpContinuation, nil)...)         // empty fragment
+	in = append(in, mk(finBit|OpContinuation, mid[100:])...)
+	in = append(in, mk(finBit|OpBinary, big)...)
+	in = append(in, mk(finBit|OpClose, []byte{0x03, 0xE8, 'b', 'y', 'e'})...)
 	want := append(append([]byte("PUB a 1\r\nx\r\n"), mid...), big...)
 	for _, step := range []int{1, 2, 3, 7, 13, 1000, len(in)} {
-		var d Decoder
+		d := Decoder{Client: client}
 		data, ctl, err := decodeAll(&d, in, step)
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
@@ -83,6 +108,51 @@ func TestDecodeSplitAnywhere(t *testing.T) {
 		if d.InMessage() {
 			t.Fatalf("step %d: message still open", step)
 		}
+	}
+}
+
+// TestMaskedEncodersDecode: what a client encodes (masked header, control
+// and close frames) is what a server's decoder reads back, at every
+// length form, and the key is on the wire.
+func TestMaskedEncodersDecode(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 0xFFFF, 0x10000} {
+		payload := bytes.Repeat([]byte{'a', 'b', 'c'}, n/3+1)[:n]
+		f := AppendMaskedHeader(nil, OpBinary, true, true, n, key)
+		if f[1]&maskBit == 0 || !bytes.Equal(f[len(f)-4:], key[:]) {
+			t.Fatalf("n=%d: header %x has no mask", n, f)
+		}
+		start := len(f)
+		f = append(f, payload...)
+		Mask(key, 0, f[start:])
+		d := Decoder{Compression: true}
+		data, _, err := decodeAll(&d, f, len(f))
+		if err != nil || !bytes.Equal(data, payload) {
+			t.Fatalf("n=%d: %v, data equal %v", n, err, bytes.Equal(data, payload))
+		}
+	}
+	ping := []byte("ping payload")
+	f := AppendMaskedControl(nil, OpPing, ping, key)
+	f = AppendMaskedClose(f, CloseGoingAway, string(bytes.Repeat([]byte("é"), 100)), key)
+	if string(ping) != "ping payload" {
+		t.Fatal("AppendMaskedControl changed its input")
+	}
+	var d Decoder
+	_, ctl, err := decodeAll(&d, f, 5)
+	if err != nil || len(ctl) != 2 || ctl[0].Op != OpPing || string(ctl[0].Payload) != "ping payload" {
+		t.Fatalf("control frames %+v %v", ctl, err)
+	}
+	code, reason, err := ParseClose(ctl[1].Payload)
+	if code != CloseGoingAway || len(reason) != 122 || err != nil {
+		t.Fatalf("close %d, %d bytes, %v", code, len(reason), err)
+	}
+	// A server's own frames are what a client's decoder reads.
+	f = AppendControl(nil, OpPong, nil)
+	f = append(AppendHeader(f, OpBinary, true, false, 2), "hi"...)
+	f = AppendClose(f, CloseNormal, "bye")
+	cd := Decoder{Client: true}
+	data, ctl, err := decodeAll(&cd, f, 1)
+	if err != nil || string(data) != "hi" || len(ctl) != 2 || ctl[0].Op != OpPong || ctl[1].Op != OpClose {
+		t.Fatalf("client decode: %q %+v %v", data, ctl, err)
 	}
 }
 
@@ -128,6 +198,19 @@ func TestDecodeErrors(t *testing.T) {
 		{"close with code 1005", Decoder{}, clientFrame(finBit|OpClose, []byte{0x03, 0xED}, key), CloseProtocolError},
 		{"close with code 999", Decoder{}, clientFrame(finBit|OpClose, []byte{0x03, 0xE7}, key), CloseProtocolError},
 		{"close reason not utf-8", Decoder{}, clientFrame(finBit|OpClose, []byte{0x03, 0xE8, 0xff}, key), CloseInvalidPayload},
+		// A client decodes a server's frames: unmasked, the same rules otherwise.
+		{"client: masked", Decoder{Client: true}, clientFrame(finBit|OpBinary, []byte("x"), key), CloseProtocolError},
+		{"client: masked ping", Decoder{Client: true}, clientFrame(finBit|OpPing, nil, key), CloseProtocolError},
+		{"client: rsv1 without compression", Decoder{Client: true}, serverFrame(finBit|rsv1Bit|OpBinary, []byte("x")), CloseProtocolError},
+		{"client: rsv3", Decoder{Client: true}, serverFrame(finBit|rsv3Bit|OpBinary, nil), CloseProtocolError},
+		{"client: rsv1 on a continuation", Decoder{Client: true, Compression: true},
+			append(serverFrame(rsv1Bit|OpBinary, []byte("a")), serverFrame(finBit|rsv1Bit|OpContinuation, []byte("b"))...), CloseProtocolError},
+		{"client: fragmented close", Decoder{Client: true}, serverFrame(OpClose, []byte{3, 0xE8}), CloseProtocolError},
+		{"client: long pong", Decoder{Client: true}, serverFrame(finBit|OpPong, long), CloseProtocolError},
+		{"client: lone continuation", Decoder{Client: true}, serverFrame(finBit|OpContinuation, nil), CloseProtocolError},
+		{"client: too big", Decoder{Client: true, MaxMessage: 100}, serverFrame(finBit|OpBinary, long), CloseMessageTooBig},
+		{"client: 64-bit length msb", Decoder{Client: true}, []byte{finBit | OpBinary, 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, CloseProtocolError},
+		{"client: close with code 1006", Decoder{Client: true}, serverFrame(finBit|OpClose, []byte{0x03, 0xEE}), CloseProtocolError},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
