@@ -27,7 +27,8 @@ const localPubSub = "leaf: local pub -> sub"
 // interest in hubInterest, and while it is down (the hub stopped, the
 // leaf retrying). Each run is one leaf process measured both ways, in
 // turn up first and down first; the rows are the medians, and the link
-// up / down rows the medians of each run's quotient.
+// up / down rows the medians of each run's quotient. Each process gets an
+// unmeasured warm-up run first.
 func leafLocal(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
 	const size = 16
 	n := scale(1_000_000)
@@ -117,6 +118,11 @@ func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float
 	}
 	if p.leaf, err = startLeaf(j, bins[j], p.hubAddr(), leafOptions{}); err != nil {
 		return rate, cpu, err
+	}
+	// A first run in a fresh process grows its heap and buffers; without
+	// this warm-up the first measured state is the slower one.
+	if _, err := fanout(1, "")(p.leaf.URL, size, max(n/10, 1000)); err != nil {
+		return rate, cpu, fmt.Errorf("warm-up: %w", err)
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
