@@ -21,9 +21,9 @@ type wireMode struct {
 
 // wireModes are measured in this order; the first is the baseline the
 // others' ratios divide by. s2_auto picks its level from the handshake's
-// round trip (nats-server also from later PINGs): on loopback it would
-// pick s2_uncompressed, so it runs over a simulated 70 ms link, an LTE
-// round trip, where both pick s2_better (50-100 ms).
+// round trip, then from each PONG's: on loopback it would pick
+// s2_uncompressed, so it runs over a simulated 70 ms link, an LTE round
+// trip, where both pick s2_better (50-100 ms) and keep it.
 var wireModes = []wireMode{
 	{"off", 0},
 	{"s2_fast", 0},
@@ -97,7 +97,8 @@ func leafWire(ctx context.Context, out io.Writer, bins []string) ([]Row, error) 
 }
 
 // wireRun is one leafWire run on server j: the leaf's bytes on the link
-// per message, and the compression mode its /leafz reports.
+// per message, and the compression mode its /leafz reports before the
+// run ("a->b" when it reports another after it).
 func wireRun(bins []string, j int, m wireMode, n int) (float64, string, error) {
 	var proxy *linkProxy
 	defer func() {
@@ -140,7 +141,12 @@ func wireRun(bins []string, j int, m wireMode, n int) (float64, string, error) {
 	}
 	// Every message has reached the hub's subscriber, so every byte the
 	// leaf wrote for them has passed the proxy.
-	return float64(proxy.up.Load()-before) / float64(n), mode, nil
+	perMsg := float64(proxy.up.Load()-before) / float64(n)
+	// s2_auto may change level during the run: report both ends.
+	if z, err := p.leaf.leafz(false); err == nil && z.compression() != mode {
+		mode += "->" + z.compression()
+	}
+	return perMsg, mode, nil
 }
 
 // linkProxy forwards each TCP connection it accepts to target and counts
