@@ -11,11 +11,14 @@
 //	cd test && go run ./bench -footprint # size and memory rows only, under a minute
 //	cd test && go run ./bench -workloads mqtt -repeat 1   # the MQTT workloads only
 //	cd test && go run ./bench -workloads ws      # the WebSocket workloads only
+//	cd test && go run ./bench -workloads leaf    # the leafnode rows only
 //
 // The MQTT workloads (mqtt*.go) also run mosquitto, when installed, and
 // print a second table with the ratios leafgate/mosquitto and
 // leafgate/nats-server. The WebSocket workloads (ws*.go) run NATS over
-// WebSocket in the first table and MQTT over WebSocket in the second.
+// WebSocket in the first table and MQTT over WebSocket in the second. The
+// leafnode workloads (leaf*.go) run leafgate and nats-server each as a
+// leafnode of a nats-server hub, in the first table.
 //
 // After the table it checks the footprint budgets (budgets.go) and prints
 // PASS or OVER for each; it still exits 0, as the bench is a report.
@@ -132,6 +135,11 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	ws, err := wsPhase(ctx, out, bins)
 	rows = append(rows, ws...)
+	if err != nil {
+		return err
+	}
+	leaf, err := leafPhase(ctx, out, bins)
+	rows = append(rows, leaf...)
 	if err != nil {
 		return err
 	}
@@ -697,6 +705,9 @@ func printTable(out io.Writer, rows []Row) {
 			payload = fmt.Sprintf("%dB", r.Payload)
 		}
 		fmt.Fprintf(out, "| %-48s | %7s | %14s | %14s | %6.2f |", r.Workload, payload, fmtVal(r.Leafgate, r.Unit), fmtVal(r.NATS, r.Unit), r.Ratio)
+		if r.Note != "" {
+			fmt.Fprintf(out, " %s", r.Note)
+		}
 		if r.Err != "" {
 			fmt.Fprintf(out, " error: %s", r.Err)
 		}
@@ -710,6 +721,10 @@ func fmtVal(v float64, unit string) string {
 		return fmt.Sprintf("%.1f %s", v, unit)
 	case "B/B", "µs/msg":
 		return fmt.Sprintf("%.2f %s", v, unit)
+	case "B/msg":
+		return fmt.Sprintf("%.1f %s", v, unit)
+	case "x":
+		return fmt.Sprintf("%.2fx", v)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
 }

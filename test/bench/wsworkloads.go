@@ -52,96 +52,130 @@ func pubSubWindowed(windowBytes int) func(string, int, int) (float64, error) {
 		// A subject of its own, so that nothing a failed run left
 		// queued in the server counts in this one.
 		subject := runID("bench.ws")
-		perMsg := len("MSG  1 \r\n\r\n") + len(subject) + len(strconv.Itoa(payload)) + payload
-		inflight := newWindow(int64(max(windowBytes/perMsg, pubBatch)), 1)
-		var got atomic.Int64
-		done := make(chan struct{})
-		var why atomic.Value // why the run stopped early
-		stop := func(reason string) {
-			why.CompareAndSwap(nil, reason)
-			inflight.close()
+		data := make([]byte, payload)
+		return windowedRun{
+			pubURL: url, subURL: url, filter: subject,
+			window: windowMsgs(windowBytes, subject, payload),
+			msg:    func(int) (string, []byte) { return subject, data },
+		}.run(n)
+	}
+}
+
+// windowMsgs is how many messages of payload bytes on subject make
+// windowBytes of MSG protocol, at least pubBatch.
+func windowMsgs(windowBytes int, subject string, payload int) int64 {
+	perMsg := len("MSG  1 \r\n\r\n") + len(subject) + len(strconv.Itoa(payload)) + payload
+	return int64(max(windowBytes/perMsg, pubBatch))
+}
+
+// windowedRun is one windowed pub→sub run: a subscriber on subURL to
+// filter and a publisher on pubURL (the same server, or a leafnode and
+// its hub), with at most window messages published and not yet received.
+type windowedRun struct {
+	pubURL, subURL string
+	filter         string
+	window         int64
+	msg            func(i int) (subject string, data []byte) // the i-th message
+	ready          func() error                              // run once subscribed, before the first publish; may be nil
+}
+
+// run publishes n messages and returns messages delivered per second,
+// from the first publish to the last message received. Every message
+// must arrive, once.
+func (r windowedRun) run(n int) (float64, error) {
+	inflight := newWindow(r.window, 1)
+	var got atomic.Int64
+	done := make(chan struct{})
+	var why atomic.Value // why the run stopped early
+	stop := func(reason string) {
+		why.CompareAndSwap(nil, reason)
+		inflight.close()
+	}
+	defer stop("")
+	var conns []*nats.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
 		}
-		defer stop("")
-		var conns []*nats.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		sub, err := conn(url, nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			stop(fmt.Sprintf("subscriber disconnected: %v", err))
-		}))
-		if err != nil {
+	}()
+	sub, err := conn(r.subURL, nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		stop(fmt.Sprintf("subscriber disconnected: %v", err))
+	}))
+	if err != nil {
+		return 0, err
+	}
+	conns = append(conns, sub)
+	s, err := sub.Subscribe(r.filter, func(*nats.Msg) {
+		inflight.give(1)
+		if got.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	_ = s.SetPendingLimits(-1, -1)
+	if err := sub.Flush(); err != nil {
+		return 0, err
+	}
+	if r.ready != nil {
+		if err := r.ready(); err != nil {
 			return 0, err
 		}
-		conns = append(conns, sub)
-		s, err := sub.Subscribe(subject, func(*nats.Msg) {
-			inflight.give(1)
-			if got.Add(1) == int64(n) {
-				close(done)
-			}
-		})
-		if err != nil {
-			return 0, err
-		}
-		_ = s.SetPendingLimits(-1, -1)
-		if err := sub.Flush(); err != nil {
-			return 0, err
-		}
-		pub, err := conn(url)
-		if err != nil {
-			return 0, err
-		}
-		conns = append(conns, pub)
-		go func() { // the stall watchdog
-			last := int64(-1)
-			for t := time.NewTicker(wsStall); ; {
-				select {
-				case <-done:
+	}
+	pub, err := conn(r.pubURL)
+	if err != nil {
+		return 0, err
+	}
+	conns = append(conns, pub)
+	go func() { // the stall watchdog
+		last := int64(-1)
+		for t := time.NewTicker(wsStall); ; {
+			select {
+			case <-done:
+				t.Stop()
+				return
+			case <-t.C:
+				if g := got.Load(); g == last {
+					stop(fmt.Sprintf("nothing received for %v", wsStall))
 					t.Stop()
 					return
-				case <-t.C:
-					if g := got.Load(); g == last {
-						stop(fmt.Sprintf("nothing received for %v", wsStall))
-						t.Stop()
-						return
-					} else {
-						last = g
-					}
+				} else {
+					last = g
 				}
 			}
-		}()
-		data := make([]byte, payload)
-		start := time.Now()
-		for sent := 0; sent < n; {
-			// nats.go's flusher sends what Publish buffered, so the
-			// window opens while this blocks.
-			k := int(inflight.take(int64(min(pubBatch, n-sent)), true))
-			if k == 0 {
-				return 0, fmt.Errorf("received %d of %d messages: %v", got.Load(), n, why.Load())
-			}
-			for range k {
-				if err := pub.Publish(subject, data); err != nil {
-					return 0, err
-				}
-			}
-			sent += k
 		}
-		if err := pub.FlushTimeout(60 * time.Second); err != nil {
-			return 0, err
-		}
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
+	}()
+	start := time.Now()
+	for sent := 0; sent < n; {
+		// nats.go's flusher sends what Publish buffered, so the
+		// window opens while this blocks.
+		k := int(inflight.take(int64(min(pubBatch, n-sent)), true))
+		if k == 0 {
 			return 0, fmt.Errorf("received %d of %d messages: %v", got.Load(), n, why.Load())
 		}
-		elapsed := time.Since(start)
-		time.Sleep(20 * time.Millisecond)
-		if g := got.Load(); g != int64(n) {
-			return 0, fmt.Errorf("received %d messages, want %d (duplicates)", g, n)
+		for i := sent; i < sent+k; i++ {
+			subject, data := r.msg(i)
+			if err := pub.Publish(subject, data); err != nil {
+				return 0, err
+			}
 		}
-		return float64(n) / elapsed.Seconds(), nil
+		sent += k
 	}
+	if err := pub.FlushTimeout(60 * time.Second); err != nil {
+		return 0, err
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		return 0, fmt.Errorf("received %d of %d messages: %v", got.Load(), n, why.Load())
+	}
+	elapsed := time.Since(start)
+	time.Sleep(20 * time.Millisecond)
+	if g := got.Load(); g != int64(n) {
+		return 0, fmt.Errorf("received %d messages, want %d (duplicates)", g, n)
+	}
+	return float64(n) / elapsed.Seconds(), nil
 }
 
 // wsPerConnName is the NATS-over-WebSocket memory row, up to its " (N

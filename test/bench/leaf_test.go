@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The proxy forwards both ways and counts what each side sent; with a
+// delay, a round trip through it takes at least the simulated RTT (a
+// lower bound, which a busy machine cannot break).
+func TestLinkProxy(t *testing.T) {
+	for _, delay := range []time.Duration{0, 20 * time.Millisecond} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() { // echo server
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(c, c); c.Close() }()
+			}
+		}()
+		p, err := startLinkProxy(ln.Addr().String(), delay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", p.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := bytes.Repeat([]byte("telemetry "), 10_000)
+		start := time.Now()
+		go func() { _, _ = c.Write(msg) }()
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("delay %v: %v", delay, err)
+		}
+		if rtt := time.Since(start); rtt < 2*delay {
+			t.Errorf("delay %v: echoed in %v, want at least %v", delay, rtt, 2*delay)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("delay %v: echo differs", delay)
+		}
+		if up, down := p.up.Load(), p.down.Load(); up != int64(len(msg)) || down != int64(len(msg)) {
+			t.Errorf("delay %v: counted up %d, down %d, want %d each", delay, up, down, len(msg))
+		}
+		c.Close()
+		p.close() // returns only once every goroutine of the proxy has
+	}
+}
+
+// The telemetry is valid JSON of about 200 bytes, on one subject per
+// sensor, with values that vary, and the same on every run.
+func TestTelemetry(t *testing.T) {
+	a, b := newTelemetry(), newTelemetry()
+	subjects := map[string]bool{}
+	var first []byte
+	total := 0
+	const n = 1000
+	for i := range n {
+		sa, pa := a.next()
+		sb, pb := b.next()
+		if sa != sb || !bytes.Equal(pa, pb) {
+			t.Fatalf("message %d differs between two generators", i)
+		}
+		if !json.Valid(pa) {
+			t.Fatalf("message %d is not JSON: %s", i, pa)
+		}
+		if !strings.HasPrefix(sa, "telemetry.gw-0042.") {
+			t.Fatalf("subject %q", sa)
+		}
+		subjects[sa] = true
+		if i == 0 {
+			first = append([]byte(nil), pa...)
+		} else if bytes.Equal(pa, first) {
+			t.Fatalf("message %d repeats the first", i)
+		}
+		total += len(pa)
+	}
+	if len(subjects) != telemetrySensors {
+		t.Errorf("%d subjects, want %d", len(subjects), telemetrySensors)
+	}
+	if mean := total / n; mean < 180 || mean > 230 {
+		t.Errorf("mean payload %d bytes, want about 200", mean)
+	}
+	if m := meanTelemetrySize(n); m != (total+n/2)/n {
+		t.Errorf("meanTelemetrySize = %d, want %d", m, (total+n/2)/n)
+	}
+}
+
+// /leafz of either server decodes into what the bench reads.
+func TestLeafz(t *testing.T) {
+	var z leafz
+	doc := `{"server_id":"N","leafnodes":1,"leafs":[{"name":"hub","subscriptions":3,"subscriptions_list":["$LDS.x","hub.events.>","a"],"compression":"s2_fast"}]}`
+	if err := json.Unmarshal([]byte(doc), &z); err != nil {
+		t.Fatal(err)
+	}
+	if !z.hasSub(hubInterest) || z.hasSub("b") || z.numSubs() != 3 || z.compression() != "s2_fast" {
+		t.Fatalf("decoded %+v", z)
+	}
+	z = leafz{}
+	if err := json.Unmarshal([]byte(`{"leafnodes":0,"leafs":[]}`), &z); err != nil {
+		t.Fatal(err)
+	}
+	if z.hasSub(hubInterest) || z.numSubs() != -1 || z.compression() != "" {
+		t.Fatalf("no link: %+v", z)
+	}
+}
+
+func TestSelectedLeaf(t *testing.T) {
+	defer func(w string, f bool) { *flagWorkloads, *flagFootprint = w, f }(*flagWorkloads, *flagFootprint)
+	names := func() string {
+		var out []string
+		for _, w := range selectedLeaf() {
+			out = append(out, w.name)
+		}
+		return strings.Join(out, ",")
+	}
+	all := "leaf-local,leaf-upstream,leaf-wire,leaf-hub-subs"
+	for _, c := range []struct {
+		workloads string
+		footprint bool
+		want      string
+	}{
+		{"", false, all},
+		{"leaf", false, all},
+		{"ws, leaf", false, all},
+		{"leaf-wire,leaf-hub-subs", false, "leaf-wire,leaf-hub-subs"},
+		{"ws", false, ""},
+		{"", true, ""},
+	} {
+		*flagWorkloads, *flagFootprint = c.workloads, c.footprint
+		if got := names(); got != c.want {
+			t.Errorf("-workloads %q -footprint=%v: %q, want %q", c.workloads, c.footprint, got, c.want)
+		}
+	}
+}
