@@ -1,6 +1,7 @@
 package mqttpeer
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,17 +39,19 @@ type LeafgateOptions struct {
 // buildLeafgate builds the leafgate binary once per test binary, as the
 // Makefile builds what ships.
 var buildLeafgate = sync.OnceValues(func() (string, error) {
-	// One directory per test binary, reused run after run, so repeated
-	// test runs do not leave a build behind each time.
-	dir := filepath.Join(os.TempDir(), "mqttpeer-leafgate-bin-"+filepath.Base(os.Args[0]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "leafgate")
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
+	// One directory per test binary and checkout, reused run after run, so
+	// repeated test runs do not leave a build behind each time, and two
+	// checkouts (worktrees) testing at once do not replace each other's.
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("mqttpeer-leafgate-bin-%s-%x", filepath.Base(os.Args[0]), sum[:4]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "leafgate")
 	args := append([]string{"build", "-o", bin}, release.BuildArgs()...)
 	cmd := exec.Command("go", append(args, "./cmd/leafgate")...)
 	cmd.Dir = root
