@@ -20,8 +20,12 @@ type LeafgateOptions struct {
 	// StoreDir is the JetStream (and MQTT session) store; empty: a fresh
 	// temporary directory, removed at Stop.
 	StoreDir string
-	// Config is extra YAML appended to the generated configuration file.
+	// Config is extra YAML appended to the generated configuration file
+	// (top-level sections such as leafnodes or log start unindented).
 	Config string
+	// JetStream is extra YAML lines for the jetstream section, each
+	// indented by two spaces (for example "  domain: edge\n").
+	JetStream string
 	// NoJetStream runs without JetStream (sessions in memory, no retain).
 	NoJetStream bool
 	// WebSocket is extra YAML lines for the websocket section, each
@@ -104,9 +108,9 @@ func RunLeafgate(o LeafgateOptions) (*Broker, error) {
 	if strings.Contains("\n"+o.WebSocket, "\n  tls:") {
 		noTLS = "  no_tls: false\n" // true by default, and an error with tls
 	}
-	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_host: 127.0.0.1\nhttp_port: %d\njetstream:\n  enabled: %v\n  store_dir: %q\nmqtt:\n  host: 127.0.0.1\n  port: %d\n"+
+	conf := fmt.Sprintf("host: 127.0.0.1\nhttp_host: 127.0.0.1\nhttp_port: %d\njetstream:\n  enabled: %v\n  store_dir: %q\n%smqtt:\n  host: 127.0.0.1\n  port: %d\n"+
 		"websocket:\n  host: 127.0.0.1\n  port: %d\n%s%s%s",
-		httpPort, !o.NoJetStream, o.StoreDir, mqttPort, wsPort, noTLS, o.WebSocket, o.Config)
+		httpPort, !o.NoJetStream, o.StoreDir, o.JetStream, mqttPort, wsPort, noTLS, o.WebSocket, o.Config)
 	confPath := filepath.Join(tmp, "leafgate.yaml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		cleanup()
