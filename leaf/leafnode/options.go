@@ -208,7 +208,15 @@ func (r *Remote) validate() error {
 	return nil
 }
 
-// redact is u without its password, for logs.
+// redact is u without its secrets, for logs: the password, and a user
+// without a password too, since that is sent as a token (nats://TOKEN@host).
 func redact(u *url.URL) string {
+	if u.User != nil {
+		if _, hasPass := u.User.Password(); !hasPass {
+			c := *u
+			c.User = url.User("xxxxx")
+			return c.String()
+		}
+	}
 	return u.Redacted()
 }
