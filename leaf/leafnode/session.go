@@ -1062,10 +1062,48 @@ func (s *session) Msg(subj, reply []byte, queues [][]byte, hdr, payload []byte) 
 	if !s.established || !s.imports.CanSubscribe(string(subj), "") {
 		return nil
 	}
+	// A JetStream message for a consumer's inbox comes routed by the
+	// inbox, its stream subject after the ack reply: deliver it under
+	// that subject, as nats-server does for a message from a route or leaf.
+	route := subj
+	if ack, deliver, ok := splitJSAckDeliver(reply); ok {
+		subj, reply = deliver, ack
+	}
 	s.pub.Queues = queues
-	s.l.set.opts.Router.Publish(&s.pub, subj, reply, hdr, payload)
+	s.l.set.opts.Router.PublishAs(&s.pub, route, subj, reply, hdr, payload)
 	s.pub.Queues = nil
 	return nil
+}
+
+// jsAckPrefix starts the reply of a JetStream message a consumer delivers.
+const jsAckPrefix = "$JS.ACK."
+
+// splitJSAckDeliver splits a reply "$JS.ACK.<8 more tokens...>@<subject>"
+// into the ack reply and the subject the message must be delivered with.
+// A server that delivers a consumer's message over a route or leafnode
+// link sends it routed by the deliver subject (the inbox), so it appends
+// the stream subject to the reply after an '@' (nats-server's
+// processMsgResults). Only an '@' after the eighth dot counts: stream,
+// consumer and subject tokens may contain '@' themselves.
+func splitJSAckDeliver(reply []byte) (ack, deliver []byte, ok bool) {
+	if len(reply) <= len(jsAckPrefix) || string(reply[:len(jsAckPrefix)]) != jsAckPrefix {
+		return nil, nil, false
+	}
+	dots := 0
+	for i, b := range reply {
+		switch b {
+		case '.':
+			dots++
+		case '@':
+			if dots >= 8 {
+				if i == len(reply)-1 {
+					return nil, nil, false
+				}
+				return reply[:i], reply[i+1:], true
+			}
+		}
+	}
+	return nil, nil, false
 }
 
 func (s *session) Ping() error {
