@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -177,20 +176,6 @@ func (e *edge) waitHubInterest(t *testing.T, subj string, n int) {
 		}
 		return ""
 	})
-}
-
-// leafz is leafgate's GET /leafz, or nil where leafgate has none yet.
-func (e *edge) leafz(t *testing.T) map[string]any {
-	t.Helper()
-	resp, err := http.Get(e.MonitorURL + "/leafz")
-	if err != nil {
-		t.Fatalf("GET /leafz: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	return getJSON(t, e.MonitorURL+"/leafz")
 }
 
 // subSync subscribes and flushes, so the server has the subscription

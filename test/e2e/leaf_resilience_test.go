@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/leafgate/leafgate/test/internal/hub"
 	"github.com/leafgate/leafgate/test/internal/mqttpeer"
@@ -194,4 +198,69 @@ func TestLeafSecondURL(t *testing.T) {
 		t.Errorf("the link did not come up on the second URL %s", h.LeafURL)
 	}
 	linkCheck(t, h, e, "second")
+}
+
+// Interest stays exact through link cuts: 100 random subscribes,
+// unsubscribes and cuts of the link (with subscribes and unsubscribes
+// racing the reconnect), then the hub must hold exactly the subjects that
+// still have a subscription at the edge: none stale, none missing.
+func TestLeafInterestAfterCuts(t *testing.T) {
+	h := hub.Start(t, hub.Options{})
+	p := netproxy.Start(t, h.LeafAddr)
+	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}},
+		leafnodes: map[string]string{"reconnect": "20ms", "reconnect_max": "100ms"}})
+	e.waitLinks(t, 1)
+	ec := e.connect(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(11, seed))
+	subs := map[string][]*nats.Subscription{}
+	cuts := 0
+	check := func(step int) {
+		t.Helper()
+		flush(t, ec)
+		var want []string
+		for s, l := range subs {
+			if len(l) > 0 {
+				want = append(want, s)
+			}
+		}
+		slices.Sort(want)
+		hub.Until(t, leafWait, func() string {
+			var got []string
+			for _, s := range h.LeafSubjects() {
+				if strings.HasPrefix(s, "ri.") {
+					got = append(got, s)
+				}
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Sprintf("after step %d (%d cuts): hub holds %q, edge has %q", step, cuts, got, want)
+			}
+			return ""
+		})
+	}
+	for step := range 100 {
+		subj := fmt.Sprintf("ri.%d", rng.IntN(12))
+		switch r := rng.IntN(10); {
+		case r < 5:
+			sub, err := ec.SubscribeSync(subj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subs[subj] = append(subs[subj], sub)
+		case r < 9:
+			if l := subs[subj]; len(l) > 0 {
+				if err := l[0].Unsubscribe(); err != nil {
+					t.Fatal(err)
+				}
+				subs[subj] = l[1:]
+			}
+		default:
+			cuts += p.Cut()
+		}
+		if step%25 == 24 {
+			check(step)
+		}
+	}
+	t.Logf("%d cuts, %d link-up lines", cuts, e.logCount(`msg="leafnode link up"`))
 }
