@@ -121,6 +121,11 @@ func refusedRetrying(t *testing.T, h *hub.Hub, e *edge, secret string) {
 	}
 	// Still retrying after the three.
 	e.waitLog(t, `msg="leafnode link down"`, 4, leafWait)
+	lz := e.leafz(t)
+	if r := lz.Remotes[0]; r.Connected || r.FailedAttempts < 4 || !strings.Contains(r.LastError, "Authorization Violation") ||
+		strings.Contains(r.URL+r.LastError, secret) {
+		t.Fatalf("/leafz with refused credentials: %+v", r)
+	}
 }
 
 // TLS with a CA and a client certificate: the hub verifies leafgate's

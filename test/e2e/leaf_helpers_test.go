@@ -237,3 +237,33 @@ func leafNone(t *testing.T, subs ...*nats.Subscription) {
 		}
 	}
 }
+
+// edgeLeafz is the part of leafgate's GET /leafz these tests read:
+// nats-server's fields for connected links, leafgate's per remote.
+type edgeLeafz struct {
+	NumLeafs int `json:"leafnodes"`
+	Leafs    []struct {
+		Name    string `json:"name"`
+		NumSubs uint32 `json:"subscriptions"`
+	} `json:"leafs"`
+	Remotes []struct {
+		Name           string `json:"name"`
+		Connected      bool   `json:"connected"`
+		URL            string `json:"url"`
+		LastError      string `json:"last_error"`
+		Reconnects     int64  `json:"reconnects"`
+		FailedAttempts int64  `json:"failed_attempts"`
+		HubSubsIgnored int64  `json:"hub_subscriptions_ignored"`
+	} `json:"remotes"`
+}
+
+// leafz reads leafgate's /leafz; it expects exactly one remote.
+func (e *edge) leafz(t *testing.T) edgeLeafz {
+	t.Helper()
+	var lz edgeLeafz
+	monitorGet(t, e.Broker, "/leafz", &lz)
+	if len(lz.Remotes) != 1 {
+		t.Fatalf("/leafz lists %d remotes, want 1: %+v", len(lz.Remotes), lz)
+	}
+	return lz
+}

@@ -54,6 +54,12 @@ func TestLeafMaxSubscriptions(t *testing.T) {
 	publish(t, hc, "edge.own", "down")
 	recv(t, down, "edge.own", "down")
 
+	lz := e.leafz(t)
+	if lz.NumLeafs != 1 || lz.Leafs[0].NumSubs > 100 || lz.Remotes[0].HubSubsIgnored < 400 {
+		t.Errorf("/leafz: %d links, %d hub subscriptions held, %d ignored; want 1, at most 100, at least 400",
+			lz.NumLeafs, firstSubs(lz), lz.Remotes[0].HubSubsIgnored)
+	}
+
 	// One warning, not one per ignored subscription; the link never went
 	// down and the hub kept the same connection.
 	if n := e.logCount(`hub interest over max_subscriptions`); n != 1 {
@@ -63,4 +69,11 @@ func TestLeafMaxSubscriptions(t *testing.T) {
 	if len(l) != 1 || l[0].ID != id || e.logCount(`msg="leafnode link down"`) != 0 {
 		t.Fatalf("the link did not stay up: hub connections %d, link-down lines %d", len(l), e.logCount(`msg="leafnode link down"`))
 	}
+}
+
+func firstSubs(lz edgeLeafz) uint32 {
+	if len(lz.Leafs) == 0 {
+		return 0
+	}
+	return lz.Leafs[0].NumSubs
 }

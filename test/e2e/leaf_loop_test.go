@@ -29,7 +29,9 @@ const loopQuiet = 3 * time.Second
 // A real loop: leafgate joins hub A and hub B, and B is itself a leaf of
 // A. leafgate's loop-detection subject goes up one link and comes back
 // down the other; leafgate drops that link with the loop -ERR (which the
-// hub logs) and waits 30 s before trying it again.
+// hub logs) and waits 30 s before trying it again. The loop needs
+// request_isolation off (leafgate's default is on, which keeps the hubs
+// from sending it other leafnodes' interest, its own included).
 func TestLeafLoopDetected(t *testing.T) {
 	a := hub.Start(t, hub.Options{ServerName: "A"})
 	au, err := url.Parse(a.LeafURL)
@@ -42,8 +44,8 @@ func TestLeafLoopDetected(t *testing.T) {
 	a.WaitLeafs(t, 1, leafWait) // B
 	pa, pb := netproxy.Start(t, a.LeafAddr), netproxy.Start(t, b.LeafAddr)
 	e := startEdge(t, edgeOpts{remotes: []edgeRemote{
-		{urls: []string{"nats-leaf://" + pa.Addr()}, extra: "name: toA"},
-		{urls: []string{"nats-leaf://" + pb.Addr()}, extra: "name: toB"},
+		{urls: []string{"nats-leaf://" + pa.Addr()}, extra: "name: toA\nrequest_isolation: false"},
+		{urls: []string{"nats-leaf://" + pb.Addr()}, extra: "name: toB\nrequest_isolation: false"},
 	}})
 	e.waitLog(t, `msg="leafnode link down".*Loop detected`, 1, leafWait)
 	// Let the other link, which may see the loop too, settle.

@@ -124,6 +124,9 @@ func TestLeafBlackHoleDetected(t *testing.T) {
 	if n := e.logCount(`msg="leafnode link down"`); n <= downs {
 		t.Fatal("no link-down line")
 	}
+	if lz := e.leafz(t); lz.NumLeafs != 0 || lz.Remotes[0].Connected || !strings.Contains(lz.Remotes[0].LastError, "stale") {
+		t.Fatalf("/leafz while black-holed: %+v", lz)
+	}
 
 	// The path returns; the hub's side of the old connection (which saw
 	// nothing) closes when the held close comes through.
@@ -134,7 +137,10 @@ func TestLeafBlackHoleDetected(t *testing.T) {
 	publish(t, hc, "bh.x", "after")
 	m, err := sub.NextMsg(leafWait)
 	if err != nil || string(m.Data) != "after" {
-		t.Fatalf("after the black hole: %v %q (want \"after\"; a message published into the black hole may not be delivered)", err, msgData(m))
+		t.Fatalf("after the black hole: %v %q, want \"after\"", err, msgData(m))
+	}
+	if lz := e.leafz(t); lz.NumLeafs != 1 || !lz.Remotes[0].Connected || lz.Remotes[0].Reconnects < 1 {
+		t.Fatalf("/leafz after the black hole: %+v", lz)
 	}
 	linkCheck(t, h, e, "blackhole")
 }
@@ -167,8 +173,8 @@ func TestLeafRefusedBackoff(t *testing.T) {
 	if n < 3 {
 		t.Fatalf("%d connection attempts in %v while refused: leafgate stopped retrying (reconnect_max is 1s)", n, window)
 	}
-	if got := e.logCount(`msg="leafnode link down"`); got > int(p.Attempts())+1 {
-		t.Errorf("%d link-down lines for %d attempts", got, p.Attempts())
+	if lz := e.leafz(t); lz.Remotes[0].Connected || lz.Remotes[0].FailedAttempts < n {
+		t.Errorf("/leafz while refused: %+v, want disconnected with at least %d failed attempts", lz, n)
 	}
 
 	p.Refuse(false)
