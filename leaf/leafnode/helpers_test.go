@@ -190,7 +190,7 @@ func (b *inbox) expectNone(t testing.TB) {
 // Remote subscriptions the test makes itself.
 type linkInbox struct{ inbox }
 
-func (b *linkInbox) DeliverLink(_ *router.Publisher, subj, reply, hdr, payload []byte, _ []string) bool {
+func (b *linkInbox) DeliverLink(_ *router.Publisher, _, subj, reply, hdr, payload []byte, _ []string) bool {
 	return b.Deliver(nil, subj, reply, hdr, payload)
 }
 

@@ -440,3 +440,35 @@ func TestHubMessagesImportDenied(t *testing.T) {
 		})
 	}
 }
+
+// TestHubJetStreamDelivery: a stored message JetStream delivers to a hub
+// client's inbox (router.PublishAs: routed by the inbox, delivered under
+// its own subject) goes to the inbox with its subject after the ack reply,
+// "<ack>@<subject>", as nats-server carries it, so the hub's server hands
+// the client the message's subject and the ack subject.
+func TestHubJetStreamDelivery(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	r := router.New()
+	set, _ := startLink(t, r, hub, nil)
+	c := hub.up(set)
+	c.sendSub("_INBOX.hub.*", "", 0)
+	c.sync()
+	ack := "$JS.ACK.S.c.1.5.5.1700000000000000000.0"
+	r.PublishAs(&router.Publisher{}, []byte("_INBOX.hub.1"), []byte("orders.new"), []byte(ack), nil, []byte("m"))
+	op := c.next()
+	if op.Op != "LMSG" || op.Subject != "_INBOX.hub.1" || op.Reply != ack+"@orders.new" || string(op.Payload) != "m" {
+		t.Fatalf("hub got %q reply %q payload %q", op, op.Reply, op.Payload)
+	}
+	// Without a reply (no ack) there is nothing to carry it in: nats-server
+	// sends the inbox alone too.
+	r.PublishAs(&router.Publisher{}, []byte("_INBOX.hub.2"), []byte("orders.new"), nil, nil, []byte("n"))
+	if op := c.next(); op.Subject != "_INBOX.hub.2" || op.Reply != "" {
+		t.Fatalf("hub got %q reply %q", op, op.Reply)
+	}
+	// A plain publish is untouched.
+	publish(r, "_INBOX.hub.3", "r.1", nil, []byte("o"))
+	if op := c.next(); op.Subject != "_INBOX.hub.3" || op.Reply != "r.1" {
+		t.Fatalf("hub got %q reply %q", op, op.Reply)
+	}
+}

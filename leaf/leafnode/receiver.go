@@ -15,18 +15,18 @@ var (
 
 // DeliverLink implements router.LinkReceiver: one message for the hub, with
 // the hub's queue groups that were chosen for it.
-func (l *Link) DeliverLink(_ *router.Publisher, subj, reply, hdr, payload []byte, queues []string) bool {
+func (l *Link) DeliverLink(_ *router.Publisher, route, subj, reply, hdr, payload []byte, queues []string) bool {
 	s := l.cur.Load()
 	if s == nil {
 		return false
 	}
-	return s.send(subj, reply, hdr, payload, queues)
+	return s.send(route, subj, reply, hdr, payload, queues)
 }
 
 // Deliver implements router.Receiver; the router calls DeliverLink for
 // Remote subscriptions, so this only serves a plain delivery, if any.
 func (l *Link) Deliver(_ *router.Sub, subj, reply, hdr, payload []byte) bool {
-	return l.DeliverLink(nil, subj, reply, hdr, payload, nil)
+	return l.DeliverLink(nil, subj, subj, reply, hdr, payload, nil)
 }
 
 // Flush implements router.Receiver: a batch of publishes ended.

@@ -110,6 +110,7 @@ type session struct {
 	err      error
 	pubCache map[string]bool // export decisions by subject, bounded
 	line     []byte          // scratch for one protocol line, under mu
+	reply    []byte          // scratch for "<reply>@<subject>", under mu
 	qbuf     [][]byte
 }
 
@@ -899,7 +900,12 @@ func (s *session) writeProto(b []byte) {
 
 // send queues one message for the hub. It runs on a publisher's goroutine
 // and reports whether the link needs a Flush.
-func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
+//
+// When route differs from subj (JetStream delivering a stored message to
+// an inbox), the message goes to route, and subj rides at the end of the
+// reply, "<reply>@<subj>", as nats-server carries it over routes and
+// leafnode links; the far side's server splits it off again.
+func (s *session) send(route, subj, reply, hdr, payload []byte, queues []string) bool {
 	size := len(payload)
 	withHdr := hdr != nil && s.headers
 	if withHdr {
@@ -910,11 +916,15 @@ func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
 		s.mu.Unlock()
 		return false
 	}
-	if !s.exportAllowedLocked(subj) || (s.maxPayload > 0 && size > s.maxPayload) ||
+	if !s.exportAllowedLocked(route) || (s.maxPayload > 0 && size > s.maxPayload) ||
 		int64(s.out.Size()+s.writing+size) > s.l.set.opts.MaxPending {
 		s.mu.Unlock()
 		s.l.stats.dropped.Add(1)
 		return false
+	}
+	if len(reply) > 0 && !bytes.Equal(route, subj) && bytes.IndexByte(reply, '@') < 0 {
+		s.reply = append(append(append(s.reply[:0], reply...), '@'), subj...)
+		reply = s.reply
 	}
 	qs := s.qbuf[:0]
 	for _, q := range queues {
@@ -922,11 +932,11 @@ func (s *session) send(subj, reply, hdr, payload []byte, queues []string) bool {
 	}
 	s.qbuf = qs[:0]
 	if withHdr {
-		s.line = leafproto.AppendHMsgLine(s.line[:0], subj, reply, qs, len(hdr), size)
+		s.line = leafproto.AppendHMsgLine(s.line[:0], route, reply, qs, len(hdr), size)
 		s.out.Write(s.line)
 		s.out.Write(hdr)
 	} else {
-		s.line = leafproto.AppendMsgLine(s.line[:0], subj, reply, qs, size)
+		s.line = leafproto.AppendMsgLine(s.line[:0], route, reply, qs, size)
 		s.out.Write(s.line)
 	}
 	s.out.Write(payload)

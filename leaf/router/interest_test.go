@@ -147,7 +147,7 @@ type linkRecorder struct {
 	calls []string
 }
 
-func (l *linkRecorder) DeliverLink(_ *Publisher, subj, _, _, _ []byte, queues []string) bool {
+func (l *linkRecorder) DeliverLink(_ *Publisher, _, subj, _, _, _ []byte, queues []string) bool {
 	l.mu.Lock()
 	l.calls = append(l.calls, fmt.Sprintf("%s%q", subj, slices.Sorted(slices.Values(queues))))
 	l.mu.Unlock()
@@ -276,7 +276,7 @@ type nopLink struct{ n, q int }
 
 func (l *nopLink) Deliver(*Sub, []byte, []byte, []byte, []byte) bool { return false }
 func (l *nopLink) Flush()                                            {}
-func (l *nopLink) DeliverLink(_ *Publisher, _, _, _, _ []byte, queues []string) bool {
+func (l *nopLink) DeliverLink(_ *Publisher, _, _, _, _, _ []byte, queues []string) bool {
 	l.n++
 	l.q = len(queues)
 	return false

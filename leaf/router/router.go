@@ -289,7 +289,7 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 		}
 	}
 	if links != nil {
-		n += r.deliverLinks(p, links, subj, reply, hdr, payload)
+		n += r.deliverLinks(p, links, route, subj, reply, hdr, payload)
 		links.release()
 	}
 	return n
@@ -310,10 +310,13 @@ func named(list [][]byte, queue string) bool {
 // subscriptions match it, with the queue groups that chose the far side
 // named (nats-server's LMSG queue list), so the router collects a publish's
 // link targets and calls DeliverLink once per link instead of Deliver.
-// queues is only valid during the call.
+// route is the subject the message was routed by; it differs from subject
+// when JetStream delivers a stored message to an inbox (PublishAs), and
+// the link must carry both, since the far side routes again. queues is
+// only valid during the call.
 type LinkReceiver interface {
 	Receiver
-	DeliverLink(p *Publisher, subject, reply, hdr, payload []byte, queues []string) (needFlush bool)
+	DeliverLink(p *Publisher, route, subject, reply, hdr, payload []byte, queues []string) (needFlush bool)
 }
 
 // linkTargets collects the links one publish goes to, and for each the
@@ -388,7 +391,7 @@ func (l *linkTargets) add(r Receiver, queue string) *linkTargets {
 }
 
 // deliverLinks hands the message once to each collected link.
-func (r *Router) deliverLinks(p *Publisher, l *linkTargets, subj, reply, hdr, payload []byte) int {
+func (r *Router) deliverLinks(p *Publisher, l *linkTargets, route, subj, reply, hdr, payload []byte) int {
 	n := 0
 	for i := range l.n {
 		t := &l.first
@@ -400,7 +403,7 @@ func (r *Router) deliverLinks(p *Publisher, l *linkTargets, subj, reply, hdr, pa
 			continue
 		}
 		l.qbuf = t.queues(l.qbuf[:0])
-		if lr.DeliverLink(p, subj, reply, hdr, payload, l.qbuf) {
+		if lr.DeliverLink(p, route, subj, reply, hdr, payload, l.qbuf) {
 			if p.Pending != nil {
 				p.Pending.Add(t.r)
 			} else {
