@@ -100,7 +100,8 @@ func (a *adminReceiver) Flush() {}
 func (b *Broker) startAdmin() error {
 	a := &adminReceiver{b: b, sem: make(chan struct{}, 4)}
 	for _, subj := range []string{SubjectSessions, SubjectSessionDelete} {
-		rs := &router.Sub{Subject: subj, Receiver: a}
+		// Local: across a leafnode link a fleet would answer as one.
+		rs := &router.Sub{Subject: subj, Receiver: a, Local: true}
 		if err := b.r.Subscribe(rs); err != nil {
 			return err
 		}

@@ -38,15 +38,21 @@ type rrEntry struct {
 
 // replies is the table of pending request reply subjects.
 type replies struct {
-	b  *Broker
-	mu sync.Mutex
-	m  map[string]rrEntry
-	rs *router.Sub
+	b      *Broker
+	prefix string // rrPrefix and this broker's own token: "$MQTT.rr.<id>."
+	mu     sync.Mutex
+	m      map[string]rrEntry
+	rs     *router.Sub
 }
 
 func (b *Broker) startReplies() error {
-	rp := &replies{b: b, m: make(map[string]rrEntry)}
-	rp.rs = &router.Sub{Subject: rrPrefix + "*", Receiver: rp}
+	// A prefix of its own: the interest goes over leafnode links, and a
+	// fleet of gateways all subscribed to $MQTT.rr.* would each get every
+	// gateway's replies from the hub.
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	rp := &replies{b: b, m: make(map[string]rrEntry), prefix: rrPrefix + base64.RawURLEncoding.EncodeToString(id[:]) + "."}
+	rp.rs = &router.Sub{Subject: rp.prefix + "*", Receiver: rp}
 	if err := b.r.Subscribe(rp.rs); err != nil {
 		return err
 	}
@@ -71,7 +77,7 @@ func (rp *replies) replySubject(dst []byte, subj, corr []byte) []byte {
 	}
 	rp.m[tok] = rrEntry{subj: string(subj), corr: base64.StdEncoding.EncodeToString(corr), expires: now.Add(rrTTL)}
 	rp.mu.Unlock()
-	dst = append(dst, rrPrefix...)
+	dst = append(dst, rp.prefix...)
 	return append(dst, tok...)
 }
 
@@ -79,7 +85,7 @@ func (rp *replies) replySubject(dst []byte, subj, corr []byte) []byte {
 // on the replying publisher's goroutine; the republish is an ordinary
 // router publish from there.
 func (rp *replies) Deliver(_ *router.Sub, subj, _, hdr, payload []byte) bool {
-	tok := strings.TrimPrefix(string(subj), rrPrefix)
+	tok := strings.TrimPrefix(string(subj), rp.prefix)
 	rp.mu.Lock()
 	e, ok := rp.m[tok]
 	if ok && time.Now().After(e.expires) {

@@ -186,10 +186,14 @@ var errClosed = errors.New("leafnode: link closed")
 func (l *Link) run() {
 	defer l.wg.Done()
 	attempt := 0
+	var lastWarn time.Time
 	for {
 		u := l.nextURL()
 		start := time.Now()
+		up := l.stats.reconnects.Load()
+		everUp := l.stats.everUp.Load()
 		err := l.connect(u)
+		wasUp := l.stats.reconnects.Load() != up || (!everUp && l.stats.everUp.Load())
 		select {
 		case <-l.quit:
 			return
@@ -208,7 +212,18 @@ func (l *Link) run() {
 		l.status.LastError = err.Error()
 		l.status.NextAttempt = time.Now().Add(wait)
 		l.mu.Unlock()
-		l.log.Warn("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond))
+		// One line when the link goes down and for the first few failed
+		// attempts, then one per quiet period, not one per retry: a hub
+		// down for a day must not fill a gateway's SD card with logs.
+		switch {
+		case wasUp || attempt < 3 || time.Since(lastWarn) >= 10*time.Minute:
+			l.log.Warn("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
+				"failed_attempts", attempt+1)
+			lastWarn = time.Now()
+		default:
+			l.log.Debug("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
+				"failed_attempts", attempt+1)
+		}
 		attempt++
 		l.stats.failures.Add(1)
 		t := time.NewTimer(wait)

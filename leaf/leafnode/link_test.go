@@ -68,7 +68,7 @@ func TestHubErrDelays(t *testing.T) {
 		{leafproto.SubPermErrText([]byte("foo.>")), leafproto.PermViolationReconnectDelay},
 		{leafproto.ErrTextSameClusterName, leafproto.SameClusterReconnectDelay},
 		{leafproto.MinVersionErrText("2.16.0"), leafproto.MinVersionReconnectDelay},
-		{leafproto.ErrTextDuplicateRemote, 0},
+		{leafproto.ErrTextDuplicateRemote, leafproto.LoopReconnectDelay}, // leafgate waits rather than flap
 		{leafproto.ErrTextAuthViolation, 0},
 		{"Something else entirely", 0},
 	}

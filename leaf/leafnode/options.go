@@ -25,8 +25,8 @@ const (
 	DefaultConnectTimeout   = 10 * time.Second // CONNECT sent to the hub's connect_info INFO
 	DefaultReconnectDelay   = 1 * time.Second
 	DefaultReconnectMax     = 30 * time.Second
-	DefaultPingInterval     = 15 * time.Second
-	DefaultMaxPingsOut      = 3
+	DefaultPingInterval     = 10 * time.Second
+	DefaultMaxPingsOut      = 2
 	DefaultWriteDeadline    = 10 * time.Second
 	DefaultMaxPending       = 8 * 1024 * 1024
 	DefaultMaxHubSubs       = 100_000
@@ -88,7 +88,8 @@ type Remote struct {
 	ReconnectMax   time.Duration
 	// PingInterval and MaxPingsOut bound how long a half-open link (a NAT
 	// mapping silently dropped) goes unnoticed: a PING goes out each
-	// interval nothing arrived, and MaxPingsOut unanswered ones drop the link.
+	// interval nothing arrived, and the link is dropped after
+	// PingInterval × (MaxPingsOut+1) of silence (30 s by default).
 	PingInterval time.Duration
 	MaxPingsOut  int
 	// MaxHubSubs caps the hub interest kept for this link: a hub advertises

@@ -857,12 +857,13 @@ func (s *session) writeLoop() {
 }
 
 // pingLoop sends a PING each interval in which nothing arrived, and drops
-// the link after MaxPingsOut of them go unanswered: a black-holed link
-// delivers no error, only silence.
+// the link once nothing has arrived for MaxPingsOut+1 intervals: a
+// black-holed link delivers no error, only silence. It looks four times
+// an interval, so the verdict comes at most a quarter interval late.
 func (s *session) pingLoop() {
 	defer s.wg.Done()
 	r := &s.l.remote
-	t := time.NewTicker(r.PingInterval)
+	t := time.NewTicker(max(r.PingInterval/4, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -870,15 +871,18 @@ func (s *session) pingLoop() {
 			return
 		case <-t.C:
 		}
-		if time.Since(time.Unix(0, s.lastIn.Load())) < r.PingInterval {
+		silent := time.Since(time.Unix(0, s.lastIn.Load()))
+		if silent < r.PingInterval {
 			s.pingsOut.Store(0)
 			continue
 		}
-		if int(s.pingsOut.Load()) >= r.MaxPingsOut {
+		if silent >= r.PingInterval*time.Duration(r.MaxPingsOut+1) {
 			s.fail(errStale)
 			return
 		}
-		s.sendPing()
+		if time.Since(time.Unix(0, s.pingAt.Load())) >= r.PingInterval {
+			s.sendPing()
+		}
 	}
 }
 
@@ -1157,6 +1161,9 @@ func (s *session) Err(text []byte) error {
 	}
 	switch kind {
 	case leafproto.ErrKindDuplicateRemote:
+		// Two servers of one name at the hub evict each other in turn;
+		// wait as after the hub's other refusals rather than flap.
+		s.l.delayNext(leafproto.LoopReconnectDelay)
 		s.l.log.Warn("leafnode: the hub replaced this link with a newer one from a server of the same name;"+
 			" two gateways sharing server_name evict each other", "server_name", s.l.set.opts.ServerName)
 	case leafproto.ErrKindAuth:

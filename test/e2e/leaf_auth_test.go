@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nkeys"
 
@@ -119,12 +120,22 @@ func refusedRetrying(t *testing.T, h *hub.Hub, e *edge, secret string) {
 	if strings.Contains(e.Log(), secret) {
 		t.Fatalf("leafgate's log contains the secret %q", secret)
 	}
-	// Still retrying after the three.
-	e.waitLog(t, `msg="leafnode link down"`, 4, leafWait)
+	// Still retrying after the three, which are all it logs as warnings
+	// (one line per state change, not one per retry): /leafz counts on.
+	deadline := time.Now().Add(leafWait)
+	for e.leafz(t).Remotes[0].FailedAttempts < 5 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
 	lz := e.leafz(t)
-	if r := lz.Remotes[0]; r.Connected || r.FailedAttempts < 4 || !strings.Contains(r.LastError, "Authorization Violation") ||
+	if r := lz.Remotes[0]; r.Connected || r.FailedAttempts < 5 || !strings.Contains(r.LastError, "Authorization Violation") ||
 		strings.Contains(r.URL+r.LastError, secret) {
 		t.Fatalf("/leafz with refused credentials: %+v", r)
+	}
+	if n := e.logCount(`level=WARN msg="leafnode link down"`); n != 3 {
+		t.Errorf("%d warnings for %d failed attempts, want 3 (then one per ten minutes)", n, lz.Remotes[0].FailedAttempts)
+	}
+	if strings.Contains(e.Log(), secret) {
+		t.Fatalf("leafgate's log contains the secret %q", secret)
 	}
 }
 
