@@ -224,9 +224,17 @@ func TestExamplesLoad(t *testing.T) {
 			t.Fatalf("%s: users not converted: %+v", name, opts.Auth.Users)
 		}
 	}
-	// leafnode.yaml loads; its remote names files under /etc, so building
+	// leaf.yaml, the quick start beside a local hub, builds its link.
+	cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", "leaf.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, err := cfg.leafOptions(nil, nil); err != nil || len(lo.Remotes) != 1 || lo.Remotes[0].URLs[0].String() != "nats-leaf://127.0.0.1:7422" || lo.Domain != "edge" {
+		t.Fatalf("leaf example: %+v %v", lo, err)
+	}
+	// leaf-fleet.yaml loads; its remote names files under /etc, so building
 	// the links fails naming the credentials key.
-	cfg, err := load(t, "--config", filepath.Join("..", "..", "configs", "examples", "leafnode.yaml"))
+	cfg, err = load(t, "--config", filepath.Join("..", "..", "configs", "examples", "leaf-fleet.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -334,10 +334,15 @@ func monitorLinks(srv *server.Server, links *leafnode.Set) {
 				Name: st.Name, Connected: st.Connected, URL: st.URL, Since: st.Since,
 				HubServer: st.HubServer, HubCluster: st.HubCluster, HubDomain: st.HubDomain,
 				RemoteAccount: st.RemoteAccount, LastError: st.LastError, NextAttempt: st.NextAttempt,
-				Reconnects: st.Reconnects, FailedAttempts: st.Failures, Dropped: st.Dropped, HubSubsIgnored: st.HubSubsIgnored,
+				Reconnects: st.Reconnects, FailedAttempts: st.Failures, Dropped: st.Dropped,
+				ProtoInBytes: st.ProtoInBytes, ProtoOutBytes: st.ProtoOutBytes,
+				WireInBytes: st.WireInBytes, WireOutBytes: st.WireOutBytes, HubSubsIgnored: st.HubSubsIgnored,
 				LocalInterest: st.LocalInterest,
 			})
 			if !st.Connected {
+				if st.Backoff > 0 {
+					lz.Remotes[len(lz.Remotes)-1].Backoff = st.Backoff.String()
+				}
 				continue
 			}
 			li := &monitor.LeafInfo{

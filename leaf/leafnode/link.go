@@ -126,6 +126,8 @@ type stats struct {
 	inMsgs, outMsgs, inBytes, outBytes atomic.Int64
 	dropped                            atomic.Int64 // messages not sent: over MaxPending, too big for the hub, or denied
 	hubSubsIgnored                     atomic.Int64 // hub interest over MaxHubSubs
+	protoIn, protoOut                  atomic.Int64 // protocol bytes, before S2 compression
+	wireIn, wireOut                    atomic.Int64 // bytes on TCP (TLS included), after it; not counted over WebSocket
 	reconnects                         atomic.Int64 // sessions established after the first
 	failures                           atomic.Int64 // attempts and sessions that ended
 	everUp                             atomic.Bool
@@ -211,6 +213,7 @@ func (l *Link) run() {
 		}
 		l.status.LastError = err.Error()
 		l.status.NextAttempt = time.Now().Add(wait)
+		l.status.Backoff = wait
 		l.mu.Unlock()
 		// One line when the link goes down and for the first few failed
 		// attempts, then one per quiet period, not one per retry: a hub

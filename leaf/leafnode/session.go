@@ -175,7 +175,28 @@ func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
 	}
 	d := net.Dialer{Timeout: l.remote.DialTimeout, KeepAlive: l.remote.PingInterval}
 	c, err := d.DialContext(l.ctx, "tcp", host) // Close must not wait out a dial
-	return c, false, err
+	if err != nil {
+		return nil, false, err
+	}
+	return &countConn{Conn: c, st: &l.stats}, false, nil
+}
+
+// countConn counts the bytes on the wire (below TLS and S2) for /leafz.
+type countConn struct {
+	net.Conn
+	st *stats
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.st.wireIn.Add(int64(n))
+	return n, err
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.st.wireOut.Add(int64(n))
+	return n, err
 }
 
 // failOnQuit fails s when quit closes, until the returned stop is called.
@@ -543,6 +564,7 @@ func (s *session) readLoop(pending []byte) error {
 	for {
 		n, err := s.r.Read(buf)
 		if n > 0 {
+			s.l.stats.protoIn.Add(int64(n))
 			s.lastIn.Store(time.Now().UnixNano())
 			perr := s.parser.Parse(buf[:n], s)
 			s.flush.Flush()
@@ -779,6 +801,9 @@ var crlf = []byte("\r\n")
 // Only the writer goroutine, or closeFlushing once it stopped, calls it.
 func (s *session) writeChunks(chunks [][]byte) error {
 	var err error
+	for _, c := range chunks {
+		s.l.stats.protoOut.Add(int64(len(c)))
+	}
 	if s.s2w != nil {
 		for _, c := range chunks {
 			if _, err = s.s2w.Write(c); err != nil {

@@ -21,6 +21,7 @@ type Status struct {
 	Compression   string        `json:"compression,omitempty"` // negotiated; this side's writer
 	LastError     string        `json:"last_error,omitempty"`
 	NextAttempt   time.Time     `json:"next_attempt,omitzero"`
+	Backoff       time.Duration `json:"backoff,omitempty"` // the wait before NextAttempt
 
 	InMsgs         int64 `json:"in_msgs"`
 	OutMsgs        int64 `json:"out_msgs"`
@@ -30,6 +31,10 @@ type Status struct {
 	HubSubs        int   `json:"hub_subscriptions"`
 	HubSubsIgnored int64 `json:"hub_subscriptions_ignored"`
 	LocalInterest  int   `json:"local_interest"`
+	ProtoInBytes   int64 `json:"proto_in_bytes"`  // protocol bytes read, after decompression
+	ProtoOutBytes  int64 `json:"proto_out_bytes"` // protocol bytes written, before compression
+	WireInBytes    int64 `json:"wire_in_bytes"`   // bytes read from TCP (TLS and S2 framing included)
+	WireOutBytes   int64 `json:"wire_out_bytes"`  // bytes written to TCP
 	Reconnects     int64 `json:"reconnects"`      // sessions established after the first
 	Failures       int64 `json:"failed_attempts"` // attempts that failed and sessions that ended
 }
@@ -51,6 +56,8 @@ func (l *Link) Status() Status {
 	st.OutBytes = l.stats.outBytes.Load()
 	st.Dropped = l.stats.dropped.Load()
 	st.HubSubsIgnored = l.stats.hubSubsIgnored.Load()
+	st.ProtoInBytes, st.ProtoOutBytes = l.stats.protoIn.Load(), l.stats.protoOut.Load()
+	st.WireInBytes, st.WireOutBytes = l.stats.wireIn.Load(), l.stats.wireOut.Load()
 	st.Reconnects = l.stats.reconnects.Load()
 	st.Failures = l.stats.failures.Load()
 	return st

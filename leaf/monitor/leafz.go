@@ -50,11 +50,18 @@ type LeafRemote struct {
 	RemoteAccount  string    `json:"remote_account,omitempty"`
 	LastError      string    `json:"last_error,omitempty"`
 	NextAttempt    time.Time `json:"next_attempt,omitzero"`
-	Reconnects     int64     `json:"reconnects"`      // sessions established after the first
-	FailedAttempts int64     `json:"failed_attempts"` // attempts that failed and sessions that ended
+	Backoff        string    `json:"backoff,omitempty"` // the current wait before next_attempt
+	Reconnects     int64     `json:"reconnects"`        // sessions established after the first
+	FailedAttempts int64     `json:"failed_attempts"`   // attempts that failed and sessions that ended
 	Dropped        int64     `json:"dropped"`
-	HubSubsIgnored int64     `json:"hub_subscriptions_ignored"`
-	LocalInterest  int       `json:"local_interest"`
+	// Bytes before compression (the protocol) and after (on TCP, TLS
+	// included; not counted over WebSocket), both directions, since start.
+	ProtoInBytes   int64 `json:"proto_in_bytes"`
+	ProtoOutBytes  int64 `json:"proto_out_bytes"`
+	WireInBytes    int64 `json:"wire_in_bytes"`
+	WireOutBytes   int64 `json:"wire_out_bytes"`
+	HubSubsIgnored int64 `json:"hub_subscriptions_ignored"`
+	LocalInterest  int   `json:"local_interest"`
 }
 
 // LeafzOptions are /leafz's query parameters.
