@@ -11,9 +11,21 @@
 //   - Refuse turns new connections away: each is accepted (and counted)
 //     and reset at once, as a hub that is down answers. Connections
 //     already open are not touched.
+//   - SetLatency delays every byte by a one-way latency in each direction
+//     (a round trip of twice that), order kept; a new connection's first
+//     bytes from the target come a round trip after the client connected,
+//     as its TCP handshake would take one.
+//   - SetRate throttles each direction of each connection to a number of
+//     bytes a second, with a link buffer of about a quarter second (plus
+//     the latency's worth) in the proxy: beyond it the proxy stops
+//     reading, so a fast sender feels TCP's back-pressure as on a slow
+//     uplink. (The kernel's socket buffers on both sides of the proxy
+//     hold more; a test must allow for that.)
 //
+// Latency and rate apply to open connections from the next chunk on.
 // Attempts counts every connection accepted, refused or not, so a test
-// can measure how hard a client retries.
+// can measure how hard a client retries; Bytes counts what was forwarded
+// each way, so it can measure what a protocol puts on the wire.
 package netproxy
 
 import (
@@ -32,6 +44,8 @@ type Proxy struct {
 
 	attempts atomic.Int64
 	refused  atomic.Int64
+	toTarget atomic.Int64 // bytes written to the target side
+	toClient atomic.Int64 // bytes written to the client side
 
 	mu       sync.Mutex
 	paused   bool
@@ -39,6 +53,9 @@ type Proxy struct {
 	refusing bool
 	closed   bool
 	pairs    map[*pair]struct{}
+	latency  time.Duration
+	rate     int           // bytes a second per direction; 0: unlimited
+	changed  chan struct{} // closed (and replaced) when latency or rate change
 
 	wg sync.WaitGroup
 }
@@ -86,7 +103,8 @@ func New(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, pairs: map[*pair]struct{}{}, resumed: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, pairs: map[*pair]struct{}{},
+		resumed: make(chan struct{}), changed: make(chan struct{})}
 	close(p.resumed)
 	p.wg.Add(1)
 	go p.accept()
@@ -114,6 +132,13 @@ func (p *Proxy) Attempts() int64 { return p.attempts.Load() }
 // Refused is the number of connections reset because of Refuse.
 func (p *Proxy) Refused() int64 { return p.refused.Load() }
 
+// Bytes reports the bytes forwarded so far over all connections: to the
+// target (client → target) and to the client (target → client). Bytes
+// are counted as they are written, before the far side can read them.
+func (p *Proxy) Bytes() (toTarget, toClient int64) {
+	return p.toTarget.Load(), p.toClient.Load()
+}
+
 // Active is the number of connections open through the proxy.
 func (p *Proxy) Active() int {
 	p.mu.Lock()
@@ -140,6 +165,39 @@ func (p *Proxy) Resume() {
 		p.paused = false
 		close(p.resumed)
 	}
+}
+
+// SetLatency delays each direction by d (a round trip of 2d), on open
+// connections and new ones; 0 forwards at once. Bytes read after the
+// change get the new latency; order is always kept.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = max(d, 0)
+	p.changedLocked()
+}
+
+// SetRate limits each direction of each connection to bytesPerSecond;
+// 0 (or less) lifts the limit. It applies to open connections at once.
+func (p *Proxy) SetRate(bytesPerSecond int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rate = max(bytesPerSecond, 0)
+	p.changedLocked()
+}
+
+// changedLocked wakes the writers waiting out a latency or a rate.
+func (p *Proxy) changedLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// shape is the current latency and rate, and a channel closed when they
+// next change.
+func (p *Proxy) shape() (time.Duration, int, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.latency, p.rate, p.changed
 }
 
 // Cut closes every open connection and reports how many there were.
@@ -223,6 +281,19 @@ func (p *Proxy) serve(pr *pair) {
 		delete(p.pairs, pr)
 		p.mu.Unlock()
 	}()
+	// The client's connect returned at once; on a link with latency d it
+	// would have taken a round trip, and the target would have accepted
+	// d later still. Dialing d late puts the target's first bytes at the
+	// client 2d after its connect, as over such a link.
+	if lat, _, _ := p.shape(); lat > 0 {
+		t := time.NewTimer(lat)
+		select {
+		case <-t.C:
+		case <-pr.done:
+			t.Stop()
+			return
+		}
+	}
 	tc, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		// The target is down: close the client's side once a pause (if
@@ -237,32 +308,140 @@ func (p *Proxy) serve(pr *pair) {
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.pump(pr, tc, pr.client) }()
-	go func() { defer wg.Done(); p.pump(pr, pr.client, tc) }()
+	up, down := newQueue(), newQueue()
+	wg.Add(4)
+	go func() { defer wg.Done(); p.read(pr, pr.client, up) }()
+	go func() { defer wg.Done(); p.write(pr, tc, up, &p.toTarget) }()
+	go func() { defer wg.Done(); p.read(pr, tc, down) }()
+	go func() { defer wg.Done(); p.write(pr, pr.client, down, &p.toClient) }()
 	wg.Wait()
 }
 
-// pump copies src to dst, holding every write (and the close that ends
-// the copy) while the proxy is paused.
-func (p *Proxy) pump(pr *pair, dst, src net.Conn) {
-	buf := make([]byte, 32*1024)
+// Buffering in the proxy, per direction: unthrottled, enough for a fast
+// sender over a long latency; throttled, a link buffer of about
+// linkBuffer plus the latency's worth, read in pieces of at most a
+// twentieth of a second's bytes so pacing stays smooth.
+const (
+	maxQueued  = 4 << 20
+	maxRead    = 32 << 10
+	minQueued  = 4 << 10
+	linkBuffer = 250 * time.Millisecond
+	// quantum is the pacing step: a throttled writer writes at most this
+	// long's worth of bytes at a time.
+	quantum = 20 * time.Millisecond
+)
+
+// limits are how much a direction may hold queued and how much one read
+// takes, for the current latency and rate.
+func (p *Proxy) limits() (queued, read int) {
+	lat, rate, _ := p.shape()
+	if rate == 0 {
+		return maxQueued, maxRead
+	}
+	queued = max(bytesIn(rate, linkBuffer+lat), minQueued)
+	return queued, min(max(bytesIn(rate, quantum), 512), maxRead, queued)
+}
+
+// bytesIn is how many bytes rate moves in d, at least 1.
+func bytesIn(rate int, d time.Duration) int {
+	return max(int(int64(rate)*int64(d)/int64(time.Second)), 1)
+}
+
+// read moves what src sends into q, stamped with when it arrived, holding
+// (as the old single copy loop did) while the proxy is paused. It ends q
+// when src ends; a cut just stops it.
+func (p *Proxy) read(pr *pair, src net.Conn, q *queue) {
+	buf := make([]byte, maxRead)
 	for {
-		n, err := src.Read(buf)
+		limit, size := p.limits()
+		if !q.waitSpace(limit, pr.done) {
+			return
+		}
+		n, err := src.Read(buf[:size])
 		if n > 0 {
+			c := chunk{b: append([]byte(nil), buf[:n]...), at: time.Now()}
 			if !p.hold(pr) {
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
+			q.put(c)
 		}
 		if err != nil {
-			break
+			if p.hold(pr) { // a close is held while paused, like bytes
+				q.end()
+			}
+			return
 		}
 	}
-	if p.hold(pr) {
-		pr.close()
+}
+
+// write forwards q to dst: each chunk no sooner than the latency after it
+// was read, at most at the rate, never while paused; then closes the pair
+// when q ends. count gets the bytes written.
+func (p *Proxy) write(pr *pair, dst net.Conn, q *queue, count *atomic.Int64) {
+	var free time.Time // when a throttled direction may write again
+	for {
+		c, ok := q.take(pr.done)
+		if !ok {
+			break
+		}
+		for { // latency, recomputed if it changes meanwhile
+			lat, _, changed := p.shape()
+			wait := time.Until(c.at.Add(lat))
+			if wait <= 0 {
+				break
+			}
+			if !sleep(wait, changed, pr.done) {
+				return
+			}
+		}
+		if !p.hold(pr) {
+			return
+		}
+		for b := c.b; len(b) > 0; {
+			_, rate, changed := p.shape()
+			n := len(b)
+			if rate > 0 {
+				n = min(n, bytesIn(rate, quantum))
+				if wait := time.Until(free); wait > 0 {
+					if !sleep(wait, changed, pr.done) {
+						return
+					}
+					continue // the rate may have changed
+				}
+			}
+			start := time.Now()
+			// Counted first, so a test that saw the bytes arrive sees
+			// them counted; a failed write overcounts the last piece.
+			count.Add(int64(n))
+			if _, err := dst.Write(b[:n]); err != nil {
+				pr.close()
+				return
+			}
+			if rate > 0 {
+				free = start.Add(time.Duration(int64(n) * int64(time.Second) / int64(rate)))
+			}
+			b = b[n:]
+		}
+	}
+	select {
+	case <-pr.done:
+	default:
+		pr.close() // q ended: the other side closed
+	}
+}
+
+// sleep waits d; it returns early, true, when wake closes, and false when
+// done closes.
+func sleep(d time.Duration, wake <-chan struct{}, done <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-wake:
+		return true
+	case <-done:
+		return false
 	}
 }
 
@@ -285,6 +464,93 @@ func (p *Proxy) hold(pr *pair) bool {
 		case <-resumed:
 		case <-pr.done:
 			return false
+		}
+	}
+}
+
+// chunk is one read's bytes and when they were read.
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// queue is one direction's chunks between its reader and its writer.
+type queue struct {
+	mu     sync.Mutex
+	chunks []chunk
+	size   int
+	ended  bool
+	ready  chan struct{} // a chunk or the end was put (capacity 1)
+	space  chan struct{} // a chunk was taken (capacity 1)
+}
+
+func newQueue() *queue {
+	return &queue{ready: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (q *queue) put(c chunk) {
+	q.mu.Lock()
+	q.chunks = append(q.chunks, c)
+	q.size += len(c.b)
+	q.mu.Unlock()
+	signal(q.ready)
+}
+
+func (q *queue) end() {
+	q.mu.Lock()
+	q.ended = true
+	q.mu.Unlock()
+	signal(q.ready)
+}
+
+// waitSpace waits until fewer than limit bytes are queued; false when
+// done closes first.
+func (q *queue) waitSpace(limit int, done <-chan struct{}) bool {
+	for {
+		q.mu.Lock()
+		ok := q.size < limit
+		q.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-q.space:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// take waits for the next chunk; false when q ended and is empty, or when
+// done closes.
+func (q *queue) take(done <-chan struct{}) (chunk, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.chunks) > 0 {
+			c := q.chunks[0]
+			q.chunks[0] = chunk{}
+			q.chunks = q.chunks[1:]
+			q.size -= len(c.b)
+			q.mu.Unlock()
+			signal(q.space)
+			return c, true
+		}
+		ended := q.ended
+		q.mu.Unlock()
+		if ended {
+			return chunk{}, false
+		}
+		select {
+		case <-q.ready:
+		case <-done:
+			return chunk{}, false
 		}
 	}
 }
