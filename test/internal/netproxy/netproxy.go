@@ -29,10 +29,12 @@
 package netproxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -97,9 +99,28 @@ func (p *pair) setTarget(c net.Conn) bool {
 	return true
 }
 
+// linkMSS is the TCP segment size of the proxy's connections: Ethernet's,
+// not loopback's 64 KiB. The kernel sizes a sender's socket buffer in
+// segments and wakes a blocked writer when a share of it is free, so with
+// loopback's segments a sender ahead of a throttled proxy would hold
+// megabytes in its kernel and wait tens of seconds in one write, which no
+// real uplink does.
+const linkMSS = 1460
+
+// control clamps the MSS of the proxy's sockets, both the listener (whose
+// connections inherit it) and those it dials.
+func control(_, _ string, rc syscall.RawConn) error {
+	var err error
+	if cerr := rc.Control(func(fd uintptr) { err = clampMSS(fd) }); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
 // New starts a proxy to target (host:port) on a free loopback port.
 func New(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	lc := net.ListenConfig{Control: control}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +315,8 @@ func (p *Proxy) serve(pr *pair) {
 			return
 		}
 	}
-	tc, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	d := net.Dialer{Timeout: 5 * time.Second, Control: control}
+	tc, err := d.Dial("tcp", p.target)
 	if err != nil {
 		// The target is down: close the client's side once a pause (if
 		// any) is over, as its reset would have come through then.
