@@ -234,6 +234,7 @@ type hubConn struct {
 	msgs     atomic.Int64 // LMSG/HMSG from the leaf
 	noPong   atomic.Bool  // do not answer PINGs
 	dropMsgs atomic.Bool  // count LMSG/HMSG without queueing them
+	readRate atomic.Int64 // bytes a second the hub reads at most; 0: no limit
 
 	wmu sync.Mutex // serializes writes
 
@@ -280,7 +281,15 @@ func (c *hubConn) readLoop() {
 		if resume != nil {
 			<-resume
 		}
-		n, err := c.nc.Read(buf)
+		size := len(buf)
+		rate := c.readRate.Load()
+		if rate > 0 {
+			size = int(min(max(rate/50, 1), int64(size)))
+		}
+		n, err := c.nc.Read(buf[:size])
+		if rate > 0 && n > 0 {
+			time.Sleep(time.Duration(int64(n) * int64(time.Second) / rate)) // a slow uplink
+		}
 		if n > 0 {
 			c.mu.Lock()
 			if c.raw.Len() < rawLimit {

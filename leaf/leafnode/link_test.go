@@ -153,6 +153,40 @@ func TestInboundTrafficIsLiveness(t *testing.T) {
 	waitDown(t, l, "stale")
 }
 
+// TestSlowUplinkWriteDeadline: the write deadline bounds a write that
+// makes no progress, not a batch that takes long to go out: 32 MB to a
+// hub that reads 8 MB/s take four write deadlines, and the link stays.
+func TestSlowUplinkWriteDeadline(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	r := router.New()
+	opts := testOptions(r, testRemote(hub.url())) // no pings
+	opts.MaxPending = 64 << 20
+	opts.WriteDeadline = time.Second
+	set := startSet(t, opts)
+	l := set.Links()[0]
+	c := hub.up(set)
+	c.sendSub("bulk", "", 0)
+	c.sync()
+	c.dropMsgs.Store(true)
+	c.readRate.Store(8 << 20)
+
+	payload := make([]byte, 64*1024)
+	const n = 32 << 20 / (64 * 1024)
+	for range n {
+		publish(r, "bulk", "", nil, payload)
+	}
+	start := time.Now()
+	for c.msgs.Load() < n {
+		if st := l.Status(); !st.Connected || st.Dropped != 0 {
+			t.Fatalf("%v into the drain, %d of %d messages read: connected %v, dropped %d, %q",
+				time.Since(start).Round(time.Millisecond), c.msgs.Load(), n, st.Connected, st.Dropped, st.LastError)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%d messages read in %v, the link up throughout", n, time.Since(start).Round(time.Millisecond))
+}
+
 // TestBackoff: ReconnectDelay doubles per attempt up to ReconnectMax,
 // with jitter in [d/2, d].
 func TestBackoff(t *testing.T) {

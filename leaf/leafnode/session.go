@@ -790,28 +790,50 @@ func (s *session) closeFlushing(err error) {
 	s.mu.Lock()
 	chunks := s.out.Take(nil)
 	s.mu.Unlock()
-	_ = s.writeChunks(chunks)
+	_ = s.writeChunks(chunks, 0)
 	_ = s.nc.Close()
 }
 
 var crlf = []byte("\r\n")
 
 // writeChunks writes queued chunks through the protocol's writer (S2 or
-// the connection, gathered into one writev) and returns them to the pool.
-// Only the writer goroutine, or closeFlushing once it stopped, calls it.
-func (s *session) writeChunks(chunks [][]byte) error {
+// the connection) and returns them to the pool. Only the writer
+// goroutine, or closeFlushing once it stopped, calls it.
+//
+// With stall > 0 the write deadline is stall from each chunk on (a chunk
+// is at most 64 KiB): a write fails when it makes no progress for stall,
+// not when a large batch takes longer than that to go out. A slow uplink
+// (64 KB/s takes two minutes for the default max_pending) is not a dead
+// one; nats-server likewise only closes a leafnode connection on a write
+// timeout when nothing was written. With stall 0 the caller's deadline
+// holds for the whole batch.
+func (s *session) writeChunks(chunks [][]byte, stall time.Duration) error {
 	var err error
 	for _, c := range chunks {
 		s.l.stats.protoOut.Add(int64(len(c)))
 	}
+	progress := func() {
+		if stall > 0 {
+			_ = s.nc.SetWriteDeadline(time.Now().Add(stall))
+		}
+	}
 	if s.s2w != nil {
 		for _, c := range chunks {
+			progress()
 			if _, err = s.s2w.Write(c); err != nil {
 				break
 			}
 		}
 		if err == nil {
+			progress()
 			err = s.s2w.Flush()
+		}
+	} else if stall > 0 {
+		for _, c := range chunks {
+			progress()
+			if _, err = s.w.Write(c); err != nil {
+				break
+			}
 		}
 	} else {
 		s.wbufs = append(s.wbufs[:0], chunks...)
@@ -864,8 +886,7 @@ func (s *session) writeLoop() {
 			s.mu.Unlock()
 			continue
 		}
-		_ = s.nc.SetWriteDeadline(time.Now().Add(wd))
-		err := s.writeChunks(chunks)
+		err := s.writeChunks(chunks, wd)
 		s.mu.Lock()
 		s.writing = 0
 		s.spare = chunks[:0]
