@@ -153,6 +153,57 @@ func TestInboundTrafficIsLiveness(t *testing.T) {
 	waitDown(t, l, "stale")
 }
 
+// TestSlowUplinkIsLiveness: a hub that reads, only slowly, keeps the link
+// while the backlog drains, though the PING queued behind it goes
+// unanswered for longer than the stale verdict's silence and the batch
+// takes longer than the write deadline to go out; once the backlog is out
+// and the hub still does not answer, the link is dropped as stale.
+//
+// The times are in seconds because the kernel, with loopback's large
+// segments, lets a blocked writer go only when a good share of its
+// megabytes of socket buffer has drained: a fraction of a second here.
+func TestSlowUplinkIsLiveness(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	r := router.New()
+	rem := testRemote(hub.url())
+	rem.PingInterval = time.Second
+	rem.MaxPingsOut = 2 // stale after 3 s of silence
+	opts := testOptions(r, rem)
+	opts.MaxPending = 32 << 20
+	opts.WriteDeadline = 2 * time.Second
+	set := startSet(t, opts)
+	l := set.Links()[0]
+	c := hub.up(set)
+	c.sendSub("bulk", "", 0)
+	c.sync()
+	c.dropMsgs.Store(true)
+	c.noPong.Store(true)
+	c.readRate.Store(2 << 20)
+
+	// 8 MB: four seconds at the hub's 2 MB/s.
+	payload := make([]byte, 16*1024)
+	const n = 8 << 20 / (16 * 1024)
+	for range n {
+		publish(r, "bulk", "", nil, payload)
+	}
+	start := time.Now()
+	for c.msgs.Load() < n {
+		st := l.Status()
+		if !st.Connected {
+			t.Fatalf("a hub reading at 2 MB/s was dropped %v into the drain, with %d of %d messages read: %q",
+				time.Since(start).Round(time.Millisecond), c.msgs.Load(), n, st.LastError)
+		}
+		if st.Dropped != 0 {
+			t.Fatalf("%d messages dropped under max_pending", st.Dropped)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%d messages read in %v, the link up throughout", n, time.Since(start).Round(time.Millisecond))
+	// The drain is over; the hub still answers no PING.
+	waitDown(t, l, "stale")
+}
+
 // TestSlowUplinkWriteDeadline: the write deadline bounds a write that
 // makes no progress, not a batch that takes long to go out: 32 MB to a
 // hub that reads 8 MB/s take four write deadlines, and the link stays.

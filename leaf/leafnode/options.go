@@ -90,7 +90,9 @@ type Remote struct {
 	// mapping silently dropped) goes unnoticed: a PING goes out each
 	// interval nothing arrived, and the link is dropped after
 	// PingInterval × (MaxPingsOut+1) of silence (12 s by default; the
-	// check runs four times an interval, so at most 13 s).
+	// check runs four times an interval, so at most 13 s). A backlog that
+	// keeps draining, however slowly, is not silence: on a thin uplink the
+	// PING waits behind it.
 	PingInterval time.Duration
 	MaxPingsOut  int
 	// MaxHubSubs caps the hub interest kept for this link: a hub advertises

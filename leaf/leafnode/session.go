@@ -90,11 +90,16 @@ type session struct {
 	exports *auth.Checker
 	denyOut []string // export deny patterns, to skip hub interest nothing may reach
 
-	lastErr  atomic.Value // string: the hub's last -ERR, why the link ends if the hub closes it next
-	lastIn   atomic.Int64 // unix nanos of the last read
-	pingsOut atomic.Int32
-	pingAt   atomic.Int64 // unix nanos the last PING went out
-	rtt      atomic.Int64
+	lastErr atomic.Value // string: the hub's last -ERR, why the link ends if the hub closes it next
+	lastIn  atomic.Int64 // unix nanos of the last read
+	// The writer's progress, for the pinger (unix nanos): since when it
+	// has been writing without going idle (0 while idle), and when it
+	// last got a chunk out after writing for a while (see pingLoop).
+	busySince atomic.Int64
+	drainedAt atomic.Int64
+	pingsOut  atomic.Int32
+	pingAt    atomic.Int64 // unix nanos the last PING went out
+	rtt       atomic.Int64
 
 	done chan struct{}
 	kick chan struct{}
@@ -812,9 +817,17 @@ func (s *session) writeChunks(chunks [][]byte, stall time.Duration) error {
 	for _, c := range chunks {
 		s.l.stats.protoOut.Add(int64(len(c)))
 	}
+	// progress renews the deadline and notes a chunk out after the
+	// writer had been at it for a quarter ping interval: the hub took
+	// data we had to wait for it to take.
+	busyFor := s.l.remote.PingInterval / 4
 	progress := func() {
 		if stall > 0 {
-			_ = s.nc.SetWriteDeadline(time.Now().Add(stall))
+			now := time.Now()
+			_ = s.nc.SetWriteDeadline(now.Add(stall))
+			if since := s.busySince.Load(); since != 0 && now.UnixNano()-since >= int64(busyFor) {
+				s.drainedAt.Store(now.UnixNano())
+			}
 		}
 	}
 	if s.s2w != nil {
@@ -835,6 +848,7 @@ func (s *session) writeChunks(chunks [][]byte, stall time.Duration) error {
 				break
 			}
 		}
+		progress()
 	} else {
 		s.wbufs = append(s.wbufs[:0], chunks...)
 		_, err = s.wbufs.WriteTo(s.w)
@@ -886,6 +900,9 @@ func (s *session) writeLoop() {
 			s.mu.Unlock()
 			continue
 		}
+		if s.busySince.Load() == 0 {
+			s.busySince.Store(time.Now().UnixNano())
+		}
 		err := s.writeChunks(chunks, wd)
 		s.mu.Lock()
 		s.writing = 0
@@ -898,6 +915,8 @@ func (s *session) writeLoop() {
 		}
 		if more {
 			s.kickWriter()
+		} else {
+			s.busySince.Store(0)
 		}
 	}
 }
@@ -906,6 +925,15 @@ func (s *session) writeLoop() {
 // the link once nothing has arrived for MaxPingsOut+1 intervals: a
 // black-holed link delivers no error, only silence. It looks four times
 // an interval, so the verdict comes at most a quarter interval late.
+//
+// A backlog draining counts as hearing from the hub (drainedAt): when the
+// writer, busy for a quarter interval or more without going idle, gets
+// another chunk out, the hub is reading, however slowly (a 64 KB/s uplink
+// takes two minutes for the default max_pending), and the PING queued
+// behind that backlog cannot have been answered yet. A black hole stops
+// the drain once the socket buffers are full, and silence counts from
+// there. An idle link's writes (a PING) are over at once, so they never
+// count.
 func (s *session) pingLoop() {
 	defer s.wg.Done()
 	r := &s.l.remote
@@ -917,7 +945,7 @@ func (s *session) pingLoop() {
 			return
 		case <-t.C:
 		}
-		silent := time.Since(time.Unix(0, s.lastIn.Load()))
+		silent := time.Since(time.Unix(0, max(s.lastIn.Load(), s.drainedAt.Load())))
 		if silent < r.PingInterval {
 			s.pingsOut.Store(0)
 			continue
