@@ -20,7 +20,9 @@
 //     the latency's worth) in the proxy: beyond it the proxy stops
 //     reading, so a fast sender feels TCP's back-pressure as on a slow
 //     uplink. (The kernel's socket buffers on both sides of the proxy
-//     hold more; a test must allow for that.)
+//     hold more; a test must allow for that. The proxy's connections use
+//     Ethernet's segment size, so those buffers stay near a real link's
+//     size rather than loopback's megabytes.)
 //
 // Latency and rate apply to open connections from the next chunk on.
 // Attempts counts every connection accepted, refused or not, so a test
