@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leafgate/leafgate/test/internal/harness"
 )
 
 // The proxy forwards both ways and counts what each side sent; with a
@@ -125,7 +128,7 @@ func TestSelectedLeaf(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	all := "leaf-local,leaf-upstream,leaf-wire,leaf-hub-subs"
+	all := "leaf-local,leaf-upstream,leaf-downstream,leaf-request,leaf-wire,leaf-hub-subs"
 	for _, c := range []struct {
 		workloads string
 		footprint bool
@@ -135,6 +138,7 @@ func TestSelectedLeaf(t *testing.T) {
 		{"leaf", false, all},
 		{"ws, leaf", false, all},
 		{"leaf-wire,leaf-hub-subs", false, "leaf-wire,leaf-hub-subs"},
+		{"leaf-request, leaf-downstream", false, "leaf-downstream,leaf-request"},
 		{"ws", false, ""},
 		{"", true, ""},
 	} {
@@ -143,4 +147,22 @@ func TestSelectedLeaf(t *testing.T) {
 			t.Errorf("-workloads %q -footprint=%v: %q, want %q", c.workloads, c.footprint, got, c.want)
 		}
 	}
+}
+
+// A request/reply run times every round trip: against one server (both
+// sides on it), each of leafgate and nats-server, the median and p99 are
+// positive and ordered; a readiness failure is the run's error.
+func TestRequestRun(t *testing.T) {
+	harness.ForEach(t, harness.Options{}, func(t *testing.T, tg *harness.Target) {
+		q, err := requestRun(tg.URL, tg.URL, runID("bench.svc"), 200, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q[0] <= 0 || q[1] < q[0] {
+			t.Fatalf("median %v µs, p99 %v µs", q[0], q[1])
+		}
+		if _, err := requestRun(tg.URL, tg.URL, runID("bench.svc"), 200, func() error { return errors.New("no link") }); err == nil || err.Error() != "no link" {
+			t.Fatalf("ready failed: %v", err)
+		}
+	})
 }
