@@ -19,7 +19,8 @@ package main
 //   - leaf-hub-subs: the leaf's memory per subscription of the hub's that
 //     it holds (leafworkloads.go).
 //
-// The rows go in the main table, ratio leafgate / nats-server-as-leaf.
+// The rows go in the main table, ratio leafgate / nats-server-as-leaf;
+// the targets are budgets (budgets.go), checked when the rows ran.
 // -workloads leaf selects them all; each is selectable by its name.
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,13 @@ import (
 // it keeps both lossless, and covers milliseconds at these rates.
 const leafWindowBytes = 4 << 20
 
-// localPubSub is the name of the local pub→sub rows.
-const localPubSub = "leaf: local pub -> sub"
+// localPubSub is the name of the local pub→sub rows; localCPUUpDown the
+// row of the leaf's CPU per message with the link up over down, which
+// the target bounds (budgets.go).
+const (
+	localPubSub    = "leaf: local pub -> sub"
+	localCPUUpDown = localPubSub + ", server CPU, up / down"
+)
 
 // leafLocal: the core 1 pub -> 1 sub workload (16 B, the same count) with
 // publisher and subscriber both on the leaf, on bench.fan, which the hub
@@ -68,7 +74,7 @@ func leafLocal(ctx context.Context, out io.Writer, bins []string) ([]Row, error)
 		row(localPubSub+", link up / down", "x", func(r *runs) []float64 { return r.rateRatio }),
 		row(localPubSub+", server CPU, link up", "µs/msg", func(r *runs) []float64 { return r.cpu[0] }),
 		row(localPubSub+", server CPU, link down", "µs/msg", func(r *runs) []float64 { return r.cpu[1] }),
-		row(localPubSub+", server CPU, up / down", "x", func(r *runs) []float64 { return r.cpuRatio }),
+		row(localCPUUpDown, "x", func(r *runs) []float64 { return r.cpuRatio }),
 	}
 	for _, r := range rows {
 		printLeafRow(out, r)
@@ -229,6 +235,13 @@ func linkRun(p *leafPair, up bool, size, n int) (rate, cpu float64, err error) {
 		return 0, 0, err
 	}
 	return rate, float64(meter().Microseconds()) / float64(n), nil
+}
+
+// leafSelected returns whether the run selects the leaf workload name.
+func leafSelected(name string) func() bool {
+	return func() bool {
+		return slices.ContainsFunc(selectedLeaf(), func(w leafWorkload) bool { return w.name == name })
+	}
 }
 
 // leafHubSubs: a client on the hub subscribes to scale(10,000) distinct
