@@ -125,9 +125,9 @@ func TestBudgets(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	printBudgets(&buf, res)
-	if out := buf.String(); !strings.Contains(out, "OVER    memory per idle connection ") || !strings.Contains(out, "19.8 KiB (budget <= 16.0 KiB)") ||
+	if out := buf.String(); !strings.Contains(out, "OVER    memory per idle connection ") || !strings.Contains(out, "19.80 KiB (budget <= 16.00 KiB)") ||
 		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "3 of 7 budgets checked NOT MET") ||
-		!strings.Contains(out, "OVER    memory per idle MQTT WebSocket connection        33.5 KiB (budget <= 32.0 KiB)") ||
+		!strings.Contains(out, "OVER    memory per idle MQTT WebSocket connection        33.50 KiB (budget <= 32.00 KiB)") ||
 		!strings.Contains(out, "NOT RUN leaf: leaf pub -> hub sub, 16B") {
 		t.Fatalf("budget report:\n%s", out)
 	}

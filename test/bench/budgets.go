@@ -203,5 +203,6 @@ func fmtBudget(v float64, unit string) string {
 	case "x":
 		return fmt.Sprintf("%.2fx", v)
 	}
-	return fmt.Sprintf("%.1f %s", v, unit)
+	// Two decimals: at one, 2.04 MiB over a 2 MiB budget read "2.0 MiB".
+	return fmt.Sprintf("%.2f %s", v, unit)
 }

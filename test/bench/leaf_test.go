@@ -203,7 +203,7 @@ func TestLeafBudgets(t *testing.T) {
 	for _, line := range []string{
 		"Footprint budgets (product guide):",
 		"Leafnode targets (issue 11):",
-		"NOT RUN memory per idle MQTT connection                  - (budget <= 16.0 KiB)",
+		"NOT RUN memory per idle MQTT connection                  - (budget <= 16.00 KiB)",
 		"UNDER   leaf: leaf pub -> hub sub, 128B                  0.95x nats-server (budget >= 1.00x nats-server)",
 		"ERROR   leaf: hub pub -> leaf sub, 128B                  - (budget >= 1.00x nats-server): row not measured",
 		"PASS    leaf: local pub -> sub, server CPU, up / down    1.08x (budget <= 1.10x)",
