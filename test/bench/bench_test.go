@@ -82,7 +82,15 @@ func TestBytesWrittenRow(t *testing.T) {
 	}
 }
 
+// setFlags sets -workloads and -footprint for the rest of the test.
+func setFlags(t *testing.T, workloads string, footprint bool) {
+	w, f := *flagWorkloads, *flagFootprint
+	t.Cleanup(func() { *flagWorkloads, *flagFootprint = w, f })
+	*flagWorkloads, *flagFootprint = workloads, footprint
+}
+
 func TestBudgets(t *testing.T) {
+	setFlags(t, "mqtt,ws", false) // every footprint row; no leafnode row
 	rows := []Row{
 		{Workload: "stripped linux/arm64 binary", Unit: "MiB", Leafgate: 7.8, NATS: 14.9, Ratio: 0.52},
 		{Workload: "idle RSS", Unit: "MiB", Leafgate: 9.5, NATS: 13.1, Ratio: 0.725},
@@ -101,20 +109,26 @@ func TestBudgets(t *testing.T) {
 		"memory per idle WebSocket connection":      "PASS", // 24.1 KiB <= 32, not the 16 KiB of a TCP one
 		"memory per idle MQTT WebSocket connection": "OVER", // 33.5 KiB > 32
 	}
+	for _, b := range budgets {
+		if b.source == leafTargets {
+			want[b.name()] = statusNotRun
+		}
+	}
 	res := checkBudgets(rows)
 	if len(res) != len(want) {
 		t.Fatalf("%d results, want %d", len(res), len(want))
 	}
 	for _, r := range res {
 		if r.Status != want[r.name()] {
-			t.Errorf("%s: %s (%v %s), want %s", r.name(), r.Status, r.Value, r.Unit, want[r.name()])
+			t.Errorf("%s: %s (%v %s), want %s", r.name(), r.Status, r.Value, r.unitName(), want[r.name()])
 		}
 	}
 	var buf bytes.Buffer
 	printBudgets(&buf, res)
-	if out := buf.String(); !strings.Contains(out, "OVER  memory per idle connection") || !strings.Contains(out, "19.8 KiB (budget <= 16.0 KiB)") ||
-		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "3 of 7 footprint budgets NOT MET") ||
-		!strings.Contains(out, "OVER  memory per idle MQTT WebSocket connection  33.5 KiB (budget <= 32.0 KiB)") {
+	if out := buf.String(); !strings.Contains(out, "OVER    memory per idle connection ") || !strings.Contains(out, "19.80 KiB (budget <= 16.00 KiB)") ||
+		!strings.Contains(out, "0.72x nats-server (budget <= 0.70x nats-server)") || !strings.Contains(out, "3 of 7 budgets checked NOT MET") ||
+		!strings.Contains(out, "OVER    memory per idle MQTT WebSocket connection        33.50 KiB (budget <= 32.00 KiB)") ||
+		!strings.Contains(out, "NOT RUN leaf: leaf pub -> hub sub, 16B") {
 		t.Fatalf("budget report:\n%s", out)
 	}
 
@@ -132,7 +146,7 @@ func TestBudgets(t *testing.T) {
 	rows[6].Leafgate = 21.0
 	buf.Reset()
 	printBudgets(&buf, checkBudgets(rows))
-	if out := buf.String(); strings.Contains(out, "NOT MET") || strings.Count(out, "PASS") != 7 {
+	if out := buf.String(); strings.Contains(out, "NOT MET") || strings.Count(out, "PASS ") != 7 {
 		t.Fatalf("all met:\n%s", out)
 	}
 
@@ -145,7 +159,7 @@ func TestBudgets(t *testing.T) {
 	if r := res[4]; r.Status != "SKIP" {
 		t.Fatalf("leafgate without MQTT: %+v", r)
 	}
-	if out := buf.String(); strings.Contains(out, "NOT MET") || !strings.Contains(out, "SKIP  memory per idle MQTT connection") {
+	if out := buf.String(); strings.Contains(out, "NOT MET") || !strings.Contains(out, "SKIP    memory per idle MQTT connection") {
 		t.Fatalf("skipped budget:\n%s", out)
 	}
 	// leafgate measured nothing for another reason: an error.

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leafgate/leafgate/test/internal/harness"
 )
 
 // The proxy forwards both ways and counts what each side sent; with a
@@ -125,7 +128,7 @@ func TestSelectedLeaf(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	all := "leaf-local,leaf-upstream,leaf-wire,leaf-hub-subs"
+	all := "leaf-local,leaf-upstream,leaf-downstream,leaf-request,leaf-wire,leaf-hub-subs"
 	for _, c := range []struct {
 		workloads string
 		footprint bool
@@ -135,6 +138,7 @@ func TestSelectedLeaf(t *testing.T) {
 		{"leaf", false, all},
 		{"ws, leaf", false, all},
 		{"leaf-wire,leaf-hub-subs", false, "leaf-wire,leaf-hub-subs"},
+		{"leaf-request, leaf-downstream", false, "leaf-downstream,leaf-request"},
 		{"ws", false, ""},
 		{"", true, ""},
 	} {
@@ -143,4 +147,105 @@ func TestSelectedLeaf(t *testing.T) {
 			t.Errorf("-workloads %q -footprint=%v: %q, want %q", c.workloads, c.footprint, got, c.want)
 		}
 	}
+}
+
+// The issue's targets are checked on the rows they name, lower bounds
+// included, only when the leaf rows ran; footprint budgets of groups a
+// -workloads run left out are NOT RUN, not errors.
+func TestLeafBudgets(t *testing.T) {
+	setFlags(t, "leaf", false)
+	wire := func(m wireMode, v float64) Row {
+		return Row{Workload: wireRatioName(m), Payload: 210, Unit: "x", Leafgate: v, NATS: 0.18, Ratio: v / 0.18}
+	}
+	rows := []Row{
+		{Workload: "stripped linux/arm64 binary", Unit: "MiB", Leafgate: 7.8, NATS: 14.9, Ratio: 0.52},
+		{Workload: "idle RSS", Unit: "MiB", Leafgate: 9.5, NATS: 14.1, Ratio: 0.67},
+		{Workload: "idle RSS, anonymous memory only", Unit: "MiB", Leafgate: 1.6, NATS: 2.0, Ratio: 0.8},
+		{Workload: "memory per idle connection (500 conns)", Unit: "KiB", Leafgate: 10.2, NATS: 55.9, Ratio: 0.18},
+		{Workload: upstream.name, Payload: 16, Unit: "msgs/s", Leafgate: 620_000, NATS: 590_000, Ratio: 1.05},
+		{Workload: upstream.name + ", leaf CPU", Payload: 16, Unit: "µs/msg", Leafgate: 0.5, NATS: 1, Ratio: 0.5},
+		{Workload: upstream.name, Payload: 128, Unit: "msgs/s", Leafgate: 400_000, NATS: 420_000, Ratio: 0.95},
+		{Workload: upstream.name, Payload: 1024, Unit: "msgs/s", Leafgate: 70_000, NATS: 120_000, Ratio: 0.58}, // no target
+		{Workload: downstream.name, Payload: 16, Unit: "msgs/s", Err: "leafgate: received 10 of 100 messages"},
+		{Workload: localPubSub + ", link up / down", Payload: 16, Unit: "x", Leafgate: 0.8, NATS: 1, Ratio: 0.8},
+		{Workload: localCPUUpDown, Payload: 16, Unit: "x", Leafgate: 1.08, NATS: 1.3, Ratio: 0.83},
+		wire(wireModes[1], 0.2), wire(wireModes[2], 0.51), wire(wireModes[3], 0.19),
+	}
+	want := map[string]string{
+		"stripped linux/arm64 binary":                    statusPass,
+		"idle RSS":                                       statusPass,
+		"idle RSS, anonymous memory only":                statusPass,
+		"memory per idle connection":                     statusPass,
+		"memory per idle MQTT connection":                statusNotRun,
+		"memory per idle WebSocket connection":           statusNotRun,
+		"memory per idle MQTT WebSocket connection":      statusNotRun,
+		upstream.name + ", 16B":                          statusPass,
+		upstream.name + ", 128B":                         statusUnder, // 0.95x < 1.0x
+		downstream.name + ", 16B":                        statusError, // failed
+		downstream.name + ", 128B":                       statusError, // missing
+		localCPUUpDown:                                   statusPass,  // 1.08 <= 1.10, leafgate's own quotient
+		"leaf: uplink bytes, s2_fast / off":              statusPass,
+		"leaf: uplink bytes, s2_best / off":              statusOver, // 0.51 > 0.5
+		"leaf: uplink bytes, s2_auto at 70 ms RTT / off": statusPass,
+	}
+	res := checkBudgets(rows)
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d", len(res), len(want))
+	}
+	for _, r := range res {
+		if r.Status != want[r.name()] {
+			t.Errorf("%s: %s (%v %s, %s), want %s", r.name(), r.Status, r.Value, r.unitName(), r.Err, want[r.name()])
+		}
+	}
+	var buf bytes.Buffer
+	printBudgets(&buf, res)
+	out := buf.String()
+	for _, line := range []string{
+		"Footprint budgets (product guide):",
+		"Leafnode targets (issue 11):",
+		"NOT RUN memory per idle MQTT connection                  - (budget <= 16.00 KiB)",
+		"UNDER   leaf: leaf pub -> hub sub, 128B                  0.95x nats-server (budget >= 1.00x nats-server)",
+		"ERROR   leaf: hub pub -> leaf sub, 128B                  - (budget >= 1.00x nats-server): row not measured",
+		"PASS    leaf: local pub -> sub, server CPU, up / down    1.08x (budget <= 1.10x)",
+		"OVER    leaf: uplink bytes, s2_best / off                0.51x (budget <= 0.50x)",
+		"4 of 12 budgets checked NOT MET",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("report lacks %q:\n%s", line, out)
+		}
+	}
+
+	// Without the leaf rows (here -footprint), their targets are not run.
+	setFlags(t, "", true)
+	for _, r := range checkBudgets(rows[:4]) {
+		if r.source == leafTargets && r.Status != statusNotRun {
+			t.Errorf("-footprint: %s: %s", r.name(), r.Status)
+		}
+	}
+	// One leaf workload named: only its targets are checked.
+	setFlags(t, "leaf-wire", false)
+	for _, r := range checkBudgets(rows) {
+		wireRow := strings.HasPrefix(r.row, wireName)
+		if r.source == leafTargets && (r.Status == statusNotRun) == wireRow {
+			t.Errorf("-workloads leaf-wire: %s: %s", r.name(), r.Status)
+		}
+	}
+}
+
+// A request/reply run times every round trip: against one server (both
+// sides on it), each of leafgate and nats-server, the median and p99 are
+// positive and ordered; a readiness failure is the run's error.
+func TestRequestRun(t *testing.T) {
+	harness.ForEach(t, harness.Options{}, func(t *testing.T, tg *harness.Target) {
+		q, err := requestRun(tg.URL, tg.URL, runID("bench.svc"), 200, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q[0] <= 0 || q[1] < q[0] {
+			t.Fatalf("median %v µs, p99 %v µs", q[0], q[1])
+		}
+		if _, err := requestRun(tg.URL, tg.URL, runID("bench.svc"), 200, func() error { return errors.New("no link") }); err == nil || err.Error() != "no link" {
+			t.Fatalf("ready failed: %v", err)
+		}
+	})
 }

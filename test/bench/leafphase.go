@@ -9,14 +9,18 @@ package main
 //     subscriber both on the leaf, on a subject the hub has no interest
 //     in, with the link up and with it down, and the leaf's CPU time per
 //     message each way (leafworkloads.go);
-//   - leaf-upstream: a publisher on the leaf, a subscriber on the hub
-//     (leafworkloads.go);
+//   - leaf-upstream: a publisher on the leaf, a subscriber on the hub;
+//     leaf-downstream: the reverse (leafworkloads.go);
+//   - leaf-request: request/reply round trips over the link, a requester
+//     on the hub and a responder on the leaf, and the reverse
+//     (leafrequest.go);
 //   - leaf-wire: the bytes on the leaf→hub link for JSON telemetry with
 //     each compression mode, through a counting proxy (leafwire.go);
 //   - leaf-hub-subs: the leaf's memory per subscription of the hub's that
 //     it holds (leafworkloads.go).
 //
-// The rows go in the main table, ratio leafgate / nats-server-as-leaf.
+// The rows go in the main table, ratio leafgate / nats-server-as-leaf;
+// the targets are budgets (budgets.go), checked when the rows ran.
 // -workloads leaf selects them all; each is selectable by its name.
 
 import (
@@ -46,7 +50,9 @@ type leafWorkload struct {
 
 var leafWorkloads = []leafWorkload{
 	{"leaf-local", leafLocal},
-	{"leaf-upstream", leafUpstream},
+	{"leaf-upstream", leafLink(upstream)},
+	{"leaf-downstream", leafLink(downstream)},
+	{"leaf-request", leafRequest},
 	{"leaf-wire", leafWire},
 	{"leaf-hub-subs", leafHubSubs},
 }
@@ -86,11 +92,13 @@ func leafPhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error)
 		if ctx.Err() != nil {
 			return rows, ctx.Err()
 		}
+		start := time.Now()
 		r, err := w.run(ctx, out, bins)
 		rows = append(rows, r...)
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", w.name, err)
 		}
+		fmt.Fprintf(out, "  (%s took %v)\n", w.name, time.Since(start).Round(time.Second))
 	}
 	return rows, nil
 }
@@ -258,10 +266,11 @@ func (s *Server) waitLeafz(subs bool, what string, ok func(*leafz) bool) (*leafz
 	}
 }
 
-// waitLinkUp waits until s's link to its hub is up and holds the hub's
-// interest in subject.
+// waitLinkUp waits until s's one leafnode link is up and holds the other
+// side's interest in subject: on a leaf, the hub's; on a hub, the leaf's
+// (a hub's /leafz lists what its leaf sent).
 func (s *Server) waitLinkUp(subject string) (*leafz, error) {
-	return s.waitLeafz(true, "link holding the hub's "+subject, func(z *leafz) bool { return z.hasSub(subject) })
+	return s.waitLeafz(true, "link holding the other side's "+subject, func(z *leafz) bool { return z.hasSub(subject) })
 }
 
 // waitLinkDown waits until s reports no link.

@@ -41,6 +41,11 @@ func (m wireMode) label() string {
 // wireName is the prefix of the wire-bytes rows.
 const wireName = "leaf: uplink bytes"
 
+// wireRatioName is the row of m's bytes over those with compression off.
+func wireRatioName(m wireMode) string {
+	return fmt.Sprintf("%s, %s / %s", wireName, m.label(), wireModes[0].mode)
+}
+
 // leafWire: scale(100,000) JSON telemetry messages (telemetry, about 200
 // bytes) published on the leaf to a subscriber on the hub, through a
 // counting proxy between leaf and hub; the bytes the leaf wrote to the
@@ -83,7 +88,7 @@ func leafWire(ctx context.Context, out io.Writer, bins []string) ([]Row, error) 
 			base = [2]float64{row.Leafgate, row.NATS}
 			continue
 		}
-		ratio := Row{Workload: fmt.Sprintf("%s, %s / %s", wireName, m.label(), wireModes[0].mode), Payload: size, Unit: "x", Err: row.Err}
+		ratio := Row{Workload: wireRatioName(m), Payload: size, Unit: "x", Err: row.Err}
 		if base[0] > 0 {
 			ratio.Leafgate = row.Leafgate / base[0]
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,13 @@ import (
 // it keeps both lossless, and covers milliseconds at these rates.
 const leafWindowBytes = 4 << 20
 
-// localPubSub is the name of the local pub→sub rows.
-const localPubSub = "leaf: local pub -> sub"
+// localPubSub is the name of the local pub→sub rows; localCPUUpDown the
+// row of the leaf's CPU per message with the link up over down, which
+// the issue's target bounds (budgets.go).
+const (
+	localPubSub    = "leaf: local pub -> sub"
+	localCPUUpDown = localPubSub + ", server CPU, up / down"
+)
 
 // leafLocal: the core 1 pub -> 1 sub workload (16 B, the same count) with
 // publisher and subscriber both on the leaf, on bench.fan, which the hub
@@ -68,7 +74,7 @@ func leafLocal(ctx context.Context, out io.Writer, bins []string) ([]Row, error)
 		row(localPubSub+", link up / down", "x", func(r *runs) []float64 { return r.rateRatio }),
 		row(localPubSub+", server CPU, link up", "µs/msg", func(r *runs) []float64 { return r.cpu[0] }),
 		row(localPubSub+", server CPU, link down", "µs/msg", func(r *runs) []float64 { return r.cpu[1] }),
-		row(localPubSub+", server CPU, up / down", "x", func(r *runs) []float64 { return r.cpuRatio }),
+		row(localCPUUpDown, "x", func(r *runs) []float64 { return r.cpuRatio }),
 	}
 	for _, r := range rows {
 		printLeafRow(out, r)
@@ -132,69 +138,110 @@ func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float
 	return rate, cpu, nil
 }
 
-// upstreamName is the name of the upstream throughput rows.
-const upstreamName = "leaf: leaf pub -> hub sub"
+// linkDirection is one direction of the link throughput rows.
+type linkDirection struct {
+	name     string // the rows' name
+	up       bool   // publisher on the leaf, subscriber on the hub; else the reverse
+	payloads []int
+}
 
-// leafUpstream: a publisher on the leaf and a subscriber on the hub, 16 B
-// and 1 KiB, windowed (leafWindowBytes); messages received per second and
-// the leaf's CPU time per message. Each server keeps one leaf and hub for
-// all its runs; each run subscribes on a subject of its own and starts
-// publishing once the leaf holds that interest.
-func leafUpstream(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
-	var pairs []*leafPair
-	defer func() {
-		for _, p := range pairs {
-			p.stop()
+// The link throughput rows. The issue asks for 16 B and 128 B each way;
+// 1 KiB upstream is an extra row (a gateway forwarding larger readings).
+var (
+	upstream   = linkDirection{name: "leaf: leaf pub -> hub sub", up: true, payloads: []int{16, 128, 1024}}
+	downstream = linkDirection{name: "leaf: hub pub -> leaf sub", payloads: []int{16, 128}}
+)
+
+// linkCount is the messages per link throughput run: about a second or
+// two at each payload's rate over loopback.
+var linkCount = map[int]int{16: 1_000_000, 128: 500_000, 1024: 300_000}
+
+// leafLink: a publisher on one side of the link and a subscriber on the
+// other, windowed (leafWindowBytes); messages received per second and the
+// leaf's CPU time per message. Each server keeps one leaf and hub for all
+// its runs; each run subscribes on a subject of its own and starts
+// publishing once the publisher's side holds that interest: the leaf's
+// /leafz lists the hub's interest, the hub's /leafz the leaf's.
+func leafLink(d linkDirection) func(context.Context, io.Writer, []string) ([]Row, error) {
+	return func(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
+		var pairs []*leafPair
+		defer func() {
+			for _, p := range pairs {
+				p.stop()
+			}
+		}()
+		for j := range serverNames {
+			p, err := startLeafPair(bins, j, leafOptions{}, nil)
+			if err != nil {
+				return nil, err
+			}
+			pairs = append(pairs, p)
 		}
-	}()
-	for j := range serverNames {
-		p, err := startLeafPair(bins, j, leafOptions{}, nil)
-		if err != nil {
-			return nil, err
-		}
-		pairs = append(pairs, p)
-	}
-	var rows []Row
-	for _, size := range []int{16, 1024} {
-		n := scale(byPayload(1_000_000, 300_000)(size))
-		var rates, cpus [2][]float64
-		var errs []string
-		for i := 0; i < *flagRepeat; i++ {
-			for j, p := range pairs {
-				if ctx.Err() != nil {
-					return rows, ctx.Err()
+		var rows []Row
+		for _, size := range d.payloads {
+			n := scale(linkCount[size])
+			var rates, cpus [2][]float64
+			var errs []string
+			for i := 0; i < *flagRepeat; i++ {
+				for j, p := range pairs {
+					if ctx.Err() != nil {
+						return rows, ctx.Err()
+					}
+					rate, cpu, err := linkRun(p, d.up, size, n)
+					if err != nil {
+						errs = append(errs, fmt.Sprintf("%s: %v", serverNames[j], err))
+						continue
+					}
+					rates[j] = append(rates[j], rate)
+					cpus[j] = append(cpus[j], cpu)
 				}
-				subject := runID("bench.up")
-				data := make([]byte, size)
-				var meter func() time.Duration
-				v, err := windowedRun{
-					pubURL: p.leaf.URL, subURL: p.hub.URL, filter: subject,
-					window: windowMsgs(leafWindowBytes, subject, size),
-					msg:    func(int) (string, []byte) { return subject, data },
-					ready: func() error {
-						_, err := p.leaf.waitLinkUp(subject)
-						meter = cpuMeter(p.leaf.pid())
-						return err
-					},
-				}.run(n)
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("%s: %v", serverNames[j], err))
-					continue
-				}
-				rates[j] = append(rates[j], v)
-				cpus[j] = append(cpus[j], float64(meter().Microseconds())/float64(n))
+			}
+			err := strings.Join(errs, "; ")
+			for _, r := range []Row{
+				{Workload: d.name, Payload: size, Unit: "msgs/s", Leafgate: median(rates[0]), NATS: median(rates[1]), Err: err},
+				{Workload: d.name + ", leaf CPU", Payload: size, Unit: "µs/msg", Leafgate: median(cpus[0]), NATS: median(cpus[1]), Err: err},
+			} {
+				printLeafRow(out, r)
+				rows = append(rows, r)
 			}
 		}
-		err := strings.Join(errs, "; ")
-		for _, r := range []Row{
-			{Workload: upstreamName, Payload: size, Unit: "msgs/s", Leafgate: median(rates[0]), NATS: median(rates[1]), Err: err},
-			{Workload: upstreamName + ", leaf CPU", Payload: size, Unit: "µs/msg", Leafgate: median(cpus[0]), NATS: median(cpus[1]), Err: err},
-		} {
-			printLeafRow(out, r)
-			rows = append(rows, r)
-		}
+		return rows, nil
 	}
-	return rows, nil
+}
+
+// linkRun is one leafLink run over p: n messages of size bytes from the
+// leaf to the hub (up) or from the hub to the leaf. It returns messages
+// received per second and the leaf's CPU time per message.
+func linkRun(p *leafPair, up bool, size, n int) (rate, cpu float64, err error) {
+	subject := runID("bench.down")
+	pubURL, subURL, publisherSide := p.hub.URL, p.leaf.URL, p.hub
+	if up {
+		subject = runID("bench.up")
+		pubURL, subURL, publisherSide = p.leaf.URL, p.hub.URL, p.leaf
+	}
+	data := make([]byte, size)
+	var meter func() time.Duration
+	rate, err = windowedRun{
+		pubURL: pubURL, subURL: subURL, filter: subject,
+		window: windowMsgs(leafWindowBytes, subject, size),
+		msg:    func(int) (string, []byte) { return subject, data },
+		ready: func() error {
+			_, err := publisherSide.waitLinkUp(subject)
+			meter = cpuMeter(p.leaf.pid())
+			return err
+		},
+	}.run(n)
+	if err != nil {
+		return 0, 0, err
+	}
+	return rate, float64(meter().Microseconds()) / float64(n), nil
+}
+
+// leafSelected returns whether the run selects the leaf workload name.
+func leafSelected(name string) func() bool {
+	return func() bool {
+		return slices.ContainsFunc(selectedLeaf(), func(w leafWorkload) bool { return w.name == name })
+	}
 }
 
 // leafHubSubs: a client on the hub subscribes to scale(10,000) distinct

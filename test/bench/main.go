@@ -20,8 +20,10 @@
 // leafnode workloads (leaf*.go) run leafgate and nats-server each as a
 // leafnode of a nats-server hub, in the first table.
 //
-// After the table it checks the footprint budgets (budgets.go) and prints
-// PASS or OVER for each; it still exits 0, as the bench is a report.
+// After the table it checks the footprint budgets and the leafnode
+// targets (budgets.go) and prints PASS, OVER or UNDER for each, NOT RUN
+// for one whose row -workloads or -footprint left out; it still exits 0,
+// as the bench is a report.
 package main
 
 import (

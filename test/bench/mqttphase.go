@@ -237,6 +237,13 @@ func selectedMQTT() []mqttWorkload {
 	return out
 }
 
+// mqttSelected returns whether the run selects the MQTT workload name.
+func mqttSelected(name string) func() bool {
+	return func() bool {
+		return slices.ContainsFunc(selectedMQTT(), func(w mqttWorkload) bool { return w.name == name })
+	}
+}
+
 // mqttPhase runs the selected MQTT workloads and returns their rows.
 func mqttPhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
 	ws := selectedMQTT()

@@ -192,16 +192,23 @@ func selectedGroup(list []workload, group string) []workload {
 	return selectedWorkloads(list)
 }
 
+// wsMemorySelected reports whether the run measures the memory per idle
+// WebSocket connection: with -footprint, by default, or when -workloads
+// names the group or the row.
+func wsMemorySelected() bool {
+	names := strings.Split(*flagWorkloads, ",")
+	return *flagFootprint || *flagWorkloads == "" || slices.ContainsFunc(names, func(n string) bool {
+		n = strings.TrimSpace(n)
+		return n == wsGroup || n == wsPerConnName
+	})
+}
+
 // wsPhase runs the NATS-over-WebSocket rows on a pair of servers with
 // WebSocket listeners: first the memory per idle WebSocket connection on
 // the fresh servers (with -footprint, only that), then the throughput
 // workloads. The servers are otherwise as the core workloads run them.
 func wsPhase(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
-	names := strings.Split(*flagWorkloads, ",")
-	memory := *flagFootprint || *flagWorkloads == "" || slices.ContainsFunc(names, func(n string) bool {
-		n = strings.TrimSpace(n)
-		return n == wsGroup || n == wsPerConnName
-	})
+	memory := wsMemorySelected()
 	var selected []workload
 	if !*flagFootprint {
 		selected = selectedGroup(wsWorkloads, wsGroup)
