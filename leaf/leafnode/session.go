@@ -108,7 +108,6 @@ type session struct {
 	mu       sync.Mutex
 	out      netio.OutQueue
 	spare    [][]byte
-	wbufs    net.Buffers // the writer's gather list, reused
 	writing  int
 	kicked   bool
 	closed   bool
@@ -813,45 +812,30 @@ var crlf = []byte("\r\n")
 // timeout when nothing was written. With stall 0 the caller's deadline
 // holds for the whole batch.
 func (s *session) writeChunks(chunks [][]byte, stall time.Duration) error {
-	var err error
-	for _, c := range chunks {
-		s.l.stats.protoOut.Add(int64(len(c)))
-	}
 	// progress renews the deadline and notes a chunk out after the
 	// writer had been at it for a quarter ping interval: the hub took
 	// data we had to wait for it to take.
-	busyFor := s.l.remote.PingInterval / 4
+	busyFor := int64(s.l.remote.PingInterval / 4)
 	progress := func() {
 		if stall > 0 {
 			now := time.Now()
 			_ = s.nc.SetWriteDeadline(now.Add(stall))
-			if since := s.busySince.Load(); since != 0 && now.UnixNano()-since >= int64(busyFor) {
+			if since := s.busySince.Load(); since != 0 && now.UnixNano()-since >= busyFor {
 				s.drainedAt.Store(now.UnixNano())
 			}
 		}
 	}
-	if s.s2w != nil {
-		for _, c := range chunks {
-			progress()
-			if _, err = s.s2w.Write(c); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			progress()
-			err = s.s2w.Flush()
-		}
-	} else if stall > 0 {
-		for _, c := range chunks {
-			progress()
-			if _, err = s.w.Write(c); err != nil {
-				break
-			}
-		}
+	var err error
+	for _, c := range chunks {
 		progress()
-	} else {
-		s.wbufs = append(s.wbufs[:0], chunks...)
-		_, err = s.wbufs.WriteTo(s.w)
+		s.l.stats.protoOut.Add(int64(len(c)))
+		if _, err = s.w.Write(c); err != nil { // s.w is s2w when compressing
+			break
+		}
+	}
+	if err == nil && s.s2w != nil {
+		progress()
+		err = s.s2w.Flush()
 	}
 	for i, c := range chunks {
 		netio.ReleaseChunk(c)
