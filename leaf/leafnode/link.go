@@ -102,8 +102,8 @@ type Link struct {
 	remote Remote
 	log    *slog.Logger
 
-	quit chan struct{}
-	// ctx is cancelled with quit, for what takes a context (the dial).
+	// ctx is cancelled when the link closes: the dial, the waits and
+	// the session watch it.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -140,7 +140,6 @@ func newLink(s *Set, r Remote) *Link {
 		set:    s,
 		remote: r,
 		log:    s.log.With("leafnode", r.Name),
-		quit:   make(chan struct{}),
 		local:  map[interestKey]int32{},
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -163,22 +162,13 @@ func (l *Link) start() {
 }
 
 func (l *Link) close() {
-	select {
-	case <-l.quit:
+	if l.ctx.Err() != nil {
 		return
-	default:
 	}
-	close(l.quit)
-	l.cancel()
 	if l.stopIn != nil {
 		l.stopIn()
 	}
-	l.mu.Lock()
-	s := l.sess
-	l.mu.Unlock()
-	if s != nil {
-		s.fail(errClosed)
-	}
+	l.cancel() // ends the session (connect watches ctx), a dial and a wait
 }
 
 var errClosed = errors.New("leafnode: link closed")
@@ -192,14 +182,9 @@ func (l *Link) run() {
 	for {
 		u := l.nextURL()
 		start := time.Now()
-		up := l.stats.reconnects.Load()
-		everUp := l.stats.everUp.Load()
-		err := l.connect(u)
-		wasUp := l.stats.reconnects.Load() != up || (!everUp && l.stats.everUp.Load())
-		select {
-		case <-l.quit:
+		wasUp, err := l.connect(u)
+		if l.ctx.Err() != nil {
 			return
-		default:
 		}
 		// A session that lived a while resets the back-off: the link was
 		// good, so try again promptly.
@@ -231,7 +216,7 @@ func (l *Link) run() {
 		l.stats.failures.Add(1)
 		t := time.NewTimer(wait)
 		select {
-		case <-l.quit:
+		case <-l.ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
@@ -261,7 +246,7 @@ func (l *Link) nextURL() *url.URL {
 	return u
 }
 
-// delayNext makes the next attempt wait d instead of the back-off.
+// delayNext makes the next attempt wait at least d (the hub's delays).
 func (l *Link) delayNext(d time.Duration) {
 	l.mu.Lock()
 	l.delay = max(l.delay, d)

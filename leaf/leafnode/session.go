@@ -69,19 +69,15 @@ type session struct {
 	ws           bool           // over WebSocket: TLS belongs to the dialer
 	wsCompressed bool           // permessage-deflate agreed: no S2 on top
 	info         leafproto.Info // the hub's first INFO
-	headers      bool
-	maxPayload   int
 	established  bool
-	connectSent  time.Time
 
 	// Read-loop state.
-	parser      leafproto.Parser
-	hubMu       sync.Mutex             // guards hubSubs for Link.HubInterest; the read loop is the only writer
-	hubSubs     map[string]*router.Sub // by "subject" or "subject queue", as LS+/LS- key them
-	hubSubCount atomic.Int64           // len(hubSubs), for Status
-	pub         router.Publisher
-	flush       router.FlushSet
-	capLog      bool // the MaxHubSubs warning was logged this session
+	parser  leafproto.Parser
+	hubMu   sync.Mutex             // guards hubSubs for Link.HubInterest; the read loop is the only writer
+	hubSubs map[string]*router.Sub // by "subject" or "subject queue", as LS+/LS- key them
+	pub     router.Publisher
+	flush   router.FlushSet
+	capLog  bool // the MaxHubSubs warning was logged this session
 
 	// Permissions for this session: what may be advertised and received
 	// (import), what may be sent (export). Set once, before the session
@@ -134,26 +130,26 @@ func newSession(l *Link, u *url.URL, nc net.Conn) *session {
 }
 
 // connect runs one session against u: dial, handshake, serve. It returns
-// why the session ended; it never returns nil.
-func (l *Link) connect(u *url.URL) error {
+// whether the session got established and why it ended (never nil).
+func (l *Link) connect(u *url.URL) (established bool, err error) {
 	nc, wsComp, err := l.dial(u)
 	if err != nil {
-		return fmt.Errorf("dial: %w", err)
+		return false, fmt.Errorf("dial: %w", err)
 	}
 	s := newSession(l, u, nc)
 	s.ws = u.Scheme == "ws" || u.Scheme == "wss"
 	s.wsCompressed = wsComp
 	s.start = time.Now()
-	// Closing the session when the link closes mid-handshake.
 	l.mu.Lock()
 	l.status.Connecting = true
 	l.status.URL = redact(u)
 	l.mu.Unlock()
-	stop := failOnQuit(l.quit, s)
+	// Closing the link ends the session, in the handshake too.
+	stop := context.AfterFunc(l.ctx, func() { s.fail(errClosed) })
 	defer stop()
 	err = s.run()
 	s.end(err)
-	return err
+	return s.established, err
 }
 
 // dial opens the transport to u: TCP, or a WebSocket through the
@@ -203,19 +199,6 @@ func (c *countConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// failOnQuit fails s when quit closes, until the returned stop is called.
-func failOnQuit(quit chan struct{}, s *session) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-quit:
-			s.fail(errClosed)
-		case <-done:
-		}
-	}()
-	return func() { close(done) }
-}
-
 // run does the handshake and then reads until the connection fails.
 func (s *session) run() error {
 	r := &s.l.remote
@@ -250,8 +233,6 @@ func (s *session) run() error {
 	if err := s.negotiateCompression(); err != nil {
 		return err
 	}
-	s.headers = s.info.Headers
-	s.maxPayload = int(s.info.MaxPayload)
 	connect, err := s.connectProto()
 	if err != nil {
 		return err
@@ -260,7 +241,6 @@ func (s *session) run() error {
 	s.mu.Lock()
 	s.out.Write(connect)
 	s.mu.Unlock()
-	s.connectSent = time.Now()
 	s.wg.Add(1)
 	go s.writeLoop()
 	s.kickWriter()
@@ -764,7 +744,6 @@ func (s *session) end(err error) {
 	}
 	clear(s.hubSubs)
 	s.hubMu.Unlock()
-	s.hubSubCount.Store(0)
 	s.wg.Wait()
 }
 
@@ -969,7 +948,7 @@ func (s *session) writeProto(b []byte) {
 // leafnode links; the far side's server splits it off again.
 func (s *session) send(route, subj, reply, hdr, payload []byte, queues []string) bool {
 	size := len(payload)
-	withHdr := hdr != nil && s.headers
+	withHdr := hdr != nil && s.info.Headers
 	if withHdr {
 		size += len(hdr)
 	}
@@ -978,7 +957,7 @@ func (s *session) send(route, subj, reply, hdr, payload []byte, queues []string)
 		s.mu.Unlock()
 		return false
 	}
-	if !s.exportAllowedLocked(route) || (s.maxPayload > 0 && size > s.maxPayload) ||
+	if !s.exportAllowedLocked(route) || (s.info.MaxPayload > 0 && size > int(s.info.MaxPayload)) ||
 		int64(s.out.Size()+s.writing+size) > s.l.set.opts.MaxPending {
 		s.mu.Unlock()
 		s.l.stats.dropped.Add(1)
@@ -1091,7 +1070,6 @@ func (s *session) Sub(subj, queue []byte, weight int32) error {
 	s.hubMu.Lock()
 	s.hubSubs[key] = sub
 	s.hubMu.Unlock()
-	s.hubSubCount.Store(int64(len(s.hubSubs)))
 	return nil
 }
 
@@ -1123,7 +1101,6 @@ func (s *session) Unsub(subj, queue []byte) error {
 	s.hubMu.Lock()
 	delete(s.hubSubs, key)
 	s.hubMu.Unlock()
-	s.hubSubCount.Store(int64(len(s.hubSubs)))
 	_ = s.l.set.opts.Router.Unsubscribe(sub)
 	return nil
 }

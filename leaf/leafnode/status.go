@@ -47,7 +47,9 @@ func (l *Link) Status() Status {
 	st.LocalInterest = len(l.local)
 	if s := l.sess; s != nil {
 		st.RTT = time.Duration(s.rtt.Load())
-		st.HubSubs = int(s.hubSubCount.Load())
+		s.hubMu.Lock()
+		st.HubSubs = len(s.hubSubs)
+		s.hubMu.Unlock()
 	}
 	l.mu.Unlock()
 	st.InMsgs = l.stats.inMsgs.Load()
