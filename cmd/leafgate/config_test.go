@@ -185,6 +185,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"leafnodes:\n  reconnect: 10s\n  reconnect_max: 1s\n", "leafnodes.reconnect_max"},
 		{"leafnodes:\n  remotes:\n    - account: A\n", "leafnodes.remotes[0].urls: at least one"},
 		{"leafnodes:\n  remotes:\n    - url: http://hub\n", "leafnodes.remotes[0].urls: \"http://hub\": scheme"},
+		{"leafnodes:\n  remotes:\n    - url: \"nats://s3cret@hub:x7422\"\n", "leafnodes.remotes[0].urls[0]: not a valid URL"},
 		{"leafnodes:\n  remotes:\n    - urls: [nats://a:1, ws://b:2]\n", "leafnodes.remotes[0].urls: WebSocket"},
 		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      listen: 0.0.0.0\n", "listen"},
 		{"leafnodes:\n  remotes:\n    - url: nats-leaf://hub:7422\n      account: SYS\n", "leafnodes.remotes[0].account"},
@@ -202,6 +203,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		_, err := load(t, "--config", writeFile(t, tt.file))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: err = %v, want mention of %q", tt.file, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: the error shows the URL's secret: %v", tt.file, err)
 		}
 	}
 	t.Setenv("LEAFGATE_PING_MAX", "many")

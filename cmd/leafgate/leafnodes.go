@@ -153,18 +153,23 @@ func (rc *RemoteConfig) remote(files bool) (leafnode.Remote, error) {
 	if len(raw) == 0 {
 		return r, errors.New("urls: at least one hub URL is required")
 	}
-	for _, s := range raw {
+	for i, s := range raw {
 		u, err := url.Parse(strings.TrimSpace(s))
 		if err != nil {
-			return r, fmt.Errorf("urls: %q: %v", s, err)
+			// Not the URL itself: it may hold a password.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return r, fmt.Errorf("urls[%d]: not a valid URL: %v", i, err)
 		}
 		switch u.Scheme {
 		case "nats-leaf", "nats", "tls", "ws", "wss":
 		default:
-			return r, fmt.Errorf("urls: %q: scheme must be nats-leaf://, nats://, tls://, ws:// or wss://", u.Redacted())
+			return r, fmt.Errorf("urls: %q: scheme must be nats-leaf://, nats://, tls://, ws:// or wss://", leafnode.Redact(u))
 		}
 		if u.Hostname() == "" {
-			return r, fmt.Errorf("urls: %q: no host", u.Redacted())
+			return r, fmt.Errorf("urls: %q: no host", leafnode.Redact(u))
 		}
 		r.URLs = append(r.URLs, u)
 	}
@@ -370,7 +375,7 @@ func monitorLinks(srv *server.Server, links *leafnode.Set) {
 			r := l.Remote()
 			rv := monitor.RemoteLeafVarz{LocalAccount: "$G"}
 			for _, u := range r.URLs {
-				rv.URLs = append(rv.URLs, u.Redacted())
+				rv.URLs = append(rv.URLs, leafnode.Redact(u))
 			}
 			if len(r.DenyImports)+len(r.DenyExports) > 0 {
 				rv.Deny = &monitor.DenyRules{Imports: r.DenyImports, Exports: r.DenyExports}

@@ -205,11 +205,11 @@ func (l *Link) run() {
 		// down for a day must not fill a gateway's SD card with logs.
 		switch {
 		case wasUp || attempt < 3 || time.Since(lastWarn) >= 10*time.Minute:
-			l.log.Warn("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
+			l.log.Warn("leafnode link down", "url", Redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
 				"failed_attempts", attempt+1)
 			lastWarn = time.Now()
 		default:
-			l.log.Debug("leafnode link down", "url", redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
+			l.log.Debug("leafnode link down", "url", Redact(u), "err", err, "retry_in", wait.Round(time.Millisecond),
 				"failed_attempts", attempt+1)
 		}
 		attempt++

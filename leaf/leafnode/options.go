@@ -194,10 +194,10 @@ func (r *Remote) validate() error {
 		case "nats-leaf", "nats", "tls":
 		case "ws", "wss":
 		default:
-			return fmt.Errorf("url %q: scheme must be nats-leaf, nats, tls, ws or wss", redact(u))
+			return fmt.Errorf("url %q: scheme must be nats-leaf, nats, tls, ws or wss", Redact(u))
 		}
 		if u.Host == "" {
-			return fmt.Errorf("url %q: no host", redact(u))
+			return fmt.Errorf("url %q: no host", Redact(u))
 		}
 	}
 	ws := r.URLs[0].Scheme == "ws" || r.URLs[0].Scheme == "wss"
@@ -212,9 +212,9 @@ func (r *Remote) validate() error {
 	return nil
 }
 
-// redact is u without its secrets, for logs: the password, and a user
+// Redact is u without its secrets, for logs: the password, and a user
 // without a password too, since that is sent as a token (nats://TOKEN@host).
-func redact(u *url.URL) string {
+func Redact(u *url.URL) string {
 	if u.User != nil {
 		if _, hasPass := u.User.Password(); !hasPass {
 			c := *u

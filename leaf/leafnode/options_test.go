@@ -18,8 +18,8 @@ func TestRedact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := redact(u); got != c.want {
-			t.Errorf("redact(%s) = %s, want %s", c.in, got, c.want)
+		if got := Redact(u); got != c.want {
+			t.Errorf("Redact(%s) = %s, want %s", c.in, got, c.want)
 		}
 	}
 }

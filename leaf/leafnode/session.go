@@ -142,7 +142,7 @@ func (l *Link) connect(u *url.URL) (established bool, err error) {
 	s.start = time.Now()
 	l.mu.Lock()
 	l.status.Connecting = true
-	l.status.URL = redact(u)
+	l.status.URL = Redact(u)
 	l.mu.Unlock()
 	// Closing the link ends the session, in the handshake too.
 	stop := context.AfterFunc(l.ctx, func() { s.fail(errClosed) })
@@ -648,7 +648,7 @@ func (s *session) establish(answer *leafproto.Info) {
 	l.status = Status{
 		LastError:     l.status.LastError, // why the previous session ended, kept for /leafz
 		Connected:     true,
-		URL:           redact(s.url),
+		URL:           Redact(s.url),
 		Since:         time.Now(),
 		HubServer:     s.info.ServerName,
 		HubID:         s.info.ServerID,
@@ -664,7 +664,7 @@ func (s *session) establish(answer *leafproto.Info) {
 	s.sendPing()
 	s.wg.Add(1)
 	go s.pingLoop()
-	l.log.Info("leafnode link up", "url", redact(s.url), "hub", s.info.ServerName,
+	l.log.Info("leafnode link up", "url", Redact(s.url), "hub", s.info.ServerName,
 		"hub_cluster", s.info.Cluster, "hub_domain", s.info.Domain)
 }
 
@@ -1202,7 +1202,7 @@ func (s *session) Err(text []byte) error {
 		s.l.log.Warn("leafnode: the hub replaced this link with a newer one from a server of the same name;"+
 			" two gateways sharing server_name evict each other", "server_name", s.l.set.opts.ServerName)
 	case leafproto.ErrKindAuth:
-		s.l.log.Warn("leafnode: the hub refused the credentials", "url", redact(s.url))
+		s.l.log.Warn("leafnode: the hub refused the credentials", "url", Redact(s.url))
 	default:
 		s.l.log.Warn("leafnode: -ERR from the hub", "err", strings.TrimSpace(string(text)))
 	}
