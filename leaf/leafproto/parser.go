@@ -13,8 +13,9 @@
 package leafproto
 
 import (
-	"bytes"
 	"fmt"
+
+	"github.com/leafgate/leafgate/leaf/internal/lex"
 )
 
 // Handler receives parsed operations. Slices are only valid during the call;
@@ -69,7 +70,7 @@ type Parser struct {
 	// checked on the control line, before the payload arrives.
 	MaxPayload int
 
-	line []byte // partial control line carried over from the last call
+	lines lex.Lines // control lines, with one split across calls carried over
 
 	fields [][]byte // scratch for splitting message arguments; its queue names go to the handler
 
@@ -109,40 +110,15 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 			}
 			continue
 		}
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			// Arguments are limited to MaxControlLine; allow for the
-			// operation name and separators in front of them.
-			// (+1: the line's '\r' may already be here.)
-			if len(p.line)+len(buf) > p.maxControlLine()+maxOpOverhead+1 {
-				p.line = p.line[:0]
-				return ErrMaxControlLine
-			}
-			p.line = append(p.line, buf...)
-			return nil
-		}
-		line := buf[:i]
-		if len(p.line) > 0 {
-			p.line = append(p.line, line...)
-			line = p.line
-		}
-		buf = buf[i+1:]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		// The same bound as for a partial line, so where a read splits
-		// the stream never changes the outcome.
-		if len(line) > p.maxControlLine()+maxOpOverhead {
-			p.line = p.line[:0]
+		line, rest, ok, long := p.lines.Next(buf, p.maxControlLine()+maxOpOverhead)
+		if long {
 			return ErrMaxControlLine
 		}
-		var err error
-		buf, err = p.op(line, buf, h)
-		p.line = p.line[:0]
-		if cap(p.line) > 4096 {
-			p.line = nil // a long INFO was split: do not keep its buffer
+		if !ok {
+			return nil
 		}
-		if err != nil {
+		var err error
+		if buf, err = p.op(line, rest, h); err != nil {
 			return err
 		}
 	}
@@ -152,16 +128,16 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 // op dispatches one control line; rest is the input after it, from which an
 // LMSG or HMSG takes its payload. It returns what remains of rest.
 func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
-	name, args := splitOp(line)
+	name, args := lex.SplitOp(line)
 	if len(args) > p.maxControlLine() {
 		return rest, ErrMaxControlLine
 	}
 	switch {
-	case equalFold(name, "LMSG"):
+	case lex.EqualFold(name, "LMSG"):
 		return p.msg(args, rest, false, h)
-	case equalFold(name, "HMSG"):
+	case lex.EqualFold(name, "HMSG"):
 		return p.msg(args, rest, true, h)
-	case equalFold(name, "LS+"):
+	case lex.EqualFold(name, "LS+"):
 		var a [3][]byte
 		f, more := fields(args, a[:0])
 		if more != nil {
@@ -175,9 +151,9 @@ func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
 		default:
 			// nats-server: "processLeafSub Parse Error"; a queue
 			// without a weight is an error too.
-			return rest, fmt.Errorf("LS+ %q: %w", snippet(args), ErrBadArgs)
+			return rest, fmt.Errorf("LS+ %q: %w", lex.Snippet(args), ErrBadArgs)
 		}
-	case equalFold(name, "LS-"):
+	case lex.EqualFold(name, "LS-"):
 		var a [2][]byte
 		f, more := fields(args, a[:0])
 		if more != nil {
@@ -189,24 +165,24 @@ func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
 		case 2:
 			return rest, h.Unsub(f[0], f[1])
 		default:
-			return rest, fmt.Errorf("LS- %q: %w", snippet(args), ErrBadArgs)
+			return rest, fmt.Errorf("LS- %q: %w", lex.Snippet(args), ErrBadArgs)
 		}
-	case equalFold(name, "PING"):
+	case lex.EqualFold(name, "PING"):
 		return rest, h.Ping()
-	case equalFold(name, "PONG"):
+	case lex.EqualFold(name, "PONG"):
 		return rest, h.Pong()
-	case equalFold(name, "INFO"):
+	case lex.EqualFold(name, "INFO"):
 		return rest, h.Info(trimSpaceRight(args))
-	case equalFold(name, "CONNECT"):
+	case lex.EqualFold(name, "CONNECT"):
 		return rest, h.Connect(trimSpaceRight(args))
-	case equalFold(name, "-ERR"):
+	case lex.EqualFold(name, "-ERR"):
 		return rest, h.Err(errText(args))
-	case equalFold(name, "+OK"):
+	case lex.EqualFold(name, "+OK"):
 		// Leafnodes never ask for verbose mode, but nats-server's
 		// parser skips +OK on any connection; so do we.
 		return rest, nil
 	}
-	return rest, fmt.Errorf("%q: %w", snippet(line), ErrUnknownOp)
+	return rest, fmt.Errorf("%q: %w", lex.Snippet(line), ErrUnknownOp)
 }
 
 // msgArgs is the parsed control line of an LMSG or HMSG.
@@ -245,7 +221,7 @@ func (p *Parser) parseMsgArgs(args []byte, withHdr bool, m *msgArgs) error {
 	}
 	switch n := len(f); {
 	case n < 1+sizes:
-		return fmt.Errorf("%s %q: %w", op, snippet(args), ErrBadArgs)
+		return fmt.Errorf("%s %q: %w", op, lex.Snippet(args), ErrBadArgs)
 	case n == 1+sizes:
 		m.subject = f[0]
 	case n == 2+sizes:
@@ -253,7 +229,7 @@ func (p *Parser) parseMsgArgs(args []byte, withHdr bool, m *msgArgs) error {
 	default:
 		m.subject = f[0]
 		if len(f[1]) != 1 || (f[1][0] != '+' && f[1][0] != '|') {
-			return fmt.Errorf("%s %q: bad or missing reply indicator: %w", op, snippet(args), ErrBadArgs)
+			return fmt.Errorf("%s %q: bad or missing reply indicator: %w", op, lex.Snippet(args), ErrBadArgs)
 		}
 		first := 2
 		if f[1][0] == '+' {
@@ -268,11 +244,11 @@ func (p *Parser) parseMsgArgs(args []byte, withHdr bool, m *msgArgs) error {
 	if withHdr {
 		m.hdrLen = parseSize(f[len(f)-2])
 		if m.hdrLen < 0 || m.size < 0 || m.hdrLen > m.size {
-			return fmt.Errorf("%s %q: bad sizes: %w", op, snippet(args), ErrBadArgs)
+			return fmt.Errorf("%s %q: bad sizes: %w", op, lex.Snippet(args), ErrBadArgs)
 		}
 	}
 	if m.size < 0 {
-		return fmt.Errorf("%s %q: bad size: %w", op, snippet(args), ErrBadArgs)
+		return fmt.Errorf("%s %q: bad size: %w", op, lex.Snippet(args), ErrBadArgs)
 	}
 	if m.size > p.maxPayload() {
 		return fmt.Errorf("%d bytes, max %d: %w", m.size, p.maxPayload(), ErrMaxPayload)
@@ -348,19 +324,6 @@ func (p *Parser) releaseFields() {
 	if cap(p.fields) > 256 {
 		p.fields = nil
 	}
-}
-
-// splitOp separates the operation name from its arguments.
-func splitOp(line []byte) (name, args []byte) {
-	i := 0
-	for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-		i++
-	}
-	name = line[:i]
-	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-		i++
-	}
-	return name, line[i:]
 }
 
 // fields splits args on runs of spaces and tabs into dst, up to dst's
@@ -450,30 +413,6 @@ func errText(args []byte) []byte {
 func trimSpaceRight(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
 		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold compares an ASCII op name case-insensitively.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func snippet(b []byte) []byte {
-	if len(b) > 32 {
-		return b[:32]
 	}
 	return b
 }

@@ -6,8 +6,9 @@
 package proto
 
 import (
-	"bytes"
 	"fmt"
+
+	"github.com/leafgate/leafgate/leaf/internal/lex"
 )
 
 // Handler receives parsed operations. Slices are only valid during the call;
@@ -43,7 +44,7 @@ type Parser struct {
 	MaxControlLine int
 	MaxPayload     int
 
-	line []byte // partial control line carried over from the last call
+	lines lex.Lines // control lines, with one split across calls carried over
 
 	// A PUB/HPUB whose payload is still arriving.
 	inPayload bool
@@ -82,34 +83,15 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 			}
 			continue
 		}
-		i := bytes.IndexByte(buf, '\n')
-		if i < 0 {
-			// Arguments are limited to MaxControlLine; allow for the
-			// operation name and separators in front of them.
-			// (+1: the line's '\r' may already be here.)
-			if len(p.line)+len(buf) > p.maxControlLine()+maxOpOverhead+1 {
-				return ErrMaxControlLine
-			}
-			p.line = append(p.line, buf...)
-			return nil
-		}
-		line := buf[:i]
-		if len(p.line) > 0 {
-			p.line = append(p.line, line...)
-			line = p.line
-		}
-		buf = buf[i+1:]
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		// The same bound as for a partial line, so where a read splits
-		// the stream never changes the outcome.
-		if len(line) > p.maxControlLine()+maxOpOverhead {
-			p.line = p.line[:0]
+		line, rest, ok, long := p.lines.Next(buf, p.maxControlLine()+maxOpOverhead)
+		if long {
 			return ErrMaxControlLine
 		}
+		if !ok {
+			return nil
+		}
 		var err error
-		buf, err = p.op(line, buf, h)
-		p.line = p.line[:0]
-		if err != nil {
+		if buf, err = p.op(line, rest, h); err != nil {
 			return err
 		}
 	}
@@ -119,16 +101,16 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 // op dispatches one control line; rest is the input after it, from which a
 // PUB or HPUB takes its payload. It returns what remains of rest.
 func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
-	name, args := splitOp(line)
+	name, args := lex.SplitOp(line)
 	if len(args) > p.maxControlLine() {
 		return rest, ErrMaxControlLine
 	}
 	switch {
-	case equalFold(name, "PUB"):
+	case lex.EqualFold(name, "PUB"):
 		return p.pub(args, rest, false, h)
-	case equalFold(name, "HPUB"):
+	case lex.EqualFold(name, "HPUB"):
 		return p.pub(args, rest, true, h)
-	case equalFold(name, "SUB"):
+	case lex.EqualFold(name, "SUB"):
 		var a [3][]byte
 		switch f := fields(args, a[:0]); len(f) {
 		case 2:
@@ -138,7 +120,7 @@ func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
 		default:
 			return rest, fmt.Errorf("SUB %q: %w", args, ErrBadArgs)
 		}
-	case equalFold(name, "UNSUB"):
+	case lex.EqualFold(name, "UNSUB"):
 		var a [2][]byte
 		switch f := fields(args, a[:0]); len(f) {
 		case 1:
@@ -152,14 +134,14 @@ func (p *Parser) op(line, rest []byte, h Handler) ([]byte, error) {
 		default:
 			return rest, fmt.Errorf("UNSUB %q: %w", args, ErrBadArgs)
 		}
-	case equalFold(name, "PING"):
+	case lex.EqualFold(name, "PING"):
 		return rest, h.Ping()
-	case equalFold(name, "PONG"):
+	case lex.EqualFold(name, "PONG"):
 		return rest, h.Pong()
-	case equalFold(name, "CONNECT"):
+	case lex.EqualFold(name, "CONNECT"):
 		return rest, h.Connect(args)
 	}
-	return rest, fmt.Errorf("%q: %w", snippet(line), ErrUnknownOp)
+	return rest, fmt.Errorf("%q: %w", lex.Snippet(line), ErrUnknownOp)
 }
 
 // pub parses PUB/HPUB arguments and delivers the message, directly from rest
@@ -243,19 +225,6 @@ func (p *Parser) deliver(subj, reply []byte, hdrLen int, msg []byte, h Handler) 
 	return h.Pub(subj, reply, msg[:hdrLen], msg[hdrLen:])
 }
 
-// splitOp separates the operation name from its arguments.
-func splitOp(line []byte) (name, args []byte) {
-	i := 0
-	for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-		i++
-	}
-	name = line[:i]
-	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-		i++
-	}
-	return name, line[i:]
-}
-
 // fields splits args on runs of spaces and tabs into dst, without
 // allocating while dst has room. It returns nil when there are more fields
 // than dst's capacity, so callers treat it as a bad argument count.
@@ -296,28 +265,4 @@ func parseSize(b []byte) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-// equalFold compares an ASCII op name case-insensitively.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func snippet(b []byte) []byte {
-	if len(b) > 32 {
-		return b[:32]
-	}
-	return b
 }
