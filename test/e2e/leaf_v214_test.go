@@ -17,34 +17,15 @@ import (
 	"github.com/leafgate/leafgate/test/internal/mqttpeer"
 )
 
-// nats214 is the nats-server v2.14 binary `make tools` installs
-// (NATS_SERVER_214): the oldest 2.14 release the module proxy serves.
-func nats214(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NATS_SERVER_214"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	matches, _ := filepath.Glob("../../.bin/nats-server-v2.14.*/nats-server")
-	if len(matches) > 0 {
-		p, _ := filepath.Abs(matches[0])
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nats-server 2.14 not found: run `make tools` (NATS_SERVER_214)")
-	}
-	t.Skip("nats-server 2.14 not installed: run `make tools`")
-	return ""
-}
-
 // TestLeafHubV214 holds leafgate to the wire contract of an older hub:
 // nats-server v2.14.5 as a process, with its defaults (leafnode
 // compression s2_auto) and JetStream in domain "hub". Messages and
 // requests cross both ways, the hub reaches leafgate's JetStream by
 // domain, and S2 was negotiated.
 func TestLeafHubV214(t *testing.T) {
-	bin := nats214(t)
+	// The oldest 2.14 release the module proxy serves, which `make tools`
+	// installs.
+	bin := toolBinary(t, "nats-server 2.14", "NATS_SERVER_214", "../../.bin/nats-server-v2.14.*/nats-server")
 	dir := t.TempDir()
 	ports, err := mqttpeer.FreePorts(2)
 	if err != nil {

@@ -16,21 +16,28 @@ import (
 
 // natsCLI finds the natscli binary `make test` installs.
 func natsCLI(t *testing.T) string {
+	return toolBinary(t, "natscli", "NATS_CLI", "../../.bin/nats")
+}
+
+// toolBinary finds a peer binary `make tools` installs: the path in env,
+// else the first match of glob (relative to the test's directory). It
+// fails under CI and skips elsewhere when there is none.
+func toolBinary(t *testing.T, name, env, glob string) string {
 	t.Helper()
-	if p := os.Getenv("NATS_CLI"); p != "" {
+	if p := os.Getenv(env); p != "" {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
-	if p, err := filepath.Abs("../../.bin/nats"); err == nil {
-		if _, err := os.Stat(p); err == nil {
+	if m, _ := filepath.Glob(glob); len(m) > 0 {
+		if p, err := filepath.Abs(m[0]); err == nil {
 			return p
 		}
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("natscli not found: run `make tools` (NATS_CLI or .bin/nats)")
+		t.Fatalf("%s not found: run `make tools` (%s or %s)", name, env, glob)
 	}
-	t.Skip("natscli not installed; `make tools` installs it")
+	t.Skipf("%s not installed; `make tools` installs it", name)
 	return ""
 }
 
