@@ -85,6 +85,8 @@ type session struct {
 	imports *auth.Checker
 	exports *auth.Checker
 	denyOut []string // export deny patterns, to skip hub interest nothing may reach
+	// receivable remembers import checks for the read loop.
+	receivable decisions
 
 	lastErr atomic.Value // string: the hub's last -ERR, why the link ends if the hub closes it next
 	lastIn  atomic.Int64 // unix nanos of the last read
@@ -108,9 +110,9 @@ type session struct {
 	kicked   bool
 	closed   bool
 	err      error
-	pubCache map[string]bool // export decisions by subject, bounded
-	line     []byte          // scratch for one protocol line, under mu
-	reply    []byte          // scratch for "<reply>@<subject>", under mu
+	sendable decisions // export checks, under mu
+	line     []byte    // scratch for one protocol line, under mu
+	reply    []byte    // scratch for "<reply>@<subject>", under mu
 	qbuf     [][]byte
 }
 
@@ -623,6 +625,8 @@ func (s *session) establish(answer *leafproto.Info) {
 		return
 	}
 	s.denyOut = perms.Publish.Deny
+	s.sendable = decisions{check: func(subj string) bool { return s.exports.CanPublish(subj) }}
+	s.receivable = decisions{check: func(subj string) bool { return s.imports.CanSubscribe(subj, "") }}
 	_ = s.nc.SetReadDeadline(time.Time{})
 	s.established = true
 
@@ -957,7 +961,7 @@ func (s *session) send(route, subj, reply, hdr, payload []byte, queues []string)
 		s.mu.Unlock()
 		return false
 	}
-	if !s.exportAllowedLocked(route) || (s.info.MaxPayload > 0 && size > int(s.info.MaxPayload)) ||
+	if !s.sendable.allowed(route) || (s.info.MaxPayload > 0 && size > int(s.info.MaxPayload)) ||
 		int64(s.out.Size()+s.writing+size) > s.l.set.opts.MaxPending {
 		s.mu.Unlock()
 		s.l.stats.dropped.Add(1)
@@ -990,17 +994,24 @@ func (s *session) send(route, subj, reply, hdr, payload []byte, queues []string)
 	return need
 }
 
-// exportAllowedLocked checks the export permissions, remembering answers
-// per subject (a gateway sends the same few subjects over and over).
-func (s *session) exportAllowedLocked(subj []byte) bool {
-	if ok, hit := s.pubCache[string(subj)]; hit {
+// decisions remembers a permission check per subject: a gateway sends
+// and receives the same few subjects over and over, and a check walks
+// every allow and deny pattern. Bounded: past 4096 subjects it starts
+// over. Its owner serializes use.
+type decisions struct {
+	check func(subj string) bool
+	m     map[string]bool
+}
+
+func (d *decisions) allowed(subj []byte) bool {
+	if ok, hit := d.m[string(subj)]; hit {
 		return ok
 	}
-	ok := s.exports.CanPublish(string(subj))
-	if s.pubCache == nil || len(s.pubCache) >= 4096 {
-		s.pubCache = make(map[string]bool)
+	ok := d.check(string(subj))
+	if d.m == nil || len(d.m) >= 4096 {
+		d.m = make(map[string]bool)
 	}
-	s.pubCache[string(subj)] = ok
+	d.m[string(subj)] = ok
 	return ok
 }
 
@@ -1108,7 +1119,7 @@ func (s *session) Unsub(subj, queue []byte) error {
 func (s *session) Msg(subj, reply []byte, queues [][]byte, hdr, payload []byte) error {
 	s.l.stats.inMsgs.Add(1)
 	s.l.stats.inBytes.Add(int64(len(hdr) + len(payload)))
-	if !s.established || !s.imports.CanSubscribe(string(subj), "") {
+	if !s.established || !s.receivable.allowed(subj) {
 		return nil
 	}
 	// A JetStream message for a consumer's inbox comes routed by the
