@@ -381,13 +381,27 @@ func (c *Conn) writeMasked(hdr, p []byte, key [4]byte) (int, error) {
 	}
 }
 
-// writeFrame writes a header and its payload, with one writev on TCP and
-// one Write for small frames elsewhere. The caller holds wmu.
+// BuffersWriter is a connection wrapper that keeps writev: it writes v
+// to the connection it wraps as v.WriteTo would.
+type BuffersWriter interface {
+	WriteBuffers(v *net.Buffers) (int64, error)
+}
+
+// writeFrame writes a header and its payload, with one writev on TCP (or
+// a wrapper of it that is a BuffersWriter) and one Write for small frames
+// elsewhere. The caller holds wmu.
 func (c *Conn) writeFrame(hdr, p []byte) (int, error) {
-	if _, ok := c.out.(*net.TCPConn); ok {
+	_, tcp := c.out.(*net.TCPConn)
+	if bw, ok := c.out.(BuffersWriter); tcp || ok {
 		c.vecArr[0], c.vecArr[1] = hdr, p
 		c.vec = c.vecArr[:]
-		n, err := c.vec.WriteTo(c.out)
+		var n int64
+		var err error
+		if tcp {
+			n, err = c.vec.WriteTo(c.out)
+		} else {
+			n, err = bw.WriteBuffers(&c.vec)
+		}
 		c.vecArr[0], c.vecArr[1] = nil, nil
 		return int(n), err
 	}

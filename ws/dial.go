@@ -69,6 +69,9 @@ func DialLeafnode(ctx context.Context, u *url.URL, o leafnode.WSDialOptions) (le
 	if err != nil {
 		return nil, err
 	}
+	if o.Wrap != nil {
+		nc = o.Wrap(nc)
+	}
 	c, err := handshake(ctx, nc, u, o, secure)
 	if err != nil {
 		nc.Close()

@@ -472,3 +472,71 @@ func TestHubJetStreamDelivery(t *testing.T) {
 		t.Fatalf("hub got %q reply %q", op, op.Reply)
 	}
 }
+
+// TestHubPermissionsUpdate: an INFO with import/export after the link is
+// up replaces the permissions, as nats-server applies them on a solicited
+// link: local interest now allowed is advertised, interest no longer
+// allowed withdrawn, hub interest nothing may reach dropped, and messages
+// checked against the new permissions both ways.
+func TestHubPermissionsUpdate(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	r := router.New()
+	inb := newInbox()
+	subscribe(t, r, "a.x", "", inb)
+	subscribe(t, r, "b.x", "", inb)
+	subscribe(t, r, "c.x", "q", inb)
+	set := startSet(t, testOptions(r, testRemote(hub.url())))
+	l := set.Links()[0]
+	a := answer()
+	a.Import = &leafproto.SubjectPermission{Allow: []string{"a.>", "c.>"}}
+	c, _ := hub.handshake(hub.info(), &a)
+	c.expect("LS+ " + set.lds)
+	c.expectSet("LS+ a.x", "LS+ c.x q 1")
+	base := r.Count()
+	c.sendSub("out.x", "", 0)
+	c.sendSub("keep.x", "", 0)
+	c.sync()
+	if got := r.Count() - base; got != 2 {
+		t.Fatalf("%d hub subscriptions, want 2", got)
+	}
+	c.sendMsg("a.x", "", nil, "before")
+	if d := inb.next(t); d.subject != "a.x" {
+		t.Fatalf("got %v, want a.x", d)
+	}
+	publish(r, "out.x", "", nil, []byte("1"))
+	c.expect("LMSG out.x 1")
+
+	// The hub narrows exports to keep.> and moves imports from a.> to b.>.
+	c.sendInfo(leafproto.Info{
+		Import: &leafproto.SubjectPermission{Allow: []string{"b.>", "c.>"}},
+		Export: &leafproto.SubjectPermission{Allow: []string{"keep.>"}},
+	})
+	c.expectSet("LS- a.x", "LS+ b.x")
+	c.sync()
+	c.expectNone()
+	if got := r.Count() - base; got != 1 {
+		t.Errorf("%d hub subscriptions after the update, want 1 (out.x is unreachable now)", got)
+	}
+	publish(r, "out.x", "", nil, []byte("2"))
+	publish(r, "keep.x", "", nil, []byte("3"))
+	c.expect("LMSG keep.x 1")
+	c.sendMsg("a.x", "", nil, "denied now")
+	c.sendMsg("b.x", "", nil, "allowed now")
+	if d := inb.next(t); d.subject != "b.x" {
+		t.Errorf("got %v, want b.x (a.x is no longer imported)", d)
+	}
+	c.sync()
+	c.expectNone()
+	inb.expectNone(t)
+
+	// Later interest follows the new permissions too.
+	subscribe(t, r, "a.y", "", inb)
+	subscribe(t, r, "b.y", "", inb)
+	c.expect("LS+ b.y")
+	c.sync()
+	c.expectNone()
+	if st := l.Status(); !st.Connected {
+		t.Errorf("link down after a permissions update: %+v", st)
+	}
+}

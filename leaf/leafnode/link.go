@@ -25,9 +25,12 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/leafgate/leafgate/leaf/leafproto"
 )
 
 // Set is the links of one server.
@@ -127,7 +130,7 @@ type stats struct {
 	dropped                            atomic.Int64 // messages not sent: over MaxPending, too big for the hub, or denied
 	hubSubsIgnored                     atomic.Int64 // hub interest over MaxHubSubs
 	protoIn, protoOut                  atomic.Int64 // protocol bytes, before S2 compression
-	wireIn, wireOut                    atomic.Int64 // bytes on TCP (TLS included), after it; not counted over WebSocket
+	wireIn, wireOut                    atomic.Int64 // bytes on the wire (TLS and WebSocket framing included), after it
 	reconnects                         atomic.Int64 // sessions established after the first
 	failures                           atomic.Int64 // attempts and sessions that ended
 	everUp                             atomic.Bool
@@ -253,24 +256,31 @@ func (l *Link) delayNext(d time.Duration) {
 	l.mu.Unlock()
 }
 
-// addDiscovered adds URLs the hub advertised (leafnode_urls), keeping the
-// scheme and credentials of the configured ones.
-func (l *Link) addDiscovered(hostports []string, like *url.URL) {
+// setDiscovered makes the URLs the hub advertised in an INFO the
+// discovered part of the list, after the configured ones: the hub's
+// latest list replaces the one before, as in nats-server, so a cluster
+// that changed does not leave dead URLs behind. A WebSocket remote takes
+// the hub's ws_connect_urls, any other its leafnode_urls; a discovered
+// URL keeps the scheme and credentials of the one in use.
+func (l *Link) setDiscovered(info *leafproto.Info, like *url.URL) {
+	hostports := info.LeafNodeURLs
+	if like.Scheme == "ws" || like.Scheme == "wss" {
+		hostports = info.WSConnectURLs
+	}
+	if len(hostports) == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	n := len(l.remote.URLs)
+	urls := l.urls[:n:n]
 	for _, hp := range hostports {
-		known := false
-		for _, u := range l.urls {
-			if u.Host == hp {
-				known = true
-				break
-			}
-		}
-		if known {
+		if slices.ContainsFunc(urls, func(u *url.URL) bool { return u.Host == hp }) {
 			continue
 		}
 		nu := *like
 		nu.Host = hp
-		l.urls = append(l.urls, &nu)
+		urls = append(urls, &nu)
 	}
+	l.urls = urls
 }

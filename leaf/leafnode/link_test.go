@@ -321,7 +321,8 @@ func TestURLRotation(t *testing.T) {
 }
 
 // TestDiscoveredURLs: leafnode_urls in the first INFO and in a later
-// async INFO join the rotation, with the configured URL's credentials.
+// async INFO join the rotation, with the configured URL's credentials;
+// each list replaces the one before.
 func TestDiscoveredURLs(t *testing.T) {
 	t.Parallel()
 	a, b, c := newFakeHub(t), newFakeHub(t), newFakeHub(t)
@@ -342,14 +343,21 @@ func TestDiscoveredURLs(t *testing.T) {
 		t.Errorf("CONNECT to a discovered URL: user %q pass %q", conn.User, conn.Pass)
 	}
 	cb.expect("LS+ " + set.lds)
-	cb.sendInfo(leafproto.Info{LeafNodeURLs: []string{b.addr(), c.addr()}})
+	// The hub's latest list replaces the discovered part: b is gone, so
+	// the rotation is a (configured) then c.
+	cb.sendInfo(leafproto.Info{LeafNodeURLs: []string{c.addr()}})
 	cb.sync()
 	cb.close()
 
-	_, conn = c.handshake(c.info(), &ans)
+	a.accept().close()
+	cc, conn := c.handshake(c.info(), &ans)
 	if conn.User != "alice" || conn.Pass != "pw" {
 		t.Errorf("CONNECT to a discovered URL: user %q pass %q", conn.User, conn.Pass)
 	}
+	cc.close()
+	a.accept().close()
+	c.accept().close()
+	b.noConnWithin(100 * time.Millisecond)
 }
 
 // TestMaxPending: messages beyond MaxPending are dropped and counted

@@ -139,6 +139,9 @@ type WSDialOptions struct {
 	// NoMasking asks the hub (Nats-No-Masking: true) to let this side
 	// send its frames unmasked; it does only if the hub agrees.
 	NoMasking bool
+	// Wrap, if set, wraps the TCP connection before TLS and the upgrade
+	// (the link counts its bytes on the wire with it).
+	Wrap func(net.Conn) net.Conn
 }
 
 // WSConn is a dialed WebSocket connection.

@@ -80,8 +80,9 @@ type session struct {
 	capLog  bool // the MaxHubSubs warning was logged this session
 
 	// Permissions for this session: what may be advertised and received
-	// (import), what may be sent (export). Set once, before the session
-	// is visible to publishers and the interest feed.
+	// (import), what may be sent (export). Set before the session is
+	// visible to publishers and the interest feed; an INFO may replace
+	// them (updatePermissions) under Link.mu and mu.
 	imports *auth.Checker
 	exports *auth.Checker
 	denyOut []string // export deny patterns, to skip hub interest nothing may reach
@@ -165,7 +166,10 @@ func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
 		}
 		ctx, cancel := context.WithTimeout(l.ctx, l.remote.DialTimeout) // Close must not wait out a dial
 		defer cancel()
-		c, err := dws(ctx, u, WSDialOptions{TLS: l.remote.TLS, Compression: l.remote.WSCompression, NoMasking: l.remote.WSNoMasking})
+		c, err := dws(ctx, u, WSDialOptions{
+			TLS: l.remote.TLS, Compression: l.remote.WSCompression, NoMasking: l.remote.WSNoMasking,
+			Wrap: func(c net.Conn) net.Conn { return &countConn{Conn: c, st: &l.stats} },
+		})
 		if err != nil {
 			return nil, false, err
 		}
@@ -183,7 +187,8 @@ func (l *Link) dial(u *url.URL) (net.Conn, bool, error) {
 	return &countConn{Conn: c, st: &l.stats}, false, nil
 }
 
-// countConn counts the bytes on the wire (below TLS and S2) for /leafz.
+// countConn counts the bytes on the wire (below TLS, WebSocket framing
+// and S2) for /leafz.
 type countConn struct {
 	net.Conn
 	st *stats
@@ -198,6 +203,14 @@ func (c *countConn) Read(p []byte) (int, error) {
 func (c *countConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.st.wireOut.Add(int64(n))
+	return n, err
+}
+
+// WriteBuffers keeps writev for the WebSocket dialer's frames (it
+// satisfies ws.BuffersWriter).
+func (c *countConn) WriteBuffers(v *net.Buffers) (int64, error) {
+	n, err := v.WriteTo(c.Conn)
+	c.st.wireOut.Add(n)
 	return n, err
 }
 
@@ -219,9 +232,7 @@ func (s *session) run() error {
 	}
 	// The hub's other servers are candidates from its first INFO on, as
 	// in nats-server, even if this handshake goes no further.
-	if len(s.info.LeafNodeURLs) > 0 {
-		s.l.addDiscovered(s.info.LeafNodeURLs, s.url)
-	}
+	s.l.setDiscovered(&s.info, s.url)
 	if !s.ws && (s.url.Scheme == "tls" || r.TLS != nil || s.info.TLSRequired) {
 		if _, ok := s.nc.(*tls.Conn); !ok {
 			if len(rest) > 0 {
@@ -301,7 +312,7 @@ func (s *session) negotiateCompression() error {
 		// Under the WebSocket frames, as nats-server puts it; s.r and s.w
 		// stay the WebSocket connection, which flushes S2 after each frame.
 		err := wc.WrapStream(
-			func(raw io.Reader) io.Reader { return s2.NewReader(raw) },
+			func(raw io.Reader) io.Reader { return newS2Reader(raw) },
 			func(raw io.Writer) io.Writer { return s2.NewWriter(raw, s2Options(mode)...) })
 		if err != nil {
 			return err
@@ -309,7 +320,7 @@ func (s *session) negotiateCompression() error {
 	} else {
 		s.s2w = s2.NewWriter(s.nc, s2Options(mode)...)
 		s.w = s.s2w
-		s.r = s2.NewReader(s.nc)
+		s.r = newS2Reader(s.nc)
 	}
 	s.s2 = true
 	_ = s.nc.SetReadDeadline(time.Now().Add(s.l.remote.FirstInfoTimeout))
@@ -321,6 +332,14 @@ func (s *session) negotiateCompression() error {
 		return errors.New("protocol: data after the compressed INFO before CONNECT")
 	}
 	return nil
+}
+
+// newS2Reader reads the hub's S2 stream. S2's reader allocates 1 MiB up
+// front for blocks of its default size; the hub writes a block per flush,
+// mostly far smaller, so start at 64 KiB and let the reader grow its
+// buffer for a bigger block when one comes.
+func newS2Reader(r io.Reader) *s2.Reader {
+	return s2.NewReader(r, s2.ReaderAllocBlock(64<<10))
 }
 
 // s2Options are the S2 writer options for a mode, as nats-server's.
@@ -588,43 +607,13 @@ func (s *session) readLoop(pending []byte) error {
 // then on every change in order.
 func (s *session) establish(answer *leafproto.Info) {
 	l := s.l
-	o := &l.set.opts
-	var perms *leafproto.Permissions
-	if answer != nil {
-		perms = leafproto.LeafPermissions(answer, l.remote.DenyImports, l.remote.DenyExports)
-	}
-	if perms == nil {
-		// An old hub, or an answer without import/export (a hub user
-		// without permissions): the remote's own denies still hold, as
-		// in nats-server, which keeps the remote's permissions then.
-		perms = &leafproto.Permissions{
-			Publish:   &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyExports)},
-			Subscribe: &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyImports)},
-		}
-	}
-	if perms.Publish == nil {
-		perms.Publish = &leafproto.SubjectPermission{}
-	}
-	if perms.Subscribe == nil {
-		perms.Subscribe = &leafproto.SubjectPermission{}
-	}
-	perms.Publish.Deny = append(perms.Publish.Deny, jsClientDeny...)
-	perms.Subscribe.Deny = append(perms.Subscribe.Deny, jsClientDeny...)
-	if o.Domain != "" && o.JetStream {
-		// Requests for the local domain stay local.
-		perms.Publish.Deny = append(perms.Publish.Deny, "$JS."+o.Domain+".API.>")
-	}
 	var err error
-	s.exports, err = auth.Compile(&auth.Permissions{Publish: toAuth(perms.Publish)})
-	if err == nil {
-		s.imports, err = auth.Compile(&auth.Permissions{Subscribe: toAuth(perms.Subscribe)})
-	}
+	s.imports, s.exports, s.denyOut, err = l.permissions(answer)
 	if err != nil {
 		l.log.Warn("leafnode: hub permissions unusable", "err", err)
 		s.fail(fmt.Errorf("hub permissions: %w", err))
 		return
 	}
-	s.denyOut = perms.Publish.Deny
 	s.sendable = decisions{check: func(subj string) bool { return s.exports.CanPublish(subj) }}
 	s.receivable = decisions{check: func(subj string) bool { return s.imports.CanSubscribe(subj, "") }}
 	_ = s.nc.SetReadDeadline(time.Time{})
@@ -662,14 +651,103 @@ func (s *session) establish(answer *leafproto.Info) {
 		Compression:   s.compress,
 	}
 	l.mu.Unlock()
-	if answer != nil && len(answer.LeafNodeURLs) > 0 {
-		l.addDiscovered(answer.LeafNodeURLs, s.url)
+	if answer != nil {
+		l.setDiscovered(answer, s.url)
 	}
 	s.sendPing()
 	s.wg.Add(1)
 	go s.pingLoop()
 	l.log.Info("leafnode link up", "url", Redact(s.url), "hub", s.info.ServerName,
 		"hub_cluster", s.info.Cluster, "hub_domain", s.info.Domain)
+}
+
+// permissions compiles what a session may advertise and receive
+// (imports) and send (exports) from the hub's INFO (its import/export
+// for this leaf), the remote's deny_imports/deny_exports and the
+// JetStream denies; denyOut is the export deny patterns.
+func (l *Link) permissions(info *leafproto.Info) (imports, exports *auth.Checker, denyOut []string, err error) {
+	o := &l.set.opts
+	var perms *leafproto.Permissions
+	if info != nil {
+		perms = leafproto.LeafPermissions(info, l.remote.DenyImports, l.remote.DenyExports)
+	}
+	if perms == nil {
+		// An old hub, or an answer without import/export (a hub user
+		// without permissions): the remote's own denies still hold, as
+		// in nats-server, which keeps the remote's permissions then.
+		perms = &leafproto.Permissions{
+			Publish:   &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyExports)},
+			Subscribe: &leafproto.SubjectPermission{Deny: slices.Clone(l.remote.DenyImports)},
+		}
+	}
+	if perms.Publish == nil {
+		perms.Publish = &leafproto.SubjectPermission{}
+	}
+	if perms.Subscribe == nil {
+		perms.Subscribe = &leafproto.SubjectPermission{}
+	}
+	perms.Publish.Deny = append(perms.Publish.Deny, jsClientDeny...)
+	perms.Subscribe.Deny = append(perms.Subscribe.Deny, jsClientDeny...)
+	if o.Domain != "" && o.JetStream {
+		// Requests for the local domain stay local.
+		perms.Publish.Deny = append(perms.Publish.Deny, "$JS."+o.Domain+".API.>")
+	}
+	exports, err = auth.Compile(&auth.Permissions{Publish: toAuth(perms.Publish)})
+	if err == nil {
+		imports, err = auth.Compile(&auth.Permissions{Subscribe: toAuth(perms.Subscribe)})
+	}
+	return imports, exports, perms.Publish.Deny, err
+}
+
+// updatePermissions applies new permissions from an INFO the hub sent
+// after the link came up (nats-server trusts these on a solicited link):
+// local interest they now allow is advertised and interest they no longer
+// allow is withdrawn, in order with the interest feed (under Link.mu);
+// hub interest nothing may reach any more leaves the router. Hub interest
+// skipped before as unreachable is not known again until the next session.
+func (s *session) updatePermissions(info *leafproto.Info) error {
+	l := s.l
+	imports, exports, denyOut, err := l.permissions(info)
+	if err != nil {
+		l.log.Warn("leafnode: hub permissions unusable", "err", err)
+		return fmt.Errorf("hub permissions: %w", err)
+	}
+	l.mu.Lock()
+	s.mu.Lock()
+	old := s.imports
+	s.imports, s.exports, s.denyOut = imports, exports, denyOut
+	s.sendable.m, s.receivable.m = nil, nil // the checks read the new checkers
+	s.line = s.line[:0]
+	for k, w := range l.local {
+		was, now := old.CanSubscribe(k.subject, k.queue), imports.CanSubscribe(k.subject, k.queue)
+		switch {
+		case now && !was:
+			s.line = appendInterest(s.line, k.subject, k.queue, w)
+		case was && !now:
+			s.line = appendInterest(s.line, k.subject, k.queue, 0)
+		}
+		if len(s.line) >= netio.OutChunkSize {
+			s.out.Write(s.line)
+			s.line = s.line[:0]
+		}
+	}
+	if !s.closed {
+		s.out.Write(s.line)
+	}
+	s.mu.Unlock()
+	l.mu.Unlock()
+	s.kickWriter()
+	r := l.set.opts.Router
+	for key, sub := range s.hubSubs {
+		if s.unreachable(sub.Subject) {
+			s.hubMu.Lock()
+			delete(s.hubSubs, key)
+			s.hubMu.Unlock()
+			_ = r.Unsubscribe(sub)
+		}
+	}
+	l.log.Info("leafnode: hub permissions updated", "hub", s.info.ServerName)
+	return nil
 }
 
 func remoteAccount(i *leafproto.Info) string {
@@ -1028,8 +1106,11 @@ func (s *session) Info(arg []byte) error {
 		}
 		return nil
 	}
-	if len(info.LeafNodeURLs) > 0 {
-		s.l.addDiscovered(info.LeafNodeURLs, s.url)
+	s.l.setDiscovered(&info, s.url)
+	if info.Import != nil || info.Export != nil {
+		if err := s.updatePermissions(&info); err != nil {
+			return err
+		}
 	}
 	if info.LameDuckMode {
 		s.l.log.Info("leafnode hub entering lame duck mode", "hub", s.info.ServerName)

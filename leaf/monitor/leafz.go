@@ -54,8 +54,8 @@ type LeafRemote struct {
 	Reconnects     int64     `json:"reconnects"`        // sessions established after the first
 	FailedAttempts int64     `json:"failed_attempts"`   // attempts that failed and sessions that ended
 	Dropped        int64     `json:"dropped"`
-	// Bytes before compression (the protocol) and after (on TCP, TLS
-	// included; not counted over WebSocket), both directions, since start.
+	// Bytes before compression (the protocol) and after (on the wire:
+	// TLS and WebSocket framing included), both directions, since start.
 	ProtoInBytes   int64 `json:"proto_in_bytes"`
 	ProtoOutBytes  int64 `json:"proto_out_bytes"`
 	WireInBytes    int64 `json:"wire_in_bytes"`

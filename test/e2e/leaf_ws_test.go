@@ -324,6 +324,17 @@ func TestLeafWS(t *testing.T) {
 				// by the round trip), but both or neither use S2.
 				t.Fatalf("hub /leafz compression %q, leafgate's %q", lz.Leafs[0].Compression, comp)
 			}
+			// Wire bytes are counted below the WebSocket framing (and TLS),
+			// so a compressing link (s2_auto's level depends on the round
+			// trip, so only a fixed mode) shows fewer than the protocol's.
+			rem := elz.Remotes[0]
+			if rem.WireInBytes == 0 || rem.WireOutBytes == 0 || rem.ProtoOutBytes < int64(len(big)) {
+				t.Fatalf("leafgate /leafz bytes: proto in/out %d/%d, wire in/out %d/%d",
+					rem.ProtoInBytes, rem.ProtoOutBytes, rem.WireInBytes, rem.WireOutBytes)
+			}
+			if (tc.compression || tc.s2 == "s2_fast") && rem.WireOutBytes >= rem.ProtoOutBytes {
+				t.Fatalf("compressing, but wire out %d >= proto out %d bytes", rem.WireOutBytes, rem.ProtoOutBytes)
+			}
 			if sniff == nil {
 				return
 			}
