@@ -83,10 +83,21 @@ func leafLocal(ctx context.Context, out io.Writer, bins []string) ([]Row, error)
 }
 
 // localRun starts server j as a leaf and measures the local workload on
-// it with the link up and down, in that order or, with downFirst, the
-// other. It returns the rates and the leaf's CPU time per message,
-// [0] with the link up and [1] down.
+// it with the link up and down in the order up, down, down, up or, with
+// downFirst, down, up, up, down, and averages each state's two runs. It
+// returns the rates and the leaf's CPU time per message, [0] with the
+// link up and [1] down.
+//
+// The mirrored order matters: whichever state is measured first in a
+// process costs more CPU (about 1.5× in a measurement on 2026-12-03,
+// warm-up or not), and a drift over the run cancels out only when each
+// state is measured as early as the other on average. Each state change
+// is given a second to settle before its measurement: bringing a link up
+// is a one-off cost (the handshake, S2 buffers, the first PING and the
+// garbage collection they bring) that is not what the row measures, the
+// per-message cost of local traffic while a link is up.
 func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float64, err error) {
+	const settle = time.Second
 	p := &leafPair{hubPort: freePort()}
 	defer p.stop()
 	measure := func(k int) error {
@@ -95,7 +106,8 @@ func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float
 		if err != nil {
 			return err
 		}
-		rate[k], cpu[k] = v, float64(meter().Microseconds())/float64(n)
+		rate[k] += v / 2
+		cpu[k] += float64(meter().Microseconds()) / float64(n) / 2
 		return nil
 	}
 	up := func() error {
@@ -107,6 +119,7 @@ func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float
 		if _, err := p.leaf.waitLinkUp(hubInterest); err != nil {
 			return err
 		}
+		time.Sleep(settle)
 		return measure(0)
 	}
 	down := func() error {
@@ -114,20 +127,22 @@ func localRun(bins []string, j, size, n int, downFirst bool) (rate, cpu [2]float
 		if err := p.leaf.waitLinkDown(); err != nil {
 			return err
 		}
+		time.Sleep(settle)
 		return measure(1)
 	}
-	steps := []func() error{up, down}
+	steps := []func() error{up, down, down, up}
 	if downFirst {
-		steps = []func() error{down, up}
+		steps = []func() error{down, up, up, down}
 	} else if err := p.startHub(bins[1], leafOptions{}); err != nil {
 		return rate, cpu, err
 	}
 	if p.leaf, err = startLeaf(j, bins[j], p.hubAddr(), leafOptions{}); err != nil {
 		return rate, cpu, err
 	}
-	// A first run in a fresh process grows its heap and buffers; without
-	// this warm-up the first measured state is the slower one.
-	if _, err := fanout(1, "")(p.leaf.URL, size, max(n/10, 1000)); err != nil {
+	// A first run in a fresh process grows its heap and buffers (a
+	// profile shows it copying far more); without a warm-up as long as a
+	// measurement, the first measured state is the slower one.
+	if _, err := fanout(1, "")(p.leaf.URL, size, n); err != nil {
 		return rate, cpu, fmt.Errorf("warm-up: %w", err)
 	}
 	for _, step := range steps {
