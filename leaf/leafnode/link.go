@@ -189,9 +189,12 @@ func (l *Link) run() {
 		if l.ctx.Err() != nil {
 			return
 		}
-		// A session that lived a while resets the back-off: the link was
-		// good, so try again promptly.
-		if time.Since(start) > l.remote.ReconnectMax {
+		// A session that got established resets the back-off: the link
+		// was good (a hub restart, a cut), so try again promptly; what
+		// keeps a hub that ends sessions at once from a tight loop is its
+		// own delays (loop, permissions, duplicate) and the first wait.
+		// A long attempt (a slow dial or handshake) resets it too.
+		if wasUp || time.Since(start) > l.remote.ReconnectMax {
 			attempt = 0
 		}
 		wait := l.backoff(attempt)
