@@ -890,14 +890,17 @@ func TestJSConsumerPullStatus(t *testing.T) {
 func TestJSConsumerPushLegacy(t *testing.T) {
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
 		nc := connect(t, tg)
-		js, err := nc.JetStream()
+		// A window above the most any subtest publishes: nats.go's default
+		// (4000) fails PublishAsync after a 200 ms stall, which a busy
+		// machine and a store that syncs before every ack can reach.
+		js, err := nc.JetStream(nats.PublishAsyncMaxPending(1 << 15))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := js.AddStream(&nats.StreamConfig{Name: "PUSH", Subjects: []string{"push.>"}}); err != nil {
 			t.Fatal(err)
 		}
-		pub := func(subj string, n int) {
+		pub := func(t *testing.T, subj string, n int) {
 			t.Helper()
 			for i := 1; i <= n; i++ {
 				if _, err := js.PublishAsync(subj, []byte(strconv.Itoa(i))); err != nil {
@@ -912,7 +915,7 @@ func TestJSConsumerPushLegacy(t *testing.T) {
 		}
 
 		t.Run("durable-manual-ack", func(t *testing.T) {
-			pub("push.d", 10)
+			pub(t, "push.d", 10)
 			sub, err := js.SubscribeSync("push.d", nats.Durable("pd"), nats.DeliverSubject("deliver.pd"), nats.ManualAck(), nats.AckWait(time.Second))
 			if err != nil {
 				t.Fatal(err)
@@ -1007,7 +1010,7 @@ func TestJSConsumerPushLegacy(t *testing.T) {
 			if ci.Config.DeliverGroup != "workers" || ci.Config.DeliverSubject == "" {
 				t.Fatalf("queue consumer config %+v", ci.Config)
 			}
-			pub("push.q", 200)
+			pub(t, "push.q", 200)
 			deadline := time.Now().Add(5 * time.Second)
 			for counts[0].Load()+counts[1].Load() < 200 && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
@@ -1028,7 +1031,7 @@ func TestJSConsumerPushLegacy(t *testing.T) {
 
 		t.Run("ordered", func(t *testing.T) {
 			const total = 5000
-			pub("push.o", total)
+			pub(t, "push.o", total)
 			sub, err := js.SubscribeSync("push.o", nats.OrderedConsumer())
 			if err != nil {
 				t.Fatal(err)
@@ -1053,7 +1056,7 @@ func TestJSConsumerPushLegacy(t *testing.T) {
 
 		t.Run("flow-control", func(t *testing.T) {
 			const total = 20000
-			pub("push.fc", total)
+			pub(t, "push.fc", total)
 			var got atomic.Int32
 			var bad atomic.Value
 			done := make(chan struct{})
