@@ -275,7 +275,7 @@ func (l *Link) setDiscovered(info *leafproto.Info, like *url.URL) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := len(l.remote.URLs)
+	n := len(l.remote.URLs) // the configured URLs lead l.urls (newLink)
 	urls := l.urls[:n:n]
 	for _, hp := range hostports {
 		if slices.ContainsFunc(urls, func(u *url.URL) bool { return u.Host == hp }) {

@@ -622,16 +622,7 @@ func (s *session) establish(answer *leafproto.Info) {
 	l.mu.Lock()
 	s.mu.Lock()
 	s.line = leafproto.AppendSub(s.line[:0], []byte(l.set.lds), nil, 0)
-	for k, w := range l.local {
-		if s.imports.CanSubscribe(k.subject, k.queue) {
-			s.line = appendInterest(s.line, k.subject, k.queue, w)
-		}
-		if len(s.line) >= netio.OutChunkSize {
-			s.out.Write(s.line)
-			s.line = s.line[:0]
-		}
-	}
-	s.out.Write(s.line)
+	s.queueInterest(l.local, nil, s.imports)
 	s.mu.Unlock()
 	l.sess = s
 	l.cur.Store(s)
@@ -659,6 +650,29 @@ func (s *session) establish(answer *leafproto.Info) {
 	go s.pingLoop()
 	l.log.Info("leafnode link up", "url", Redact(s.url), "hub", s.info.ServerName,
 		"hub_cluster", s.info.Cluster, "hub_domain", s.info.Domain)
+}
+
+// queueInterest appends to s.line, and queues in chunks, the local
+// interest whose advertising changes from was to now: LS+ for what now
+// allows and was did not (was nil: nothing advertised yet), LS- for the
+// reverse. The caller holds Link.mu (so the feed cannot interleave) and
+// mu.
+func (s *session) queueInterest(local map[interestKey]int32, was, now *auth.Checker) {
+	for k, w := range local {
+		before := was != nil && was.CanSubscribe(k.subject, k.queue)
+		after := now.CanSubscribe(k.subject, k.queue)
+		switch {
+		case after && !before:
+			s.line = appendInterest(s.line, k.subject, k.queue, w)
+		case before && !after:
+			s.line = appendInterest(s.line, k.subject, k.queue, 0)
+		}
+		if len(s.line) >= netio.OutChunkSize {
+			s.out.Write(s.line)
+			s.line = s.line[:0]
+		}
+	}
+	s.out.Write(s.line)
 }
 
 // permissions compiles what a session may advertise and receive
@@ -718,22 +732,7 @@ func (s *session) updatePermissions(info *leafproto.Info) error {
 	s.imports, s.exports, s.denyOut = imports, exports, denyOut
 	s.sendable.m, s.receivable.m = nil, nil // the checks read the new checkers
 	s.line = s.line[:0]
-	for k, w := range l.local {
-		was, now := old.CanSubscribe(k.subject, k.queue), imports.CanSubscribe(k.subject, k.queue)
-		switch {
-		case now && !was:
-			s.line = appendInterest(s.line, k.subject, k.queue, w)
-		case was && !now:
-			s.line = appendInterest(s.line, k.subject, k.queue, 0)
-		}
-		if len(s.line) >= netio.OutChunkSize {
-			s.out.Write(s.line)
-			s.line = s.line[:0]
-		}
-	}
-	if !s.closed {
-		s.out.Write(s.line)
-	}
+	s.queueInterest(l.local, old, imports)
 	s.mu.Unlock()
 	l.mu.Unlock()
 	s.kickWriter()
