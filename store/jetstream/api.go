@@ -71,7 +71,12 @@ func (s *Service) handleAPI(m *inMsg) {
 		s.afterReply = s.afterReply[:0]
 	}()
 	s.apiTotal.Add(1)
-	b, err := json.Marshal(s.dispatch(toks, m))
+	resp := s.dispatch(toks, m)
+	var hdr []byte
+	if h, ok := resp.(headed); ok {
+		hdr, resp = h.hdr, h.resp
+	}
+	b, err := json.Marshal(resp)
 	if err != nil {
 		s.log.Error("jetstream: encode API response", "err", err)
 		return
@@ -79,9 +84,16 @@ func (s *Service) handleAPI(m *inMsg) {
 	// A request without a reply subject is carried out and audited all
 	// the same, as by nats-server (`nats pub $JS.API.STREAM.DELETE.X`).
 	if m.reply != "" {
-		s.publish(m.reply, "", nil, b)
+		s.publish(m.reply, "", hdr, b)
 	}
 	s.audit(m, b)
+}
+
+// headed is a response sent with a header block (a sourcing consumer's
+// create answers with Nats-Stream-Identity).
+type headed struct {
+	hdr  []byte
+	resp any
 }
 
 // errResponse is the answer to a failed request.
@@ -99,7 +111,9 @@ func (s *Service) dispatch(toks []string, m *inMsg) any {
 	if len(toks) > 1 {
 		op += "." + toks[1]
 	}
-	if levelTooHigh(m.hdr) {
+	// A consumer create checks the level once its body says whether it
+	// is a sourcing consumer.
+	if op != "CONSUMER.CREATE" && op != "CONSUMER.DURABLE" && levelTooHigh(m.hdr, apiLevel) {
 		return s.fail(apiResponseType(op), jsapi.ErrRequiredApiLevel)
 	}
 	arg := func(i int) string {
@@ -130,9 +144,9 @@ func (s *Service) dispatch(toks []string, m *inMsg) any {
 	case op == "STREAM.MSG" && len(toks) == 4 && toks[2] == "DELETE":
 		return s.msgDelete(arg(3), m.data)
 	case op == "CONSUMER.CREATE" && len(toks) >= 3:
-		return s.consumerCreate(arg(2), arg(3), strings.Join(toks[min(4, len(toks)):], "."), len(toks) > 3, m.data, false)
+		return s.consumerCreate(arg(2), arg(3), strings.Join(toks[min(4, len(toks)):], "."), len(toks) > 3, m.hdr, m.data, false)
 	case op == "CONSUMER.DURABLE" && len(toks) == 5 && toks[2] == "CREATE":
-		return s.consumerCreate(arg(3), arg(4), "", true, m.data, true)
+		return s.consumerCreate(arg(3), arg(4), "", true, m.hdr, m.data, true)
 	case op == "CONSUMER.INFO" && len(toks) == 4:
 		return s.consumerInfo(arg(2), arg(3))
 	case op == "CONSUMER.DELETE" && len(toks) == 4:
@@ -159,7 +173,7 @@ func (s *Service) accountInfo() any {
 	streams := s.sortedStreams()
 	consumers := 0
 	for _, st := range streams {
-		st.do(func() { consumers += len(st.consumers) })
+		st.do(func() { consumers += len(st.publicConsumers()) })
 	}
 	// The account has no limits of its own: nats-server reports -1 for
 	// each, whatever the server-wide store limits (those are in /jsz).

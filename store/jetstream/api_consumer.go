@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/jsapi"
 )
@@ -26,11 +27,18 @@ type consumerInfoResp struct {
 
 // consumerCreate handles CONSUMER.CREATE.<stream>[.<name>[.<filter>]] and
 // the legacy CONSUMER.DURABLE.CREATE.<stream>.<durable>.
-func (s *Service) consumerCreate(streamName, name, filter string, named bool, body []byte, legacyDurable bool) any {
+func (s *Service) consumerCreate(streamName, name, filter string, named bool, hdr, body []byte, legacyDurable bool) any {
 	const typ = jsapi.TypeConsumerCreate
 	var req jsapi.CreateConsumerRequest
 	if e := decode(body, &req); e != nil {
 		return s.fail(typ, e)
+	}
+	maxLevel := apiLevel
+	if req.Config.Sourcing || req.Config.AckPolicy == jsapi.AckFlowControl {
+		maxLevel = sourcingLevel
+	}
+	if levelTooHigh(hdr, maxLevel) {
+		return s.fail(typ, jsapi.ErrRequiredApiLevel)
 	}
 	if req.Stream != "" && req.Stream != streamName {
 		return s.fail(typ, jsapi.ErrStreamMismatch)
@@ -74,6 +82,41 @@ func (s *Service) consumerCreate(streamName, name, filter string, named bool, bo
 		return s.fail(typ, jsapi.ErrStreamNotFound)
 	}
 	scfg := st.config()
+	// A stream sourcing this one asks for a direct consumer under a
+	// stable name. As nats-server (standalone): from a work-queue or
+	// interest stream it becomes a durable acknowledged by flow-control
+	// replies, so nothing is removed before the source stored it (ADR-60;
+	// nats-server #3207); otherwise the name gets a random suffix.
+	if cc.Direct && cc.Sourcing && cc.Name != "" {
+		if scfg.Retention != jsapi.LimitsPolicy {
+			cc.Direct = false
+			cc.Durable = cc.Name
+			cc.AckPolicy = jsapi.AckFlowControl
+			cc.AckWait = 0
+			cc.MaxDeliver = 0
+			cc.InactiveThreshold = 0
+		} else {
+			cc.Name += "-" + randomName()
+		}
+	}
+	// The origin stream's identity: a source that expected another one
+	// (the stream was deleted and created again) is told so, and starts
+	// over instead of waiting for sequences that will never come.
+	var identity string
+	if cc.Direct || cc.Sourcing {
+		identity = st.identity()
+		if want := proto.HeaderGet(hdr, streamIdentityHeader); len(want) > 0 && string(want) != identity {
+			return s.fail(typ, jsapi.ErrConsumerStreamIdentityMismatchF.With("msg", identity))
+		}
+	}
+	if cc.Sourcing && cc.Durable != "" {
+		// An existing durable sourcing consumer keeps its start.
+		st.do(func() {
+			if c := st.consumers[cc.Durable]; c != nil {
+				cc.DeliverPolicy, cc.OptStartSeq, cc.OptStartTime = c.cfg.DeliverPolicy, c.cfg.OptStartSeq, c.cfg.OptStartTime
+			}
+		})
+	}
 	if e := checkConsumerConfig(&cc, &scfg); e != nil {
 		return s.fail(typ, e)
 	}
@@ -94,7 +137,11 @@ func (s *Service) consumerCreate(streamName, name, filter string, named bool, bo
 	if e, ok := resp.(*jsapi.Error); ok {
 		return s.fail(typ, e)
 	}
-	return consumerInfoResp{jsapi.Response{Type: typ}, resp.(*jsapi.ConsumerInfo)}
+	ok := consumerInfoResp{jsapi.Response{Type: typ}, resp.(*jsapi.ConsumerInfo)}
+	if identity != "" {
+		return headed{hdr: appendHeaderLine(nil, nil, streamIdentityHeader, identity), resp: ok}
+	}
+	return ok
 }
 
 // createConsumer runs on the stream's goroutine.
@@ -125,17 +172,29 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 		if err := ms.persistConsumerConfig(c); err != nil {
 			return jsapi.ErrConsumerCreateF.WithErr(err)
 		}
+		if cc.Sourcing {
+			// A source setting up again after an outage resumes from
+			// what it acknowledged, as nats-server (standalone).
+			if _, err := c.reset(0); err != nil {
+				return jsapi.ErrConsumerCreateF.WithErr(err)
+			}
+			return c.info()
+		}
 		c.kick()
 		return c.info()
 	}
 	if action == jsapi.ActionUpdate {
 		return jsapi.ErrConsumerDoesNotExist
 	}
-	if scfg.MaxConsumers > 0 && len(ms.consumers) >= scfg.MaxConsumers {
+	limited := !cc.Direct && !cc.Sourcing
+	if limited && scfg.MaxConsumers > 0 && ms.limitableConsumers() >= scfg.MaxConsumers {
 		return jsapi.ErrMaximumConsumersLimit
 	}
-	if scfg.Retention == jsapi.WorkQueuePolicy {
+	if scfg.Retention == jsapi.WorkQueuePolicy && limited {
 		for _, other := range ms.consumers {
+			if other.cfg.Direct || other.cfg.Sourcing {
+				continue
+			}
 			if len(other.filters) == 0 || len(filtersOf(&cc)) == 0 {
 				return jsapi.ErrConsumerWQMultipleUnfiltered
 			}
@@ -207,12 +266,32 @@ func (ms *stream) addConsumer(c *consumer) error {
 	return nil
 }
 
+// publicConsumers are the names of the consumers listed and counted, in
+// order: a mirror's or source's direct consumer is neither, as with
+// nats-server (it is not stored either).
+func (ms *stream) publicConsumers() []string {
+	names := sortedNames(ms.consumers)
+	return slices.DeleteFunc(names, func(n string) bool { return ms.consumers[n].cfg.Direct })
+}
+
+// limitableConsumers is what max_consumers counts: not the consumers of
+// streams sourcing this one.
+func (ms *stream) limitableConsumers() int {
+	n := 0
+	for _, c := range ms.consumers {
+		if !c.cfg.Direct && !c.cfg.Sourcing {
+			n++
+		}
+	}
+	return n
+}
+
 // persistConsumerConfig durably stores a consumer's definition and
 // position in the stream's file, durable or ephemeral (nats-server
 // restores both after a restart). Memory streams keep nothing. It runs on
 // the stream's goroutine.
 func (ms *stream) persistConsumerConfig(c *consumer) error {
-	if ms.file == nil {
+	if ms.file == nil || c.cfg.Direct {
 		return nil
 	}
 	b, err := json.Marshal(storedConsumer{Config: c.cfg, Created: c.created})
@@ -248,6 +327,10 @@ func checkConsumerUpdate(old, upd *jsapi.ConsumerConfig) *jsapi.Error {
 		return bad("replay policy")
 	case (old.DeliverSubject == "") != (upd.DeliverSubject == ""):
 		return jsapi.ErrConsumerCreateF.With("err", "can not update push consumer to pull based")
+	case old.Direct != upd.Direct:
+		return jsapi.ErrConsumerCreateF.With("err", "direct can not be updated")
+	case old.Sourcing != upd.Sourcing:
+		return jsapi.ErrConsumerCreateF.With("err", "sourcing can not be updated")
 	}
 	return nil
 }
@@ -415,7 +498,7 @@ func (s *Service) consumerList(streamName string, body []byte, namesOnly bool) a
 	var infos []*jsapi.ConsumerInfo
 	var total, off int
 	st.do(func() {
-		all := sortedNames(st.consumers)
+		all := st.publicConsumers()
 		total = len(all)
 		off = min(max(req.Offset, 0), total)
 		for _, n := range all[off:min(off+limit, total)] {

@@ -334,7 +334,7 @@ func (ms *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 	if st.LastTime > 0 {
 		si.State.LastTime = time.Unix(0, st.LastTime).UTC()
 	}
-	ms.do(func() { si.State.Consumers = len(ms.consumers) })
+	ms.do(func() { si.State.Consumers = len(ms.publicConsumers()) })
 	if req != nil && req.SubjectsFilter != "" {
 		subs := ms.store.Subjects(req.SubjectsFilter)
 		if len(subs) > 0 {

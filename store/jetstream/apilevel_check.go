@@ -11,11 +11,22 @@ import (
 // needs (nats.go sets it for features newer than the first level).
 const requiredLevelHeader = "Nats-Required-Api-Level"
 
-// levelTooHigh reports whether a request needs an API level leafgate does
-// not implement, as nats-server's errorOnRequiredApiLevel decides: a value
-// that is not a number counts as too high. Such a request is refused with
-// 412 / 10185 instead of being served without the feature it relies on.
-func levelTooHigh(hdr []byte) bool {
+// sourcingLevel is the API level leafgate serves to the requests a stream
+// sourcing or mirroring one of its streams makes (nats-server 2.15's
+// level 5): consumer creates with sourcing or the flow_control ack policy
+// (level 4: durable sourcing, ADR-60) and their expected stream identity
+// (level 5: a re-created origin stream is detected), and CONSUMER.RESET.
+// Those are implemented whole. The levels in between add stream features
+// (counters, atomic and fast batches, async persist) that leafgate
+// refuses, so other requests stay at apiLevel.
+const sourcingLevel = 5
+
+// levelTooHigh reports whether a request needs an API level above max, as
+// nats-server's errorOnRequiredApiLevel decides: a value that is not a
+// number counts as too high. Such a request is refused with 412 / 10185
+// instead of being served without the feature it relies on; a sourcing
+// hub steps down a level on that error.
+func levelTooHigh(hdr []byte, max int) bool {
 	if len(hdr) == 0 {
 		return false
 	}
@@ -24,7 +35,7 @@ func levelTooHigh(hdr []byte) bool {
 		return false
 	}
 	n, err := strconv.Atoi(string(v))
-	return err != nil || n > apiLevel
+	return err != nil || n > max
 }
 
 // apiResponseType is the response type of the API operation op ("STREAM.CREATE").

@@ -23,8 +23,14 @@ const (
 	defaultMaxAckPending    = 1000
 	defaultMaxWaiting       = 512
 	defaultEphemeralIdle    = 5 * time.Second
-	flowControlEvery        = 256     // messages between flow-control requests
-	flowControlBytes        = 1 << 20 // or bytes
+	// Flow control as nats-server's: a window of delivered bytes not yet
+	// confirmed that starts at fcMaxPending/16 and doubles with each reply
+	// up to fcMaxPending. A request goes out past half the window, and
+	// delivery waits past all of it.
+	fcMaxPending = 32 << 20
+	// sourceHeartbeat is the idle heartbeat of the consumers a sourcing
+	// stream creates, the only one the flow_control ack policy allows.
+	sourceHeartbeat = time.Second
 	consumerStateVersion    = 2
 	maxRedeliveryScanPeriod = time.Second
 )
@@ -66,8 +72,10 @@ type consumer struct {
 	// Push delivery.
 	active     bool
 	fcReply    string // outstanding flow-control request, "" when none
-	fcMsgs     int
-	fcBytes    int
+	fcN        uint64 // flow-control requests sent, to make each reply subject unique
+	pbytes     int    // bytes delivered and not yet confirmed by a flow-control reply
+	maxpb      int    // the window: delivery waits while pbytes is above it
+	fcsz       int    // the bytes the outstanding request confirms
 	lastHB     time.Time
 	lastActive time.Time // pull request or push interest, for inactive_threshold
 	pauseUntil time.Time
@@ -469,7 +477,10 @@ func (c *consumer) deliverPush() {
 		return
 	}
 	c.lastActive = now()
-	for c.fcReply == "" {
+	if c.cfg.FlowControl && c.maxpb == 0 {
+		c.maxpb = fcMaxPending / 16
+	}
+	for !c.cfg.FlowControl || c.pbytes <= c.maxpb {
 		if c.cfg.RateLimit > 0 {
 			if t := now(); c.rlNext.After(t) {
 				c.ms.armWake(c.rlNext)
@@ -499,26 +510,59 @@ func (c *consumer) deliverPush() {
 		c.ms.svc.deliver(c.cfg.DeliverSubject, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
 		c.lastHB = now()
 		if c.cfg.FlowControl {
-			c.fcMsgs++
-			c.fcBytes += len(m.Data) + len(m.Header)
-			if c.fcMsgs >= flowControlEvery || c.fcBytes >= flowControlBytes {
+			sz := len(c.cfg.DeliverSubject) + len(reply) + len(m.Header) + len(m.Data)
+			c.pbytes += sz
+			if c.needFlowControl(sz) {
 				c.sendFlowControl()
 			}
 		}
 	}
 }
 
+// needFlowControl is nats-server's: a request when more than half the
+// window is unconfirmed, or when a flow_control-acked consumer reached
+// max_ack_pending (only a reply can ack, so it would wait for ever). While
+// one is outstanding, bytes beyond a window past it are added to what it
+// confirms.
+func (c *consumer) needFlowControl(sz int) bool {
+	if c.fcReply == "" {
+		if c.pbytes > c.maxpb/2 {
+			return true
+		}
+		return c.cfg.AckPolicy == jsapi.AckFlowControl && c.blockedOnAcks()
+	}
+	if c.pbytes-c.fcsz >= c.maxpb {
+		c.fcsz += sz
+	}
+	return false
+}
+
 func (c *consumer) sendFlowControl() {
-	c.fcReply = "$JS.FC." + c.ms.name + "." + c.name + "." + strconv.FormatUint(c.dseq, 36)
-	c.fcMsgs, c.fcBytes = 0, 0
+	c.fcN++
+	c.fcReply = "$JS.FC." + c.ms.name + "." + c.name + "." + strconv.FormatUint(c.fcN, 36)
+	c.fcsz = c.pbytes
 	c.ms.svc.publish(c.cfg.DeliverSubject, c.fcReply, proto.AppendStatusHeader(nil, 100, "FlowControl Request"), nil)
 }
 
-func (c *consumer) onFlowControl(subj string) {
-	if subj == c.fcReply {
-		c.fcReply = ""
-		c.kick()
+// onFlowControl takes the reply to the outstanding flow-control request
+// (any other is stale): the window grows, the bytes it confirms leave
+// it, and under the flow_control ack policy it acknowledges everything up
+// to the stream sequence it names (Nats-Last-Stream) — the source stored
+// those.
+func (c *consumer) onFlowControl(subj string, hdr []byte) {
+	if subj != c.fcReply {
+		return
 	}
+	c.maxpb = min(c.maxpb*2, fcMaxPending)
+	c.pbytes = max(c.pbytes-c.fcsz, 0)
+	c.fcReply, c.fcsz = "", 0
+	if c.cfg.AckPolicy == jsapi.AckFlowControl {
+		if lsseq, err := strconv.ParseUint(string(proto.HeaderGet(hdr, "Nats-Last-Stream")), 10, 64); err == nil && lsseq > 0 {
+			c.ack(lsseq, 0)
+			c.dirty = true
+		}
+	}
+	c.needKick = true
 }
 
 func (c *consumer) sendHeartbeat(to string) {
@@ -881,7 +925,7 @@ func (c *consumer) ack(sseq, _ uint64) {
 		return
 	}
 	var acked []uint64
-	if c.cfg.AckPolicy == jsapi.AckAll {
+	if c.cfg.AckPolicy == jsapi.AckAll || c.cfg.AckPolicy == jsapi.AckFlowControl {
 		for seq := range c.pending {
 			if seq <= sseq {
 				acked = append(acked, seq)
@@ -962,7 +1006,9 @@ func (c *consumer) canRedeliver(seq uint64) bool {
 // consumer has been idle past its threshold.
 func (c *consumer) tick() (idle bool) {
 	t := now()
-	if !c.ackNone() && len(c.pending) > 0 {
+	// A flow_control-acked consumer does not redeliver by time: the
+	// source resets it to its ack floor when it comes back.
+	if !c.ackNone() && c.cfg.AckPolicy != jsapi.AckFlowControl && len(c.pending) > 0 {
 		queued := make(map[uint64]bool, len(c.rdq))
 		for _, seq := range c.rdq {
 			queued[seq] = true
@@ -1000,6 +1046,11 @@ func (c *consumer) tick() (idle bool) {
 			if t.Sub(c.lastHB) >= c.cfg.Heartbeat {
 				c.sendHeartbeat(c.cfg.DeliverSubject)
 				c.lastHB = t
+				// Under the flow_control ack policy an idle consumer
+				// asks for the reply that acks what it delivered.
+				if c.cfg.AckPolicy == jsapi.AckFlowControl && len(c.pending) > 0 && c.fcReply == "" {
+					c.sendFlowControl()
+				}
 			}
 		}
 		c.ms.armWake(c.lastHB.Add(c.cfg.Heartbeat))

@@ -65,6 +65,10 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	case "":
 		cc.AckPolicy = jsapi.AckNone
 	case jsapi.AckNone, jsapi.AckAll, jsapi.AckExplicit:
+	case jsapi.AckFlowControl:
+		// As nats-server's setConsumerConfigDefaults (not pedantic).
+		cc.FlowControl = true
+		cc.Heartbeat = sourceHeartbeat
 	default:
 		return jsapi.ErrConsumerAckPolicyInvalid
 	}
@@ -112,7 +116,7 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	if cc.DeliverSubject == "" && cc.MaxWaiting == 0 {
 		cc.MaxWaiting = defaultMaxWaiting
 	}
-	if cc.AckWait == 0 && cc.AckPolicy != jsapi.AckNone {
+	if cc.AckWait == 0 && (cc.AckPolicy == jsapi.AckExplicit || cc.AckPolicy == jsapi.AckAll) {
 		cc.AckWait = defaultAckWait
 	}
 	if len(cc.BackOff) > 0 {
@@ -129,6 +133,22 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	}
 	if cc.PriorityPolicy == jsapi.PriorityPinnedClient && cc.PinnedTTL == 0 {
 		cc.PinnedTTL = defaultPinnedTTL
+	}
+	if cc.AckPolicy == jsapi.AckFlowControl {
+		switch {
+		case cc.DeliverSubject == "":
+			return jsapi.ErrConsumerAckFCRequiresPush
+		case !cc.FlowControl:
+			return jsapi.ErrConsumerAckFCRequiresFC
+		case cc.Heartbeat != sourceHeartbeat:
+			return invalidStream("flow control ack policy heartbeat needs to be 1s")
+		case cc.MaxAckPending <= 0:
+			return jsapi.ErrConsumerAckFCRequiresMaxAckPending
+		case cc.AckWait != 0 || len(cc.BackOff) > 0:
+			return jsapi.ErrConsumerAckFCRequiresNoAckWait
+		case cc.MaxDeliver > 0:
+			return jsapi.ErrConsumerAckFCRequiresNoMaxDeliver
+		}
 	}
 	if n := len(cc.BackOff); n > 0 && cc.MaxDeliver != -1 && n > cc.MaxDeliver {
 		return jsapi.ErrConsumerMaxDeliverBackoff
@@ -200,21 +220,22 @@ func checkConsumerConfig(cc *jsapi.ConsumerConfig, scfg *jsapi.StreamConfig) *js
 	if e := checkPriorityConfig(cc); e != nil {
 		return e
 	}
-	if scfg.Retention == jsapi.WorkQueuePolicy {
-		if cc.AckPolicy != jsapi.AckExplicit {
+	// A mirror's or source's consumer is ephemeral and pushed.
+	if cc.Direct {
+		if cc.DeliverSubject == "" {
+			return jsapi.ErrConsumerDirectRequiresPush
+		}
+		if cc.Durable != "" {
+			return jsapi.ErrConsumerDirectRequiresEphemeral
+		}
+	}
+	if scfg.Retention == jsapi.WorkQueuePolicy && !cc.Direct && !cc.Sourcing {
+		if cc.AckPolicy != jsapi.AckExplicit && cc.AckPolicy != jsapi.AckFlowControl {
 			return jsapi.ErrConsumerWQRequiresExplicitAck
 		}
 		if cc.DeliverPolicy != jsapi.DeliverAll {
 			return jsapi.ErrConsumerWQConsumerNotDeliverAll
 		}
-	}
-	// Server-internal consumers of mirrors and sources, which leafgate
-	// does not have: refused, not stored and echoed without effect.
-	if cc.Direct {
-		return jsapi.ErrConsumerCreateF.WithErr(errorf("direct consumers are not supported"))
-	}
-	if cc.Sourcing {
-		return jsapi.ErrConsumerCreateF.WithErr(errorf("sourcing consumers are not supported"))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/store/jsapi"
 )
 
@@ -39,8 +40,9 @@ func (c *consumer) onReset(reply string, hdr, body []byte) {
 		return
 	}
 	resp := consumerResetResp{Response: jsapi.Response{Type: jsapi.TypeConsumerReset}}
+	var rhdr []byte
 	switch {
-	case levelTooHigh(hdr):
+	case levelTooHigh(hdr, sourcingLevel):
 		resp.Error = jsapi.ErrRequiredApiLevel
 	default:
 		var req jsapi.ConsumerResetRequest
@@ -57,12 +59,17 @@ func (c *consumer) onReset(reply string, hdr, body []byte) {
 		}
 		resp.ConsumerInfo = c.info()
 		resp.ResetSeq = seq
+		// A source that says which stream it expects is told which
+		// one answered; a reset is not refused on a mismatch.
+		if len(proto.HeaderGet(hdr, streamIdentityHeader)) > 0 {
+			rhdr = appendHeaderLine(nil, nil, streamIdentityHeader, c.ms.identity())
+		}
 	}
 	b, err := json.Marshal(resp)
 	if err != nil {
 		return
 	}
-	c.ms.svc.publish(reply, "", nil, b)
+	c.ms.svc.publish(reply, "", rhdr, b)
 }
 
 // reset moves the consumer to seq (0: just above the ack floor), as
@@ -94,6 +101,9 @@ func (c *consumer) reset(seq uint64) (uint64, error) {
 	c.floorC, c.floorS = 0, seq-1
 	c.lastDel, c.floorLast = time.Time{}, time.Time{}
 	c.pendKnown = false
+	// What was in flight is moot: a flow-control reply still to come for
+	// it would be stale.
+	c.pbytes, c.fcReply, c.fcsz = 0, "", 0
 	c.dirty = true
 	if err := c.ms.persistConsumerConfig(c); err != nil {
 		c.ms.svc.log.Error("jetstream: persist consumer reset", "stream", c.ms.name, "consumer", c.name, "err", err)

@@ -27,7 +27,7 @@ func (ms *stream) control(m *inMsg) {
 		toks := strings.Split(m.subject, ".")
 		if len(toks) >= 4 {
 			if c := ms.consumers[toks[3]]; c != nil {
-				c.onFlowControl(m.subject)
+				c.onFlowControl(m.subject, m.hdr)
 			}
 		}
 	default: // $JS[.<domain>].API.CONSUMER.{MSG.NEXT,RESET}.<stream>.<consumer>
@@ -127,7 +127,7 @@ func (ms *stream) persistConsumers(force bool) {
 		c.dirty = false
 		replies = append(replies, c.syncAcks...)
 		c.syncAcks = c.syncAcks[:0]
-		if ms.file != nil {
+		if ms.file != nil && !c.cfg.Direct {
 			ms.cur().b.PutMeta(consumerStateKey(c.name), c.encodeState())
 		}
 	}

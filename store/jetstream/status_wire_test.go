@@ -62,8 +62,10 @@ func TestHeartbeatAndFlowControlBytes(t *testing.T) {
 	if want := "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 0\r\nNats-Last-Stream: 0\r\n\r\n"; string(hb.hdr) != want || hb.reply != "" {
 		t.Fatalf("heartbeat header %q reply %q, want %q", hb.hdr, hb.reply, want)
 	}
-	// A delivery of 1 MiB asks for flow control.
-	e.publish("s.a", strings.Repeat("x", flowControlBytes))
+	// Deliveries past half the first window (1 MiB of 2) ask for flow
+	// control.
+	e.publish("s.a", strings.Repeat("x", 600<<10))
+	e.publish("s.a", strings.Repeat("x", 600<<10))
 	var fc inMsg
 	for i := 1; ; i++ {
 		fc = dlv.wait(t, i, 10*time.Second)
@@ -80,7 +82,7 @@ func TestHeartbeatAndFlowControlBytes(t *testing.T) {
 		if !strings.Contains(string(m.hdr), "Idle Heartbeat") {
 			continue
 		}
-		want := "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 1\r\nNats-Last-Stream: 1\r\nNats-Consumer-Stalled: " + fc.reply + "\r\n\r\n"
+		want := "NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 2\r\nNats-Last-Stream: 2\r\nNats-Consumer-Stalled: " + fc.reply + "\r\n\r\n"
 		if string(m.hdr) != want {
 			t.Fatalf("stalled heartbeat header %q, want %q", m.hdr, want)
 		}

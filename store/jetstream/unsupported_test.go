@@ -57,15 +57,26 @@ func TestUnsupportedConfigRefused(t *testing.T) {
 	if strings.Contains(string(m.data), `"error"`) || strings.Contains(string(m.data), "persist_mode") {
 		t.Errorf("default persist mode: %s", m.data)
 	}
-	for _, tc := range []struct{ field, desc string }{
-		{`"direct":true,"deliver_subject":"dd"`, "direct consumers are not supported"},
-		{`"sourcing":true`, "sourcing consumers are not supported"},
+	// Direct (a mirror's or source's) consumers are served, with
+	// nats-server's checks (source_origin_test.go has the rest).
+	for _, tc := range []struct {
+		field string
+		code  uint16
+	}{
+		{`"direct":true`, 10090},
+		{`"ack_policy":"flow_control"`, 10218},
+		{`"ack_policy":"flow_control","deliver_subject":"dd","ack_wait":1000000000`, 10221},
+		{`"ack_policy":"flow_control","deliver_subject":"dd","max_deliver":3`, 10222},
 	} {
-		m := e.request("$JS.API.CONSUMER.CREATE.D", `{"stream_name":"D","config":{"ack_policy":"none",`+tc.field+`}}`)
+		m := e.request("$JS.API.CONSUMER.CREATE.D", `{"stream_name":"D","config":{`+tc.field+`}}`)
 		var resp jsapi.Response
 		_ = json.Unmarshal(m.data, &resp)
-		if resp.Error == nil || resp.Error.ErrCode != 10012 || resp.Error.Description != tc.desc {
+		if resp.Error == nil || resp.Error.ErrCode != tc.code {
 			t.Errorf("consumer %s: %s", tc.field, m.data)
 		}
+	}
+	m = e.request("$JS.API.CONSUMER.CREATE.D.X", `{"stream_name":"D","config":{"durable_name":"X","direct":true,"deliver_subject":"dd"}}`)
+	if !strings.Contains(string(m.data), `"err_code":10091`) {
+		t.Errorf("durable direct consumer: %s", m.data)
 	}
 }

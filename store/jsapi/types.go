@@ -40,6 +40,9 @@ const (
 	AckNone     AckPolicy = "none"
 	AckAll      AckPolicy = "all"
 	AckExplicit AckPolicy = "explicit"
+	// AckFlowControl (nats-server 2.14, ADR-60) acks like AckAll, by the
+	// flow-control replies of a stream sourcing the consumer's stream.
+	AckFlowControl AckPolicy = "flow_control"
 
 	ReplayInstant  ReplayPolicy = "instant"
 	ReplayOriginal ReplayPolicy = "original"
@@ -219,8 +222,8 @@ type ConsumerConfig struct {
 	InactiveThreshold  time.Duration     `json:"inactive_threshold,omitempty"`
 	Replicas           int               `json:"num_replicas"`
 	MemoryStorage      bool              `json:"mem_storage,omitempty"`
-	Direct             bool              `json:"direct,omitempty"`   // refused: for mirrors and sources
-	Sourcing           bool              `json:"sourcing,omitempty"` // refused: for mirrors and sources
+	Direct             bool              `json:"direct,omitempty"`   // a mirror's or source's consumer: not stored, not listed
+	Sourcing           bool              `json:"sourcing,omitempty"` // created by a stream sourcing this one (nats-server 2.14)
 	Metadata           map[string]string `json:"metadata,omitempty"`
 	PauseUntil         *time.Time        `json:"pause_until,omitempty"`
 	PriorityGroups     []string          `json:"priority_groups,omitempty"`

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/hub"
+)
+
+// leafgate as the origin of replication (issue 12, part 1): streams on a
+// nats-server hub source and mirror leafgate's streams across the
+// leafnode link by JetStream domain, exactly as they would a nats-server
+// leaf's. The hub's side is nats-server's own code (stream.go
+// trySetupSourceConsumer, setupMirrorConsumer); leafgate serves the
+// consumers it asks for.
+
+const replWait = 60 * time.Second
+
+// streamMsgsBySeq reads every message of a stream with a direct-less
+// ordered consumer, in stream order.
+func streamMsgsBySeq(t *testing.T, js jetstream.JetStream, stream string, n int) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("ordered consumer on %s: %v", stream, err)
+	}
+	var out []jetstream.Msg
+	for len(out) < n {
+		m, err := c.Next(jetstream.FetchMaxWait(replWait))
+		if err != nil {
+			t.Fatalf("%s: message %d of %d: %v", stream, len(out)+1, n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// waitStreamMsgs waits until stream holds n messages.
+func waitStreamMsgs(t *testing.T, js jetstream.JetStream, stream string, n uint64) *jetstream.StreamInfo {
+	t.Helper()
+	var si *jetstream.StreamInfo
+	hub.Until(t, replWait, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return err.Error()
+		}
+		si = s.CachedInfo()
+		if si.State.Msgs != n {
+			return fmt.Sprintf("%s holds %d messages, want %d", stream, si.State.Msgs, n)
+		}
+		return ""
+	})
+	return si
+}
+
+func jsPublishN(t *testing.T, js jetstream.JetStream, subj string, from, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	for i := from; i < from+n; i++ {
+		if _, err := js.PublishAsync(fmt.Sprintf("%s.%d", subj, i%3), []byte(fmt.Sprint(i))); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publishes not acknowledged")
+	}
+}
+
+// The hub sources and mirrors leafgate's TELEMETRY by domain "edge":
+// every message arrives once, in order, with its subject; the source's
+// header names the origin; the mirror keeps leafgate's sequence numbers
+// (including a gap where leafgate deleted a message); more messages
+// published later arrive too.
+func TestReplHubSourcesEdgeStream(t *testing.T) {
+	_, _, hc, ec := startJSLinked(t)
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
+	hjs, _ := jetstream.New(hc)
+	es, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = 500
+	jsPublishN(t, ejs, "telemetry.dev", 0, first)
+	if err := es.DeleteMsg(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "MIR", Mirror: &jetstream.StreamSource{Name: "TELEMETRY", Domain: "edge"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitStreamMsgs(t, hjs, "AGG", first-1)
+	waitStreamMsgs(t, hjs, "MIR", first-1)
+	jsPublishN(t, ejs, "telemetry.dev", first, 300)
+	const total = first - 1 + 300
+	agg := waitStreamMsgs(t, hjs, "AGG", total)
+	mir := waitStreamMsgs(t, hjs, "MIR", total)
+	if mir.State.LastSeq != first+300 || mir.State.FirstSeq != 1 {
+		t.Fatalf("mirror sequences %d..%d, want 1..%d", mir.State.FirstSeq, mir.State.LastSeq, first+300)
+	}
+	if agg.State.LastSeq != total {
+		t.Fatalf("source last seq %d, want %d", agg.State.LastSeq, total)
+	}
+	check := func(stream string, mirror bool) {
+		msgs := streamMsgsBySeq(t, hjs, stream, total)
+		want := 0
+		for _, m := range msgs {
+			if want == 6 { // leafgate's seq 7 was deleted
+				want++
+			}
+			md, _ := m.Metadata()
+			if string(m.Data()) != fmt.Sprint(want) || m.Subject() != fmt.Sprintf("telemetry.dev.%d", want%3) {
+				t.Fatalf("%s seq %d: %s %q, want %q", stream, md.Sequence.Stream, m.Subject(), m.Data(), fmt.Sprint(want))
+			}
+			if mirror && md.Sequence.Stream != uint64(want+1) {
+				t.Fatalf("mirror seq %d holds origin seq %d", md.Sequence.Stream, want+1)
+			}
+			if !mirror {
+				src := m.Headers().Get("Nats-Stream-Source")
+				if !strings.HasPrefix(src, "TELEMETRY:") {
+					t.Fatalf("source header %q", src)
+				}
+			}
+			want++
+		}
+	}
+	check("AGG", false)
+	check("MIR", true)
+
+	// nats-server reports both as active, with no error and no lag.
+	s, _ := hjs.Stream(ctx, "AGG")
+	info, _ := s.Info(ctx)
+	if len(info.Sources) != 1 || info.Sources[0].Error != nil || info.Sources[0].Lag != 0 {
+		t.Fatalf("source info %+v", info.Sources)
+	}
+	// leafgate does not list the hub's direct consumers.
+	ls, _ := ejs.Stream(ctx, "TELEMETRY")
+	li, _ := ls.Info(ctx)
+	if li.State.Consumers != 0 {
+		t.Fatalf("leafgate lists %d consumers", li.State.Consumers)
+	}
+}
+
+// From a work-queue stream on leafgate (#3207): the hub's source gets a
+// durable consumer acknowledged by its flow-control replies, so a message
+// leaves leafgate's stream only once the hub stored it.
+func TestReplHubSourcesEdgeWorkQueue(t *testing.T) {
+	_, _, hc, ec := startJSLinked(t)
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
+	hjs, _ := jetstream.New(hc)
+	es, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "WQ", Subjects: []string{"wq.>"}, Retention: jetstream.WorkQueuePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	jsPublishN(t, ejs, "wq.job", 0, n)
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "JOBS", Sources: []*jetstream.StreamSource{{Name: "WQ", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitStreamMsgs(t, hjs, "JOBS", n)
+	hub.Until(t, replWait, func() string {
+		si, err := es.Info(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if si.State.Msgs != 0 {
+			return fmt.Sprintf("leafgate's work queue holds %d messages after the hub stored them all", si.State.Msgs)
+		}
+		return ""
+	})
+	ci := onlyConsumer(t, ctx, es)
+	if ci.Config.AckPolicy != jetstream.AckFlowControlPolicy || ci.Config.Durable == "" {
+		t.Fatalf("source consumer %+v", ci.Config)
+	}
+	msgs := streamMsgsBySeq(t, hjs, "JOBS", n)
+	for i, m := range msgs {
+		if string(m.Data()) != fmt.Sprint(i) {
+			t.Fatalf("JOBS message %d is %q", i, m.Data())
+		}
+	}
+}
+
+// onlyConsumer is the info of the one consumer s lists.
+func onlyConsumer(t *testing.T, ctx context.Context, s jetstream.Stream) *jetstream.ConsumerInfo {
+	t.Helper()
+	l := s.ListConsumers(ctx)
+	var infos []*jetstream.ConsumerInfo
+	for ci := range l.Info() {
+		infos = append(infos, ci)
+	}
+	if len(infos) != 1 {
+		t.Fatalf("%d consumers, want the source's durable", len(infos))
+	}
+	return infos[0]
+}
