@@ -19,10 +19,10 @@ import (
 
 // Defaults nats-server applies to consumers.
 const (
-	defaultAckWait          = 30 * time.Second
-	defaultMaxAckPending    = 1000
-	defaultMaxWaiting       = 512
-	defaultEphemeralIdle    = 5 * time.Second
+	defaultAckWait       = 30 * time.Second
+	defaultMaxAckPending = 1000
+	defaultMaxWaiting    = 512
+	defaultEphemeralIdle = 5 * time.Second
 	// Flow control as nats-server's: a window of delivered bytes not yet
 	// confirmed that starts at fcMaxPending/16 and doubles with each reply
 	// up to fcMaxPending. A request goes out past half the window, and
@@ -30,7 +30,7 @@ const (
 	fcMaxPending = 32 << 20
 	// sourceHeartbeat is the idle heartbeat of the consumers a sourcing
 	// stream creates, the only one the flow_control ack policy allows.
-	sourceHeartbeat = time.Second
+	sourceHeartbeat         = time.Second
 	consumerStateVersion    = 2
 	maxRedeliveryScanPeriod = time.Second
 )
