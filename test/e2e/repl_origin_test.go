@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leafgate/leafgate/test/internal/hub"
+	"github.com/leafgate/leafgate/test/internal/mqttpeer"
+	"github.com/leafgate/leafgate/test/internal/netproxy"
 )
 
 // leafgate as the origin of replication (issue 12, part 1): streams on a
@@ -31,9 +34,14 @@ func streamMsgsBySeq(t *testing.T, js jetstream.JetStream, stream string, n int)
 	if err != nil {
 		t.Fatalf("ordered consumer on %s: %v", stream, err)
 	}
-	var out []jetstream.Msg
+	it, err := c.Messages(jetstream.PullMaxMessages(2000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	out := make([]jetstream.Msg, 0, n)
 	for len(out) < n {
-		m, err := c.Next(jetstream.FetchMaxWait(replWait))
+		m, err := it.Next(jetstream.NextMaxWait(replWait))
 		if err != nil {
 			t.Fatalf("%s: message %d of %d: %v", stream, len(out)+1, n, err)
 		}
@@ -215,4 +223,198 @@ func onlyConsumer(t *testing.T, ctx context.Context, s jetstream.Stream) *jetstr
 		t.Fatalf("%d consumers, want the source's durable", len(infos))
 	}
 	return infos[0]
+}
+
+// mqttPublishN publishes payloads "0".."n-1" at QoS 1 on topic/<i%3>
+// from one paho client, at most window unacknowledged, and waits for
+// every PUBACK: each is a message leafgate stored. It publishes in parts,
+// pausing between them.
+func mqttPublishN(t *testing.T, b *mqttpeer.Broker, topic string, n, window, parts int, pause time.Duration) {
+	t.Helper()
+	c, _ := pahoConnect(t, b, "repl-pub", true, nil)
+	toks := make([]mqtt.Token, 0, window)
+	for i := 0; i < n; i++ {
+		if i > 0 && i%(n/parts) == 0 {
+			time.Sleep(pause)
+		}
+		toks = append(toks, c.Publish(fmt.Sprintf("%s/%d", topic, i%3), 1, false, fmt.Sprint(i)))
+		if len(toks) == window || i == n-1 {
+			for _, tok := range toks {
+				waitToken(t, "publish", tok)
+			}
+			toks = toks[:0]
+		}
+	}
+}
+
+// checkSourced reads n messages of a hub stream that sourced leafgate's
+// and checks each once, in order: payload i on telemetry.dev.<i%3>.
+func checkSourced(t *testing.T, js jetstream.JetStream, stream string, n int) {
+	t.Helper()
+	for i, m := range streamMsgsBySeq(t, js, stream, n) {
+		if string(m.Data()) != fmt.Sprint(i) || m.Subject() != fmt.Sprintf("telemetry.dev.%d", i%3) {
+			md, _ := m.Metadata()
+			t.Fatalf("%s seq %d: %s %q, want payload %d", stream, md.Sequence.Stream, m.Subject(), m.Data(), i)
+		}
+	}
+}
+
+// MQTT QoS 1 messages published on leafgate while the link to the hub
+// drops every 2 s: the hub's source of leafgate's stream ends with every
+// message once, in order.
+func TestReplHubSourcesEdgeFlaps(t *testing.T) {
+	n := 100_000
+	if raceEnabled {
+		n = 20_000
+	}
+	h := hub.Start(t, hub.Options{JetStream: true, Domain: "hub"})
+	p := netproxy.Start(t, h.LeafAddr)
+	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge"})
+	e.waitLinks(t, 1)
+	hc, ec := h.Connect(t), e.connect(t)
+	h.WaitInterest(t, leafWait, "$JS.edge.API.STREAM.>")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
+	defer cancel()
+	ejs, _ := jetstream.New(ec)
+	hjs, _ := jetstream.New(hc)
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	cuts := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { cuts <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Second):
+				n += p.Cut()
+			}
+		}
+	}()
+	// Published in ten parts half a second apart, so the cuts fall while
+	// messages are being published and sourced.
+	start := time.Now()
+	mqttPublishN(t, e.Broker, "telemetry/dev", n, 1000, 10, 500*time.Millisecond)
+	t.Logf("%d messages published in %v", n, time.Since(start).Round(time.Millisecond))
+	waitStreamMsgs(t, hjs, "AGG", uint64(n))
+	close(stop)
+	t.Logf("all at the hub after %v, %d link cuts", time.Since(start).Round(time.Millisecond), <-cuts)
+	checkSourced(t, hjs, "AGG", n)
+}
+
+// flapper cuts the link through p every period until stopped, and
+// reports how many connections it cut.
+func flapper(p *netproxy.Proxy, period time.Duration) (stop func() int) {
+	done, cuts := make(chan struct{}), make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { cuts <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(period):
+				n += p.Cut()
+			}
+		}
+	}()
+	return func() int { close(done); return <-cuts }
+}
+
+// startProxiedJS starts a JetStream hub (domain hub) and a leafgate
+// (domain edge) linked through a proxy.
+func startProxiedJS(t *testing.T) (*hub.Hub, *netproxy.Proxy, *edge, jetstream.JetStream, jetstream.JetStream) {
+	t.Helper()
+	h := hub.Start(t, hub.Options{JetStream: true, Domain: "hub"})
+	p := netproxy.Start(t, h.LeafAddr)
+	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge"})
+	e.waitLinks(t, 1)
+	hc, ec := h.Connect(t), e.connect(t)
+	h.WaitInterest(t, leafWait, "$JS.edge.API.STREAM.>")
+	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
+	hjs, _ := jetstream.New(hc)
+	return h, p, e, ejs, hjs
+}
+
+// A work-queue stream on leafgate sourced by the hub while the link drops
+// every 2 s (#3207): every message reaches the hub once, and leafgate's
+// queue empties only as the hub confirms.
+func TestReplHubSourcesEdgeWorkQueueFlaps(t *testing.T) {
+	n := 50_000
+	if raceEnabled {
+		n = 10_000
+	}
+	_, p, e, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
+	defer cancel()
+	es, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}, Retention: jetstream.WorkQueuePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := flapper(p, 2*time.Second)
+	start := time.Now()
+	mqttPublishN(t, e.Broker, "telemetry/dev", n, 1000, 10, 500*time.Millisecond)
+	waitStreamMsgs(t, hjs, "AGG", uint64(n))
+	t.Logf("all %d at the hub after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
+	checkSourced(t, hjs, "AGG", n)
+	hub.Until(t, replWait, func() string {
+		si, err := es.Info(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if si.State.Msgs != 0 {
+			return fmt.Sprintf("leafgate's work queue still holds %d", si.State.Msgs)
+		}
+		return ""
+	})
+	// Nothing more arrives later (no duplicates trickling in).
+	time.Sleep(2 * time.Second)
+	waitStreamMsgs(t, hjs, "AGG", uint64(n))
+}
+
+// leafgate's stream deleted and created again while the hub sources it
+// (#6206): the hub's source learns from the stream identity that it is a
+// new stream and sources it from its start, instead of waiting for
+// sequences past the old one's.
+func TestReplHubSourcesEdgeStreamRecreated(t *testing.T) {
+	_, _, _, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
+	defer cancel()
+	cfg := jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}
+	if _, err := ejs.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	jsPublishN(t, ejs, "telemetry.dev", 0, 100)
+	waitStreamMsgs(t, hjs, "AGG", 100)
+	if err := ejs.DeleteStream(ctx, "TELEMETRY"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Fewer messages than before: without the identity the hub would
+	// ask for sequence 101 and never get any of these.
+	jsPublishN(t, ejs, "telemetry.dev", 100, 20)
+	start := time.Now()
+	waitStreamMsgs(t, hjs, "AGG", 120)
+	t.Logf("re-created stream sourced %v after its messages were published", time.Since(start).Round(time.Millisecond))
+	checkSourced(t, hjs, "AGG", 120)
 }
