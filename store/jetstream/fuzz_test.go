@@ -3,6 +3,7 @@ package jetstream
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/leafgate/leafgate/store/jsapi"
@@ -48,10 +49,9 @@ func FuzzAckParsing(f *testing.F) {
 	f.Add("$JS.ACK.S.C.1.2.3.4.5", []byte(`-NAK {"delay": 1000000000}`))
 	f.Add("$JS.ACK.S.C.1.2.3.4.5", []byte("+NXT 10"))
 	f.Fuzz(func(t *testing.T, subj string, body []byte) {
-		if name, ok := ackStream(subj); ok && name == "" && len(subj) < 8 {
-			t.Fatalf("empty stream name from %q", subj)
+		if ai, ok := parseAck(subj); ok && ai.sseq == 0 && ai.delivered == 0 && ai.cseq == 0 && strings.Count(subj, ".") < 8 {
+			t.Fatalf("ack parsed from %q, too few tokens", subj)
 		}
-		parseAck(subj)
 		ackKind(body)
 	})
 }

@@ -211,23 +211,6 @@ func copyIn(sub *router.Sub, subj, reply, hdr, payload []byte) inMsg {
 	return m
 }
 
-// ackReceiver takes $JS.ACK and $JS.FC messages straight to their
-// stream's control mailbox, on the acking client's goroutine.
-type ackReceiver struct{ svc *Service }
-
-func (r ackReceiver) Deliver(sub *router.Sub, subj, reply, hdr, payload []byte) bool {
-	name, ok := ackStream(string(subj))
-	if !ok {
-		return false
-	}
-	if st := r.svc.lookup(name); st != nil {
-		st.ctl.put(copyIn(sub, subj, reply, hdr, payload))
-	}
-	return false
-}
-
-func (ackReceiver) Flush() {}
-
 // domainMap republishes a message sent to $JS.<domain>.API.$KV.<rest> (or
 // $OBJ.) as $KV.<rest>, by the same publisher, so the bucket's stream
 // stores it and acknowledges to the original reply.

@@ -205,14 +205,6 @@ func Open(cfg Config, r *router.Router) (*Service, error) {
 		}
 		s.apiSubs = append(s.apiSubs, sub)
 	}
-	for _, p := range []string{"$JS.ACK.>", "$JS.FC.>"} {
-		sub := &router.Sub{Subject: p, Receiver: ackReceiver{s}}
-		if err := r.Subscribe(sub); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("jetstream: subscribe %s: %w", p, err)
-		}
-		s.ackSubs = append(s.ackSubs, sub)
-	}
 	if d := s.cfg.Domain; d != "" {
 		// nats-server maps $JS.<domain>.API.$KV.> and $OBJ.> onto $KV.> and
 		// $OBJ.>, so a KV or object store put addressed to this domain from

@@ -181,6 +181,15 @@ func (ms *stream) subscribe(cfg jsapi.StreamConfig) error {
 			return err
 		}
 	}
+	// Acks and flow-control replies for this stream's consumers, as
+	// nats-server's consumers subscribe them: a leafnode link advertises
+	// these, so the hub sends only what is meant for leafgate's streams,
+	// not every ack in the account.
+	for _, subj := range []string{"$JS.ACK." + ms.name + ".>", "$JS.FC." + ms.name + ".>"} {
+		if err := add(subj, boxReceiver{ms.ctl}); err != nil {
+			return err
+		}
+	}
 	if cfg.AllowDirect {
 		for _, prefix := range ms.svc.apiPrefixes() {
 			for _, subj := range []string{prefix + "DIRECT.GET." + ms.name, prefix + "DIRECT.GET." + ms.name + ".>"} {

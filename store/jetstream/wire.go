@@ -88,35 +88,6 @@ func tokenAt(subj string, i int) (tok string, n int) {
 	return tok, n
 }
 
-// ackStream extracts the stream name from a $JS.ACK or $JS.FC subject.
-// $JS.ACK.<stream>.<consumer>.<n>.<sseq>.<cseq>.<ts>.<pending> (9 tokens),
-// $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<n>.<sseq>.<cseq>.<ts>.<pending>[.<token>]
-// (11 or 12 tokens), $JS.FC.<stream>.<consumer>.<id>.
-func ackStream(subj string) (string, bool) {
-	var kind string
-	switch {
-	case len(subj) > 8 && subj[:8] == "$JS.ACK.":
-		kind = "ACK"
-	case len(subj) > 7 && subj[:7] == "$JS.FC.":
-		kind = "FC"
-	default:
-		return "", false
-	}
-	_, n := tokenAt(subj, -1)
-	switch {
-	case kind == "FC" && n >= 4:
-		t, _ := tokenAt(subj, 2)
-		return t, t != ""
-	case kind == "ACK" && n == 9:
-		t, _ := tokenAt(subj, 2)
-		return t, t != ""
-	case kind == "ACK" && n >= 11:
-		t, _ := tokenAt(subj, 4)
-		return t, t != ""
-	}
-	return "", false
-}
-
 // ackInfo is what a $JS.ACK reply subject carries.
 type ackInfo struct {
 	stream, consumer string

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func jsPublishN(t *testing.T, js jetstream.JetStream, subj string, from, n int) 
 // (including a gap where leafgate deleted a message); more messages
 // published later arrive too.
 func TestReplHubSourcesEdgeStream(t *testing.T) {
-	_, _, hc, ec := startJSLinked(t)
+	h, _, hc, ec := startJSLinked(t)
 	ctx, cancel := context.WithTimeout(context.Background(), replWait)
 	defer cancel()
 	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
@@ -165,6 +166,13 @@ func TestReplHubSourcesEdgeStream(t *testing.T) {
 	li, _ := ls.Info(ctx)
 	if li.State.Consumers != 0 {
 		t.Fatalf("leafgate lists %d consumers", li.State.Consumers)
+	}
+	// The acks and flow-control replies leafgate asks the hub for are
+	// its streams', not every one in the account.
+	subs := h.LeafSubjects()
+	if !slices.Contains(subs, "$JS.FC.TELEMETRY.>") || !slices.Contains(subs, "$JS.ACK.TELEMETRY.>") ||
+		slices.Contains(subs, "$JS.ACK.>") || slices.Contains(subs, "$JS.FC.>") {
+		t.Fatalf("leaf interest %q", subs)
 	}
 }
 
