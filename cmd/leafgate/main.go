@@ -22,6 +22,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/leafnode"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/store/jetstream"
+	"github.com/leafgate/leafgate/sync/sourcing"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -135,6 +136,11 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		}
 		jcfg := cfg.jetStreamConfig(log)
 		jcfg.ServerName = srv.Name() // reported in API audit advisories
+		// Mirrors and sources replicate through the router: from local
+		// streams, or a hub's across the leafnode link.
+		follower := sourcing.New(srv.Router(), "", log)
+		jcfg.Follower = follower
+		defer follower.Close()
 		js, err = jetstream.Open(jcfg, srv.Router())
 		if err != nil {
 			log.Error("jetstream start failed", "err", err)

@@ -74,11 +74,17 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e != nil {
 		return s.fail(typ, e)
 	}
+	if e := s.checkReplica(&cfg); e != nil {
+		return s.fail(typ, e)
+	}
 	if st := s.lookup(name); st != nil {
 		if reflect.DeepEqual(st.config(), cfg) {
 			return created(st)
 		}
 		return s.fail(typ, jsapi.ErrStreamNameExist)
+	}
+	if e := checkSourceFilters(&cfg); e != nil {
+		return s.fail(typ, e)
 	}
 	if e := s.checkOverlap(name, cfg.Subjects); e != nil {
 		return s.fail(typ, e)
@@ -156,7 +162,31 @@ func (s *Service) addStream(cfg jsapi.StreamConfig, created time.Time) (*stream,
 		st.stop()
 		return nil, jsapi.ErrStreamCreateF.WithErr(err)
 	}
+	s.follow(st)
 	return st, nil
+}
+
+// checkReplica checks a mirror's or sourcing stream's configuration.
+func (s *Service) checkReplica(cfg *jsapi.StreamConfig) *jsapi.Error {
+	if !isReplica(cfg) {
+		return nil
+	}
+	if s.cfg.Follower == nil {
+		return invalidStream("mirror and source streams need replication, which is not running")
+	}
+	return checkSourcesConfig(cfg, func(name string) (jsapi.StreamConfig, bool) {
+		if st := s.lookup(name); st != nil {
+			return st.config(), true
+		}
+		return jsapi.StreamConfig{}, false
+	})
+}
+
+// follow hands a mirror or sourcing stream to the Follower.
+func (s *Service) follow(st *stream) {
+	if cfg := st.config(); isReplica(&cfg) && s.cfg.Follower != nil {
+		s.cfg.Follower.Follow(&Replica{st})
+	}
 }
 
 func applySync(store msgstore.Store, b *msgstore.Batch) error {
@@ -199,8 +229,14 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	if e != nil {
 		return s.fail(typ, e)
 	}
+	if e := s.checkReplica(&cfg); e != nil {
+		return s.fail(typ, e)
+	}
 	old := st.config()
 	if e := checkStreamUpdate(old, cfg); e != nil {
+		return s.fail(typ, e)
+	}
+	if e := checkSourcesUpdate(&old, &cfg); e != nil {
 		return s.fail(typ, e)
 	}
 	if e := s.checkOverlap(name, cfg.Subjects); e != nil {
@@ -218,6 +254,11 @@ func (s *Service) streamUpdate(name string, body []byte) any {
 	st.do(func() { uerr = st.update(cfg) })
 	if uerr != nil {
 		return s.fail(typ, jsapi.ErrStreamUpdateF.WithErr(uerr))
+	}
+	if isReplica(&cfg) {
+		s.follow(st)
+	} else if isReplica(&old) {
+		s.cfg.Follower.Unfollow(name)
 	}
 	s.adviseStream(jsapi.AdvisoryStreamUpdated, name, jsapi.ActionModified)
 	return streamUpdateResp{Response: jsapi.Response{Type: typ}, StreamInfo: st.info(nil)}
@@ -272,6 +313,9 @@ func (s *Service) streamDelete(name string) any {
 	s.mu.Lock()
 	delete(s.streams, name)
 	s.mu.Unlock()
+	if cfg := st.config(); isReplica(&cfg) && s.cfg.Follower != nil {
+		s.cfg.Follower.Unfollow(name)
+	}
 	st.delete() // consumer delete advisories go first, as from nats-server
 	s.adviseStream(jsapi.AdvisoryStreamDeleted, name, jsapi.ActionDeleted)
 	if !st.memory() {
@@ -324,6 +368,7 @@ func (ms *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 			Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
 		},
 	}
+	ms.replicaInfo(si)
 	if st.Msgs > 0 {
 		si.State.FirstTime = time.Unix(0, st.FirstTime).UTC()
 		si.State.NumDeleted = int(st.LastSeq - st.FirstSeq + 1 - st.Msgs)

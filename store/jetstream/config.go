@@ -156,11 +156,10 @@ func checkStreamConfig(in jsapi.StreamConfig) (jsapi.StreamConfig, *jsapi.Error)
 	if e := refuseUnsupported(&cfg); e != nil {
 		return cfg, e
 	}
-	if cfg.Mirror != nil || len(cfg.Sources) > 0 {
-		// Mirrors and sources arrive with the replication work (sync/).
-		return cfg, invalidStream("mirror and source streams are not supported yet")
-	}
-	if len(cfg.Subjects) == 0 {
+	// A mirror has no subjects of its own; a sourcing stream may have
+	// some, and gets none by default (checkSourcesConfig checks the rest
+	// once the other streams can be looked up).
+	if len(cfg.Subjects) == 0 && !isReplica(&cfg) {
 		cfg.Subjects = []string{cfg.Name}
 	}
 	seen := make(map[string]bool, len(cfg.Subjects))

@@ -19,6 +19,8 @@ type inMsg struct {
 	// confirm is the publisher's Confirm, to be Done exactly once with
 	// the outcome of storing this publish (nil: nobody waits for it).
 	confirm *router.Confirm
+	// repl marks a message replicated from an origin stream (replica.go).
+	repl *replIn
 }
 
 // mailbox is a queue from router callbacks (which must not block) to one

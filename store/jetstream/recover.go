@@ -41,6 +41,9 @@ func (s *Service) recover() error {
 		}
 		st.file = file
 		st.rebuildDedup()
+		if err := st.readPositions(); err != nil {
+			return fmt.Errorf("jetstream: recover stream %q: %w", st.name, err)
+		}
 		if err := s.recoverConsumers(st); err != nil {
 			return err
 		}
@@ -50,6 +53,7 @@ func (s *Service) recover() error {
 		if err := st.start(); err != nil {
 			return fmt.Errorf("jetstream: recover stream %q: %w", st.name, err)
 		}
+		s.follow(st)
 		s.log.Debug("jetstream: recovered stream", "stream", st.name, "messages", bs.State().Msgs, "consumers", len(st.consumers))
 	}
 	return nil

@@ -51,6 +51,9 @@ type Config struct {
 	IngestLimit int64
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Follower replicates into streams that mirror or source others
+	// (sync/sourcing); without one such streams are refused.
+	Follower Follower
 }
 
 // DBFile is the definitions file under Config.Dir: streams, consumers and
@@ -240,6 +243,13 @@ func (s *Service) Close() error {
 	}
 	close(s.quit)
 	s.wg.Wait()
+	if f := s.cfg.Follower; f != nil {
+		for _, st := range s.sortedStreams() {
+			if cfg := st.config(); isReplica(&cfg) {
+				f.Unfollow(st.name)
+			}
+		}
+	}
 	s.closeStreams()
 	return s.db.Close()
 }

@@ -67,6 +67,13 @@ type stream struct {
 	schedDirty bool
 	// tickDue: the wake timer fired during a commit; tick after it.
 	tickDue bool
+	// A mirror's or source's replication (replica.go): each source's
+	// committed position by index name, and the epoch (plus one) whose
+	// messages are refused after one was.
+	srcPos     map[string]uint64
+	replFailed map[string]uint64
+
+	replStatus atomic.Pointer[replStatus] // the Follower's last report
 }
 
 type dedupEntry struct {
@@ -89,6 +96,7 @@ type pending struct {
 	msgIDs    []string                 // dedup entries to forget if the commit fails
 	repubPrev map[uint64]uint64        // republish: the subject's previous sequence
 	prevID    string                   // the last msg id before this batch
+	srcPos    map[string]uint64        // sources' positions this batch reaches
 }
 
 type subjectDelta struct {
@@ -405,6 +413,7 @@ func (ms *stream) flush() {
 		ms.finishAcks(p, nil)
 		return
 	}
+	ms.writePositions(p)
 	ms.committing = true
 	ms.store.Apply(&p.b, func(err error) {
 		ms.committed <- commitResult{p: p, err: err}
@@ -434,6 +443,7 @@ func (ms *stream) finish(res commitResult) {
 	if res.err != nil {
 		return
 	}
+	ms.positionsCommitted(res.p)
 	ms.doRepublish(res.p.appends, res.p.repubPrev)
 	for _, c := range ms.consumers {
 		c.onStored(res.p.appends)
@@ -636,6 +646,10 @@ func (ms *stream) ingest(msgs []inMsg) {
 	ts := now().UnixNano()
 	for i := range msgs {
 		m := &msgs[i]
+		if m.repl != nil {
+			ms.ingestRepl(&cfg, m, ts)
+			continue
+		}
 		if m.sub == nil && !m.marker {
 			continue
 		}

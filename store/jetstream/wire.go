@@ -72,22 +72,6 @@ func appendHeaderLine(dst, base []byte, key, value string) []byte {
 	return append(dst, "\r\n\r\n"...)
 }
 
-// tokenAt returns the i-th (0-based) dot-separated token of subj and
-// the number of tokens, without allocating.
-func tokenAt(subj string, i int) (tok string, n int) {
-	start := 0
-	for j := 0; j <= len(subj); j++ {
-		if j == len(subj) || subj[j] == '.' {
-			if n == i {
-				tok = subj[start:j]
-			}
-			n++
-			start = j + 1
-		}
-	}
-	return tok, n
-}
-
 // ackInfo is what a $JS.ACK reply subject carries.
 type ackInfo struct {
 	stream, consumer string

@@ -127,6 +127,28 @@ type StreamSource struct {
 	FilterSubject     string                   `json:"filter_subject,omitempty"`
 	SubjectTransforms []SubjectTransformConfig `json:"subject_transforms,omitempty"`
 	External          *ExternalStream          `json:"external,omitempty"`
+	// Consumer names a durable the origin already has (nats-server 2.14,
+	// ADR-60): the source resets it instead of creating one.
+	Consumer *StreamConsumerSource `json:"consumer,omitempty"`
+}
+
+// StreamConsumerSource is a pre-created durable consumer a mirror or
+// source uses: its name and the subject it delivers to.
+type StreamConsumerSource struct {
+	Name           string `json:"name,omitempty"`
+	DeliverSubject string `json:"deliver_subject,omitempty"`
+}
+
+// StreamSourceInfo is how a mirror or source is doing, in STREAM.INFO.
+type StreamSourceInfo struct {
+	Name              string                   `json:"name"`
+	External          *ExternalStream          `json:"external,omitempty"`
+	Lag               uint64                   `json:"lag"`
+	Seq               uint64                   `json:"seq,omitempty"`
+	Active            time.Duration            `json:"active"`
+	Error             *Error                   `json:"error,omitempty"`
+	FilterSubject     string                   `json:"filter_subject,omitempty"`
+	SubjectTransforms []SubjectTransformConfig `json:"subject_transforms,omitempty"`
 }
 
 // ExternalStream locates a stream in another JetStream domain.
@@ -171,11 +193,13 @@ type StreamState struct {
 
 // StreamInfo is what STREAM.INFO, CREATE and UPDATE return.
 type StreamInfo struct {
-	Config    StreamConfig `json:"config"`
-	Created   time.Time    `json:"created"`
-	State     StreamState  `json:"state"`
-	Domain    string       `json:"domain,omitempty"`
-	TimeStamp time.Time    `json:"ts"`
+	Config    StreamConfig        `json:"config"`
+	Created   time.Time           `json:"created"`
+	State     StreamState         `json:"state"`
+	Domain    string              `json:"domain,omitempty"`
+	Mirror    *StreamSourceInfo   `json:"mirror,omitempty"`
+	Sources   []*StreamSourceInfo `json:"sources,omitempty"`
+	TimeStamp time.Time           `json:"ts"`
 }
 
 // PubAck answers a publish on a stream subject.

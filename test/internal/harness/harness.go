@@ -19,6 +19,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
 	"github.com/leafgate/leafgate/store/jetstream"
+	"github.com/leafgate/leafgate/sync/sourcing"
 )
 
 // User is a password or nkey user with optional permissions.
@@ -187,7 +188,7 @@ func startLeafgate(o Options) (*Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		js, err = jetstream.Open(jetstream.Config{Dir: dir, Domain: o.Domain, ServerName: s.Name()}, s.Router())
+		js, err = jetstream.Open(jetstream.Config{Dir: dir, Domain: o.Domain, ServerName: s.Name(), Follower: sourcing.New(s.Router(), "", nil)}, s.Router())
 		if err != nil {
 			rm()
 			return nil, err

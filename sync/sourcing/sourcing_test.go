@@ -1,0 +1,262 @@
+package sourcing
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/jetstream"
+	"github.com/leafgate/leafgate/store/jsapi"
+)
+
+// One router and JetStream service: an origin stream, a stream sourcing
+// it and one mirroring it, all local (the same code serves a hub's
+// streams across the leafnode link: only the API prefix differs).
+
+type env struct {
+	t   *testing.T
+	r   *router.Router
+	js  *jetstream.Service
+	m   *Manager
+	dir string
+	n   int
+}
+
+func openEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	r := router.New()
+	m := New(r, "", nil)
+	js, err := jetstream.Open(jetstream.Config{Dir: dir, Follower: m}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, r: r, js: js, m: m, dir: dir}
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) close() {
+	e.m.Close()
+	_ = e.js.Close()
+}
+
+type box struct {
+	mu   sync.Mutex
+	msgs []msg
+	sig  chan struct{}
+}
+
+type msg struct {
+	subj, reply string
+	hdr, data   []byte
+}
+
+func (b *box) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, msg{string(subj), string(reply), clone(hdr), clone(data)})
+	b.mu.Unlock()
+	select {
+	case b.sig <- struct{}{}:
+	default:
+	}
+	return false
+}
+
+func (*box) Flush() {}
+
+func (e *env) request(subj string, hdr []byte, body any) msg {
+	e.t.Helper()
+	e.n++
+	inbox := fmt.Sprintf("_INBOX.t.%d", e.n)
+	b := &box{sig: make(chan struct{}, 1)}
+	sub := &router.Sub{Subject: inbox, Receiver: b}
+	if err := e.r.Subscribe(sub); err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = e.r.Unsubscribe(sub) }()
+	var data []byte
+	switch v := body.(type) {
+	case nil:
+	case string:
+		data = []byte(v)
+	default:
+		data, _ = json.Marshal(v)
+	}
+	e.r.Publish(&router.Publisher{}, []byte(subj), []byte(inbox), hdr, data)
+	select {
+	case <-b.sig:
+	case <-time.After(5 * time.Second):
+		e.t.Fatalf("%s: no answer", subj)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.msgs[0]
+}
+
+func (e *env) api(subj string, req, resp any) {
+	e.t.Helper()
+	m := e.request("$JS.API."+subj, nil, req)
+	if err := json.Unmarshal(m.data, resp); err != nil {
+		e.t.Fatalf("%s: %v %s", subj, err, m.data)
+	}
+}
+
+type infoResp struct {
+	jsapi.Response
+	jsapi.StreamInfo
+}
+
+func (e *env) stream(cfg jsapi.StreamConfig) {
+	e.t.Helper()
+	var r infoResp
+	e.api("STREAM.CREATE."+cfg.Name, cfg, &r)
+	if r.Error != nil {
+		e.t.Fatalf("create %s: %+v", cfg.Name, r.Error)
+	}
+}
+
+func (e *env) info(name string) infoResp {
+	e.t.Helper()
+	var r infoResp
+	e.api("STREAM.INFO."+name, nil, &r)
+	if r.Error != nil {
+		e.t.Fatalf("info %s: %+v", name, r.Error)
+	}
+	return r
+}
+
+func (e *env) publish(subj, data string, hdr []byte) {
+	e.t.Helper()
+	m := e.request(subj, hdr, data)
+	var ack jsapi.PubAckResponse
+	if err := json.Unmarshal(m.data, &ack); err != nil || ack.Error != nil {
+		e.t.Fatalf("publish %s: %v %s", subj, err, m.data)
+	}
+}
+
+func (e *env) waitMsgs(name string, n uint64) infoResp {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		si := e.info(name)
+		if si.State.Msgs == n {
+			return si
+		}
+		if time.Now().After(deadline) {
+			var seqs []uint64
+			for seq := si.State.FirstSeq; seq <= si.State.LastSeq; seq++ {
+				var r struct {
+					jsapi.Response
+					Message *jsapi.StoredMsg `json:"message"`
+				}
+				e.api("STREAM.MSG.GET."+name, jsapi.MsgGetRequest{Seq: seq}, &r)
+				if r.Message == nil {
+					seqs = append(seqs, seq)
+				}
+			}
+			e.t.Fatalf("%s holds %d messages (%d..%d, missing %v), want %d (%+v %+v)", name, si.State.Msgs, si.State.FirstSeq, si.State.LastSeq, seqs, n, si.Mirror, si.Sources)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *env) get(stream string, seq uint64) *jsapi.StoredMsg {
+	e.t.Helper()
+	var r struct {
+		jsapi.Response
+		Message *jsapi.StoredMsg `json:"message"`
+	}
+	e.api("STREAM.MSG.GET."+stream, jsapi.MsgGetRequest{Seq: seq}, &r)
+	if r.Error != nil {
+		e.t.Fatalf("get %s %d: %+v", stream, seq, r.Error)
+	}
+	return r.Message
+}
+
+func TestSourceAndMirrorLocal(t *testing.T) {
+	e := openEnv(t, t.TempDir())
+	e.stream(jsapi.StreamConfig{Name: "ORIGIN", Subjects: []string{"o.>"}})
+	for i := range 10 {
+		e.publish(fmt.Sprintf("o.%d", i%2), fmt.Sprint(i), []byte("NATS/1.0\r\nNats-Expected-Stream: ORIGIN\r\nX: y\r\n\r\n"))
+	}
+	// The origin loses seq 4 before anyone copies it.
+	var del struct {
+		jsapi.Response
+		Success bool `json:"success"`
+	}
+	e.api("STREAM.MSG.DELETE.ORIGIN", jsapi.MsgDeleteRequest{Seq: 4}, &del)
+	if !del.Success {
+		t.Fatalf("delete: %+v", del.Error)
+	}
+	e.stream(jsapi.StreamConfig{Name: "COPY", Sources: []*jsapi.StreamSource{{Name: "ORIGIN", SubjectTransforms: []jsapi.SubjectTransformConfig{{Source: "o.>", Destination: "c.>"}}}}})
+	e.stream(jsapi.StreamConfig{Name: "MIR", Mirror: &jsapi.StreamSource{Name: "ORIGIN"}})
+	e.waitMsgs("COPY", 9)
+	mi := e.waitMsgs("MIR", 9)
+	if mi.State.FirstSeq != 1 || mi.State.LastSeq != 10 {
+		t.Fatalf("mirror holds %d..%d, want 1..10", mi.State.FirstSeq, mi.State.LastSeq)
+	}
+	m := e.get("MIR", 5)
+	if m.Subject != "o.0" || string(m.Data) != "4" {
+		t.Fatalf("mirror seq 5: %s %q", m.Subject, m.Data)
+	}
+	c := e.get("COPY", 4) // origin seq 5: the one after the deleted one
+	if c.Subject != "c.0" || string(c.Data) != "4" {
+		t.Fatalf("source seq 4: %s %q", c.Subject, c.Data)
+	}
+	if got := string(proto.HeaderGet(c.Header, hdrStreamSource)); !strings.HasPrefix(got, "ORIGIN 5 o.> c.> o.0 ") || len(strings.Fields(got)) != 6 {
+		t.Fatalf("Nats-Stream-Source %q", got)
+	}
+	if proto.HeaderGet(c.Header, "Nats-Expected-Stream") != nil || string(proto.HeaderGet(c.Header, "X")) != "y" {
+		t.Fatalf("sourced header %q", c.Header)
+	}
+	// Live messages follow; info reports the source active without lag.
+	e.publish("o.1", "10", nil)
+	e.waitMsgs("COPY", 10)
+	e.waitMsgs("MIR", 10)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		si := e.info("COPY")
+		if len(si.Sources) == 1 && si.Sources[0].Error == nil && si.Sources[0].Active >= 0 && si.Sources[0].Active < 5*time.Second && si.Sources[0].Lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("source info %+v", si.Sources)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A restart resumes each source where it stopped: nothing twice, nothing
+// missed, including what the origin got while leafgate was down.
+func TestSourceResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	e.stream(jsapi.StreamConfig{Name: "ORIGIN", Subjects: []string{"o.>"}})
+	e.stream(jsapi.StreamConfig{Name: "COPY", Sources: []*jsapi.StreamSource{{Name: "ORIGIN"}}})
+	e.stream(jsapi.StreamConfig{Name: "MIR", Mirror: &jsapi.StreamSource{Name: "ORIGIN"}})
+	for i := range 50 {
+		e.publish("o.x", fmt.Sprint(i), nil)
+	}
+	e.waitMsgs("COPY", 50)
+	e.waitMsgs("MIR", 50)
+	e.close()
+
+	e = openEnv(t, dir)
+	for i := 50; i < 80; i++ {
+		e.publish("o.x", fmt.Sprint(i), nil)
+	}
+	e.waitMsgs("COPY", 80)
+	e.waitMsgs("MIR", 80)
+	time.Sleep(300 * time.Millisecond)
+	e.waitMsgs("COPY", 80)
+	for seq := uint64(1); seq <= 80; seq++ {
+		if m := e.get("COPY", seq); string(m.Data) != fmt.Sprint(seq-1) {
+			t.Fatalf("COPY seq %d holds %q", seq, m.Data)
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/hub"
+)
+
+// leafgate as the follower (issue 12, part 2): streams on leafgate mirror
+// and source a nats-server hub's streams across the leafnode link, by the
+// hub's JetStream domain. nats-server serves the consumers leafgate asks
+// for (its jsConsumerCreateRequest), as it would for a nats-server leaf.
+
+// hubPublishN publishes payloads from..from+n-1 on subj.<i%3> at the hub,
+// acknowledged by the hub's stream.
+func hubPublishN(t *testing.T, js jetstream.JetStream, subj string, from, n int) {
+	t.Helper()
+	jsPublishN(t, js, subj, from, n)
+}
+
+// checkFollowed reads n messages of a leafgate stream that follows a hub
+// stream and checks each once, in order: payload i on <prefix>.<i%3>.
+func checkFollowed(t *testing.T, js jetstream.JetStream, stream, prefix string, n int) {
+	t.Helper()
+	for i, m := range streamMsgsBySeq(t, js, stream, n) {
+		if string(m.Data()) != fmt.Sprint(i) || m.Subject() != fmt.Sprintf("%s.%d", prefix, i%3) {
+			md, _ := m.Metadata()
+			t.Fatalf("%s seq %d: %s %q, want payload %d", stream, md.Sequence.Stream, m.Subject(), m.Data(), i)
+		}
+	}
+}
+
+// leafgate sources and mirrors the hub's COMMANDS: every message once, in
+// order; the mirror keeps the hub's sequences across a gap; the source
+// header names the origin; STREAM.INFO reports both active; later
+// messages follow.
+func TestReplEdgeFollowsHubStream(t *testing.T) {
+	_, _, hc, ec := startJSLinked(t)
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	ejs, _ := jetstream.New(ec)
+	hjs, _ := jetstream.New(hc, jetstream.WithPublishAsyncMaxPending(1<<14))
+	hs, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "COMMANDS", Subjects: []string{"commands.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = 500
+	hubPublishN(t, hjs, "commands.dev", 0, first)
+	if err := hs.DeleteMsg(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "COMMANDS", Sources: []*jetstream.StreamSource{{Name: "COMMANDS", Domain: "hub"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "CMIRROR", Mirror: &jetstream.StreamSource{Name: "COMMANDS", Domain: "hub"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitStreamMsgs(t, ejs, "COMMANDS", first-1)
+	waitStreamMsgs(t, ejs, "CMIRROR", first-1)
+	hubPublishN(t, hjs, "commands.dev", first, 300)
+	const total = first - 1 + 300
+	waitStreamMsgs(t, ejs, "COMMANDS", total)
+	mi := waitStreamMsgs(t, ejs, "CMIRROR", total)
+	if mi.State.FirstSeq != 1 || mi.State.LastSeq != first+300 {
+		t.Fatalf("mirror holds %d..%d, want 1..%d", mi.State.FirstSeq, mi.State.LastSeq, first+300)
+	}
+	for _, stream := range []string{"COMMANDS", "CMIRROR"} {
+		want := 0
+		for _, m := range streamMsgsBySeq(t, ejs, stream, total) {
+			if want == 6 {
+				want++ // the hub's seq 7 was deleted
+			}
+			md, _ := m.Metadata()
+			if string(m.Data()) != fmt.Sprint(want) || m.Subject() != fmt.Sprintf("commands.dev.%d", want%3) {
+				t.Fatalf("%s seq %d: %s %q, want %d", stream, md.Sequence.Stream, m.Subject(), m.Data(), want)
+			}
+			if stream == "CMIRROR" && md.Sequence.Stream != uint64(want+1) {
+				t.Fatalf("mirror seq %d holds the hub's seq %d", md.Sequence.Stream, want+1)
+			}
+			if src := m.Headers().Get("Nats-Stream-Source"); stream == "COMMANDS" && !strings.HasPrefix(src, "COMMANDS:") {
+				t.Fatalf("source header %q", src)
+			}
+			want++
+		}
+	}
+	hub.Until(t, replWait, func() string {
+		s, err := ejs.Stream(ctx, "COMMANDS")
+		if err != nil {
+			return err.Error()
+		}
+		si := s.CachedInfo()
+		if len(si.Sources) != 1 || si.Sources[0].Error != nil || si.Sources[0].Lag != 0 || si.Sources[0].Active < 0 || si.Sources[0].Active > 5*time.Second {
+			return fmt.Sprintf("source info %+v", si.Sources[0])
+		}
+		m, err := ejs.Stream(ctx, "CMIRROR")
+		if err != nil {
+			return err.Error()
+		}
+		if mi := m.CachedInfo().Mirror; mi == nil || mi.Error != nil || mi.Name != "COMMANDS" || mi.External == nil {
+			return fmt.Sprintf("mirror info %+v", mi)
+		}
+		return ""
+	})
+}
