@@ -53,10 +53,22 @@ type fcReply struct {
 	need    uint64
 }
 
+// replica is the store side of a stream a follower replicates into
+// (*jetstream.Replica; tests hold its stores back).
+type replica interface {
+	Name() string
+	Config() jsapi.StreamConfig
+	Domain() string
+	Position() (last uint64, sources map[string]uint64, ok bool)
+	Append(msgs []jetstream.ReplMsg, done func(error))
+	ResetPosition(source string)
+	SetStatus(mirror *jsapi.StreamSourceInfo, sources []*jsapi.StreamSourceInfo)
+}
+
 // follower replicates into one stream; its goroutine owns every field
 // below mu.
 type follower struct {
-	rep     *jetstream.Replica
+	rep     replica
 	r       *router.Router
 	log     *slog.Logger
 	account string
@@ -78,7 +90,7 @@ type follower struct {
 	lastInfo  time.Time
 }
 
-func newFollower(rep *jetstream.Replica, r *router.Router, log *slog.Logger, account string) (*follower, error) {
+func newFollower(rep replica, r *router.Router, log *slog.Logger, account string) (*follower, error) {
 	f := &follower{
 		rep: rep, r: r, log: log, account: account, name: rep.Name(), cfg: rep.Config(),
 		sig: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),

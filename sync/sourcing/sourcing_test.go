@@ -3,6 +3,7 @@ package sourcing
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -258,5 +259,121 @@ func TestSourceResumesAfterRestart(t *testing.T) {
 		if m := e.get("COPY", seq); string(m.Data) != fmt.Sprint(seq-1) {
 			t.Fatalf("COPY seq %d holds %q", seq, m.Data)
 		}
+	}
+}
+
+// heldReplica stores nothing until the test releases each Append: a store
+// whose sync is held back.
+type heldReplica struct {
+	cfg     jsapi.StreamConfig
+	mu      sync.Mutex
+	held    []func(error)
+	msgs    []jetstream.ReplMsg
+	appends chan struct{}
+}
+
+func (h *heldReplica) Name() string               { return h.cfg.Name }
+func (h *heldReplica) Config() jsapi.StreamConfig { return h.cfg }
+func (h *heldReplica) Domain() string             { return "" }
+func (h *heldReplica) Position() (uint64, map[string]uint64, bool) {
+	return 0, map[string]uint64{}, true
+}
+func (h *heldReplica) ResetPosition(string)                                         {}
+func (h *heldReplica) SetStatus(*jsapi.StreamSourceInfo, []*jsapi.StreamSourceInfo) {}
+func (h *heldReplica) Append(msgs []jetstream.ReplMsg, done func(error)) {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, msgs...)
+	h.held = append(h.held, done)
+	h.mu.Unlock()
+	h.appends <- struct{}{}
+}
+
+// release completes every Append held so far.
+func (h *heldReplica) release() {
+	h.mu.Lock()
+	held := h.held
+	h.held = nil
+	h.mu.Unlock()
+	for _, done := range held {
+		done(nil)
+	}
+}
+
+// A flow-control reply confirms messages (under the flow_control ack
+// policy it acknowledges them, and a work-queue origin deletes them): it
+// must not go out before they are durable. The origin here is played by
+// the test on the router: it answers the create request, delivers two
+// messages and asks for flow control.
+func TestFlowControlReplyWaitsForStore(t *testing.T) {
+	r := router.New()
+	rep := &heldReplica{cfg: jsapi.StreamConfig{Name: "COPY", Sources: []*jsapi.StreamSource{{Name: "ORIGIN"}}}, appends: make(chan struct{}, 16)}
+	f, err := newFollower(rep, r, slog.New(slog.DiscardHandler), "$G")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := &box{sig: make(chan struct{}, 16)}
+	for _, subj := range []string{"$JS.API.CONSUMER.CREATE.ORIGIN", "$JS.API.CONSUMER.CREATE.ORIGIN.>"} {
+		if err := r.Subscribe(&router.Sub{Subject: subj, Receiver: reqs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fcReplies := &box{sig: make(chan struct{}, 16)}
+	if err := r.Subscribe(&router.Sub{Subject: "$JS.FC.ORIGIN.>", Receiver: fcReplies}); err != nil {
+		t.Fatal(err)
+	}
+	go f.run()
+	defer func() { close(f.quit); <-f.done }()
+
+	select {
+	case <-reqs.sig:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no create request")
+	}
+	reqs.mu.Lock()
+	req := reqs.msgs[0]
+	reqs.mu.Unlock()
+	var cr jsapi.CreateConsumerRequest
+	if err := json.Unmarshal(req.data, &cr); err != nil || !cr.Config.FlowControl || cr.Config.DeliverSubject == "" {
+		t.Fatalf("create request %s: %v", req.data, err)
+	}
+	if got := string(proto.HeaderGet(req.hdr, hdrRequiredLevel)); got != "5" {
+		t.Fatalf("request level %q", got)
+	}
+	answer, _ := json.Marshal(map[string]any{"type": jsapi.TypeConsumerCreate, "name": cr.Config.Name, "config": cr.Config})
+	r.Publish(&router.Publisher{}, []byte(req.reply), nil, nil, answer)
+	dlv := []byte(cr.Config.DeliverSubject)
+	for i := uint64(1); i <= 2; i++ {
+		r.PublishAs(&router.Publisher{}, dlv, []byte("o.x"), []byte(fmt.Sprintf("$JS.ACK.ORIGIN.%s.1.%d.%d.1700000000000000000.%d", cr.Config.Name, i, i, 2-i)), nil, []byte("m"))
+	}
+	r.Publish(&router.Publisher{}, dlv, []byte("$JS.FC.ORIGIN."+cr.Config.Name+".abcd"), []byte("NATS/1.0 100 FlowControl Request\r\n\r\n"), nil)
+	select {
+	case <-rep.appends:
+	case <-time.After(5 * time.Second):
+		t.Fatal("messages never handed to the store")
+	}
+	// Held: no reply, however long we wait.
+	time.Sleep(300 * time.Millisecond)
+	fcReplies.mu.Lock()
+	early := len(fcReplies.msgs)
+	fcReplies.mu.Unlock()
+	if early != 0 {
+		t.Fatal("flow-control reply sent before the messages were stored")
+	}
+	rep.release()
+	select {
+	case <-fcReplies.sig:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no flow-control reply after the store completed")
+	}
+	fcReplies.mu.Lock()
+	fc := fcReplies.msgs[0]
+	fcReplies.mu.Unlock()
+	if headerUint(fc.hdr, hdrLastStream) != 2 || headerUint(fc.hdr, hdrLastConsumer) != 2 {
+		t.Fatalf("flow-control reply header %q", fc.hdr)
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if len(rep.msgs) != 2 || rep.msgs[1].OriginSeq != 2 || !strings.HasPrefix(string(proto.HeaderGet(rep.msgs[1].Header, hdrStreamSource)), "ORIGIN 2 > > o.x") {
+		t.Fatalf("stored %+v", rep.msgs)
 	}
 }

@@ -112,3 +112,96 @@ func TestReplEdgeFollowsHubStream(t *testing.T) {
 		return ""
 	})
 }
+
+// hubPublishParts publishes n messages at the hub in parts with pauses,
+// so link cuts fall while they are being sourced.
+func hubPublishParts(t *testing.T, js jetstream.JetStream, subj string, n, parts int, pause time.Duration) {
+	t.Helper()
+	for p := 0; p < parts; p++ {
+		hubPublishN(t, js, subj, p*(n/parts), n/parts)
+		time.Sleep(pause)
+	}
+}
+
+// leafgate sources the hub's COMMANDS while the link drops every 2 s:
+// every message arrives once, in order.
+func TestReplEdgeFollowsHubFlaps(t *testing.T) {
+	n := 100_000
+	if raceEnabled {
+		n = 20_000
+	}
+	_, p, _, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
+	defer cancel()
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "COMMANDS", Subjects: []string{"commands.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "COMMANDS", Sources: []*jetstream.StreamSource{{Name: "COMMANDS", Domain: "hub"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := flapper(p, 2*time.Second)
+	start := time.Now()
+	hubPublishParts(t, hjs, "commands.dev", n, 10, 500*time.Millisecond)
+	waitStreamMsgs(t, ejs, "COMMANDS", uint64(n))
+	t.Logf("all %d at the edge after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
+	checkFollowed(t, ejs, "COMMANDS", "commands.dev", n)
+}
+
+// leafgate sources a work-queue stream of the hub (nats-server gives it
+// a durable acknowledged by leafgate's flow-control replies) and is
+// killed with kill -9 twice mid-stream: every message ends on leafgate
+// once, and the hub's queue empties — a flow-control reply only ever
+// confirmed what leafgate had made durable.
+func TestReplEdgeFollowsHubWorkQueueKill(t *testing.T) {
+	n := 50_000
+	if raceEnabled {
+		n = 10_000
+	}
+	_, _, e, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
+	defer cancel()
+	hs, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "JOBS", Subjects: []string{"jobs.>"}, Retention: jetstream.WorkQueuePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "JOBS", Sources: []*jetstream.StreamSource{{Name: "JOBS", Domain: "hub"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for part := 0; part < 3; part++ {
+		hubPublishN(t, hjs, "jobs.dev", part*(n/3), n/3)
+		// Kill leafgate once part of this batch has arrived.
+		hub.Until(t, replWait, func() string {
+			s, err := ejs.Stream(ctx, "JOBS")
+			if err != nil {
+				return err.Error()
+			}
+			if got := s.CachedInfo().State.Msgs; got <= uint64(part*(n/3)) {
+				return fmt.Sprintf("JOBS holds %d", got)
+			}
+			return ""
+		})
+		if part < 2 {
+			e.Crash(t)
+			ec := e.connect(t)
+			ejs, _ = jetstream.New(ec)
+		}
+	}
+	rest := n - 3*(n/3)
+	hubPublishN(t, hjs, "jobs.dev", 3*(n/3), rest)
+	waitStreamMsgs(t, ejs, "JOBS", uint64(n))
+	checkFollowed(t, ejs, "JOBS", "jobs.dev", n)
+	hub.Until(t, replWait, func() string {
+		si, err := hs.Info(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if si.State.Msgs != 0 {
+			return fmt.Sprintf("the hub's work queue still holds %d", si.State.Msgs)
+		}
+		return ""
+	})
+}
