@@ -173,10 +173,17 @@ func TestFlowControlWindow(t *testing.T) {
 	// 4 went (past 1 MiB).
 	var fc inMsg
 	data := 0
+	// Quiet: nothing new for half a second (the window holds the rest
+	// back for ever, so this is not a race with delivery).
 	waitQuiet := func() {
 		for last := -1; last != dlv.count(); {
 			last = dlv.count()
-			time.Sleep(200 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	for i := 0; ; i++ { // the flow-control request comes after 4 messages
+		if m := dlv.wait(t, i, 10*time.Second); strings.HasPrefix(m.reply, "$JS.FC.") {
+			break
 		}
 	}
 	waitQuiet()
@@ -198,6 +205,7 @@ func TestFlowControlWindow(t *testing.T) {
 	// The reply opens a window twice as large.
 	e.r.Publish(&router.Publisher{}, []byte(fc.reply), nil, nil, nil)
 	seen := dlv.count()
+	dlv.wait(t, seen, 10*time.Second)
 	waitQuiet()
 	more := 0
 	for i := seen; i < dlv.count(); i++ {
