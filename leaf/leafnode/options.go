@@ -24,7 +24,7 @@ const (
 	DefaultFirstInfoTimeout = 5 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second // CONNECT sent to the hub's connect_info INFO
 	DefaultReconnectDelay   = 1 * time.Second
-	DefaultReconnectMax     = 30 * time.Second
+	DefaultReconnectMax     = time.Second
 	DefaultPingInterval     = 4 * time.Second
 	DefaultMaxPingsOut      = 2
 	DefaultWriteDeadline    = 10 * time.Second
