@@ -281,3 +281,35 @@ func (l *nopLink) DeliverLink(_ *Publisher, _, _, _, _, _ []byte, queues []strin
 	l.q = len(queues)
 	return false
 }
+
+// Subjects reserved for uplinks reach local subscribers but not the hub,
+// except from an Upstream publish, which reaches only the hub.
+func TestUpstreamReserved(t *testing.T) {
+	r := New()
+	local, hub, hubQ := &counter{}, &linkRecorder{}, &linkRecorder{}
+	mustSub(t, r, &Sub{Subject: "telemetry.>", Receiver: local})
+	mustSub(t, r, &Sub{Subject: "telemetry.>", Receiver: hub, Remote: true})
+	mustSub(t, r, &Sub{Subject: "telemetry.>", Queue: "q", Receiver: hubQ, Remote: true})
+	mustSub(t, r, &Sub{Subject: "other", Receiver: hub, Remote: true})
+	pub := func(p *Publisher, subj string) { r.Publish(p, []byte(subj), nil, nil, []byte("m")) }
+
+	pub(&Publisher{}, "telemetry.a") // before any reservation: everywhere
+	if local.msgs.Load() != 1 || hub.msgs.Load() != 1 || hubQ.msgs.Load() != 1 {
+		t.Fatalf("unreserved: local %d hub %d queue %d", local.msgs.Load(), hub.msgs.Load(), hubQ.msgs.Load())
+	}
+	r.ReserveUpstream([]string{"telemetry.>"})
+	pub(&Publisher{}, "telemetry.a")
+	pub(&Publisher{}, "other")
+	if local.msgs.Load() != 2 || hub.msgs.Load() != 2 || hubQ.msgs.Load() != 1 {
+		t.Fatalf("reserved: local %d hub %d (one for \"other\") queue %d", local.msgs.Load(), hub.msgs.Load(), hubQ.msgs.Load())
+	}
+	pub(&Publisher{Upstream: true}, "telemetry.a")
+	if local.msgs.Load() != 2 || hub.msgs.Load() != 3 || hubQ.msgs.Load() != 1 {
+		t.Fatalf("upstream: local %d hub %d queue %d", local.msgs.Load(), hub.msgs.Load(), hubQ.msgs.Load())
+	}
+	r.ReserveUpstream(nil)
+	pub(&Publisher{}, "telemetry.a")
+	if hub.msgs.Load() != 4 {
+		t.Fatalf("reservation lifted: hub %d", hub.msgs.Load())
+	}
+}

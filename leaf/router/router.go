@@ -99,6 +99,36 @@ type Router struct {
 
 	// exp is the exported interest and its feeds (interest.go).
 	exp exports
+
+	// upstream holds the subject patterns only Upstream publishes carry
+	// over leafnode links (ReserveUpstream); nil when there are none.
+	upstream atomic.Pointer[[]string]
+}
+
+// ReserveUpstream sets the subject patterns only uplinks carry over
+// leafnode links: other publishes on them reach local subscribers but not
+// the hub, which gets them once, deduplicated, from the uplink.
+func (r *Router) ReserveUpstream(patterns []string) {
+	if len(patterns) == 0 {
+		r.upstream.Store(nil)
+		return
+	}
+	ps := append([]string(nil), patterns...)
+	r.upstream.Store(&ps)
+}
+
+// reserved reports whether route is on a subject reserved for uplinks.
+func (r *Router) reserved(route []byte) bool {
+	ps := r.upstream.Load()
+	if ps == nil {
+		return false
+	}
+	for _, p := range *ps {
+		if subject.Matches(p, string(route)) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns an empty router.
@@ -210,6 +240,11 @@ type Publisher struct {
 	// groups named in Queues get one (none when Queues is empty).
 	Link   bool
 	Queues [][]byte
+	// Upstream marks an uplink's JetStream publish (sync/uplink): it goes
+	// only over leafnode links, not to local subscribers (the local
+	// stream it comes from would store it again), and passes on subjects
+	// reserved for uplinks (ReserveUpstream).
+	Upstream bool
 }
 
 // FlushSet collects receivers that buffered output during a batch of
@@ -265,14 +300,17 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 	res := r.index.Match(route)
 	n := 0
 	var links *linkTargets // from a pool once a link is among the targets
+	// Links get it unless the subject is an uplink's and this is not
+	// the uplink; an uplink's publish goes to links only.
+	toLinks := p.Upstream || !r.reserved(route)
 	for _, s := range res.Plain {
 		if s.Remote {
-			if s.Receiver != p.Origin {
+			if toLinks && s.Receiver != p.Origin {
 				links = links.add(s.Receiver, "")
 			}
 			continue
 		}
-		if p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
+		if p.Upstream || p.NoEcho && s.Receiver == p.Origin && p.Origin != nil {
 			continue
 		}
 		if r.deliver(p, s, subj, reply, hdr, payload) {
@@ -280,11 +318,11 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 		}
 	}
 	for i := range res.Queues {
-		if p.Link && !named(p.Queues, res.Queues[i].Name) {
+		if p.Link && !named(p.Queues, res.Queues[i].Name) || p.Upstream {
 			continue
 		}
 		var ok bool
-		if ok, links = r.deliverQueue(p, res.Queues[i].Members, links, subj, reply, hdr, payload); ok {
+		if ok, links = r.deliverQueue(p, res.Queues[i].Members, links, toLinks, subj, reply, hdr, payload); ok {
 			n++
 		}
 	}
@@ -421,7 +459,7 @@ func (r *Router) deliverLinks(p *Publisher, l *linkTargets, route, subj, reply, 
 // Remote one (interest beyond a leafnode link) is picked only when no local
 // member could take the message, and is added to links rather than
 // delivered at once.
-func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, subj, reply, hdr, payload []byte) (bool, *linkTargets) {
+func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, toLinks bool, subj, reply, hdr, payload []byte) (bool, *linkTargets) {
 	if len(members) == 0 {
 		return false, links
 	}
@@ -443,7 +481,7 @@ func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, 
 			return true, links
 		}
 	}
-	if !remote {
+	if !remote || !toLinks {
 		return false, links
 	}
 	for i := range members {
