@@ -280,9 +280,9 @@ func (ms *stream) update(cfg jsapi.StreamConfig) error {
 		}
 	}
 	// Tighter limits apply at once.
-	for cfg.MaxMsgs > 0 && ms.numMsgs() > cfg.MaxMsgs && ms.removeFirst() {
+	for cfg.MaxMsgs > 0 && ms.numMsgs() > cfg.MaxMsgs && ms.removeFirstFor("max_msgs") {
 	}
-	for cfg.MaxBytes > 0 && ms.numBytes() > cfg.MaxBytes && ms.removeFirst() {
+	for cfg.MaxBytes > 0 && ms.numBytes() > cfg.MaxBytes && ms.removeFirstFor("max_bytes") {
 	}
 	if cfg.MaxMsgsPer > 0 {
 		for subj, ss := range ms.store.Subjects(">") {

@@ -74,6 +74,11 @@ type stream struct {
 	replFailed map[string]uint64
 
 	replStatus atomic.Pointer[replStatus] // the Follower's last report
+
+	// Uplinks reading the stream (outbox.go), and when this process
+	// started holding its messages (for max_age on a clock jump).
+	outboxes map[string]*Outbox
+	marks    []heldMark
 }
 
 type dedupEntry struct {
@@ -444,6 +449,10 @@ func (ms *stream) finish(res commitResult) {
 		return
 	}
 	ms.positionsCommitted(res.p)
+	if len(res.p.appends) > 0 && len(ms.outboxes) > 0 {
+		ms.noteHeld(res.p.last)
+		ms.signalOutboxes()
+	}
 	ms.doRepublish(res.p.appends, res.p.repubPrev)
 	for _, c := range ms.consumers {
 		c.onStored(res.p.appends)
@@ -657,6 +666,9 @@ func (ms *stream) ingest(msgs []inMsg) {
 			m.reply = "" // no PubAck, nor an error, as nats-server's no_ack
 		}
 		if err := ms.store1(&cfg, m, ts); err != nil {
+			if len(ms.outboxes) > 0 {
+				ms.noteRefused(m.subject)
+			}
 			if m.confirm != nil {
 				m.confirm.Done(err)
 			}
@@ -905,7 +917,7 @@ func (ms *stream) enforceLimitsBefore(cfg *jsapi.StreamConfig, subj string, size
 // without a scan.
 func (ms *stream) enforceLimitsAfter(cfg *jsapi.StreamConfig, subj string, prevLast uint64) {
 	if cfg.MaxMsgsPer == 1 && prevLast != 0 {
-		ms.removeMsg(prevLast)
+		ms.limitRemove(prevLast, "max_msgs_per_subject")
 	}
 	if cfg.MaxMsgsPer > 0 {
 		for {
@@ -917,19 +929,19 @@ func (ms *stream) enforceLimitsAfter(cfg *jsapi.StreamConfig, subj string, prevL
 			if !ok {
 				break
 			}
-			ms.removeMsg(old.Seq)
+			ms.limitRemove(old.Seq, "max_msgs_per_subject")
 		}
 	}
 	if cfg.Discard == jsapi.DiscardNew {
 		return
 	}
 	for cfg.MaxMsgs > 0 && ms.numMsgs() > cfg.MaxMsgs {
-		if !ms.removeFirst() {
+		if !ms.removeFirstFor("max_msgs") {
 			break
 		}
 	}
 	for cfg.MaxBytes > 0 && ms.numBytes() > cfg.MaxBytes {
-		if !ms.removeFirst() {
+		if !ms.removeFirstFor("max_bytes") {
 			break
 		}
 	}
@@ -942,6 +954,15 @@ func (ms *stream) removeFirst() bool {
 	}
 	_, ok = ms.removeMsg(m.Seq)
 	return ok
+}
+
+// removeFirstFor removes the first message because the limit why took it.
+func (ms *stream) removeFirstFor(why string) bool {
+	m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
+	if !ok {
+		return false
+	}
+	return ms.limitRemove(m.Seq, why)
 }
 
 // account brings the service's usage up to date with the stream's stored
@@ -1044,16 +1065,26 @@ func (ms *stream) tick() {
 	cfg := ms.config()
 	if cfg.MaxAge > 0 {
 		cut := now().Add(-cfg.MaxAge).UnixNano()
+		held := false
 		for {
 			m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
 			if !ok || m.Time > cut {
 				break
 			}
+			// An uplink's unsent message waits until this process has
+			// held it for max_age too (a clock jump is not age).
+			if until, hold := ms.ageHold(&m, cfg.MaxAge); hold {
+				ms.armWake(until)
+				held = true
+				break
+			}
 			ms.expire(&cfg, m)
 		}
-		if ms.batch != nil && ms.batch.b.Len() > 0 {
+		switch {
+		case held:
+		case ms.batch != nil && ms.batch.b.Len() > 0:
 			ms.cur().after = append(ms.cur().after, func(error) { ms.scheduleAge() })
-		} else {
+		default:
 			ms.scheduleAge()
 		}
 	}
@@ -1139,7 +1170,7 @@ func (ms *stream) expire(cfg *jsapi.StreamConfig, m msgstore.Msg) {
 			}
 		}
 	}
-	ms.removeMsg(m.Seq)
+	ms.limitRemove(m.Seq, "max_age")
 }
 
 // isDeleteMarker reports whether hdr marks a subject delete marker or a
