@@ -43,6 +43,7 @@ var defaultConfig = Config{
 		DialTimeout: leafnode.DefaultDialTimeout, WriteDeadline: leafnode.DefaultWriteDeadline,
 		PingInterval: leafnode.DefaultPingInterval, PingMax: leafnode.DefaultMaxPingsOut,
 		MaxPending: leafnode.DefaultMaxPending, Remotes: []RemoteConfig{}},
+	Uplinks: []UplinkConfig{},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {
@@ -184,6 +185,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"leafnodes:\n  port: 7422\n", `unknown key "leafnodes.port"`},
 		{"leafnodes:\n  reconnect: 10s\n  reconnect_max: 1s\n", "leafnodes.reconnect_max"},
 		{"leafnodes:\n  remotes:\n    - account: A\n", "leafnodes.remotes[0].urls: at least one"},
+		{"uplinks:\n  - filter: a.>\n", `uplinks[0].stream: "" is not a stream name`},
+		{"uplinks:\n  - stream: T\n    filter: \"a..b\"\n", `uplinks[0].filter: "a..b" is not a subject`},
+		{"uplinks:\n  - stream: T\n    subject_transform: {src: \"a.*\", dest: \"b.{{wildcard(2)}}\"}\n", "uplinks[0].subject_transform:"},
+		{"uplinks:\n  - stream: T\n  - stream: T\n", `uplinks[1].name: "T" is used by another uplink`},
+		{"uplinks:\n  - stream: T\n    rate: -1\n", "uplinks[0].rate: -1 is negative"},
+		{"uplinks:\n  - stream: T\n    max_inflght: 3\n", "max_inflght"},
+		{"jetstream:\n  enabled: false\nuplinks:\n  - stream: T\n", "uplinks[0]: an uplink needs jetstream.enabled"},
 		{"leafnodes:\n  remotes:\n    - url: http://hub\n", "leafnodes.remotes[0].urls: \"http://hub\": scheme"},
 		{"leafnodes:\n  remotes:\n    - url: \"nats://s3cret@hub:x7422\"\n", "leafnodes.remotes[0].urls[0]: not a valid URL"},
 		{"leafnodes:\n  remotes:\n    - urls: [nats://a:1, ws://b:2]\n", "leafnodes.remotes[0].urls: WebSocket"},

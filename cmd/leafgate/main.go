@@ -179,6 +179,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			return exitRuntime
 		}
 	}
+	var leafLinks *leafnode.Set
 	if len(cfg.Leafnodes.Remotes) > 0 {
 		lopts, err := cfg.leafOptions(srv, log)
 		if err != nil {
@@ -195,6 +196,18 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		monitorLinks(srv, links)
 		links.Start()
 		srv.OnShutdown(links.Close)
+		leafLinks = links
+	}
+	ups, err := startUplinks(cfg, srv, js, leafLinks, log)
+	if err != nil {
+		log.Error("uplinks start failed", "err", err)
+		_ = srv.Shutdown(context.Background())
+		return exitRuntime
+	}
+	if ups != nil {
+		// Before JetStream closes: the uplinks' last confirmations go
+		// into the streams' final commits.
+		defer ups.Close()
 	}
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
 	if mq != nil {

@@ -98,6 +98,19 @@ func (s *Set) Close() {
 // Links are the set's links, in configuration order.
 func (s *Set) Links() []*Link { return s.links }
 
+// Sessions counts the sessions established on all the links so far. It
+// changes whenever a link comes back: what was in flight on the session
+// before is lost (an uplink resends it at once).
+func (s *Set) Sessions() uint64 {
+	var n uint64
+	for _, l := range s.links {
+		if l.stats.everUp.Load() {
+			n += 1 + uint64(l.stats.reconnects.Load())
+		}
+	}
+	return n
+}
+
 // Link is one configured remote: the current session, if any, and what
 // outlives sessions (the local interest mirror, counters, the URL list).
 type Link struct {

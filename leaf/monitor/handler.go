@@ -43,6 +43,7 @@ func NewHandler(src Source) http.Handler {
 	h.mux.HandleFunc("/subscriptionsz", h.subsz)
 	h.mux.HandleFunc("/jsz", h.jsz)
 	h.mux.HandleFunc("/leafz", h.leafz)
+	h.mux.HandleFunc("/uplinkz", h.uplinkz)
 	return h.mux
 }
 
@@ -76,6 +77,7 @@ func (h *handler) root(w http.ResponseWriter, r *http.Request) {
 <li><a href="connz">connz</a> — connections (<a href="connz?subs=1">with subscriptions</a>)</li>
 <li><a href="subsz">subsz</a> — subscription statistics (<a href="subsz?subs=1">with subscriptions</a>)</li>
 <li><a href="leafz">leafz</a> — leafnode links to hubs (<a href="leafz?subs=1">with the hubs' interest</a>)</li>
+<li><a href="uplinkz">uplinkz</a> — uplinks to the hub: confirmed sequence, backlog, drops</li>
 <li><a href="jsz">jsz</a> — JetStream (<a href="jsz?accounts=1&amp;streams=1&amp;consumers=1&amp;config=1">with detail</a>)</li>
 <li><a href="healthz">healthz</a> — health</li>
 </ul></body></html>

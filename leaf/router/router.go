@@ -213,6 +213,18 @@ func (r *Router) Count() int { return int(r.subs.Load()) }
 // shared read-only snapshot.
 func (r *Router) Match(subj []byte) *subject.Result[*Sub] { return r.index.Match(subj) }
 
+// HasRemoteInterest reports whether a leafnode link subscribes to subj
+// (the hub has interest in it).
+func (r *Router) HasRemoteInterest(subj []byte) bool {
+	res := r.index.Match(subj)
+	for _, s := range res.Plain {
+		if s.Remote {
+			return true
+		}
+	}
+	return false
+}
+
 // HasInterest reports whether anything subscribes to subj.
 func (r *Router) HasInterest(subj []byte) bool {
 	res := r.index.Match(subj)

@@ -89,6 +89,7 @@ type Server struct {
 
 	jetStream atomic.Pointer[jetStreamSource] // set by SetJetStream
 	leafz     atomic.Pointer[leafzSource]     // set by SetLeafz
+	uplinkz   atomic.Pointer[uplinkzSource]   // set by SetUplinkz
 }
 
 // serverStats are totals across all connections, updated with atomics once

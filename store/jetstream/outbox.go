@@ -121,6 +121,9 @@ func (o *Outbox) Close() {
 	o.ms.do(func() { delete(o.ms.outboxes, o.name) })
 }
 
+// Subjects are the stream's subjects.
+func (o *Outbox) Subjects() []string { return o.ms.config().Subjects }
+
 // Stream is the stream's name.
 func (o *Outbox) Stream() string { return o.ms.name }
 

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/leafgate/leafgate/test/internal/hub"
+	"github.com/leafgate/leafgate/test/internal/netproxy"
+)
+
+// The uplink (issue 12, part 3): leafgate forwards its TELEMETRY stream
+// into the hub stream that captures telemetry.>, by JetStream publish with
+// Nats-Msg-Id <gateway>.<stream>.<seq>, resuming exactly after outages,
+// restarts and kill -9.
+
+const uplinkYAML = `server_name: gw1
+uplinks:
+  - stream: TELEMETRY
+    filter: telemetry.>
+    subject_transform: {src: "telemetry.>", dest: "telemetry.gw1.>"}
+`
+
+// startUplinked starts a JetStream hub with stream HUBTEL on telemetry.>
+// and a leafgate (through a proxy) with stream TELEMETRY and an uplink.
+func startUplinked(t *testing.T, extra string) (*hub.Hub, *netproxy.Proxy, *edge, jetstream.JetStream, jetstream.JetStream) {
+	t.Helper()
+	h := hub.Start(t, hub.Options{JetStream: true, Domain: "hub"})
+	hc := h.Connect(t)
+	hjs, _ := jetstream.New(hc)
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "HUBTEL", Subjects: []string{"telemetry.>"}, Duplicates: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	p := netproxy.Start(t, h.LeafAddr)
+	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge", config: uplinkYAML + extra})
+	e.waitLinks(t, 1)
+	ec := e.connect(t)
+	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	return h, p, e, ejs, hjs
+}
+
+// checkUplinked reads n messages of the hub stream and checks each once,
+// in order: payload i on telemetry.gw1.dev.<i%3>, with its message id.
+func checkUplinked(t *testing.T, hjs jetstream.JetStream, n int) {
+	t.Helper()
+	for i, m := range streamMsgsBySeq(t, hjs, "HUBTEL", n) {
+		if string(m.Data()) != fmt.Sprint(i) || m.Subject() != fmt.Sprintf("telemetry.gw1.dev.%d", i%3) {
+			md, _ := m.Metadata()
+			t.Fatalf("HUBTEL seq %d: %s %q, want payload %d", md.Sequence.Stream, m.Subject(), m.Data(), i)
+		}
+		if id := m.Headers().Get("Nats-Msg-Id"); id != fmt.Sprintf("gw1.TELEMETRY.%d", i+1) {
+			t.Fatalf("message %d id %q", i, id)
+		}
+	}
+}
+
+type uplinkz struct {
+	Uplinks []struct {
+		Name        string `json:"name"`
+		State       string `json:"state"`
+		Confirmed   uint64 `json:"confirmed_seq"`
+		BacklogMsgs uint64 `json:"backlog_msgs"`
+		Sent        uint64 `json:"sent"`
+		Acked       uint64 `json:"acked"`
+		Resent      uint64 `json:"resent"`
+		Dropped     struct {
+			Msgs     uint64 `json:"msgs"`
+			FirstSeq uint64 `json:"first_seq"`
+			LastSeq  uint64 `json:"last_seq"`
+		} `json:"dropped"`
+	} `json:"uplinks"`
+}
+
+func (e *edge) uplinkz(t *testing.T) uplinkz {
+	t.Helper()
+	resp, err := http.Get(e.MonitorURL + "/uplinkz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var uz uplinkz
+	if err := json.Unmarshal(b, &uz); err != nil || len(uz.Uplinks) != 1 {
+		t.Fatalf("/uplinkz: %v %s", err, b)
+	}
+	return uz
+}
+
+// 100,000 MQTT QoS 1 messages published on leafgate while the link drops
+// every 2 s: the hub stream ends with every one once, in order, and
+// /uplinkz shows everything confirmed. Nothing reaches it untransformed (a
+// core copy over the link would).
+func TestReplUplinkFlaps(t *testing.T) {
+	n := 100_000
+	if raceEnabled {
+		n = 20_000
+	}
+	h, p, e, _, hjs := startUplinked(t, "")
+	hc := h.Connect(t)
+	core := subSync(t, hc, "telemetry.dev.>")
+	stop := flapper(p, 2*time.Second)
+	start := time.Now()
+	mqttPublishN(t, e.Broker, "telemetry/dev", n, 1000, 10, 500*time.Millisecond)
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
+	t.Logf("all %d at the hub after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
+	checkUplinked(t, hjs, n)
+	if m, err := core.NextMsg(leafQuiet); err == nil {
+		t.Fatalf("a core copy crossed the link: %s", m.Subject)
+	}
+	hub.Until(t, replWait, func() string {
+		uz := e.uplinkz(t)
+		if u := uz.Uplinks[0]; u.Confirmed != uint64(n) || u.BacklogMsgs != 0 || u.State != "idle" {
+			return fmt.Sprintf("/uplinkz %+v", u)
+		}
+		return ""
+	})
+}
+
+// leafgate killed with kill -9 twice while it catches up a backlog the
+// link's outage left: the hub ends with every message once.
+func TestReplUplinkKill(t *testing.T) {
+	n := 30_000
+	if raceEnabled {
+		n = 10_000
+	}
+	_, p, e, ejs, hjs := startUplinked(t, "")
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", 0, n)
+	p.Refuse(false)
+	for k := 0; k < 2; k++ {
+		target := uint64((k + 1) * n / 4)
+		hub.Until(t, replWait, func() string {
+			s, err := hjs.Stream(context.Background(), "HUBTEL")
+			if err != nil {
+				return err.Error()
+			}
+			if got := s.CachedInfo().State.Msgs; got < target {
+				return fmt.Sprintf("HUBTEL holds %d, waiting for %d", got, target)
+			}
+			return ""
+		})
+		e.Crash(t)
+	}
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
+	checkUplinked(t, hjs, n)
+}
