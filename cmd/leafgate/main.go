@@ -194,10 +194,10 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			return exitRuntime
 		}
 		monitorLinks(srv, links)
-		links.Start()
-		srv.OnShutdown(links.Close)
 		leafLinks = links
 	}
+	// Uplinks reserve their subjects before the links start, so no core
+	// copy of them ever crosses.
 	ups, err := startUplinks(cfg, srv, js, leafLinks, log)
 	if err != nil {
 		log.Error("uplinks start failed", "err", err)
@@ -208,6 +208,10 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		// Before JetStream closes: the uplinks' last confirmations go
 		// into the streams' final commits.
 		defer ups.Close()
+	}
+	if leafLinks != nil {
+		leafLinks.Start()
+		srv.OnShutdown(leafLinks.Close)
 	}
 	attrs := []any{"version", server.Version, "client", srv.ClientAddr().String(), "pid", os.Getpid()}
 	if mq != nil {

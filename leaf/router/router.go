@@ -117,6 +117,9 @@ func (r *Router) ReserveUpstream(patterns []string) {
 	r.upstream.Store(&ps)
 }
 
+// Reserved reports whether subj is reserved for uplinks.
+func (r *Router) Reserved(subj []byte) bool { return r.reserved(subj) }
+
 // reserved reports whether route is on a subject reserved for uplinks.
 func (r *Router) reserved(route []byte) bool {
 	ps := r.upstream.Load()

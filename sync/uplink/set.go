@@ -23,6 +23,14 @@ func StartSet(cfgs []Config, js *jetstream.Service, r *router.Router, log *slog.
 	s := &Set{r: r, carried: map[string][]string{}}
 	for _, c := range cfgs {
 		c.carries = s.carries
+		if c.Filter != "" && c.Filter != ">" {
+			// Reserved before anything can be published on it.
+			name := c.Name
+			if name == "" {
+				name = c.Stream
+			}
+			s.carries(name, []string{c.Filter})
+		}
 		s.uplinks = append(s.uplinks, Start(c, js, r, log))
 	}
 	return s

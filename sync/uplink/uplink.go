@@ -117,9 +117,11 @@ type Uplink struct {
 	acks   []ack
 	status Status
 
-	sig  chan struct{}
-	quit chan struct{}
-	done chan struct{}
+	sig       chan struct{}
+	quit      chan struct{}
+	done      chan struct{}
+	refresh   chan struct{}
+	refreshed chan struct{}
 
 	ob        *jetstream.Outbox
 	confirmed uint64 // last sequence confirmed into the outbox
@@ -169,6 +171,7 @@ func Start(cfg Config, js *jetstream.Service, r *router.Router, log *slog.Logger
 		cfg: cfg, js: js, r: r, log: log.With("uplink", cfg.Name, "stream", cfg.Stream),
 		inbox: "_INBOX.upl" + randToken(10) + ".",
 		sig:   make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		refresh: make(chan struct{}), refreshed: make(chan struct{}),
 		byseq: map[uint64]*sent{},
 	}
 	u.status = Status{Name: cfg.Name, Stream: cfg.Stream, Filter: cfg.Filter, State: "waiting for stream"}
@@ -247,6 +250,10 @@ func (u *Uplink) run() {
 		case <-u.sig:
 			u.takeAcks()
 		case <-u.ob.Notify():
+		case <-u.refresh:
+			u.confirm()
+			u.updateStatus(time.Now())
+			u.refreshed <- struct{}{}
 		case now := <-t.C:
 			u.checkStall(now)
 			u.confirm()
@@ -457,6 +464,15 @@ func (u *Uplink) fail(msg string) {
 	u.status.Errors++
 	u.status.LastError = msg
 	u.mu.Unlock()
+}
+
+// updateStatusNow refreshes Status from the uplink's goroutine.
+func (u *Uplink) updateStatusNow() {
+	select {
+	case u.refresh <- struct{}{}:
+		<-u.refreshed
+	case <-u.done:
+	}
 }
 
 func (u *Uplink) updateStatus(now time.Time) {

@@ -1,0 +1,230 @@
+package uplink
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/jetstream"
+	"github.com/leafgate/leafgate/store/jsapi"
+)
+
+// fakeHub stands in for a hub stream across the link: a Remote
+// subscription on telemetry.> that stores what it gets once per
+// Nats-Msg-Id and answers each publish with a PubAck, as nats-server's
+// stream does; it can drop acknowledgements.
+type fakeHub struct {
+	r        *router.Router
+	mu       sync.Mutex
+	ids      map[string]bool
+	stored   []string // payloads, in arrival order
+	dropAcks atomic.Int64
+	got      atomic.Int64
+}
+
+func (h *fakeHub) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
+	return h.DeliverLink(nil, subj, subj, reply, hdr, data, nil)
+}
+
+func (h *fakeHub) DeliverLink(_ *router.Publisher, _, subj, reply, hdr, data []byte, _ []string) bool {
+	h.got.Add(1)
+	id := string(proto.HeaderGet(hdr, "Nats-Msg-Id"))
+	h.mu.Lock()
+	dup := h.ids[id]
+	if !dup {
+		h.ids[id] = true
+		h.stored = append(h.stored, string(data))
+	}
+	seq := len(h.stored)
+	h.mu.Unlock()
+	if h.dropAcks.Add(-1) >= 0 {
+		return false
+	}
+	ack, _ := json.Marshal(map[string]any{"stream": "HUB", "seq": seq, "duplicate": dup})
+	// Answer from another goroutine, as the link's reader would.
+	go h.r.Publish(&router.Publisher{}, append([]byte(nil), reply...), nil, nil, ack)
+	return false
+}
+
+func (*fakeHub) Flush() {}
+
+func (h *fakeHub) payloads() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.stored...)
+}
+
+type env struct {
+	t   *testing.T
+	r   *router.Router
+	js  *jetstream.Service
+	hub *fakeHub
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	r := router.New()
+	js, err := jetstream.Open(jetstream.Config{Dir: t.TempDir()}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.Close() })
+	e := &env{t: t, r: r, js: js, hub: &fakeHub{r: r, ids: map[string]bool{}}}
+	if err := r.Subscribe(&router.Sub{Subject: "telemetry.>", Receiver: e.hub, Remote: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.request("$JS.API.STREAM.CREATE.T", jsapi.StreamConfig{Name: "T", Subjects: []string{"telemetry.>"}})
+	return e
+}
+
+type inbox struct{ ch chan []byte }
+
+func (i inbox) Deliver(_ *router.Sub, _, _, _, data []byte) bool {
+	i.ch <- append([]byte(nil), data...)
+	return false
+}
+func (inbox) Flush() {}
+
+func (e *env) request(subj string, body any) []byte {
+	e.t.Helper()
+	ib := inbox{ch: make(chan []byte, 1)}
+	sub := &router.Sub{Subject: "_INBOX.test", Receiver: ib}
+	if err := e.r.Subscribe(sub); err != nil {
+		e.t.Fatal(err)
+	}
+	defer func() { _ = e.r.Unsubscribe(sub) }()
+	var b []byte
+	switch v := body.(type) {
+	case string:
+		b = []byte(v)
+	default:
+		b, _ = json.Marshal(v)
+	}
+	e.r.Publish(&router.Publisher{}, []byte(subj), []byte("_INBOX.test"), nil, b)
+	select {
+	case m := <-ib.ch:
+		return m
+	case <-time.After(5 * time.Second):
+		e.t.Fatalf("%s: no answer", subj)
+		return nil
+	}
+}
+
+// publish stores n messages in T (the local publishes stay local: the
+// subjects are reserved once the uplink runs).
+func (e *env) publish(from, n int) {
+	e.t.Helper()
+	for i := from; i < from+n; i++ {
+		e.request(fmt.Sprintf("telemetry.d%d", i%3), fmt.Sprint(i))
+	}
+}
+
+func (e *env) waitHub(n int) []string {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := e.hub.payloads()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("hub stored %d of %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func inOrder(t *testing.T, got []string, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("hub stored %d, want %d", len(got), n)
+	}
+	for i, p := range got {
+		if p != fmt.Sprint(i) {
+			t.Fatalf("hub message %d is %q", i, p)
+		}
+	}
+}
+
+func (e *env) waitStatus(u *Uplink, cond func(Status) bool) Status {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u.updateStatusNow()
+		st := u.Status()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("status %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Local publishes on the uplink's subjects do not reach the hub as core
+// messages; the uplink's do, once each, in order; work-queue mode removes
+// what the hub acknowledged.
+func TestUplinkWorkQueue(t *testing.T) {
+	e := newEnv(t)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", WorkQueue: true}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	e.waitStatus(u, func(Status) bool { return e.r.Reserved([]byte("telemetry.x")) })
+	e.publish(0, 50)
+	inOrder(t, e.waitHub(50), 50)
+	e.waitStatus(u, func(s Status) bool { return s.Confirmed == 50 })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var si struct {
+			jsapi.StreamInfo
+		}
+		_ = json.Unmarshal(e.request("$JS.API.STREAM.INFO.T", ""), &si)
+		if si.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("T still holds %d after the hub acknowledged everything", si.State.Msgs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := e.hub.got.Load(); got != 50 {
+		t.Fatalf("hub got %d deliveries, want 50 (no core copies, no resends)", got)
+	}
+}
+
+// Acknowledgements lost with the link up: the uplink finds itself stalled
+// after ack_wait, resends, and the hub's deduplication keeps one copy.
+func TestUplinkStallResends(t *testing.T) {
+	e := newEnv(t)
+	e.hub.dropAcks.Store(5)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", AckWait: 300 * time.Millisecond}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	e.publish(0, 20)
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 20 })
+	if st.Stalls == 0 || st.Resent == 0 || st.Duplicates == 0 {
+		t.Fatalf("status %+v: want a stall, resends and duplicates", st)
+	}
+	inOrder(t, e.hub.payloads(), 20)
+}
+
+// The rate caps catching up: with 100 messages/s, half a second sends at
+// most about 60 of a 500-message backlog (an upper bound: a slow machine
+// sends fewer, never more).
+func TestUplinkRate(t *testing.T) {
+	e := newEnv(t)
+	e.r.ReserveUpstream([]string{"telemetry.>"}) // a backlog the hub did not get
+	e.publish(0, 500)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", Rate: 100}}, e.js, e.r, nil)
+	defer set.Close()
+	time.Sleep(500 * time.Millisecond)
+	if got := e.hub.got.Load(); got > 70 {
+		t.Fatalf("%d sent in 0.5 s at 100/s", got)
+	}
+}
