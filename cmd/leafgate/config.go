@@ -30,30 +30,32 @@ import (
 // live in one place: configs/leafgate.yaml, embedded in the binary; a test
 // checks that file and this struct agree key for key.
 type Config struct {
-	ServerName          string         `mapstructure:"server_name"`
-	Host                string         `mapstructure:"host"`
-	Port                int            `mapstructure:"port"`
-	HTTPHost            string         `mapstructure:"http_host"`
-	HTTPPort            int            `mapstructure:"http_port"`
-	MaxConnections      int            `mapstructure:"max_connections"`
-	MaxPayload          Size           `mapstructure:"max_payload"`
-	MaxControlLine      Size           `mapstructure:"max_control_line"`
-	MaxSubscriptions    int            `mapstructure:"max_subscriptions"`
-	MaxPending          Size           `mapstructure:"max_pending"`
-	WriteDeadline       time.Duration  `mapstructure:"write_deadline"`
-	PingInterval        time.Duration  `mapstructure:"ping_interval"`
-	PingMax             int            `mapstructure:"ping_max"`
-	LameDuckDuration    time.Duration  `mapstructure:"lame_duck_duration"`
-	LameDuckGracePeriod time.Duration  `mapstructure:"lame_duck_grace_period"`
-	PIDFile             string         `mapstructure:"pid_file"`
-	Log                 LogConfig      `mapstructure:"log"`
-	TLS                 TLSConfig      `mapstructure:"tls"`
-	Authorization       AuthConfig     `mapstructure:"authorization"`
-	JetStream           JSConfig       `mapstructure:"jetstream"`
-	MQTT                MQTTConfig     `mapstructure:"mqtt"`
-	WebSocket           WSConfig       `mapstructure:"websocket"`
-	Leafnodes           LeafConfig     `mapstructure:"leafnodes"`
-	Uplinks             []UplinkConfig `mapstructure:"uplinks"`
+	ServerName          string           `mapstructure:"server_name"`
+	Host                string           `mapstructure:"host"`
+	Port                int              `mapstructure:"port"`
+	HTTPHost            string           `mapstructure:"http_host"`
+	HTTPPort            int              `mapstructure:"http_port"`
+	MaxConnections      int              `mapstructure:"max_connections"`
+	MaxPayload          Size             `mapstructure:"max_payload"`
+	MaxControlLine      Size             `mapstructure:"max_control_line"`
+	MaxSubscriptions    int              `mapstructure:"max_subscriptions"`
+	MaxPending          Size             `mapstructure:"max_pending"`
+	WriteDeadline       time.Duration    `mapstructure:"write_deadline"`
+	PingInterval        time.Duration    `mapstructure:"ping_interval"`
+	PingMax             int              `mapstructure:"ping_max"`
+	LameDuckDuration    time.Duration    `mapstructure:"lame_duck_duration"`
+	LameDuckGracePeriod time.Duration    `mapstructure:"lame_duck_grace_period"`
+	PIDFile             string           `mapstructure:"pid_file"`
+	Log                 LogConfig        `mapstructure:"log"`
+	TLS                 TLSConfig        `mapstructure:"tls"`
+	Authorization       AuthConfig       `mapstructure:"authorization"`
+	JetStream           JSConfig         `mapstructure:"jetstream"`
+	MQTT                MQTTConfig       `mapstructure:"mqtt"`
+	WebSocket           WSConfig         `mapstructure:"websocket"`
+	Leafnodes           LeafConfig       `mapstructure:"leafnodes"`
+	Streams             []StreamConfig   `mapstructure:"streams"`
+	Uplinks             []UplinkConfig   `mapstructure:"uplinks"`
+	Downlinks           []DownlinkConfig `mapstructure:"downlinks"`
 	// NoAuthUser is nats-server's top-level no_auth_user: the user in
 	// authorization.users whose identity clients without credentials get.
 	NoAuthUser string `mapstructure:"no_auth_user"`
@@ -570,7 +572,13 @@ func (c *Config) validate() error {
 	if err := c.Leafnodes.validate(); err != nil {
 		return err
 	}
+	if err := c.validateStreams(); err != nil {
+		return err
+	}
 	if err := c.validateUplinks(); err != nil {
+		return err
+	}
+	if err := c.validateDownlinks(); err != nil {
 		return err
 	}
 	if err := c.WebSocket.validate(c); err != nil {

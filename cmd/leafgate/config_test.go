@@ -43,7 +43,9 @@ var defaultConfig = Config{
 		DialTimeout: leafnode.DefaultDialTimeout, WriteDeadline: leafnode.DefaultWriteDeadline,
 		PingInterval: leafnode.DefaultPingInterval, PingMax: leafnode.DefaultMaxPingsOut,
 		MaxPending: leafnode.DefaultMaxPending, Remotes: []RemoteConfig{}},
-	Uplinks: []UplinkConfig{},
+	Streams:   []StreamConfig{},
+	Uplinks:   []UplinkConfig{},
+	Downlinks: []DownlinkConfig{},
 }
 
 func load(t *testing.T, args ...string) (*Config, error) {
@@ -192,6 +194,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"uplinks:\n  - stream: T\n    rate: -1\n", "uplinks[0].rate: -1 is negative"},
 		{"uplinks:\n  - stream: T\n    max_inflght: 3\n", "max_inflght"},
 		{"jetstream:\n  enabled: false\nuplinks:\n  - stream: T\n", "uplinks[0]: an uplink needs jetstream.enabled"},
+		{"downlinks:\n  - stream: C\n", "downlinks[0].filter: required"},
+		{"streams:\n  - name: C\n    subjects: [commands.>]\ndownlinks:\n  - stream: C\n    filter: commands.>\n", `downlinks[0].stream: "C" captures "commands.>"`},
+		{"streams:\n  - name: A.B\n", `streams[0].name: "A.B" is not a stream name`},
+		{"streams:\n  - name: S\n    retention: forever\n", `streams[0].retention: "forever" is not one of limits, interest, workqueue`},
+		{"streams:\n  - name: S\n    sources:\n      - domain: hub\n", "streams[0].sources[0].name: required"},
+		{"streams:\n  - name: S\n    mirror: {name: X, domain: hub, external: {api: \"$JS.x.API\"}}\n", "streams[0].mirror: domain and external are both set"},
 		{"leafnodes:\n  remotes:\n    - url: http://hub\n", "leafnodes.remotes[0].urls: \"http://hub\": scheme"},
 		{"leafnodes:\n  remotes:\n    - url: \"nats://s3cret@hub:x7422\"\n", "leafnodes.remotes[0].urls[0]: not a valid URL"},
 		{"leafnodes:\n  remotes:\n    - urls: [nats://a:1, ws://b:2]\n", "leafnodes.remotes[0].urls: WebSocket"},

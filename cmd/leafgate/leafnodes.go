@@ -312,6 +312,10 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 			return o, fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
 		}
 		r.ReconnectDelay, r.ReconnectMax = lc.Reconnect, lc.ReconnectMax
+		// What a downlink delivers comes from its stream only: the hub
+		// must not also send it as core messages (a device's session
+		// would get it twice).
+		r.DenyImports = append(r.DenyImports, c.downlinkSubjects()...)
 		if r.DialTimeout == 0 {
 			r.DialTimeout = lc.DialTimeout
 		}

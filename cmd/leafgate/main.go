@@ -146,6 +146,11 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			log.Error("jetstream start failed", "err", err)
 			return exitRuntime
 		}
+		if err := declareStreams(cfg, srv.Router(), log); err != nil {
+			log.Error("invalid configuration", "err", err)
+			_ = js.Close()
+			return exitUsage
+		}
 		srv.SetJetStream(js)               // /jsz and /varz's jetstream block
 		srv.OnShutdown(js.EndPullRequests) // 409 Server Shutdown to waiting pulls
 		// Stop JetStream after the clients are gone: everything it
@@ -208,6 +213,15 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		// Before JetStream closes: the uplinks' last confirmations go
 		// into the streams' final commits.
 		defer ups.Close()
+	}
+	if js != nil && len(cfg.Downlinks) > 0 {
+		dls, err := startDownlinks(cfg, js, srv.Router(), log)
+		if err != nil {
+			log.Error("downlinks start failed", "err", err)
+			_ = srv.Shutdown(context.Background())
+			return exitRuntime
+		}
+		defer dls.close()
 	}
 	if leafLinks != nil {
 		leafLinks.Start()

@@ -82,6 +82,8 @@ var reloadKeys = map[string]int{
 	"leafnodes.remotes":        keyRestart,
 	// Uplinks start with the process.
 	"uplinks":                     keyRestart,
+	"streams":                     keyRestart,
+	"downlinks":                   keyRestart,
 	"websocket.host":              keyRefused,
 	"websocket.port":              keyRefused,
 	"websocket.enabled":           keyRestart,

@@ -260,6 +260,9 @@ type Publisher struct {
 	// stream it comes from would store it again), and passes on subjects
 	// reserved for uplinks (ReserveUpstream).
 	Upstream bool
+	// LocalOnly keeps a message off leafnode links: a downlink delivering
+	// what a stream took from the hub must not send it back up.
+	LocalOnly bool
 }
 
 // FlushSet collects receivers that buffered output during a batch of
@@ -317,7 +320,7 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 	var links *linkTargets // from a pool once a link is among the targets
 	// Links get it unless the subject is an uplink's and this is not
 	// the uplink; an uplink's publish goes to links only.
-	toLinks := p.Upstream || !r.reserved(route)
+	toLinks := !p.LocalOnly && (p.Upstream || !r.reserved(route))
 	for _, s := range res.Plain {
 		if s.Remote {
 			if toLinks && s.Receiver != p.Origin {
