@@ -46,7 +46,7 @@ type OutboxDrops struct {
 	Bytes      uint64    `json:"bytes"`
 	FirstSeq   uint64    `json:"first_seq,omitempty"`
 	LastSeq    uint64    `json:"last_seq,omitempty"`
-	Last       time.Time `json:"last,omitempty"`
+	Last       time.Time `json:"last,omitzero"`
 	LastReason string    `json:"last_reason,omitempty"`
 	// Refused counts publishes the stream refused (discard new at its
 	// limits) on the outbox's subjects: their publishers were told.
@@ -60,7 +60,7 @@ type OutboxState struct {
 	// Backlog is what matches the filter after the confirmed sequence.
 	BacklogMsgs uint64 `json:"backlog_msgs"`
 	// Oldest is the timestamp of the oldest unconfirmed message.
-	Oldest  time.Time   `json:"oldest_unsent,omitempty"`
+	Oldest  time.Time   `json:"oldest_unsent,omitzero"`
 	Dropped OutboxDrops `json:"dropped"`
 }
 
@@ -141,6 +141,18 @@ func (o *Outbox) Read(from uint64, max int) ([]msgstore.Msg, error) {
 		return nil, nil
 	}
 	return msgs, err
+}
+
+// LastBySubject maps each subject with messages from sequence start on
+// to its newest sequence.
+func (o *Outbox) LastBySubject(start uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for subj, ss := range o.ms.store.Subjects(o.filter) {
+		if ss.Last >= start {
+			out[subj] = ss.Last
+		}
+	}
+	return out
 }
 
 // State reports the outbox's position and backlog. ok is false when the

@@ -46,7 +46,7 @@ type Status struct {
 	Delivered uint64    `json:"delivered_seq"`
 	Backlog   uint64    `json:"backlog_msgs"`
 	LastError string    `json:"last_error,omitempty"`
-	Last      time.Time `json:"last,omitempty"`
+	Last      time.Time `json:"last,omitzero"`
 }
 
 // Downlink delivers one stream. Its goroutine owns the fields below mu.

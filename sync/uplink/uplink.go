@@ -23,8 +23,6 @@ package uplink
 
 import (
 	"crypto/rand"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -34,7 +32,6 @@ import (
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
-	"github.com/leafgate/leafgate/store/msgstore"
 )
 
 // Config is one uplink.
@@ -92,7 +89,7 @@ type Status struct {
 	// Backlog is what is not confirmed yet; Lag the same in sequences.
 	BacklogMsgs uint64                `json:"backlog_msgs"`
 	BacklogAge  time.Duration         `json:"backlog_age"`
-	Oldest      time.Time             `json:"oldest_unsent,omitempty"`
+	Oldest      time.Time             `json:"oldest_unsent,omitzero"`
 	Lag         uint64                `json:"lag"`
 	Sent        uint64                `json:"sent"`
 	Acked       uint64                `json:"acked"`
@@ -101,7 +98,7 @@ type Status struct {
 	Stalls      uint64                `json:"stalls"`
 	Errors      uint64                `json:"errors"`
 	LastError   string                `json:"last_error,omitempty"`
-	LastAck     time.Time             `json:"last_ack,omitempty"`
+	LastAck     time.Time             `json:"last_ack,omitzero"`
 	Dropped     jetstream.OutboxDrops `json:"dropped"`
 }
 
@@ -125,23 +122,12 @@ type Uplink struct {
 
 	ob        *jetstream.Outbox
 	confirmed uint64 // last sequence confirmed into the outbox
-	next      uint64 // next sequence to read
-	buf       []msgstore.Msg
-	inflight  []*sent // in sequence order
-	byseq     map[uint64]*sent
-	ackedTo   uint64 // acknowledged prefix not yet confirmed into the outbox
-	wqSeqs    []uint64
+	lanes            // what is sent, in flight and acknowledged (lanes.go)
 	linkUp    bool
 	sessions  uint64
 	tokens    float64
 	lastFill  time.Time
 	lastError string
-}
-
-type sent struct {
-	seq   uint64
-	at    time.Time
-	acked bool
 }
 
 type ack struct {
@@ -172,8 +158,8 @@ func Start(cfg Config, js *jetstream.Service, r *router.Router, log *slog.Logger
 		inbox: "_INBOX.upl" + randToken(10) + ".",
 		sig:   make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		refresh: make(chan struct{}), refreshed: make(chan struct{}),
-		byseq: map[uint64]*sent{},
 	}
+	u.lanes.init()
 	u.status = Status{Name: cfg.Name, Stream: cfg.Stream, Filter: cfg.Filter, State: "waiting for stream"}
 	go u.run()
 	return u
@@ -233,7 +219,6 @@ func (u *Uplink) run() {
 	defer func() { _ = u.r.Unsubscribe(sub) }()
 	st, _ := u.ob.State()
 	u.confirmed = st.Confirmed
-	u.ackedTo = st.Confirmed
 	u.next = st.Confirmed + 1
 	u.log.Info("uplink started", "confirmed_seq", u.confirmed, "backlog_msgs", st.BacklogMsgs)
 	t := time.NewTicker(tick)
@@ -249,6 +234,7 @@ func (u *Uplink) run() {
 			return
 		case <-u.sig:
 			u.takeAcks()
+			u.settle(time.Now())
 		case <-u.ob.Notify():
 		case <-u.refresh:
 			u.confirm()
@@ -266,83 +252,6 @@ func (u *Uplink) run() {
 	}
 }
 
-// fill sends what the window, the pace and the link allow.
-func (u *Uplink) fill(now time.Time) {
-	if u.cfg.Rate > 0 {
-		if !u.lastFill.IsZero() {
-			u.tokens = min(u.tokens+now.Sub(u.lastFill).Seconds()*float64(u.cfg.Rate), float64(u.cfg.Rate)/10+1)
-		} else {
-			u.tokens = 1
-		}
-		u.lastFill = now
-	}
-	for len(u.inflight) < u.cfg.MaxInflight {
-		if u.cfg.Rate > 0 && u.tokens < 1 {
-			return
-		}
-		// Nothing goes out on a new leafnode session before what was in
-		// flight on the old one is resent: the hub would store it out of
-		// order (checked before each send; a session cannot come up
-		// between this and the publish, which would otherwise be
-		// dropped with no session and resent like the others).
-		u.checkSession()
-		if len(u.buf) == 0 {
-			msgs, err := u.ob.Read(u.next, readBatch)
-			if err != nil {
-				u.fail("read: " + err.Error())
-				return
-			}
-			if len(msgs) == 0 {
-				return
-			}
-			u.buf = msgs
-		}
-		m := &u.buf[0]
-		subj := m.Subject
-		if u.cfg.Transform != nil {
-			if t, ok := u.cfg.Transform.Apply(subj); ok {
-				subj = t
-			}
-		}
-		if !u.r.HasRemoteInterest([]byte(subj)) {
-			// The link is down, or no hub stream captures it yet.
-			if u.linkUp {
-				u.linkUp = false
-				u.log.Warn("uplink waiting: no interest from the hub", "subject", subj, "next_seq", m.Seq)
-			}
-			return
-		}
-		if !u.linkUp {
-			u.linkUp = true
-			u.log.Info("uplink sending", "from_seq", m.Seq, "confirmed_seq", u.confirmed)
-		}
-		hdr := withMsgID(m.Header, u.cfg.Gateway+"."+u.cfg.Stream+"."+strconv.FormatUint(m.Seq, 10))
-		reply := u.inbox + strconv.FormatUint(m.Seq, 10)
-		u.r.Publish(&router.Publisher{Upstream: true}, []byte(subj), []byte(reply), hdr, m.Data)
-		s := &sent{seq: m.Seq, at: now}
-		u.inflight = append(u.inflight, s)
-		u.byseq[m.Seq] = s
-		u.next = m.Seq + 1
-		u.buf = u.buf[1:]
-		u.tokens--
-		u.mu.Lock()
-		u.status.Sent++
-		u.mu.Unlock()
-	}
-}
-
-// pubAck is the hub's answer to a JetStream publish.
-type pubAck struct {
-	Stream    string `json:"stream"`
-	Seq       uint64 `json:"seq"`
-	Duplicate bool   `json:"duplicate"`
-	Error     *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
-	} `json:"error"`
-}
-
 func (u *Uplink) takeAcks() {
 	u.mu.Lock()
 	acks := u.acks
@@ -353,117 +262,17 @@ func (u *Uplink) takeAcks() {
 	}
 }
 
-func (u *Uplink) onAck(a ack) {
-	s := u.byseq[a.seq]
-	if s == nil || s.acked {
-		return // from before a resend
-	}
-	if status := proto.HeaderStatus(a.hdr); len(status) > 0 && len(a.data) == 0 {
-		// 503 No Responders: no hub stream captures the subject.
-		u.fail("publish " + strconv.FormatUint(a.seq, 10) + ": status " + string(status))
-		u.goBack("no stream answered")
-		return
-	}
-	var pa pubAck
-	if err := json.Unmarshal(a.data, &pa); err != nil {
-		u.fail("bad publish acknowledgement: " + err.Error())
-		return
-	}
-	if pa.Error != nil {
-		u.fail(fmt.Sprintf("publish %d: %s (%d)", a.seq, pa.Error.Description, pa.Error.ErrCode))
-		u.goBack("refused by the hub")
-		return
-	}
-	s.acked = true
-	u.mu.Lock()
-	u.status.Acked++
-	if pa.Duplicate {
-		u.status.Duplicates++
-	}
-	u.status.LastAck = time.Now().UTC()
-	u.mu.Unlock()
-	// The acknowledged prefix.
-	i := 0
-	for ; i < len(u.inflight) && u.inflight[i].acked; i++ {
-		seq := u.inflight[i].seq
-		delete(u.byseq, seq)
-		u.ackedTo = seq
-		if u.cfg.WorkQueue {
-			u.wqSeqs = append(u.wqSeqs, seq)
-		}
-	}
-	u.inflight = append(u.inflight[:0], u.inflight[i:]...)
-	if len(u.inflight) == 0 && len(u.buf) == 0 {
-		// Everything read is acknowledged: whatever the filter skipped
-		// up to the read position is confirmed too.
-		u.ackedTo = max(u.ackedTo, u.next-1)
-	}
-}
-
-// confirm records the acknowledged prefix in the outbox.
-func (u *Uplink) confirm() {
-	if u.ackedTo <= u.confirmed {
-		return
-	}
-	if u.ob.Confirm(u.ackedTo, u.wqSeqs) {
-		u.confirmed = u.ackedTo
-		u.wqSeqs = u.wqSeqs[:0]
-	}
-}
-
-// checkStall resends at once when a new leafnode session came up (what
-// was in flight on the one before was lost with it), or when the oldest
-// message in flight has waited too long with the link up (a lost message
-// or acknowledgement).
-func (u *Uplink) checkStall(now time.Time) {
-	u.checkSession()
-	if len(u.inflight) == 0 || !u.linkUp {
-		return
-	}
-	if now.Sub(u.inflight[0].at) > u.cfg.AckWait {
-		u.mu.Lock()
-		u.status.Stalls++
-		u.mu.Unlock()
-		u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", u.inflight[0].seq, "waited", now.Sub(u.inflight[0].at).Round(time.Millisecond))
-		u.goBack("stalled")
-	}
-}
-
-// checkSession resends what was in flight when a new leafnode session
-// came up since it was sent.
-func (u *Uplink) checkSession() {
-	if u.cfg.Sessions == nil {
-		return
-	}
-	if n := u.cfg.Sessions(); n != u.sessions {
-		u.sessions = n
-		u.goBack("new leafnode session")
-	}
-}
-
-// goBack forgets what is in flight and resends from the first message
-// not acknowledged (the hub deduplicates what it had).
-func (u *Uplink) goBack(why string) {
-	if len(u.inflight) == 0 {
-		return
-	}
-	from := u.inflight[0].seq
-	u.mu.Lock()
-	u.status.Resent += uint64(len(u.inflight))
-	u.mu.Unlock()
-	u.log.Debug("uplink resending", "from_seq", from, "why", why)
-	clear(u.byseq)
-	u.inflight = u.inflight[:0]
-	u.buf = nil
-	u.next = from
-}
-
 func (u *Uplink) fail(msg string) {
 	u.lastError = msg
 	u.mu.Lock()
 	u.status.Errors++
 	u.status.LastError = msg
 	u.mu.Unlock()
+}
+
+func (u *Uplink) stalledSince(now time.Time) bool {
+	at, _ := u.oldestSend()
+	return !at.IsZero() && now.Sub(at) > u.cfg.AckWait
 }
 
 // updateStatusNow refreshes Status from the uplink's goroutine.
@@ -485,7 +294,7 @@ func (u *Uplink) updateStatus(now time.Time) {
 	s := &u.status
 	s.Confirmed = u.confirmed
 	s.Next = u.next
-	s.Inflight = len(u.inflight)
+	s.Inflight = u.unacked()
 	s.BacklogMsgs = st.BacklogMsgs
 	s.Oldest = st.Oldest
 	s.BacklogAge = 0
@@ -495,7 +304,7 @@ func (u *Uplink) updateStatus(now time.Time) {
 	s.Lag = st.LastSeq - u.confirmed
 	s.Dropped = st.Dropped
 	switch {
-	case len(u.inflight) > 0 && now.Sub(u.inflight[0].at) > u.cfg.AckWait:
+	case u.stalledSince(now):
 		s.State = "stalled"
 	case !u.linkUp && st.BacklogMsgs > 0:
 		s.State = "link down"

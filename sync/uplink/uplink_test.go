@@ -23,6 +23,7 @@ type fakeHub struct {
 	mu       sync.Mutex
 	ids      map[string]bool
 	stored   []string // payloads, in arrival order
+	subjects []string
 	dropAcks atomic.Int64
 	got      atomic.Int64
 }
@@ -39,6 +40,7 @@ func (h *fakeHub) DeliverLink(_ *router.Publisher, _, subj, reply, hdr, data []b
 	if !dup {
 		h.ids[id] = true
 		h.stored = append(h.stored, string(data))
+		h.subjects = append(h.subjects, string(subj))
 	}
 	seq := len(h.stored)
 	h.mu.Unlock()
@@ -226,5 +228,70 @@ func TestUplinkRate(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := e.hub.got.Load(); got > 70 {
 		t.Fatalf("%d sent in 0.5 s at 100/s", got)
+	}
+}
+
+// While a paced backlog drains, live messages on a subject that has no
+// backlog reach the hub at once; live ones on a backlogged subject come
+// after that subject's backlog; every subject stays in order.
+func TestUplinkLiveNotStarved(t *testing.T) {
+	e := newEnv(t)
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.publish(0, 600) // telemetry.d0..d2
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", Rate: 200, MaxInflight: 16}}, e.js, e.r, nil)
+	defer set.Close()
+	time.Sleep(200 * time.Millisecond)
+	e.request("telemetry.new", "live-1")
+	e.request("telemetry.d0", "live-d0")
+	e.request("telemetry.new", "live-2")
+	// The live messages on telemetry.new arrive long before the backlog
+	// (600 at 200/s: about 3 s) is through.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.hub.mu.Lock()
+		n, seen := len(e.hub.stored), 0
+		for _, p := range e.hub.stored {
+			if p == "live-1" || p == "live-2" {
+				seen++
+			}
+		}
+		e.hub.mu.Unlock()
+		if seen == 2 {
+			if n >= 500 {
+				t.Fatalf("live messages arrived only after %d backlog ones", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("live messages never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	got := e.waitHub(603)
+	e.hub.mu.Lock()
+	subjects := append([]string(nil), e.hub.subjects...)
+	e.hub.mu.Unlock()
+	// Per subject, in publish order.
+	last := map[string]int{}
+	for i, p := range got {
+		subj := subjects[i]
+		if p == "live-d0" {
+			if last["telemetry.d0"] != 597 {
+				t.Fatalf("live-d0 arrived after d0's message %d, want after its last backlog one (597)", last["telemetry.d0"])
+			}
+			continue
+		}
+		var v int
+		if _, err := fmt.Sscan(p, &v); err != nil {
+			continue // live-1, live-2
+		}
+		if prev, ok := last[subj]; ok && v <= prev {
+			t.Fatalf("%s: %d after %d", subj, v, prev)
+		}
+		last[subj] = v
+	}
+	st := e.waitStatus(set.uplinks[0], func(s Status) bool { return s.Confirmed == 603 })
+	if st.Sent != 603 {
+		t.Fatalf("sent %d, want 603 (nothing twice)", st.Sent)
 	}
 }

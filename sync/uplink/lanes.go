@@ -1,0 +1,394 @@
+package uplink
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/leafgate/leafgate/leaf/proto"
+	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/store/msgstore"
+)
+
+// Sending, in two lanes while catching up.
+//
+// The backlog lane reads the stream in order from next, paced by
+// Config.Rate. When the uplink finds itself behind (more than a window of
+// messages unsent), what is stored from then on (from liveFrom) is live:
+// the live lane reads it as it comes and sends a message at once when its
+// subject has nothing of the backlog left unacknowledged; otherwise the
+// message waits, with everything after it on its subject, until that
+// subject's backlog is acknowledged. So the hub sees every subject in
+// order, and live traffic on subjects that had no backlog, or whose
+// backlog is through, is not held behind the rest. Once the backlog lane
+// reaches liveFrom the lanes merge: the cursor skips what the live lane
+// sent.
+//
+// The confirmed position is the acknowledged prefix in stream order: the
+// first sequence not acknowledged, in flight or not yet sent, less one.
+type lanes struct {
+	next     uint64         // backlog cursor: the next sequence to send in order
+	buf      []msgstore.Msg // read ahead of next
+	inflight map[uint64]*sent
+	ahead    map[uint64]bool // sent by the live lane, for the cursor to skip
+	acked    []uint64        // acknowledged, for work-queue removal once confirmed
+
+	// Catching up (liveFrom > 0).
+	liveFrom uint64
+	liveNext uint64
+	liveBuf  []msgstore.Msg
+	blocked  map[string]uint64   // subject → its last backlog sequence
+	deferred map[string][]uint64 // subject → live sequences waiting for its backlog
+}
+
+type sent struct {
+	subject string
+	at      time.Time
+	acked   bool
+}
+
+func (l *lanes) init() {
+	l.inflight = map[uint64]*sent{}
+	l.ahead = map[uint64]bool{}
+}
+
+// firstUnacked is the lowest sequence not acknowledged: in flight, or
+// the backlog cursor's next.
+func (l *lanes) firstUnacked() uint64 {
+	low := l.next
+	for seq, s := range l.inflight {
+		if !s.acked && seq < low {
+			low = seq
+		}
+	}
+	return low
+}
+
+// oldestSend is when the longest-waiting message in flight was sent.
+func (l *lanes) oldestSend() (time.Time, uint64) {
+	var at time.Time
+	var seq uint64
+	for q, s := range l.inflight {
+		if !s.acked && (at.IsZero() || s.at.Before(at)) {
+			at, seq = s.at, q
+		}
+	}
+	return at, seq
+}
+
+func (l *lanes) unacked() int {
+	n := 0
+	for _, s := range l.inflight {
+		if !s.acked {
+			n++
+		}
+	}
+	return n
+}
+
+// fill sends what the window, the pace and the link allow.
+func (u *Uplink) fill(now time.Time) {
+	if u.cfg.Rate > 0 {
+		if !u.lastFill.IsZero() {
+			u.tokens = min(u.tokens+now.Sub(u.lastFill).Seconds()*float64(u.cfg.Rate), float64(u.cfg.Rate)/10+1)
+		} else {
+			u.tokens = 1
+		}
+		u.lastFill = now
+	}
+	u.checkSession()
+	if u.liveFrom == 0 {
+		u.startCatchUp()
+	}
+	if u.liveFrom > 0 {
+		u.fillLive(now)
+	}
+	u.fillBacklog(now)
+}
+
+// startCatchUp opens the live lane when more than a window is unsent.
+func (u *Uplink) startCatchUp() {
+	st, ok := u.ob.State()
+	if !ok || st.LastSeq < u.next || st.LastSeq-u.next < uint64(u.cfg.MaxInflight) {
+		return
+	}
+	u.liveFrom = st.LastSeq + 1
+	u.liveNext = u.liveFrom
+	u.blocked = u.ob.LastBySubject(u.next)
+	u.deferred = map[string][]uint64{}
+	u.log.Info("uplink catching up", "from_seq", u.next, "to_seq", st.LastSeq, "subjects", len(u.blocked))
+}
+
+// fillBacklog sends from the cursor, in order.
+func (u *Uplink) fillBacklog(now time.Time) {
+	for u.unacked() < u.cfg.MaxInflight {
+		if len(u.buf) == 0 {
+			msgs, err := u.ob.Read(u.next, readBatch)
+			if err != nil {
+				u.fail("read: " + err.Error())
+				return
+			}
+			if len(msgs) == 0 {
+				return
+			}
+			u.buf = msgs
+		}
+		m := &u.buf[0]
+		if s := u.inflight[m.Seq]; u.ahead[m.Seq] || s != nil && s.acked {
+			// The live lane sent it, or it was acknowledged before a
+			// resend.
+			delete(u.ahead, m.Seq)
+			u.next = m.Seq + 1
+			u.buf = u.buf[1:]
+			continue
+		}
+		backlog := u.liveFrom > 0 && m.Seq < u.liveFrom
+		if backlog && u.cfg.Rate > 0 && u.tokens < 1 {
+			return
+		}
+		if !u.send(m, now) {
+			return
+		}
+		if backlog {
+			u.tokens--
+		}
+		u.next = m.Seq + 1
+		u.buf = u.buf[1:]
+		if u.liveFrom > 0 && u.next >= u.liveFrom {
+			u.endCatchUp()
+		}
+	}
+}
+
+// fillLive sends what is stored from liveFrom on, subject by subject.
+func (u *Uplink) fillLive(now time.Time) {
+	for u.unacked() < u.cfg.MaxInflight && u.liveFrom > 0 {
+		if len(u.liveBuf) == 0 {
+			msgs, err := u.ob.Read(u.liveNext, readBatch)
+			if err != nil || len(msgs) == 0 {
+				return
+			}
+			u.liveBuf = msgs
+		}
+		m := &u.liveBuf[0]
+		if _, waits := u.deferred[m.Subject]; waits || u.blocked[m.Subject] >= u.firstUnacked() {
+			u.deferred[m.Subject] = append(u.deferred[m.Subject], m.Seq)
+		} else {
+			delete(u.blocked, m.Subject)
+			if !u.send(m, now) {
+				return
+			}
+			u.ahead[m.Seq] = true
+		}
+		u.liveNext = m.Seq + 1
+		u.liveBuf = u.liveBuf[1:]
+	}
+}
+
+// release sends the waiting live messages of subjects whose backlog is
+// now acknowledged.
+func (u *Uplink) release(now time.Time) {
+	if u.liveFrom == 0 || len(u.deferred) == 0 {
+		return
+	}
+	low := u.firstUnacked()
+	for subj, seqs := range u.deferred {
+		if u.blocked[subj] >= low {
+			continue
+		}
+		for len(seqs) > 0 && u.unacked() < u.cfg.MaxInflight {
+			msgs, err := u.ob.Read(seqs[0], 1)
+			if err != nil || len(msgs) == 0 || msgs[0].Seq != seqs[0] {
+				seqs = seqs[1:] // gone (a limit took it)
+				continue
+			}
+			if !u.send(&msgs[0], now) {
+				break
+			}
+			u.ahead[seqs[0]] = true
+			seqs = seqs[1:]
+		}
+		if len(seqs) == 0 {
+			delete(u.deferred, subj)
+			delete(u.blocked, subj)
+		} else {
+			u.deferred[subj] = seqs
+		}
+	}
+}
+
+// endCatchUp merges the lanes: the cursor has reached what was live.
+func (u *Uplink) endCatchUp() {
+	u.log.Info("uplink caught up", "seq", u.next-1)
+	u.liveFrom, u.liveNext, u.liveBuf = 0, 0, nil
+	u.blocked, u.deferred = nil, nil
+}
+
+// send publishes one message to the hub; false when the hub has no
+// interest in its subject (the link is down, or no stream captures it).
+func (u *Uplink) send(m *msgstore.Msg, now time.Time) bool {
+	subj := m.Subject
+	if u.cfg.Transform != nil {
+		if t, ok := u.cfg.Transform.Apply(subj); ok {
+			subj = t
+		}
+	}
+	if !u.r.HasRemoteInterest([]byte(subj)) {
+		if u.linkUp {
+			u.linkUp = false
+			u.log.Warn("uplink waiting: no interest from the hub", "subject", subj, "next_seq", m.Seq)
+		}
+		return false
+	}
+	if !u.linkUp {
+		u.linkUp = true
+		u.log.Info("uplink sending", "from_seq", m.Seq, "confirmed_seq", u.confirmed)
+	}
+	hdr := withMsgID(m.Header, u.cfg.Gateway+"."+u.cfg.Stream+"."+strconv.FormatUint(m.Seq, 10))
+	reply := u.inbox + strconv.FormatUint(m.Seq, 10)
+	u.r.Publish(&router.Publisher{Upstream: true}, []byte(subj), []byte(reply), hdr, m.Data)
+	u.inflight[m.Seq] = &sent{subject: m.Subject, at: now}
+	u.mu.Lock()
+	u.status.Sent++
+	u.mu.Unlock()
+	return true
+}
+
+// pubAck is the hub's answer to a JetStream publish.
+type pubAck struct {
+	Stream    string `json:"stream"`
+	Seq       uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate"`
+	Error     *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func (u *Uplink) onAck(a ack) {
+	s := u.inflight[a.seq]
+	if s == nil || s.acked {
+		return // from before a resend
+	}
+	if status := proto.HeaderStatus(a.hdr); len(status) > 0 && len(a.data) == 0 {
+		// 503 No Responders: no hub stream captures the subject.
+		u.fail("publish " + strconv.FormatUint(a.seq, 10) + ": status " + string(status))
+		u.goBack("no stream answered")
+		return
+	}
+	var pa pubAck
+	if err := json.Unmarshal(a.data, &pa); err != nil {
+		u.fail("bad publish acknowledgement: " + err.Error())
+		return
+	}
+	if pa.Error != nil {
+		u.fail(fmt.Sprintf("publish %d: %s (%d)", a.seq, pa.Error.Description, pa.Error.ErrCode))
+		u.goBack("refused by the hub")
+		return
+	}
+	s.acked = true
+	if u.cfg.WorkQueue {
+		u.acked = append(u.acked, a.seq)
+	}
+	u.mu.Lock()
+	u.status.Acked++
+	if pa.Duplicate {
+		u.status.Duplicates++
+	}
+	u.status.LastAck = time.Now().UTC()
+	u.mu.Unlock()
+}
+
+// settle drops what is acknowledged below the first unacknowledged
+// sequence and lets waiting live messages go.
+func (u *Uplink) settle(now time.Time) {
+	low := u.firstUnacked()
+	for seq, s := range u.inflight {
+		if s.acked && seq < low {
+			delete(u.inflight, seq)
+		}
+	}
+	u.release(now)
+}
+
+// confirm records the acknowledged prefix in the outbox (and, in
+// work-queue mode, removes what it covers).
+func (u *Uplink) confirm() {
+	upto := u.firstUnacked() - 1
+	if upto <= u.confirmed {
+		return
+	}
+	var rm []uint64
+	if u.cfg.WorkQueue {
+		keep := u.acked[:0]
+		for _, seq := range u.acked {
+			if seq <= upto {
+				rm = append(rm, seq)
+			} else {
+				keep = append(keep, seq)
+			}
+		}
+		u.acked = keep
+	}
+	if u.ob.Confirm(upto, rm) {
+		u.confirmed = upto
+	}
+}
+
+// checkStall resends at once when a new leafnode session came up (what
+// was in flight on the one before was lost with it), or when the oldest
+// message in flight has waited too long with the link up (a lost message
+// or acknowledgement).
+func (u *Uplink) checkStall(now time.Time) {
+	u.checkSession()
+	if !u.linkUp {
+		return
+	}
+	if at, seq := u.oldestSend(); !at.IsZero() && now.Sub(at) > u.cfg.AckWait {
+		u.mu.Lock()
+		u.status.Stalls++
+		u.mu.Unlock()
+		u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", seq, "waited", now.Sub(at).Round(time.Millisecond))
+		u.goBack("stalled")
+	}
+}
+
+// checkSession resends what was in flight when a new leafnode session
+// came up since it was sent.
+func (u *Uplink) checkSession() {
+	if u.cfg.Sessions == nil {
+		return
+	}
+	if n := u.cfg.Sessions(); n != u.sessions {
+		u.sessions = n
+		u.goBack("new leafnode session")
+	}
+}
+
+// goBack forgets what is in flight and resends, in order, from the first
+// message not acknowledged (the hub deduplicates what it had); the live
+// lane starts again from there too.
+func (u *Uplink) goBack(why string) {
+	n := u.unacked()
+	if n == 0 {
+		return
+	}
+	from := u.firstUnacked()
+	u.mu.Lock()
+	u.status.Resent += uint64(n)
+	u.mu.Unlock()
+	u.log.Debug("uplink resending", "from_seq", from, "why", why)
+	for seq, s := range u.inflight {
+		if !s.acked {
+			delete(u.inflight, seq)
+			delete(u.ahead, seq)
+		}
+	}
+	u.buf = nil
+	u.next = from
+	if u.liveFrom > 0 {
+		u.endCatchUp()
+	}
+}
