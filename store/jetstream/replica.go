@@ -71,8 +71,13 @@ type replStatus struct {
 }
 
 // sourceStatePrefix keys, in a stream's file, the last origin sequence
-// each source has stored, by the source's index name.
-const sourceStatePrefix = "src/"
+// each source has stored, by the source's index name; sourceIdentPrefix
+// the identity of the origin stream it came from (so a restart still
+// notices that the origin was deleted and created again meanwhile).
+const (
+	sourceStatePrefix = "src/"
+	sourceIdentPrefix = "srcid/"
+)
 
 // SourceIName is the index name a source's position is kept under, as
 // nats-server names it: the origin stream, its domain's API prefix and
@@ -230,17 +235,49 @@ func (ms *stream) position(source string) uint64 {
 	return pos
 }
 
+// Identities are the origin streams' identities, by source index name,
+// as SetIdentity last recorded them.
+func (r *Replica) Identities() map[string]string {
+	out := map[string]string{}
+	r.ms.do(func() {
+		for k, v := range r.ms.srcIdent {
+			out[k] = v
+		}
+	})
+	return out
+}
+
+// SetIdentity records the identity of a source's origin stream.
+func (r *Replica) SetIdentity(source, identity string) {
+	ms := r.ms
+	ms.do(func() {
+		if ms.srcIdent[source] == identity {
+			return
+		}
+		if ms.srcIdent == nil {
+			ms.srcIdent = map[string]string{}
+		}
+		ms.srcIdent[source] = identity
+		if ms.file != nil {
+			ms.cur().b.PutMeta(sourceIdentPrefix+source, []byte(identity))
+			ms.flush()
+		}
+	})
+}
+
 // ResetPosition forgets how far a source got: its origin stream was
 // deleted and created again, and is sourced from its start.
 func (r *Replica) ResetPosition(source string) {
 	ms := r.ms
 	ms.do(func() {
 		delete(ms.srcPos, source)
+		delete(ms.srcIdent, source)
 		if ms.batch != nil {
 			delete(ms.batch.srcPos, source)
 		}
 		if ms.file != nil {
 			ms.cur().b.DeleteMeta(sourceStatePrefix + source)
+			ms.cur().b.DeleteMeta(sourceIdentPrefix + source)
 			if err := ms.commitNow(); err != nil {
 				ms.svc.log.Error("jetstream: reset source position", "stream", ms.name, "source", source, "err", err)
 			}
@@ -286,13 +323,23 @@ func (ms *stream) readPositions() error {
 	if ms.file == nil {
 		return nil
 	}
-	return ms.file.ForEachMeta(sourceStatePrefix, func(k string, v []byte) error {
+	err := ms.file.ForEachMeta(sourceStatePrefix, func(k string, v []byte) error {
 		if seq, n := binary.Uvarint(v); n > 0 {
 			if ms.srcPos == nil {
 				ms.srcPos = map[string]uint64{}
 			}
 			ms.srcPos[k[len(sourceStatePrefix):]] = seq
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return ms.file.ForEachMeta(sourceIdentPrefix, func(k string, v []byte) error {
+		if ms.srcIdent == nil {
+			ms.srcIdent = map[string]string{}
+		}
+		ms.srcIdent[k[len(sourceIdentPrefix):]] = string(v)
 		return nil
 	})
 }

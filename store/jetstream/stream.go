@@ -71,6 +71,7 @@ type stream struct {
 	// committed position by index name, and the epoch (plus one) whose
 	// messages are refused after one was.
 	srcPos     map[string]uint64
+	srcIdent   map[string]string
 	replFailed map[string]uint64
 
 	replStatus atomic.Pointer[replStatus] // the Follower's last report

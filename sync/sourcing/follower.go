@@ -62,6 +62,8 @@ type replica interface {
 	Position() (last uint64, sources map[string]uint64, ok bool)
 	Append(msgs []jetstream.ReplMsg, done func(error))
 	ResetPosition(source string)
+	Identities() map[string]string
+	SetIdentity(source, identity string)
 	SetStatus(mirror *jsapi.StreamSourceInfo, sources []*jsapi.StreamSourceInfo)
 }
 
@@ -114,11 +116,13 @@ func newFollower(rep replica, r *router.Router, log *slog.Logger, account string
 	if !ok {
 		return nil, errors.New("stream stopped")
 	}
+	idents := rep.Identities()
 	for _, s := range f.srcs {
 		if s.mirror {
 			s.stored = last
 		} else {
 			s.stored = positions[s.iname]
+			s.ident = idents[s.iname]
 		}
 		s.sseq = s.stored
 	}
@@ -340,8 +344,11 @@ func (f *follower) onAnswer(s *source, hdr, data []byte) {
 		f.recreated(s, now)
 		return
 	}
-	if ident != "" {
+	if ident != "" && ident != s.ident {
 		s.ident = ident
+		if !s.mirror {
+			f.rep.SetIdentity(s.iname, ident)
+		}
 	}
 	f.releaseReply(s)
 	s.state = active

@@ -279,6 +279,8 @@ func (h *heldReplica) Position() (uint64, map[string]uint64, bool) {
 	return 0, map[string]uint64{}, true
 }
 func (h *heldReplica) ResetPosition(string)                                         {}
+func (h *heldReplica) Identities() map[string]string                                { return nil }
+func (h *heldReplica) SetIdentity(string, string)                                   {}
 func (h *heldReplica) SetStatus(*jsapi.StreamSourceInfo, []*jsapi.StreamSourceInfo) {}
 func (h *heldReplica) Append(msgs []jetstream.ReplMsg, done func(error)) {
 	h.mu.Lock()
@@ -375,5 +377,47 @@ func TestFlowControlReplyWaitsForStore(t *testing.T) {
 	defer rep.mu.Unlock()
 	if len(rep.msgs) != 2 || rep.msgs[1].OriginSeq != 2 || !strings.HasPrefix(string(proto.HeaderGet(rep.msgs[1].Header, hdrStreamSource)), "ORIGIN 2 > > o.x") {
 		t.Fatalf("stored %+v", rep.msgs)
+	}
+}
+
+// An origin deleted and created again while its follower was not
+// running is noticed when it runs again (the identity is kept with the
+// position, across restarts) and sourced from its start, instead of its
+// first messages being taken for ones already stored.
+func TestSourceOriginRecreatedWhileStopped(t *testing.T) {
+	dir := t.TempDir()
+	e := openEnv(t, dir)
+	e.stream(jsapi.StreamConfig{Name: "ORIGIN", Subjects: []string{"o.>"}})
+	src := []*jsapi.StreamSource{{Name: "ORIGIN"}}
+	e.stream(jsapi.StreamConfig{Name: "COPY", Sources: src})
+	for i := range 5 {
+		e.publish("o.x", fmt.Sprint(i), nil)
+	}
+	e.waitMsgs("COPY", 5)
+	e.close()
+
+	// Restarted with the source taken off COPY: the origin is deleted
+	// and created again, with fewer messages, while nothing follows it.
+	e = openEnv(t, dir)
+	var r infoResp
+	e.api("STREAM.UPDATE.COPY", jsapi.StreamConfig{Name: "COPY", Subjects: []string{"copy"}}, &r)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	var del jsapi.Response
+	e.api("STREAM.DELETE.ORIGIN", nil, &del)
+	e.stream(jsapi.StreamConfig{Name: "ORIGIN", Subjects: []string{"o.>"}})
+	e.publish("o.x", "new-1", nil)
+	e.publish("o.x", "new-2", nil)
+	e.close()
+
+	e = openEnv(t, dir)
+	e.api("STREAM.UPDATE.COPY", jsapi.StreamConfig{Name: "COPY", Subjects: []string{"copy"}, Sources: src}, &r)
+	if r.Error != nil {
+		t.Fatal(r.Error)
+	}
+	e.waitMsgs("COPY", 7)
+	if m := e.get("COPY", 7); string(m.Data) != "new-2" {
+		t.Fatalf("COPY seq 7 holds %q", m.Data)
 	}
 }
