@@ -128,7 +128,7 @@ func TestSelectedLeaf(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	all := "leaf-local,leaf-upstream,leaf-downstream,leaf-request,leaf-wire,leaf-hub-subs"
+	all := "leaf-local,leaf-upstream,leaf-downstream,leaf-request,leaf-wire,leaf-hub-subs,leaf-catchup"
 	for _, c := range []struct {
 		workloads string
 		footprint bool

@@ -55,6 +55,7 @@ var leafWorkloads = []leafWorkload{
 	{"leaf-request", leafRequest},
 	{"leaf-wire", leafWire},
 	{"leaf-hub-subs", leafHubSubs},
+	{"leaf-catchup", leafCatchup},
 }
 
 // hubInterest is the subject of the subscriber every hub gets before a
