@@ -121,6 +121,9 @@ func (o *Outbox) Close() {
 	o.ms.do(func() { delete(o.ms.outboxes, o.name) })
 }
 
+// LastSeq is the stream's last stored sequence (cheap: no scan).
+func (o *Outbox) LastSeq() uint64 { return o.ms.store.State().LastSeq }
+
 // Subjects are the stream's subjects.
 func (o *Outbox) Subjects() []string { return o.ms.config().Subjects }
 

@@ -33,6 +33,11 @@ type lanes struct {
 	inflight map[uint64]*sent
 	ahead    map[uint64]bool // sent by the live lane, for the cursor to skip
 	acked    []uint64        // acknowledged, for work-queue removal once confirmed
+	// order holds each lane's sends, in increasing sequence: the cursor's
+	// (0) and the live lane's (1). With it the first unacknowledged
+	// sequence is found without a scan.
+	order    [2][]uint64
+	nUnacked int
 
 	// Catching up (liveFrom > 0).
 	liveFrom uint64
@@ -57,10 +62,17 @@ func (l *lanes) init() {
 // the backlog cursor's next.
 func (l *lanes) firstUnacked() uint64 {
 	low := l.next
-	for seq, s := range l.inflight {
-		if !s.acked && seq < low {
-			low = seq
+	for i := range l.order {
+		q := l.order[i]
+		for len(q) > 0 {
+			if s := l.inflight[q[0]]; s == nil || s.acked {
+				q = q[1:]
+				continue
+			}
+			low = min(low, q[0])
+			break
 		}
+		l.order[i] = q
 	}
 	return low
 }
@@ -77,15 +89,7 @@ func (l *lanes) oldestSend() (time.Time, uint64) {
 	return at, seq
 }
 
-func (l *lanes) unacked() int {
-	n := 0
-	for _, s := range l.inflight {
-		if !s.acked {
-			n++
-		}
-	}
-	return n
-}
+func (l *lanes) unacked() int { return l.nUnacked }
 
 // fill sends what the window, the pace and the link allow.
 func (u *Uplink) fill(now time.Time) {
@@ -109,15 +113,20 @@ func (u *Uplink) fill(now time.Time) {
 
 // startCatchUp opens the live lane when more than a window is unsent.
 func (u *Uplink) startCatchUp() {
-	st, ok := u.ob.State()
-	if !ok || st.LastSeq < u.next || st.LastSeq-u.next < uint64(u.cfg.MaxInflight) {
+	// Behind: more unsent than a window, or than the pace's burst.
+	threshold := uint64(u.cfg.MaxInflight)
+	if u.cfg.Rate > 0 {
+		threshold = min(threshold, uint64(u.cfg.Rate)/10+1)
+	}
+	last := u.ob.LastSeq()
+	if last < u.next || last-u.next < threshold {
 		return
 	}
-	u.liveFrom = st.LastSeq + 1
+	u.liveFrom = last + 1
 	u.liveNext = u.liveFrom
 	u.blocked = u.ob.LastBySubject(u.next)
 	u.deferred = map[string][]uint64{}
-	u.log.Info("uplink catching up", "from_seq", u.next, "to_seq", st.LastSeq, "subjects", len(u.blocked))
+	u.log.Info("uplink catching up", "from_seq", u.next, "to_seq", last, "subjects", len(u.blocked))
 }
 
 // fillBacklog sends from the cursor, in order.
@@ -147,7 +156,7 @@ func (u *Uplink) fillBacklog(now time.Time) {
 		if backlog && u.cfg.Rate > 0 && u.tokens < 1 {
 			return
 		}
-		if !u.send(m, now) {
+		if !u.send(m, now, 0) {
 			return
 		}
 		if backlog {
@@ -176,7 +185,7 @@ func (u *Uplink) fillLive(now time.Time) {
 			u.deferred[m.Subject] = append(u.deferred[m.Subject], m.Seq)
 		} else {
 			delete(u.blocked, m.Subject)
-			if !u.send(m, now) {
+			if !u.send(m, now, 1) {
 				return
 			}
 			u.ahead[m.Seq] = true
@@ -203,7 +212,7 @@ func (u *Uplink) release(now time.Time) {
 				seqs = seqs[1:] // gone (a limit took it)
 				continue
 			}
-			if !u.send(&msgs[0], now) {
+			if !u.send(&msgs[0], now, 1) {
 				break
 			}
 			u.ahead[seqs[0]] = true
@@ -227,7 +236,7 @@ func (u *Uplink) endCatchUp() {
 
 // send publishes one message to the hub; false when the hub has no
 // interest in its subject (the link is down, or no stream captures it).
-func (u *Uplink) send(m *msgstore.Msg, now time.Time) bool {
+func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int) bool {
 	subj := m.Subject
 	if u.cfg.Transform != nil {
 		if t, ok := u.cfg.Transform.Apply(subj); ok {
@@ -249,6 +258,8 @@ func (u *Uplink) send(m *msgstore.Msg, now time.Time) bool {
 	reply := u.inbox + strconv.FormatUint(m.Seq, 10)
 	u.r.Publish(&router.Publisher{Upstream: true}, []byte(subj), []byte(reply), hdr, m.Data)
 	u.inflight[m.Seq] = &sent{subject: m.Subject, at: now}
+	u.order[lane] = append(u.order[lane], m.Seq)
+	u.nUnacked++
 	u.mu.Lock()
 	u.status.Sent++
 	u.mu.Unlock()
@@ -279,9 +290,11 @@ func (u *Uplink) onAck(a ack) {
 		return
 	}
 	var pa pubAck
-	if err := json.Unmarshal(a.data, &pa); err != nil {
-		u.fail("bad publish acknowledgement: " + err.Error())
-		return
+	if !parsePubAck(a.data, &pa) {
+		if err := json.Unmarshal(a.data, &pa); err != nil {
+			u.fail("bad publish acknowledgement: " + err.Error())
+			return
+		}
 	}
 	if pa.Error != nil {
 		u.fail(fmt.Sprintf("publish %d: %s (%d)", a.seq, pa.Error.Description, pa.Error.ErrCode))
@@ -289,6 +302,7 @@ func (u *Uplink) onAck(a ack) {
 		return
 	}
 	s.acked = true
+	u.nUnacked--
 	if u.cfg.WorkQueue {
 		u.acked = append(u.acked, a.seq)
 	}
@@ -386,9 +400,82 @@ func (u *Uplink) goBack(why string) {
 			delete(u.ahead, seq)
 		}
 	}
+	u.nUnacked = 0
+	u.order[0], u.order[1] = u.order[0][:0], u.order[1][:0]
 	u.buf = nil
 	u.next = from
 	if u.liveFrom > 0 {
 		u.endCatchUp()
 	}
+}
+
+// parsePubAck reads the common acknowledgement, {"stream":"S","seq":N}
+// with an optional "domain" and "duplicate":true, without encoding/json
+// (an uplink reads one per message). Anything else is left to json.
+func parsePubAck(b []byte, pa *pubAck) bool {
+	const pre = `{"stream":"`
+	if len(b) < len(pre) || string(b[:len(pre)]) != pre {
+		return false
+	}
+	rest := b[len(pre):]
+	i := 0
+	for i < len(rest) && rest[i] != '"' && rest[i] != '\\' {
+		i++
+	}
+	if i == len(rest) || rest[i] != '"' {
+		return false
+	}
+	stream := rest[:i]
+	if !printable(stream) {
+		return false
+	}
+	rest = rest[i+1:]
+	const seqKey = `,"seq":`
+	if len(rest) < len(seqKey) || string(rest[:len(seqKey)]) != seqKey {
+		return false
+	}
+	rest = rest[len(seqKey):]
+	var seq uint64
+	j := 0
+	for j < len(rest) && j < 19 && rest[j] >= '0' && rest[j] <= '9' {
+		seq = seq*10 + uint64(rest[j]-'0')
+		j++
+	}
+	if j == 0 || j > 1 && rest[0] == '0' {
+		return false
+	}
+	rest = rest[j:]
+	dup := false
+	for len(rest) > 1 {
+		switch {
+		case len(rest) >= 18 && string(rest[:18]) == `,"duplicate":true}`:
+			dup, rest = true, rest[17:]
+		case len(rest) >= 11 && string(rest[:11]) == `,"domain":"`:
+			k := 11
+			for k < len(rest) && rest[k] != '"' && rest[k] != '\\' {
+				k++
+			}
+			if k == len(rest) || rest[k] != '"' || !printable(rest[11:k]) {
+				return false
+			}
+			rest = rest[k+1:]
+		default:
+			return false
+		}
+	}
+	if string(rest) != "}" {
+		return false
+	}
+	pa.Stream, pa.Seq, pa.Duplicate = string(stream), seq, dup
+	return true
+}
+
+// printable reports whether b is plain ASCII that JSON reads as is.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

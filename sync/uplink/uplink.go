@@ -48,7 +48,7 @@ type Config struct {
 	// Gateway identifies this gateway in Nats-Msg-Id.
 	Gateway string
 	// MaxInflight bounds the messages sent and not yet acknowledged;
-	// default 256.
+	// default 1024.
 	MaxInflight int
 	// Rate caps catching up, in messages per second; 0 for no cap.
 	Rate int
@@ -70,7 +70,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxInflight = 256
+	DefaultMaxInflight = 1024
 	DefaultAckWait     = 10 * time.Second
 	tick               = 100 * time.Millisecond
 	readBatch          = 256

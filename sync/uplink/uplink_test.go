@@ -295,3 +295,51 @@ func TestUplinkLiveNotStarved(t *testing.T) {
 		t.Fatalf("sent %d, want 603 (nothing twice)", st.Sent)
 	}
 }
+
+func TestParsePubAck(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		ok   bool
+		want pubAck
+	}{
+		{`{"stream":"HUB","seq":42}`, true, pubAck{Stream: "HUB", Seq: 42}},
+		{`{"stream":"HUB","seq":42,"domain":"hub"}`, true, pubAck{Stream: "HUB", Seq: 42}},
+		{`{"stream":"HUB","seq":42,"domain":"hub","duplicate":true}`, true, pubAck{Stream: "HUB", Seq: 42, Duplicate: true}},
+		{`{"stream":"HUB","seq":42,"duplicate":true}`, true, pubAck{Stream: "HUB", Seq: 42, Duplicate: true}},
+		{`{"error":{"code":503,"description":"x"}}`, false, pubAck{}},
+		{`{"stream":"H\"UB","seq":1}`, false, pubAck{}},
+		{`{"stream":"HUB","seq":}`, false, pubAck{}},
+		{`{"stream":"HUB","seq":1,"batch":"x"}`, false, pubAck{}},
+		{`{"stream":"HUB","seq":1`, false, pubAck{}},
+	} {
+		var pa pubAck
+		ok := parsePubAck([]byte(tc.in), &pa)
+		if ok != tc.ok || (ok && (pa.Stream != tc.want.Stream || pa.Seq != tc.want.Seq || pa.Duplicate != tc.want.Duplicate)) {
+			t.Errorf("%s: %v %+v", tc.in, ok, pa)
+		}
+		if ok {
+			var js pubAck
+			if err := json.Unmarshal([]byte(tc.in), &js); err != nil || js.Stream != pa.Stream || js.Seq != pa.Seq || js.Duplicate != pa.Duplicate {
+				t.Errorf("%s: fast %+v, json %+v %v", tc.in, pa, js, err)
+			}
+		}
+	}
+}
+
+// Whatever the hub sends, the fast parser agrees with encoding/json when
+// it accepts.
+func FuzzParsePubAck(f *testing.F) {
+	for _, s := range []string{`{"stream":"HUB","seq":42}`, `{"stream":"HUB","seq":42,"domain":"hub","duplicate":true}`, `{"error":{}}`, `{"stream":"","seq":0}`, `{"stream":"","seq":00}`, "{\"stream\":\"\xa2\",\"seq\":0}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pa pubAck
+		if !parsePubAck(b, &pa) {
+			return
+		}
+		var js pubAck
+		if err := json.Unmarshal(b, &js); err != nil || js.Stream != pa.Stream || js.Seq != pa.Seq || js.Duplicate != pa.Duplicate {
+			t.Fatalf("%q: fast %+v, json %+v %v", b, pa, js, err)
+		}
+	})
+}

@@ -132,7 +132,7 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 	}
 	defer os.RemoveAll(hubDir)
 	hubConf := filepath.Join(hubDir, "hub.conf")
-	text := fmt.Sprintf("server_name: bench-hub\njetstream {\n  store_dir: %q\n  domain: hub\n}\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n}\n", filepath.Join(hubDir, "js"), hubLeafPort)
+	text := fmt.Sprintf("server_name: bench-hub\njetstream {\n  store_dir: %q\n  domain: hub\n}\nleafnodes {\n  listen: \"127.0.0.1:%d\"\n  no_advertise: true\n}\n", filepath.Join(hubDir, "js"), hubLeafPort)
 	if err := os.WriteFile(hubConf, []byte(text), 0o644); err != nil {
 		return res, err
 	}
@@ -211,16 +211,33 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 		px.Refuse(true)
 		px.Cut()
 	}
+	if !restartHub {
+		// The link is down when leafgate or nats-server says so.
+		if err := waitFor(30*time.Second, func() bool {
+			c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			ejs, _ := jetstream.NewWithDomain(hc, "edge")
+			_, err := ejs.AccountInfo(c)
+			return err != nil
+		}); err != nil {
+			return res, fmt.Errorf("link down: %w", err)
+		}
+	}
 	payload := []byte(strings.Repeat("x", 128))
 	for i := 0; i < n; i++ {
 		if _, err := ljs.PublishAsync(fmt.Sprintf("telemetry.dev%d", i%100), payload); err != nil {
 			return res, err
 		}
+		if (i+1)%1000 == 0 || i == n-1 {
+			select {
+			case <-ljs.PublishAsyncComplete():
+			case <-ctx.Done():
+				return res, fmt.Errorf("publishes not acknowledged")
+			}
+		}
 	}
-	select {
-	case <-ljs.PublishAsyncComplete():
-	case <-ctx.Done():
-		return res, fmt.Errorf("publishes not acknowledged")
+	if got := streamMsgs(ctx, hjs, hubStream); !restartHub && got != 1 {
+		return res, fmt.Errorf("the hub stream got %d messages while the link was down", got-1)
 	}
 	time.Sleep(time.Until(down.Add(outageFor)))
 	toHub0, _ := px.Bytes()
