@@ -85,13 +85,22 @@ func (sub *subscription) DeliverFrom(p *router.Publisher, _ *router.Sub, subj, r
 		}
 		return c.sendQoS0(tp, hdr, reply, payload, retain, sub.id)
 	}
+	var markKey string
+	if p.Mark != nil && s.storedLocked() {
+		// A replay (a downlink after a crash) of what this session,
+		// through this subscription, already stored.
+		markKey = p.Mark.Key + "\x00" + sub.filter
+		if s.marks[markKey] >= p.Mark.Seq {
+			return false
+		}
+	}
 	m := newOutMsg(tp, hdr, reply, payload, qos, retain, sub.id)
 	m.expires = meta.Expires
 	if !s.enqueueLocked(m) {
 		return false
 	}
 	if s.storedLocked() {
-		s.persistEnqueueLocked(p, m) // sent once durable
+		s.persistEnqueueLocked(p, m, markKey) // sent once durable
 		return false
 	}
 	if c == nil {

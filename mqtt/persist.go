@@ -134,6 +134,7 @@ func (s *session) saveLocked(clean bool, disconnected int64, done func(error)) {
 
 // forgetLocked removes the session from the store.
 func (s *session) forgetLocked() {
+	s.marks = nil
 	if s.b.stp.Load() == nil || !s.inStore {
 		return
 	}
@@ -155,7 +156,9 @@ type sharedBody struct {
 
 // persistEnqueueLocked makes m durable in the session's queue. The
 // publisher's Confirm (if any) waits for it; m goes out once committed.
-func (s *session) persistEnqueueLocked(p *router.Publisher, m *outMsg) {
+//
+// markKey, when set, records p's Mark with it (see session.marks).
+func (s *session) persistEnqueueLocked(p *router.Publisher, m *outMsg, markKey string) {
 	s.seq++
 	m.seq = s.seq
 	m.ready = false
@@ -178,6 +181,16 @@ func (s *session) persistEnqueueLocked(p *router.Publisher, m *outMsg) {
 		flags |= entryRetain
 	}
 	batch.Enqueue(s.id, sessstore.Entry{Seq: m.seq, Body: body, QoS: m.qos, Flags: flags})
+	var prevMark, markSeq uint64
+	if markKey != "" {
+		markSeq = p.Mark.Seq
+		batch.PutMark(s.id, markKey, markSeq)
+		if s.marks == nil {
+			s.marks = map[string]uint64{}
+		}
+		prevMark = s.marks[markKey]
+		s.marks[markKey] = markSeq
+	}
 	var conf *router.Confirm
 	if p != nil && p.Confirm != nil {
 		conf = p.Confirm
@@ -195,6 +208,9 @@ func (s *session) persistEnqueueLocked(p *router.Publisher, m *outMsg) {
 			}
 		} else {
 			s.dropQueuedLocked(m)
+			if markKey != "" && s.marks[markKey] == markSeq {
+				s.marks[markKey] = prevMark // not stored: a replay may bring it
+			}
 		}
 		s.mu.Unlock()
 		if conf != nil {
@@ -327,6 +343,10 @@ func decodeBody(b []byte, m *outMsg) error {
 // subscriptions registered so messages queue for them from now on.
 func (b *Broker) restore() error {
 	now := time.Now()
+	marks, err := b.stp.Load().Marks()
+	if err != nil {
+		return err
+	}
 	return b.stp.Load().Load(func(rec *sessstore.Session, queue []sessstore.Entry, incoming []uint16) error {
 		b.mu.Lock()
 		s := b.newSessionLocked(rec.ClientID)
@@ -336,6 +356,7 @@ func (b *Broker) restore() error {
 		s.v = packet.Version(rec.Version)
 		s.expiry = rec.Expiry
 		s.inStore = true
+		s.marks = marks[rec.ClientID]
 		for _, sub := range rec.Subs {
 			ts, err := topic.ParseFilter([]byte(sub.Filter))
 			if err != nil {

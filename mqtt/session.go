@@ -40,6 +40,9 @@ type session struct {
 
 	// Inbound QoS 2: packet ids PUBRECed and not yet released.
 	incoming map[uint16]struct{}
+	// marks are the replaying publishers' positions (router.Mark) this
+	// session stored, by publisher key and subscription filter.
+	marks map[string]uint64
 
 	will      *will
 	willTimer *time.Timer

@@ -150,7 +150,7 @@ func (sub *subscription) deliverRetained(c *conn, name, hdr, payload []byte) {
 		return
 	}
 	if s.storedLocked() {
-		s.persistEnqueueLocked(nil, m)
+		s.persistEnqueueLocked(nil, m, "")
 		return
 	}
 	s.sendQueuedLocked()

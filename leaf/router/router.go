@@ -263,6 +263,19 @@ type Publisher struct {
 	// LocalOnly keeps a message off leafnode links: a downlink delivering
 	// what a stream took from the hub must not send it back up.
 	LocalOnly bool
+	// Mark, when set, is the message's position in what the publisher
+	// replays (a downlink's stream sequence). A receiver that stores
+	// durably keeps the last mark it stored with what it stores, and
+	// ignores a publish at or below it: a replay after a crash between
+	// its store and the publisher's is not stored twice.
+	Mark *Mark
+}
+
+// Mark is a publisher's position: a key naming what it replays, and a
+// sequence that only grows.
+type Mark struct {
+	Key string
+	Seq uint64
 }
 
 // FlushSet collects receivers that buffered output during a batch of

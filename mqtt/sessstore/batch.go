@@ -23,6 +23,7 @@ const (
 	opRemove
 	opAddIncoming
 	opRemoveIncoming
+	opPutMark
 )
 
 // op is one change. data (an encoded session, a body) is a slice the
@@ -32,8 +33,8 @@ type op struct {
 	kind   opKind
 	pid    uint16
 	client string
-	e      Entry // Enqueue, Update; Remove uses e.Seq; AddBody uses e.Body
-	data   []byte
+	e      Entry  // Enqueue, Update; Remove uses e.Seq; AddBody uses e.Body; PutMark uses e.Seq
+	data   []byte // PutMark: the mark's key
 }
 
 // PutSession stores sess (a copy of it), replacing the stored one of the
@@ -44,6 +45,13 @@ func (b *Batch) PutSession(sess *Session) {
 		return
 	}
 	b.ops = append(b.ops, op{kind: opPutSession, client: sess.ClientID, data: appendSession(nil, sess)})
+}
+
+// PutMark records, with the client's session, the last position of a
+// replaying publisher (router.Mark) it stored: key names the publisher,
+// seq is its position. DeleteSession removes the client's marks.
+func (b *Batch) PutMark(clientID, key string, seq uint64) {
+	b.ops = append(b.ops, op{kind: opPutMark, client: clientID, e: Entry{Seq: seq}, data: []byte(key)})
 }
 
 // DeleteSession removes a client's session, its queue, its incoming QoS 2
@@ -128,7 +136,7 @@ func (b *Batch) fail(err error) {
 func onlyShrinks(ops []op) bool {
 	for i := range ops {
 		switch ops[i].kind {
-		case opPutSession, opAddBody, opEnqueue, opAddIncoming:
+		case opPutSession, opAddBody, opEnqueue, opAddIncoming, opPutMark:
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package sessstore
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -197,8 +198,8 @@ var errUnavailable = errors.New("sessstore: store file unavailable after a faile
 // logging the index's old values so that a transaction that fails leaves
 // the index as it was. The committer owns it and reuses its buffers.
 type txn struct {
-	x                               *index
-	sessB, queueB, incomingB, bodyB *bolt.Bucket
+	x                                      *index
+	sessB, queueB, incomingB, bodyB, metaB *bolt.Bucket
 
 	undo    []undo
 	entries int    // x.entries at begin
@@ -252,6 +253,7 @@ func (t *txn) bind(tx *bolt.Tx) {
 	t.queueB = tx.Bucket(bucketQueue)
 	t.incomingB = tx.Bucket(bucketIncoming)
 	t.bodyB = tx.Bucket(bucketBodies)
+	t.metaB = tx.Bucket(bucketMeta)
 	// Body and session ids only grow, and queue keys start with the body
 	// id: fill pages before splitting them (half the pages of bbolt's
 	// default for appends). A record that grows later splits its page
@@ -369,6 +371,8 @@ func (t *txn) apply(ops []op) error {
 			}
 			k := incomingKey(info.sid, o.pid)
 			err = t.incomingB.Put(k[:], []byte{})
+		case opPutMark:
+			err = t.metaB.Put(markKey(o.client, string(o.data)), binary.AppendUvarint(nil, o.e.Seq))
 		case opRemoveIncoming:
 			if info := t.x.sessions[o.client]; info != nil {
 				k := incomingKey(info.sid, o.pid)
@@ -483,6 +487,9 @@ func (t *txn) remove(o *op) error {
 
 // deleteSession removes a session with its queue and incoming ids.
 func (t *txn) deleteSession(client string) error {
+	if err := t.deleteMarks(client); err != nil {
+		return err
+	}
 	info := t.x.sessions[client]
 	if info == nil {
 		return nil
@@ -552,6 +559,30 @@ func (t *txn) finish() error {
 			continue // added and released in one go: never written
 		}
 		if err := t.bodyB.Delete(k[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Marks (router.Mark) live in the meta bucket, keyed by client and
+// publisher: "mk/" client NUL key.
+const markPrefix = "mk/"
+
+func markKey(client, key string) []byte {
+	return []byte(markPrefix + client + "\x00" + key)
+}
+
+// deleteMarks removes a client's marks.
+func (t *txn) deleteMarks(client string) error {
+	prefix := []byte(markPrefix + client + "\x00")
+	var keys [][]byte
+	c := t.metaB.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := t.metaB.Delete(k); err != nil {
 			return err
 		}
 	}

@@ -2,12 +2,14 @@ package sessstore
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -445,4 +447,32 @@ func (s *Store) publishStats(commits, batches int64) {
 	s.stats.Commits += commits
 	s.stats.Batches += batches
 	s.statsMu.Unlock()
+}
+
+// Marks returns every client's marks (Batch.PutMark): by client id, then
+// by the publisher's key. Call it at start-up, with Load.
+func (s *Store) Marks() (map[string]map[string]uint64, error) {
+	out := map[string]map[string]uint64{}
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		prefix := []byte(markPrefix)
+		for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+			rest := string(k[len(prefix):])
+			i := strings.IndexByte(rest, 0)
+			if i < 0 {
+				continue
+			}
+			seq, n := binary.Uvarint(v)
+			if n <= 0 {
+				continue
+			}
+			client, key := rest[:i], rest[i+1:]
+			if out[client] == nil {
+				out[client] = map[string]uint64{}
+			}
+			out[client][key] = seq
+		}
+		return nil
+	})
+	return out, err
 }

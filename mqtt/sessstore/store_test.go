@@ -709,3 +709,38 @@ func TestCompactionKeepsEverything(t *testing.T) {
 		t.Fatalf("after compaction and reopen: %s", d)
 	}
 }
+
+// Marks (a replaying publisher's position per session) come back after a
+// reopen and go with their session.
+func TestMarks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mqtt", "sessions.db")
+	s, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBatch()
+	b.PutSession(session("a"))
+	b.PutSession(session("b"))
+	b.PutMark("a", "downlink-C\x00commands/a", 7)
+	b.PutMark("a", "downlink-C\x00commands/a", 9)
+	b.PutMark("b", "downlink-C\x00commands/#", 3)
+	mustApply(t, s, b)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.Marks()
+	if err != nil || m["a"]["downlink-C\x00commands/a"] != 9 || m["b"]["downlink-C\x00commands/#"] != 3 || len(m) != 2 {
+		t.Fatalf("marks %v %v", m, err)
+	}
+	b = s.NewBatch()
+	b.DeleteSession("a")
+	mustApply(t, s, b)
+	if m, _ := s.Marks(); len(m) != 1 || m["a"] != nil {
+		t.Fatalf("marks after deleting a: %v", m)
+	}
+}

@@ -201,7 +201,9 @@ func (d *Downlink) run() {
 					default:
 					}
 				})
-				d.r.Publish(&router.Publisher{LocalOnly: true, Confirm: c}, []byte(subj), nil, m.Header, m.Data)
+				// The mark lets a persistent MQTT session skip a replay
+				// of what it stored before a crash took our position.
+				d.r.Publish(&router.Publisher{LocalOnly: true, Confirm: c, Mark: &router.Mark{Key: d.cfg.Name, Seq: seq}}, []byte(subj), nil, m.Header, m.Data)
 				c.Release()
 				next = seq + 1
 			}
