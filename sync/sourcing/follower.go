@@ -86,8 +86,9 @@ type follower struct {
 	srcs      []*source
 	batch     []jetstream.ReplMsg
 	upto      map[*source]uint64
-	issued    uint64 // Appends issued
-	completed uint64 // Appends completed
+	issued    uint64          // Appends issued
+	completed uint64          // Appends completed, in order
+	doneAhead map[uint64]bool // completed beyond the in-order prefix
 	fcq       []fcReply
 	lastInfo  time.Time
 }
@@ -182,7 +183,7 @@ func (f *follower) stop() {
 			f.mu.Unlock()
 			for i := range evs {
 				if evs[i].kind == evStored {
-					f.completed = max(f.completed, evs[i].rec.n)
+					f.onStored(evs[i].rec, evs[i].err)
 				}
 			}
 		case <-deadline:
@@ -292,9 +293,6 @@ type createAnswer struct {
 	Cfg   *struct {
 		AckPolicy jsapi.AckPolicy `json:"ack_policy"`
 	} `json:"config"`
-	Delivered struct {
-		Stream uint64 `json:"stream_seq"`
-	} `json:"delivered"`
 }
 
 // onAnswer takes the origin's answer to a create or reset.
@@ -356,9 +354,13 @@ func (f *follower) onAnswer(s *source, hdr, data []byte) {
 	s.lastRecv = now
 	s.fails = 0
 	s.err = nil
-	if a.Delivered.Stream > s.sseq {
-		s.sseq = a.Delivered.Stream
-	}
+	// nats-server moves its source past the consumer's delivered stream
+	// sequence here. Not leafgate: a durable sourcing consumer answers
+	// with where it had delivered to before the create reset it to its
+	// ack floor, and skipping to there would drop what was delivered but
+	// never stored — and then acknowledge it (found by killing leafgate
+	// mid-stream: the hub's work queue emptied, 100 messages short). The
+	// first delivery says where the consumer really starts.
 }
 
 // recreated starts a source over from the origin's start: its stream was
@@ -487,7 +489,18 @@ func (f *follower) flush() {
 }
 
 func (f *follower) onStored(rec *appendRec, err error) {
-	f.completed = max(f.completed, rec.n)
+	// Appends usually complete in order, but one refused at once (a full
+	// or closed mailbox) can overtake one still committing: completed
+	// moves over the contiguous prefix only, so a flow-control reply never
+	// confirms what is not yet durable.
+	if f.doneAhead == nil {
+		f.doneAhead = map[uint64]bool{}
+	}
+	f.doneAhead[rec.n] = true
+	for f.doneAhead[f.completed+1] {
+		delete(f.doneAhead, f.completed+1)
+		f.completed++
+	}
 	now := time.Now()
 	for s, seq := range rec.upto {
 		if err == nil {

@@ -157,6 +157,9 @@ func (u *Uplink) fillBacklog(now time.Time) {
 			return
 		}
 		if !u.send(m, now, 0) {
+			// Read again when the hub is back: limits may take some of
+			// what was read meanwhile (counted as dropped, not sent).
+			u.buf = nil
 			return
 		}
 		if backlog {
@@ -186,6 +189,7 @@ func (u *Uplink) fillLive(now time.Time) {
 		} else {
 			delete(u.blocked, m.Subject)
 			if !u.send(m, now, 1) {
+				u.liveBuf = nil
 				return
 			}
 			u.ahead[m.Seq] = true

@@ -192,6 +192,29 @@ func TestReplEdgeFollowsHubWorkQueueKill(t *testing.T) {
 	}
 	rest := n - 3*(n/3)
 	hubPublishN(t, hjs, "jobs.dev", 3*(n/3), rest)
+	defer func() {
+		if t.Failed() {
+			hi, _ := hs.Info(context.Background())
+			s, _ := ejs.Stream(context.Background(), "JOBS")
+			if hi != nil && s != nil {
+				t.Logf("the hub's JOBS holds %d (first %d last %d); leafgate's sources: %+v", hi.State.Msgs, hi.State.FirstSeq, hi.State.LastSeq, s.CachedInfo().Sources[0])
+				have := map[string]bool{}
+				got := int(s.CachedInfo().State.Msgs)
+				for _, m := range streamMsgsBySeq(t, ejs, "JOBS", got) {
+					have[string(m.Data())] = true
+				}
+				var missing []int
+				for i := 0; i < n; i++ {
+					if !have[fmt.Sprint(i)] {
+						missing = append(missing, i)
+					}
+				}
+				if len(missing) > 0 {
+					t.Logf("missing %d: first %d last %d", len(missing), missing[0], missing[len(missing)-1])
+				}
+			}
+		}
+	}()
 	waitStreamMsgs(t, ejs, "JOBS", uint64(n))
 	checkFollowed(t, ejs, "JOBS", "jobs.dev", n)
 	hub.Until(t, replWait, func() string {

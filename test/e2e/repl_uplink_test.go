@@ -156,3 +156,52 @@ func TestReplUplinkKill(t *testing.T) {
 	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
 	checkUplinked(t, hjs, n)
 }
+
+// An outage whose backlog exceeds the stream's limit: the oldest unsent
+// messages are dropped by the discard policy and /uplinkz says how many,
+// which, and why; the rest reach the hub once, in order.
+func TestReplUplinkBacklogOverLimit(t *testing.T) {
+	_, p, e, ejs, hjs := startUplinked(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	s, err := ejs.Stream(ctx, "TELEMETRY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgs = 1000
+	if _, err := ejs.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	hub.Until(t, leafWait, func() string { // the uplink has found its stream
+		if st := e.uplinkz(t).Uplinks[0].State; st == "waiting for stream" {
+			return "uplink " + st
+		}
+		return ""
+	})
+	p.Refuse(true)
+	p.Cut()
+	hub.Until(t, leafWait, func() string {
+		if lz := e.leafz(t); lz.Remotes[0].Connected {
+			return "link still up"
+		}
+		return ""
+	})
+	jsPublishN(t, ejs, "telemetry.dev", 0, 3000)
+	hub.Until(t, leafWait, func() string { // /uplinkz is refreshed every second
+		if d := e.uplinkz(t).Uplinks[0].Dropped; d.Msgs != 2000 || d.FirstSeq != 1 || d.LastSeq != 2000 {
+			return fmt.Sprintf("/uplinkz dropped %+v, want 2000 (1..2000)", d)
+		}
+		return ""
+	})
+	p.Refuse(false)
+	waitStreamMsgs(t, hjs, "HUBTEL", 1000)
+	for i, m := range streamMsgsBySeq(t, hjs, "HUBTEL", 1000) {
+		if want := fmt.Sprint(2000 + i); string(m.Data()) != want {
+			t.Fatalf("HUBTEL %d: %q, want %q", i, m.Data(), want)
+		}
+	}
+	if n := e.logCount(`limits dropped messages an uplink had not sent`); n == 0 {
+		t.Fatal("no log line for the dropped backlog")
+	}
+}
