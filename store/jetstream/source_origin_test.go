@@ -170,52 +170,43 @@ func TestFlowControlWindow(t *testing.T) {
 	}
 	// Data until the window is full: 8 messages make 2 MiB plus subjects
 	// and headers, which is past it, with one flow-control request once
-	// 4 went (past 1 MiB).
-	var fc inMsg
-	data := 0
-	// Quiet: nothing new for half a second (the window holds the rest
-	// back for ever, so this is not a race with delivery).
-	waitQuiet := func() {
-		for last := -1; last != dlv.count(); {
-			last = dlv.count()
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	for i := 0; ; i++ { // the flow-control request comes after 4 messages
-		if m := dlv.wait(t, i, 10*time.Second); strings.HasPrefix(m.reply, "$JS.FC.") {
-			break
-		}
-	}
-	waitQuiet()
-	for i := 0; i < dlv.count(); i++ {
-		m := dlv.wait(t, i, time.Second)
-		switch {
-		case strings.HasPrefix(m.reply, "$JS.FC."):
-			if fc.reply != "" {
-				t.Fatalf("second flow-control request %q before a reply", m.reply)
+	// 4 went (past 1 MiB). Counted once 8 arrived and after a pause in
+	// which a 9th would have come: a slow machine delivers later, never
+	// more.
+	count := func() (data int, fcs []inMsg) {
+		for i := 0; i < dlv.count(); i++ {
+			m := dlv.wait(t, i, time.Second)
+			switch {
+			case strings.HasPrefix(m.reply, "$JS.FC."):
+				fcs = append(fcs, m)
+			case len(m.data) > 0:
+				data++
 			}
-			fc = m
-		case len(m.data) > 0:
-			data++
+		}
+		return data, fcs
+	}
+	waitData := func(n int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if d, _ := count(); d >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				d, _ := count()
+				t.Fatalf("%d messages delivered, want %d", d, n)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if fc.reply == "" || data != 8 {
-		t.Fatalf("%d messages before the window closed, flow control %q", data, fc.reply)
+	waitData(8)
+	time.Sleep(500 * time.Millisecond)
+	data, fcs := count()
+	if len(fcs) != 1 || data != 8 {
+		t.Fatalf("%d messages and %d flow-control requests before the window closed, want 8 and 1", data, len(fcs))
 	}
-	// The reply opens a window twice as large.
-	e.r.Publish(&router.Publisher{}, []byte(fc.reply), nil, nil, nil)
-	seen := dlv.count()
-	dlv.wait(t, seen, 10*time.Second)
-	waitQuiet()
-	more := 0
-	for i := seen; i < dlv.count(); i++ {
-		if m := dlv.wait(t, i, time.Second); len(m.data) > 0 {
-			more++
-		}
-	}
-	if more != 12 {
-		t.Fatalf("%d more messages after the reply, want all 12", more)
-	}
+	// The reply opens a window twice as large: the other 12 come.
+	e.r.Publish(&router.Publisher{}, []byte(fcs[0].reply), nil, nil, nil)
+	waitData(20)
 }
 
 // From a work-queue stream the source's consumer becomes a durable acked
