@@ -205,3 +205,49 @@ func TestReplUplinkBacklogOverLimit(t *testing.T) {
 		t.Fatal("no log line for the dropped backlog")
 	}
 }
+
+// The hub restarted mid-stream, in both directions at once: telemetry
+// goes up through the uplink while leafgate sources the hub's COMMANDS.
+// After the restart both carry on from where they were; the uplink's
+// first message reaches the hub within a few seconds of the hub
+// listening again (leafgate drives it), and everything arrives once.
+func TestReplHubRestartMidStream(t *testing.T) {
+	h, _, _, ejs, hjs := startUplinked(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*replWait)
+	defer cancel()
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "COMMANDS", Subjects: []string{"commands.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "COMMANDS", Sources: []*jetstream.StreamSource{{Name: "COMMANDS", Domain: "hub"}}}); err != nil {
+		t.Fatal(err)
+	}
+	jsPublishN(t, ejs, "telemetry.dev", 0, 500)
+	hubPublishN(t, hjs, "commands.dev", 0, 500)
+	waitStreamMsgs(t, hjs, "HUBTEL", 500)
+	waitStreamMsgs(t, ejs, "COMMANDS", 500)
+
+	h.Shutdown()
+	jsPublishN(t, ejs, "telemetry.dev", 500, 500) // queued at the edge
+	h.Restart(t)
+	restarted := time.Now()
+	hc := h.Connect(t)
+	hjs, _ = jetstream.New(hc, jetstream.WithPublishAsyncMaxPending(1<<14))
+	hubPublishN(t, hjs, "commands.dev", 500, 500)
+	var first time.Duration
+	hub.Until(t, replWait, func() string {
+		s, err := hjs.Stream(ctx, "HUBTEL")
+		if err != nil {
+			return err.Error()
+		}
+		if n := s.CachedInfo().State.Msgs; n <= 500 {
+			return fmt.Sprintf("HUBTEL holds %d", n)
+		}
+		first = time.Since(restarted)
+		return ""
+	})
+	t.Logf("first queued message at the hub %v after it listened again", first.Round(time.Millisecond))
+	waitStreamMsgs(t, hjs, "HUBTEL", 1000)
+	checkUplinked(t, hjs, 1000)
+	waitStreamMsgs(t, ejs, "COMMANDS", 1000)
+	checkFollowed(t, ejs, "COMMANDS", "commands.dev", 1000)
+}
