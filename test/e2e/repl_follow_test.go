@@ -217,14 +217,5 @@ func TestReplEdgeFollowsHubWorkQueueKill(t *testing.T) {
 	}()
 	waitStreamMsgs(t, ejs, "JOBS", uint64(n))
 	checkFollowed(t, ejs, "JOBS", "jobs.dev", n)
-	hub.Until(t, replWait, func() string {
-		si, err := hs.Info(ctx)
-		if err != nil {
-			return err.Error()
-		}
-		if si.State.Msgs != 0 {
-			return fmt.Sprintf("the hub's work queue still holds %d", si.State.Msgs)
-		}
-		return ""
-	})
+	waitEmpty(t, ctx, hs, "the hub's work queue, after leafgate stored everything")
 }

@@ -197,16 +197,7 @@ func TestReplHubSourcesEdgeWorkQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStreamMsgs(t, hjs, "JOBS", n)
-	hub.Until(t, replWait, func() string {
-		si, err := es.Info(ctx)
-		if err != nil {
-			return err.Error()
-		}
-		if si.State.Msgs != 0 {
-			return fmt.Sprintf("leafgate's work queue holds %d messages after the hub stored them all", si.State.Msgs)
-		}
-		return ""
-	})
+	waitEmpty(t, ctx, es, "leafgate's work queue, after the hub stored everything")
 	ci := onlyConsumer(t, ctx, es)
 	if ci.Config.AckPolicy != jetstream.AckFlowControlPolicy || ci.Config.Durable == "" {
 		t.Fatalf("source consumer %+v", ci.Config)
@@ -378,16 +369,7 @@ func TestReplHubSourcesEdgeWorkQueueFlaps(t *testing.T) {
 	waitStreamMsgs(t, hjs, "AGG", uint64(n))
 	t.Logf("all %d at the hub after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
 	checkSourced(t, hjs, "AGG", n)
-	hub.Until(t, replWait, func() string {
-		si, err := es.Info(ctx)
-		if err != nil {
-			return err.Error()
-		}
-		if si.State.Msgs != 0 {
-			return fmt.Sprintf("leafgate's work queue still holds %d", si.State.Msgs)
-		}
-		return ""
-	})
+	waitEmpty(t, ctx, es, "leafgate's work queue, after the hub stored everything")
 	// Nothing more arrives later (no duplicates trickling in).
 	time.Sleep(2 * time.Second)
 	waitStreamMsgs(t, hjs, "AGG", uint64(n))
@@ -425,4 +407,19 @@ func TestReplHubSourcesEdgeStreamRecreated(t *testing.T) {
 	waitStreamMsgs(t, hjs, "AGG", 120)
 	t.Logf("re-created stream sourced %v after its messages were published", time.Since(start).Round(time.Millisecond))
 	checkSourced(t, hjs, "AGG", 120)
+}
+
+// waitEmpty waits until a work-queue stream holds nothing.
+func waitEmpty(t *testing.T, ctx context.Context, s jetstream.Stream, what string) {
+	t.Helper()
+	hub.Until(t, replWait, func() string {
+		si, err := s.Info(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if si.State.Msgs != 0 {
+			return fmt.Sprintf("%s holds %d", what, si.State.Msgs)
+		}
+		return ""
+	})
 }
