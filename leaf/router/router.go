@@ -117,6 +117,19 @@ func (r *Router) ReserveUpstream(patterns []string) {
 	r.upstream.Store(&ps)
 }
 
+// toLinks reports whether leafnode links may get p's publish on route:
+// not when it is LocalOnly, nor on a subject reserved for uplinks unless
+// it is the uplink's own. The answer is cached in *state (0: undecided).
+func (r *Router) toLinks(p *Publisher, route []byte, state *int8) bool {
+	if *state == 0 {
+		*state = -1
+		if !p.LocalOnly && (p.Upstream || !r.reserved(route)) {
+			*state = 1
+		}
+	}
+	return *state > 0
+}
+
 // Reserved reports whether subj is reserved for uplinks.
 func (r *Router) Reserved(subj []byte) bool { return r.reserved(subj) }
 
@@ -331,12 +344,12 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 	res := r.index.Match(route)
 	n := 0
 	var links *linkTargets // from a pool once a link is among the targets
-	// Links get it unless the subject is an uplink's and this is not
-	// the uplink; an uplink's publish goes to links only.
-	toLinks := !p.LocalOnly && (p.Upstream || !r.reserved(route))
+	// Whether links may get it, decided at the first link target: most
+	// publishes reach none, and pay nothing for the reservations.
+	var linkable int8
 	for _, s := range res.Plain {
 		if s.Remote {
-			if toLinks && s.Receiver != p.Origin {
+			if s.Receiver != p.Origin && r.toLinks(p, route, &linkable) {
 				links = links.add(s.Receiver, "")
 			}
 			continue
@@ -353,7 +366,7 @@ func (r *Router) PublishAs(p *Publisher, route, subj, reply, hdr, payload []byte
 			continue
 		}
 		var ok bool
-		if ok, links = r.deliverQueue(p, res.Queues[i].Members, links, toLinks, subj, reply, hdr, payload); ok {
+		if ok, links = r.deliverQueue(p, res.Queues[i].Members, links, route, &linkable, subj, reply, hdr, payload); ok {
 			n++
 		}
 	}
@@ -490,7 +503,7 @@ func (r *Router) deliverLinks(p *Publisher, l *linkTargets, route, subj, reply, 
 // Remote one (interest beyond a leafnode link) is picked only when no local
 // member could take the message, and is added to links rather than
 // delivered at once.
-func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, toLinks bool, subj, reply, hdr, payload []byte) (bool, *linkTargets) {
+func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, route []byte, linkable *int8, subj, reply, hdr, payload []byte) (bool, *linkTargets) {
 	if len(members) == 0 {
 		return false, links
 	}
@@ -512,7 +525,7 @@ func (r *Router) deliverQueue(p *Publisher, members []*Sub, links *linkTargets, 
 			return true, links
 		}
 	}
-	if !remote || !toLinks {
+	if !remote || !r.toLinks(p, route, linkable) {
 		return false, links
 	}
 	for i := range members {
