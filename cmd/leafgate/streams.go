@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jsapi"
 )
@@ -104,6 +107,21 @@ func (s *StreamSourceConfig) source() *jsapi.StreamSource {
 	return ss
 }
 
+// declared is cur with the keys a streams entry sets taken from want.
+func declared(cur, want jsapi.StreamConfig) jsapi.StreamConfig {
+	out := cur
+	out.Subjects, out.Retention, out.Storage, out.Discard = want.Subjects, want.Retention, want.Storage, want.Discard
+	out.MaxMsgs, out.MaxBytes, out.MaxAge, out.MaxMsgsPer, out.MaxMsgSize = want.MaxMsgs, want.MaxBytes, want.MaxAge, want.MaxMsgsPer, want.MaxMsgSize
+	if want.Duplicates > 0 {
+		out.Duplicates = want.Duplicates
+	}
+	out.Mirror, out.Sources = want.Mirror, want.Sources
+	if len(out.Subjects) == 0 && len(cur.Subjects) > 0 && out.Mirror == nil && len(out.Sources) == 0 {
+		out.Subjects = cur.Subjects // the name, as the API defaulted it
+	}
+	return out
+}
+
 // validateStreams checks what the JetStream API would not see before
 // start-up; the API checks the rest when the stream is created.
 func (c *Config) validateStreams() error {
@@ -162,24 +180,40 @@ func (c *Config) validateStreams() error {
 // updates those whose entry changed, through the JetStream API (so its
 // checks apply). An error names the entry.
 func declareStreams(c *Config, r *router.Router, log *slog.Logger) error {
+	if len(c.Streams) == 0 {
+		return nil
+	}
+	q, err := inbox.New(r)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
 	for i := range c.Streams {
 		want := c.Streams[i].jsConfig()
 		var info struct {
 			jsapi.Response
 			jsapi.StreamInfo
 		}
-		if err := apiRequest(r, "$JS.API.STREAM.INFO."+want.Name, nil, &info); err != nil {
+		if err := apiRequest(q, "$JS.API.STREAM.INFO."+want.Name, nil, &info); err != nil {
 			return fmt.Errorf("streams[%d]: %w", i, err)
 		}
 		op := "CREATE"
 		if info.Error == nil {
+			// The declared keys over what the stream has: keys the entry
+			// does not name keep what the API set, and an entry that did
+			// not change changes nothing (no update, no advisory).
+			cur := info.Config
+			want = declared(cur, want)
+			if reflect.DeepEqual(want, cur) {
+				continue
+			}
 			op = "UPDATE"
 		}
 		var resp struct {
 			jsapi.Response
 			jsapi.StreamInfo
 		}
-		if err := apiRequest(r, "$JS.API.STREAM."+op+"."+want.Name, want, &resp); err != nil {
+		if err := apiRequest(q, "$JS.API.STREAM."+op+"."+want.Name, want, &resp); err != nil {
 			return fmt.Errorf("streams[%d]: %w", i, err)
 		}
 		if resp.Error != nil {
@@ -187,6 +221,8 @@ func declareStreams(c *Config, r *router.Router, log *slog.Logger) error {
 		}
 		if op == "CREATE" {
 			log.Info("stream created from the configuration", "stream", want.Name)
+		} else {
+			log.Info("stream updated from the configuration", "stream", want.Name)
 		}
 	}
 	return nil
@@ -194,7 +230,7 @@ func declareStreams(c *Config, r *router.Router, log *slog.Logger) error {
 
 // apiRequest sends one JetStream API request through the router and
 // decodes the answer.
-func apiRequest(r *router.Router, subj string, req, resp any) error {
+func apiRequest(q *inbox.Requester, subj string, req, resp any) error {
 	var body []byte
 	if req != nil {
 		b, err := json.Marshal(req)
@@ -203,30 +239,11 @@ func apiRequest(r *router.Router, subj string, req, resp any) error {
 		}
 		body = b
 	}
-	ch := make(chan []byte, 1)
-	inbox := "_INBOX.leafgate.cfg." + strings.ReplaceAll(subj, ".", "_")
-	sub := &router.Sub{Subject: inbox, Receiver: chanReceiver(ch), Local: true}
-	if err := r.Subscribe(sub); err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reply, err := q.Do(ctx, subj, nil, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", subj, err)
 	}
-	defer func() { _ = r.Unsubscribe(sub) }()
-	r.Publish(&router.Publisher{}, []byte(subj), []byte(inbox), nil, body)
-	select {
-	case b := <-ch:
-		return json.Unmarshal(b, resp)
-	case <-time.After(30 * time.Second):
-		return fmt.Errorf("%s: no answer from JetStream", subj)
-	}
+	return json.Unmarshal(reply.Data, resp)
 }
-
-type chanReceiver chan []byte
-
-func (c chanReceiver) Deliver(_ *router.Sub, _, _, _, data []byte) bool {
-	select {
-	case c <- append([]byte(nil), data...):
-	default:
-	}
-	return false
-}
-
-func (chanReceiver) Flush() {}
