@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/subject"
+	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/store/msgstore"
 )
 
@@ -127,9 +128,6 @@ func (o *Outbox) LastSeq() uint64 { return o.ms.store.State().LastSeq }
 // Subjects are the stream's subjects.
 func (o *Outbox) Subjects() []string { return o.ms.config().Subjects }
 
-// Stream is the stream's name.
-func (o *Outbox) Stream() string { return o.ms.name }
-
 // Done is closed when the stream stops (deleted, or the service closing).
 func (o *Outbox) Done() <-chan struct{} { return o.ms.exited }
 
@@ -238,6 +236,18 @@ func (ms *stream) limitRemove(seq uint64, why string) bool {
 		}
 	}
 	return true
+}
+
+// isLimitRefusal reports whether err refused a publish for want of room
+// (discard new at the stream's limits, or the store's): a message lost,
+// unlike a failed expectation (Nats-Expected-*), which the publisher
+// asked for.
+func isLimitRefusal(err *jsapi.Error) bool {
+	switch err.ErrCode {
+	case jsapi.ErrStreamStoreFailedF.ErrCode, jsapi.ErrStorageResourcesExceeded.ErrCode, jsapi.ErrMemoryResourcesExceeded.ErrCode:
+		return true
+	}
+	return false
 }
 
 // noteRefused counts a publish the stream refused on an outbox's subjects.

@@ -115,6 +115,13 @@ func TestOutboxClockJumpAndDrops(t *testing.T) {
 	if st.Dropped.Refused != 1 {
 		t.Fatalf("refused %+v", st.Dropped)
 	}
+	// A failed expectation is what its publisher asked for, not a loss.
+	if ack := e.pubHdr("s.a", map[string]string{"Nats-Expected-Last-Sequence": "1"}, "x"); ack.Error == nil {
+		t.Fatalf("expectation met: %+v", ack)
+	}
+	if st, _ = o.State(); st.Dropped.Refused != 1 {
+		t.Fatalf("a failed expectation counted as refused: %+v", st.Dropped)
+	}
 }
 
 // waitMsgs waits for a change in the batch being committed to be durable.

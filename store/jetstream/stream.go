@@ -667,7 +667,7 @@ func (ms *stream) ingest(msgs []inMsg) {
 			m.reply = "" // no PubAck, nor an error, as nats-server's no_ack
 		}
 		if err := ms.store1(&cfg, m, ts); err != nil {
-			if len(ms.outboxes) > 0 {
+			if len(ms.outboxes) > 0 && isLimitRefusal(err) {
 				ms.noteRefused(m.subject)
 			}
 			if m.confirm != nil {
