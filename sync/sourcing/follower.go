@@ -392,7 +392,6 @@ func (f *follower) fail(s *source, now time.Time, e *jsapi.Error) {
 // once the stores in flight are done.
 func (f *follower) restart(s *source, now time.Time) {
 	f.cancel(s)
-	s.restarts++
 	s.epoch++
 	s.state = draining
 	s.retryAt = now

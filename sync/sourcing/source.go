@@ -70,7 +70,6 @@ type source struct {
 	lag      uint64
 	lastRecv time.Time
 	err      *jsapi.Error
-	restarts uint64
 }
 
 func newSource(stream string, ss jsapi.StreamSource, mirror bool) (*source, error) {

@@ -127,7 +127,6 @@ type Uplink struct {
 	sessions  uint64
 	tokens    float64
 	lastFill  time.Time
-	lastError string
 }
 
 type ack struct {
@@ -263,7 +262,6 @@ func (u *Uplink) takeAcks() {
 }
 
 func (u *Uplink) fail(msg string) {
-	u.lastError = msg
 	u.mu.Lock()
 	u.status.Errors++
 	u.status.LastError = msg
