@@ -89,6 +89,14 @@ func orAll(s string) string {
 // downlinkSet is the running downlinks.
 type downlinkSet []*downlink.Downlink
 
+func (ds downlinkSet) statuses() []downlink.Status {
+	out := make([]downlink.Status, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.Status())
+	}
+	return out
+}
+
 func (ds downlinkSet) close() {
 	for _, d := range ds {
 		d.Close()

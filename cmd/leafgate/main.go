@@ -23,6 +23,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/store/jetstream"
 	"github.com/leafgate/leafgate/sync/sourcing"
+	"github.com/leafgate/leafgate/sync/uplink"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -203,7 +204,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	}
 	// Uplinks reserve their subjects before the links start, so no core
 	// copy of them ever crosses.
-	ups, err := startUplinks(cfg, srv, js, leafLinks, log)
+	ups, err := startUplinks(cfg, srv.Router(), js, leafLinks, log)
 	if err != nil {
 		log.Error("uplinks start failed", "err", err)
 		_ = srv.Shutdown(context.Background())
@@ -214,14 +215,23 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 		// into the streams' final commits.
 		defer ups.Close()
 	}
+	var dls downlinkSet
 	if js != nil && len(cfg.Downlinks) > 0 {
-		dls, err := startDownlinks(cfg, js, srv.Router(), log)
-		if err != nil {
+		if dls, err = startDownlinks(cfg, js, srv.Router(), log); err != nil {
 			log.Error("downlinks start failed", "err", err)
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime
 		}
 		defer dls.close()
+	}
+	if ups != nil || dls != nil {
+		srv.SetUplinkz(func() (any, any) {
+			var up any = []uplink.Status{}
+			if ups != nil {
+				up = ups.Statuses()
+			}
+			return up, dls.statuses()
+		})
 	}
 	if leafLinks != nil {
 		leafLinks.Start()

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/leafnode"
-	"github.com/leafgate/leafgate/leaf/server"
+	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
 	"github.com/leafgate/leafgate/sync/uplink"
@@ -95,8 +95,8 @@ func (c *Config) gatewayID() string {
 	return "leafgate"
 }
 
-// startUplinks starts the configured uplinks and serves /uplinkz.
-func startUplinks(c *Config, srv *server.Server, js *jetstream.Service, links *leafnode.Set, log *slog.Logger) (*uplink.Set, error) {
+// startUplinks starts the configured uplinks.
+func startUplinks(c *Config, r *router.Router, js *jetstream.Service, links *leafnode.Set, log *slog.Logger) (*uplink.Set, error) {
 	if len(c.Uplinks) == 0 {
 		return nil, nil
 	}
@@ -124,7 +124,5 @@ func startUplinks(c *Config, srv *server.Server, js *jetstream.Service, links *l
 		}
 		cfgs = append(cfgs, uc)
 	}
-	set := uplink.StartSet(cfgs, js, srv.Router(), log)
-	srv.SetUplinkz(func() any { return set.Statuses() })
-	return set, nil
+	return uplink.StartSet(cfgs, js, r, log), nil
 }

@@ -11,12 +11,14 @@ type UplinkzSource interface {
 	Uplinkz() (*Uplinkz, error)
 }
 
-// Uplinkz is /uplinkz: each uplink's position, backlog and drops.
+// Uplinkz is /uplinkz: each uplink's position, backlog and drops, and
+// each downlink's.
 type Uplinkz struct {
 	ID  string    `json:"server_id"`
 	Now time.Time `json:"now"`
-	// Uplinks are the uplinks' states, as their owner reports them.
-	Uplinks any `json:"uplinks"`
+	// Uplinks and Downlinks are their states, as their owner reports them.
+	Uplinks   any `json:"uplinks"`
+	Downlinks any `json:"downlinks"`
 }
 
 func (h *handler) uplinkz(w http.ResponseWriter, r *http.Request) {

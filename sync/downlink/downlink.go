@@ -58,6 +58,7 @@ type Downlink struct {
 
 	mu     sync.Mutex
 	status Status
+	ob     *jetstream.Outbox // once the stream is open
 	sig    chan struct{}
 	quit   chan struct{}
 	done   chan struct{}
@@ -98,11 +99,17 @@ func (d *Downlink) Close() {
 	<-d.done
 }
 
-// Status reports the downlink's position.
+// Status reports the downlink's position, and its backlog counted now.
 func (d *Downlink) Status() Status {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.status
+	st, ob := d.status, d.ob
+	d.mu.Unlock()
+	if ob != nil {
+		if os, ok := ob.State(); ok {
+			st.Backlog = os.BacklogMsgs
+		}
+	}
+	return st
 }
 
 func (d *Downlink) run() {
@@ -120,6 +127,9 @@ func (d *Downlink) run() {
 		}
 	}
 	defer ob.Close()
+	d.mu.Lock()
+	d.ob = ob
+	d.mu.Unlock()
 	st, _ := ob.State()
 	delivered := st.Confirmed // every message up to it is in its subscribers' stores
 	next := delivered + 1
@@ -215,12 +225,7 @@ func (d *Downlink) run() {
 			return
 		case <-d.sig:
 		case <-ob.Notify():
-		case <-t.C:
-			if st, ok := ob.State(); ok {
-				d.mu.Lock()
-				d.status.Backlog = st.BacklogMsgs
-				d.mu.Unlock()
-			}
+		case <-t.C: // a retry's pause ends
 		}
 	}
 }

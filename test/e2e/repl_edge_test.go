@@ -107,4 +107,7 @@ func TestReplEdgeExample(t *testing.T) {
 	if extra := in.wait(t, n); len(extra) != n {
 		t.Fatalf("%d commands, want %d (duplicates)", len(extra), n)
 	}
+	if uz := e.uplinkz(t); len(uz.Downlinks) != 1 || uz.Downlinks[0].Delivered != n || uz.Downlinks[0].Backlog != 0 {
+		t.Fatalf("/uplinkz downlinks %+v, want %d delivered and none left", uz.Downlinks, n)
+	}
 }

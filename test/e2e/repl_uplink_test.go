@@ -80,6 +80,11 @@ type uplinkz struct {
 			LastSeq  uint64 `json:"last_seq"`
 		} `json:"dropped"`
 	} `json:"uplinks"`
+	Downlinks []struct {
+		Name      string `json:"name"`
+		Delivered uint64 `json:"delivered_seq"`
+		Backlog   uint64 `json:"backlog_msgs"`
+	} `json:"downlinks"`
 }
 
 func (e *edge) uplinkz(t *testing.T) uplinkz {
