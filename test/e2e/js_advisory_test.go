@@ -497,10 +497,18 @@ func TestNatsEventsShowsAdvisories(t *testing.T) {
 		if err := js.DeleteStream(jctx, "EV"); err != nil {
 			t.Fatal(err)
 		}
-		waitOutput("Stream Delete Action")
-		for _, want := range []string{"Stream Create Action", "Consumer Create Action", "JetStream API Access",
-			"Subject: $JS.API.STREAM.CREATE.EV", "Acknowledgment Sample", "Consumer Delete Action"} {
-			waitOutput(want)
+		want := []string{"Stream Create Action", "Consumer Create Action", "JetStream API Access",
+			"Subject: $JS.API.STREAM.CREATE.EV", "Acknowledgment Sample", "Consumer Delete Action",
+			"Subject: $JS.API.STREAM.DELETE.EV"}
+		if tg.Name == "leafgate" {
+			// nats-server (stream.stop) queues its stream-delete advisory on
+			// the stream's send loop and closes that loop's quit channel
+			// right after: the loop may quit first and the advisory is never
+			// sent (CI saw it missing once). leafgate always sends it.
+			want = append(want, "Stream Delete Action")
+		}
+		for _, w := range want {
+			waitOutput(w)
 		}
 	})
 }
