@@ -127,11 +127,12 @@ func (d *Downlink) run() {
 		}
 	}
 	defer ob.Close()
-	d.mu.Lock()
-	d.ob = ob
-	d.mu.Unlock()
 	st, _ := ob.State()
 	delivered := st.Confirmed // every message up to it is in its subscribers' stores
+	d.mu.Lock()
+	d.ob = ob
+	d.status.Delivered = delivered
+	d.mu.Unlock()
 	next := delivered + 1
 	// Deliveries waiting for their stores, in order; the position moves
 	// over the done prefix.

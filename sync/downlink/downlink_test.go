@@ -157,6 +157,9 @@ func TestDownlinkWaitsForStores(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	if got := d.Status().Delivered; got != 3 {
+		t.Fatalf("delivered after the restart %d, want the stored 3", got)
+	}
 	h2.release()
 	waitDelivered(t, d, 4)
 	if got := h2.received(); len(got) != 1 || got[0] != "3" {
