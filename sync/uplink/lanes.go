@@ -356,19 +356,19 @@ func (u *Uplink) confirm() {
 }
 
 // checkStall resends at once when a new leafnode session came up (what
-// was in flight on the one before was lost with it), or when the oldest
-// message in flight has waited too long with the link up (a lost message
-// or acknowledgement).
+// was in flight on the one before was lost with it), or when the first
+// unacknowledged message has held the uplink still too long with the
+// link up (a lost message or acknowledgement).
 func (u *Uplink) checkStall(now time.Time) {
 	u.checkSession()
 	if !u.linkUp {
 		return
 	}
-	if at, seq := u.oldestSend(); !at.IsZero() && now.Sub(at) > u.cfg.AckWait {
+	if seq, waited, ok := u.stalled(now); ok {
 		u.mu.Lock()
 		u.status.Stalls++
 		u.mu.Unlock()
-		u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", seq, "waited", now.Sub(at).Round(time.Millisecond))
+		u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", seq, "waited", waited.Round(time.Millisecond))
 		u.goBack("stalled")
 	}
 }

@@ -54,9 +54,12 @@ type Config struct {
 	Rate int
 	// WorkQueue removes a local message once the hub acknowledged it.
 	WorkQueue bool
-	// AckWait is how long a sent message may go unacknowledged, with the
-	// link up, before the uplink counts as stalled and resends; default
-	// 10 s.
+	// AckWait is how long the first unacknowledged message may hold the
+	// uplink still, with the link up, before the uplink counts as stalled
+	// and resends; default 10 s. It runs from when the message was sent
+	// or, if later, from when the message before it was acknowledged: a
+	// slow link that takes longer than AckWait to carry a window is
+	// making progress, not stalled.
 	AckWait time.Duration
 	// Sessions counts the leafnode sessions established so far
 	// (leafnode.Set.Sessions); when it changes, what was in flight is
@@ -125,6 +128,9 @@ type Uplink struct {
 	lanes            // what is sent, in flight and acknowledged (lanes.go)
 	linkUp    bool
 	sessions  uint64
+	// The first unacknowledged sequence, and when it became the first.
+	headSeq   uint64
+	headSince time.Time
 	tokens    float64
 	lastFill  time.Time
 }
@@ -268,9 +274,22 @@ func (u *Uplink) fail(msg string) {
 	u.mu.Unlock()
 }
 
-func (u *Uplink) stalledSince(now time.Time) bool {
+// stalled reports whether the first unacknowledged message has held the
+// uplink still for longer than AckWait (see Config.AckWait), and which.
+func (u *Uplink) stalled(now time.Time) (seq uint64, waited time.Duration, ok bool) {
+	head := u.firstUnacked()
+	if head != u.headSeq {
+		u.headSeq, u.headSince = head, now
+	}
 	at, _ := u.oldestSend()
-	return !at.IsZero() && now.Sub(at) > u.cfg.AckWait
+	if at.IsZero() {
+		return 0, 0, false
+	}
+	if u.headSince.After(at) {
+		at = u.headSince
+	}
+	waited = now.Sub(at)
+	return head, waited, waited > u.cfg.AckWait
 }
 
 // updateStatusNow refreshes Status from the uplink's goroutine.
@@ -301,8 +320,9 @@ func (u *Uplink) updateStatus(now time.Time) {
 	}
 	s.Lag = st.LastSeq - u.confirmed
 	s.Dropped = st.Dropped
+	_, _, stalled := u.stalled(now)
 	switch {
-	case u.stalledSince(now):
+	case stalled:
 		s.State = "stalled"
 	case !u.linkUp && st.BacklogMsgs > 0:
 		s.State = "link down"

@@ -26,6 +26,28 @@ type fakeHub struct {
 	subjects []string
 	dropAcks atomic.Int64
 	got      atomic.Int64
+	// slow, when set, carries the acknowledgements to one goroutine that
+	// answers them in order, one per ackGap: a slow link.
+	slow   chan func()
+	ackGap time.Duration
+}
+
+// slowAcks makes the hub answer in order, one acknowledgement per gap.
+func (h *fakeHub) slowAcks(t *testing.T, gap time.Duration) {
+	h.slow, h.ackGap = make(chan func(), 1<<16), gap
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case f := <-h.slow:
+				time.Sleep(h.ackGap)
+				f()
+			}
+		}
+	}()
 }
 
 func (h *fakeHub) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
@@ -49,7 +71,12 @@ func (h *fakeHub) DeliverLink(_ *router.Publisher, _, subj, reply, hdr, data []b
 	}
 	ack, _ := json.Marshal(map[string]any{"stream": "HUB", "seq": seq, "duplicate": dup})
 	// Answer from another goroutine, as the link's reader would.
-	go h.r.Publish(&router.Publisher{}, append([]byte(nil), reply...), nil, nil, ack)
+	rep := append([]byte(nil), reply...)
+	if h.slow != nil {
+		h.slow <- func() { h.r.Publish(&router.Publisher{}, rep, nil, nil, ack) }
+		return false
+	}
+	go h.r.Publish(&router.Publisher{}, rep, nil, nil, ack)
 	return false
 }
 
@@ -214,6 +241,24 @@ func TestUplinkStallResends(t *testing.T) {
 		t.Fatalf("status %+v: want a stall, resends and duplicates", st)
 	}
 	inOrder(t, e.hub.payloads(), 20)
+}
+
+// A slow link: the hub's acknowledgements come in order but a window of
+// them takes several times ack_wait. The uplink is making progress, so it
+// does not count a stall nor resend anything.
+func TestUplinkSlowLinkNoStall(t *testing.T) {
+	e := newEnv(t)
+	e.hub.slowAcks(t, 5*time.Millisecond) // 200 acks: 1 s
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.publish(0, 200)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", AckWait: 250 * time.Millisecond}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 200 })
+	if st.Stalls != 0 || st.Resent != 0 || e.hub.got.Load() != 200 {
+		t.Fatalf("status %+v, %d publishes: a slow link taken for a stall", st, e.hub.got.Load())
+	}
+	inOrder(t, e.hub.payloads(), 200)
 }
 
 // The rate caps catching up: with 100 messages/s, half a second sends at
