@@ -100,6 +100,43 @@ func TestHubErrDelays(t *testing.T) {
 	}
 }
 
+// TestProbe: a probe is answered once the hub answered its PING, not
+// before; a probe of a session that ended counts as answered (a new
+// session is the caller's signal).
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	set, l := startLink(t, router.New(), hub, nil) // no keepalive pings
+	c := hub.up(set)
+	c.sync()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	waitFor("the session's first PING never reached the hub", func() bool { return c.pings.Load() >= 1 })
+	answered := set.Probe()
+	waitFor("a probe the hub answered never counted", answered)
+
+	c.noPong.Store(true)
+	before := c.pings.Load()
+	answered = set.Probe()
+	waitFor("the probe's PING never reached the hub", func() bool { return c.pings.Load() > before })
+	time.Sleep(50 * time.Millisecond)
+	if answered() {
+		t.Fatal("a probe the hub did not answer counted as answered")
+	}
+	c.close()
+	waitDown(t, l, "")
+	waitFor("a probe of an ended session never counted as answered", answered)
+	if set.Probe()() != true {
+		t.Fatal("a probe with no link up must count as answered: nothing is in flight on one")
+	}
+}
+
 // TestHalfOpen: a hub that stops reading and answering without closing
 // (a black-holed NAT mapping) is noticed by unanswered PINGs, and the link
 // reconnects.
@@ -206,14 +243,16 @@ func TestSlowUplinkIsLiveness(t *testing.T) {
 
 // TestSlowUplinkWriteDeadline: the write deadline bounds a write that
 // makes no progress, not a batch that takes long to go out: 32 MB to a
-// hub that reads 8 MB/s take four write deadlines, and the link stays.
+// hub that reads 8 MB/s take longer than the write deadline, and the link
+// stays. (A deadline of 1 s failed once with three -race test binaries
+// sharing two cores: the fake hub's reader went a second without running.)
 func TestSlowUplinkWriteDeadline(t *testing.T) {
 	t.Parallel()
 	hub := newFakeHub(t)
 	r := router.New()
 	opts := testOptions(r, testRemote(hub.url())) // no pings
 	opts.MaxPending = 64 << 20
-	opts.WriteDeadline = time.Second
+	opts.WriteDeadline = 3 * time.Second
 	set := startSet(t, opts)
 	l := set.Links()[0]
 	c := hub.up(set)
