@@ -111,6 +111,37 @@ func (s *Set) Sessions() uint64 {
 	return n
 }
 
+// Probe sends a PING on every link that is up, behind everything already
+// queued for the hub, and returns answered: true once each of those PINGs
+// has had its PONG (or its session ended). The hub answers in order, so
+// by then it has read everything written to the links before the probe;
+// an uplink waiting for an acknowledgement tells a lost one (the hub read
+// the publish and said nothing) from a slow link (it has not read it
+// yet).
+func (s *Set) Probe() (answered func() bool) {
+	type sent struct {
+		sess *session
+		n    uint64
+	}
+	var pings []sent
+	for _, l := range s.links {
+		l.mu.Lock()
+		sess := l.sess
+		l.mu.Unlock()
+		if sess != nil {
+			pings = append(pings, sent{sess, sess.sendPing()})
+		}
+	}
+	return func() bool {
+		for _, p := range pings {
+			if !p.sess.answered(p.n) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // Link is one configured remote: the current session, if any, and what
 // outlives sessions (the local interest mirror, counters, the URL list).
 type Link struct {

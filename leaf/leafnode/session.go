@@ -99,6 +99,10 @@ type session struct {
 	pingsOut  atomic.Int32
 	pingAt    atomic.Int64 // unix nanos the last PING went out
 	rtt       atomic.Int64
+	// PINGs written (under mu, in the order they are queued) and PONGs
+	// read: the hub answers in order, so PONG n answers PING n (Probe).
+	pingsSent uint64
+	pongs     atomic.Uint64
 
 	done chan struct{}
 	kick chan struct{}
@@ -1004,10 +1008,29 @@ func (s *session) pingLoop() {
 	}
 }
 
-func (s *session) sendPing() {
+// sendPing queues a PING and reports its number on the session.
+func (s *session) sendPing() uint64 {
 	s.pingsOut.Add(1)
 	s.pingAt.Store(time.Now().UnixNano())
-	s.writeProto(leafproto.AppendPing(nil))
+	s.mu.Lock()
+	s.pingsSent++
+	n := s.pingsSent
+	if !s.closed {
+		s.out.Write(leafproto.AppendPing(nil))
+	}
+	s.mu.Unlock()
+	s.kickWriter()
+	return n
+}
+
+// answered reports whether PING n has had its PONG, or the session ended.
+func (s *session) answered(n uint64) bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return s.pongs.Load() >= n
+	}
 }
 
 // writeProto queues a protocol line, never dropped for MaxPending.
@@ -1252,6 +1275,7 @@ func (s *session) Ping() error {
 }
 
 func (s *session) Pong() error {
+	s.pongs.Add(1)
 	if at := s.pingAt.Load(); at != 0 {
 		rtt := time.Duration(time.Now().UnixNano() - at)
 		s.rtt.Store(int64(rtt))
