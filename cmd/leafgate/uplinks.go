@@ -120,7 +120,7 @@ func startUplinks(c *Config, r *router.Router, js *jetstream.Service, links *lea
 			uc.Transform = tr
 		}
 		if links != nil {
-			uc.Sessions = links.Sessions
+			uc.Sessions, uc.Probe = links.Sessions, links.Probe
 		}
 		cfgs = append(cfgs, uc)
 	}

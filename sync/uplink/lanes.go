@@ -358,20 +358,46 @@ func (u *Uplink) confirm() {
 // checkStall resends at once when a new leafnode session came up (what
 // was in flight on the one before was lost with it), or when the first
 // unacknowledged message has held the uplink still too long with the
-// link up (a lost message or acknowledgement).
+// link up (a lost message or acknowledgement): at once without a probe,
+// else once a round trip behind it came back and the acknowledgement
+// still did not.
 func (u *Uplink) checkStall(now time.Time) {
 	u.checkSession()
 	if !u.linkUp {
+		u.probe = nil
 		return
 	}
-	if seq, waited, ok := u.stalled(now); ok {
-		u.mu.Lock()
-		u.status.Stalls++
-		u.mu.Unlock()
-		u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", seq, "waited", waited.Round(time.Millisecond))
-		u.goBack("stalled")
+	seq, waited, ok := u.stalled(now)
+	if !ok {
+		u.probe = nil
+		return
 	}
+	if u.cfg.Probe != nil {
+		switch {
+		case u.probe == nil || u.probeSeq != seq:
+			u.probe, u.probeSeq, u.probeSince = u.cfg.Probe(), seq, time.Time{}
+			return
+		case !u.probe():
+			return // the hub has not read that far yet: a slow link
+		case u.probeSince.IsZero():
+			u.probeSince = now
+			return
+		case now.Sub(u.probeSince) < ackGrace(u.cfg.AckWait):
+			return
+		}
+	}
+	u.probe = nil
+	u.mu.Lock()
+	u.status.Stalls++
+	u.mu.Unlock()
+	u.log.Warn("uplink stalled: no acknowledgement, resending", "seq", seq, "waited", waited.Round(time.Millisecond))
+	u.goBack("stalled")
 }
+
+// ackGrace is how long an acknowledgement may trail the PONG of a probe
+// sent after its publish: the hub answers the PING as it reads it, and
+// the publish's acknowledgement once its stream stored it.
+func ackGrace(ackWait time.Duration) time.Duration { return min(ackWait, time.Second) }
 
 // checkSession resends what was in flight when a new leafnode session
 // came up since it was sent.

@@ -65,6 +65,12 @@ type Config struct {
 	// (leafnode.Set.Sessions); when it changes, what was in flight is
 	// resent at once instead of after AckWait. nil: AckWait only.
 	Sessions func() uint64
+	// Probe (leafnode.Set.Probe) asks the links for a round trip behind
+	// what they have queued. A stalled uplink resends only once its probe
+	// came back and the acknowledgement still did not (after ackGrace): a
+	// link slow to carry what is ahead of the acknowledgements (a large
+	// catch-up the other way) is not a lost message. nil: resend at once.
+	Probe func() (answered func() bool)
 
 	// carries is told the subjects the uplink carries once its stream is
 	// open (Set reserves them).
@@ -131,8 +137,13 @@ type Uplink struct {
 	// The first unacknowledged sequence, and when it became the first.
 	headSeq   uint64
 	headSince time.Time
-	tokens    float64
-	lastFill  time.Time
+	// The probe a stall sent (Config.Probe), for which head, and when it
+	// was found answered.
+	probe      func() bool
+	probeSeq   uint64
+	probeSince time.Time
+	tokens     float64
+	lastFill   time.Time
 }
 
 type ack struct {

@@ -243,6 +243,35 @@ func TestUplinkStallResends(t *testing.T) {
 	inOrder(t, e.hub.payloads(), 20)
 }
 
+// With a probe (the links' round trip), a stalled uplink resends only
+// once the probe came back: until then the hub may not have read the
+// publish (a slow link); after it, and a grace, the acknowledgement was
+// lost.
+func TestUplinkStallWaitsForProbe(t *testing.T) {
+	e := newEnv(t)
+	e.hub.dropAcks.Store(1)
+	var answered atomic.Bool
+	probes := atomic.Int64{}
+	probe := func() func() bool {
+		probes.Add(1)
+		return answered.Load
+	}
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", AckWait: 200 * time.Millisecond, Probe: probe}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	e.publish(0, 5)
+	time.Sleep(time.Second) // five ack_waits, the probe unanswered
+	if st := u.Status(); st.Stalls != 0 || st.Resent != 0 || st.Confirmed != 0 || probes.Load() == 0 {
+		t.Fatalf("status %+v, %d probes: want a probe and no resend while it is out", st, probes.Load())
+	}
+	answered.Store(true)
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 5 })
+	if st.Stalls != 1 || st.Resent == 0 {
+		t.Fatalf("status %+v: want one stall and the lost message resent", st)
+	}
+	inOrder(t, e.hub.payloads(), 5)
+}
+
 // A slow link: the hub's acknowledgements come in order but a window of
 // them takes several times ack_wait. The uplink is making progress, so it
 // does not count a stall nor resend anything.
