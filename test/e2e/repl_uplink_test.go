@@ -31,6 +31,13 @@ uplinks:
 // and a leafgate (through a proxy) with stream TELEMETRY and an uplink.
 func startUplinked(t *testing.T, extra string) (*hub.Hub, *netproxy.Proxy, *edge, jetstream.JetStream, jetstream.JetStream) {
 	t.Helper()
+	return startUplinkedWith(t, edgeOpts{config: extra}, "")
+}
+
+// startUplinkedWith is startUplinked with o's leafnodes keys and extra
+// configuration, and remoteExtra on the remote.
+func startUplinkedWith(t *testing.T, o edgeOpts, remoteExtra string) (*hub.Hub, *netproxy.Proxy, *edge, jetstream.JetStream, jetstream.JetStream) {
+	t.Helper()
 	h := hub.Start(t, hub.Options{JetStream: true, Domain: "hub"})
 	hc := h.Connect(t)
 	hjs, _ := jetstream.New(hc)
@@ -40,7 +47,9 @@ func startUplinked(t *testing.T, extra string) (*hub.Hub, *netproxy.Proxy, *edge
 		t.Fatal(err)
 	}
 	p := netproxy.Start(t, h.LeafAddr)
-	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge", config: uplinkYAML + extra})
+	o.remotes = []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}, extra: remoteExtra}}
+	o.domain, o.config = "edge", uplinkYAML+o.config
+	e := startEdge(t, o)
 	e.waitLinks(t, 1)
 	ec := e.connect(t)
 	ejs, _ := jetstream.New(ec, jetstream.WithPublishAsyncMaxPending(1<<14))
@@ -74,6 +83,7 @@ type uplinkz struct {
 		Sent        uint64 `json:"sent"`
 		Acked       uint64 `json:"acked"`
 		Resent      uint64 `json:"resent"`
+		Stalls      uint64 `json:"stalls"`
 		Dropped     struct {
 			Msgs     uint64 `json:"msgs"`
 			FirstSeq uint64 `json:"first_seq"`
