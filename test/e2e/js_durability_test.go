@@ -142,6 +142,7 @@ func (p *proc) kill() {
 // acknowledged message is there with its payload, and no message whose
 // consumer ack was confirmed (AckSync) is delivered again.
 func TestJSDurabilityKillNine(t *testing.T) {
+	t.Parallel() // waits, mostly: it overlaps with the other waiting tests
 	if testing.Short() {
 		t.Skip("kills processes")
 	}

@@ -204,6 +204,7 @@ func TestJSPriorityPullRequestErrors(t *testing.T) {
 // messages while the consumer is at or over one of them (the nats.go
 // client test's sequence).
 func TestJSPriorityOverflow(t *testing.T) {
+	t.Parallel() // waits, mostly: it overlaps with the other waiting tests
 	harness.ForEach(t, harness.Options{JetStream: true}, func(t *testing.T, tg *harness.Target) {
 		_, js, ctx := jsConnect(t, tg)
 		s := consStream(t, ctx, js, "OF", "of.>")

@@ -380,6 +380,7 @@ func TestReplHubSourcesEdgeWorkQueueFlaps(t *testing.T) {
 // new stream and sources it from its start, instead of waiting for
 // sequences past the old one's.
 func TestReplHubSourcesEdgeStreamRecreated(t *testing.T) {
+	t.Parallel() // waits, mostly: it overlaps with the other waiting tests
 	_, _, _, ejs, hjs := startProxiedJS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
 	defer cancel()

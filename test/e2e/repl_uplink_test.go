@@ -227,6 +227,7 @@ func TestReplUplinkBacklogOverLimit(t *testing.T) {
 // first message reaches the hub within a few seconds of the hub
 // listening again (leafgate drives it), and everything arrives once.
 func TestReplHubRestartMidStream(t *testing.T) {
+	t.Parallel() // waits, mostly: it overlaps with the other waiting tests
 	h, _, _, ejs, hjs := startUplinked(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*replWait)
 	defer cancel()
