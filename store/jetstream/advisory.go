@@ -36,7 +36,7 @@ func (s *Service) listening(subj []byte) bool { return s.r.HasInterest(subj) }
 
 // event is an advisory's head: type, a new unique id, and now in UTC.
 func (s *Service) event(typ string) jsapi.Event {
-	return jsapi.Event{Type: typ, ID: s.ids.next(), Time: now().UTC()}
+	return jsapi.Event{Type: typ, ID: s.ids.next(), Time: s.now().UTC()}
 }
 
 // sendEvent encodes and publishes one advisory.
@@ -214,7 +214,7 @@ func (c *consumer) advisePause(until time.Time) {
 	svc := c.ms.svc
 	svc.sendEvent(subj, &jsapi.ConsumerPause{
 		Event: svc.event(jsapi.TypeConsumerPauseAdvisory), Stream: c.ms.name, Consumer: c.name,
-		Paused: now().Before(until), PauseUntil: until, Domain: svc.cfg.Domain,
+		Paused: c.ms.svc.now().Before(until), PauseUntil: until, Domain: svc.cfg.Domain,
 	})
 }
 
@@ -235,7 +235,7 @@ func (c *consumer) sampleAck(ai ackInfo, p *pendingMsg) {
 		return
 	}
 	svc := c.ms.svc
-	t := now()
+	t := c.ms.svc.now()
 	svc.sendEvent(subj, &jsapi.AckMetric{
 		Event:  jsapi.Event{Type: jsapi.TypeConsumerAckMetric, ID: svc.ids.next(), Time: t.UTC()},
 		Stream: c.ms.name, Consumer: c.name, ConsumerSeq: ai.cseq, StreamSeq: ai.sseq,

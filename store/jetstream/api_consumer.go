@@ -161,7 +161,7 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 		c.cfg = cc
 		if !oldPause.Equal(newPause) {
 			c.pauseUntil = time.Time{}
-			if now().Before(newPause) {
+			if ms.svc.now().Before(newPause) {
 				c.pauseUntil = newPause
 				ms.armWake(newPause)
 			}
@@ -207,7 +207,7 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 			}
 		}
 	}
-	c := ms.newConsumer(name, cc, now())
+	c := ms.newConsumer(name, cc, ms.svc.now())
 	c.setStart()
 	if err := ms.persistConsumerConfig(c); err != nil {
 		return jsapi.ErrConsumerCreateF.WithErr(err)
@@ -216,14 +216,14 @@ func (ms *stream) createConsumer(name string, cc jsapi.ConsumerConfig, action st
 		return jsapi.ErrConsumerCreateF.WithErr(err)
 	}
 	ms.svc.adviseConsumer(jsapi.AdvisoryConsumerCreated, ms.name, name, jsapi.ActionCreated)
-	c.lastActive = now()
+	c.lastActive = ms.svc.now()
 	if th := c.inactiveThreshold(); th > 0 {
 		ms.armWake(c.lastActive.Add(th))
 	}
 	if c.cfg.Heartbeat > 0 {
-		ms.armWake(now().Add(c.cfg.Heartbeat))
+		ms.armWake(ms.svc.now().Add(c.cfg.Heartbeat))
 	}
-	if cc.PauseUntil != nil && now().Before(*cc.PauseUntil) {
+	if cc.PauseUntil != nil && ms.svc.now().Before(*cc.PauseUntil) {
 		c.pauseUntil = *cc.PauseUntil
 	}
 	// The create response goes out before the first delivery, as from
@@ -448,7 +448,7 @@ func (s *Service) consumerPause(streamName, name string, body []byte) any {
 		if newPause := req.PauseUntil.UTC(); !oldPause.Equal(newPause) {
 			defer c.advisePause(newPause)
 		}
-		if req.PauseUntil.IsZero() || !now().Before(req.PauseUntil) {
+		if req.PauseUntil.IsZero() || !s.now().Before(req.PauseUntil) {
 			c.pauseUntil = time.Time{}
 			c.cfg.PauseUntil = nil
 			c.kick()
@@ -459,7 +459,7 @@ func (s *Service) consumerPause(streamName, name string, body []byte) any {
 			st.armWake(t)
 			out.Paused = true
 			out.PauseUntil = t.UTC()
-			out.PauseRemaining = time.Until(t)
+			out.PauseRemaining = t.Sub(s.now())
 		}
 		_ = st.persistConsumerConfig(c)
 	})

@@ -89,7 +89,7 @@ func (s *Service) streamCreate(name string, body []byte) any {
 	if e := s.checkOverlap(name, cfg.Subjects); e != nil {
 		return s.fail(typ, e)
 	}
-	st, e := s.addStream(cfg, now())
+	st, e := s.addStream(cfg, s.now())
 	if e != nil {
 		return s.fail(typ, e)
 	}
@@ -363,7 +363,7 @@ func (ms *stream) info(req *jsapi.StreamInfoRequest) *jsapi.StreamInfo {
 		Config:    ms.config(),
 		Created:   ms.created.UTC(),
 		Domain:    ms.svc.cfg.Domain,
-		TimeStamp: now().UTC(),
+		TimeStamp: ms.svc.now().UTC(),
 		State: jsapi.StreamState{
 			Msgs: st.Msgs, Bytes: st.Bytes, FirstSeq: st.FirstSeq, LastSeq: st.LastSeq,
 		},

@@ -249,7 +249,7 @@ func (c *consumer) kick() {
 		return
 	}
 	if !c.pauseUntil.IsZero() {
-		if now().Before(c.pauseUntil) {
+		if c.ms.svc.now().Before(c.pauseUntil) {
 			c.ms.armWake(c.pauseUntil)
 			return
 		}
@@ -378,7 +378,7 @@ func (c *consumer) replayHold(m *msgstore.Msg) bool {
 		return false
 	}
 	due := c.replayWall.Add(time.Duration(m.Time - c.replayMsg))
-	if due.After(now()) {
+	if due.After(c.ms.svc.now()) {
 		c.ms.armWake(due)
 		return true
 	}
@@ -387,7 +387,7 @@ func (c *consumer) replayHold(m *msgstore.Msg) bool {
 
 // record notes a delivery and returns its ack reply subject.
 func (c *consumer) record(m *msgstore.Msg, kind int) string {
-	ts := now()
+	ts := c.ms.svc.now()
 	c.dseq++
 	dc := uint64(1)
 	switch kind {
@@ -476,13 +476,13 @@ func (c *consumer) deliverPush() {
 	if !c.active {
 		return
 	}
-	c.lastActive = now()
+	c.lastActive = c.ms.svc.now()
 	if c.cfg.FlowControl && c.maxpb == 0 {
 		c.maxpb = fcMaxPending / 16
 	}
 	for !c.cfg.FlowControl || c.pbytes <= c.maxpb {
 		if c.cfg.RateLimit > 0 {
-			if t := now(); c.rlNext.After(t) {
+			if t := c.ms.svc.now(); c.rlNext.After(t) {
 				c.ms.armWake(c.rlNext)
 				return
 			}
@@ -498,7 +498,7 @@ func (c *consumer) deliverPush() {
 		if rl := c.cfg.RateLimit; rl > 0 {
 			// Space deliveries so the payload rate stays under the limit.
 			bits := uint64(len(m.Subject)+len(m.Header)+len(m.Data)) * 8
-			start := now()
+			start := c.ms.svc.now()
 			if c.rlNext.After(start) {
 				start = c.rlNext
 			}
@@ -508,7 +508,7 @@ func (c *consumer) deliverPush() {
 		// consumers detect gaps with it), whatever the ack policy.
 		reply := c.record(&m, kind)
 		c.ms.svc.deliver(c.cfg.DeliverSubject, m.Subject, reply, c.deliveryHeader(&m), c.deliveryData(&m))
-		c.lastHB = now()
+		c.lastHB = c.ms.svc.now()
 		if c.cfg.FlowControl {
 			sz := len(c.cfg.DeliverSubject) + len(reply) + len(m.Header) + len(m.Data)
 			c.pbytes += sz
@@ -625,7 +625,7 @@ func (c *consumer) deliverPull() {
 		c.ms.svc.deliver(wr.reply, m.Subject, reply, hdr, data)
 		wr.n--
 		wr.sent++
-		wr.lastHB = now()
+		wr.lastHB = c.ms.svc.now()
 		c.served(wr)
 		if wr.n <= 0 && wr.limitB && wr.maxBytes > 0 {
 			// The batch is complete with bytes to spare: nats-server
@@ -738,7 +738,7 @@ func (c *consumer) onPullRequest(reply string, body []byte) {
 			return
 		}
 	}
-	t := now()
+	t := c.ms.svc.now()
 	c.lastActive = t
 	wr := &pullRequest{reply: reply, n: req.Batch, maxBytes: req.MaxBytes, limitB: req.MaxBytes > 0, noWait: req.NoWait, hb: req.Heartbeat, lastHB: t, pg: req.PriorityGroup, hasPG: hasPG}
 	if req.Expires > 0 {
@@ -856,8 +856,8 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 		c.adviseDelivery(jsapi.AdvisoryMsgTerminated, jsapi.TypeTerminated, ai, string(rest))
 	case "+WPI":
 		if p := c.pending[ai.sseq]; p != nil {
-			p.ts = now().UnixNano()
-			c.ms.armWake(now().Add(c.ackWait(c.rdc[ai.sseq] + 1)))
+			p.ts = c.ms.svc.now().UnixNano()
+			c.ms.armWake(c.ms.svc.now().Add(c.ackWait(c.rdc[ai.sseq] + 1)))
 		}
 		if reply != "" {
 			c.ms.svc.publish(reply, "", nil, nil)
@@ -880,8 +880,8 @@ func (c *consumer) onAck(ai ackInfo, body []byte, reply string) {
 			if delay > 0 {
 				// Redeliver once the delay passes: pretend the ack
 				// wait started so that it ends then.
-				p.ts = now().Add(delay - c.ackWait(c.rdc[ai.sseq]+1)).UnixNano()
-				c.ms.armWake(now().Add(delay))
+				p.ts = c.ms.svc.now().Add(delay - c.ackWait(c.rdc[ai.sseq]+1)).UnixNano()
+				c.ms.armWake(c.ms.svc.now().Add(delay))
 			} else if !slices.Contains(c.rdq, ai.sseq) {
 				// Queued even past max_deliver, as nats-server: next
 				// gives it up, with the advisory, when it comes round.
@@ -936,7 +936,7 @@ func (c *consumer) ack(sseq, _ uint64) {
 		acked = append(acked, sseq)
 	}
 	if len(acked) > 0 {
-		c.floorLast = now()
+		c.floorLast = c.ms.svc.now()
 	}
 	for _, seq := range acked {
 		p := c.pending[seq]
@@ -1005,7 +1005,7 @@ func (c *consumer) canRedeliver(seq uint64) bool {
 // pull requests, sends heartbeats, and reports whether an ephemeral
 // consumer has been idle past its threshold.
 func (c *consumer) tick() (idle bool) {
-	t := now()
+	t := c.ms.svc.now()
 	// A flow_control-acked consumer does not redeliver by time: the
 	// source resets it to its ack floor when it comes back.
 	if !c.ackNone() && c.cfg.AckPolicy != jsapi.AckFlowControl && len(c.pending) > 0 {
@@ -1096,7 +1096,7 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 		NumRedelivered: len(c.rdc),
 		NumWaiting:     len(c.waiting),
 		NumPending:     c.pendingCount(),
-		TimeStamp:      now().UTC(),
+		TimeStamp:      c.ms.svc.now().UTC(),
 		PriorityGroups: c.priorityGroupsInfo(),
 	}
 	if !c.lastDel.IsZero() {
@@ -1110,9 +1110,9 @@ func (c *consumer) info() *jsapi.ConsumerInfo {
 	if !c.isPull() {
 		ci.PushBound = c.ms.svc.r.HasInterest([]byte(c.cfg.DeliverSubject))
 	}
-	if !c.pauseUntil.IsZero() && now().Before(c.pauseUntil) {
+	if !c.pauseUntil.IsZero() && c.ms.svc.now().Before(c.pauseUntil) {
 		ci.Paused = true
-		ci.PauseRemaining = time.Until(c.pauseUntil)
+		ci.PauseRemaining = c.pauseUntil.Sub(c.ms.svc.now())
 	}
 	return ci
 }

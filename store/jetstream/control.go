@@ -109,7 +109,7 @@ func (ms *stream) persistConsumers(force bool) {
 		return
 	}
 	if !urgent && !force {
-		t := now()
+		t := ms.svc.now()
 		if ms.persistAt.IsZero() {
 			ms.persistAt = t.Add(consumerFlushDelay)
 		}

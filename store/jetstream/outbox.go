@@ -195,6 +195,8 @@ func (o *Outbox) Confirm(upto uint64, seqs []uint64) bool {
 			}
 		}
 		ms.trimMarks()
+		ms.ageHeldUntil = time.Time{} // what max_age held may go now: look again
+		ms.scheduleAge()
 		ms.flush()
 	})
 }
@@ -227,7 +229,7 @@ func (ms *stream) limitRemove(seq uint64, why string) bool {
 		d.LastSeq = max(d.LastSeq, m.Seq)
 		d.Msgs++
 		d.Bytes += ms.msgSize(&m)
-		d.Last = now().UTC()
+		d.Last = ms.svc.now().UTC()
 		d.LastReason = why
 		if d.Msgs == 1 || d.Msgs%1000 == 0 {
 			ms.svc.log.Warn("jetstream: limits dropped messages an uplink had not sent",
@@ -255,7 +257,7 @@ func (ms *stream) noteRefused(subj string) {
 	for _, o := range ms.outboxes {
 		if subject.Matches(o.filter, subj) {
 			o.drops.Refused++
-			o.drops.Last = now().UTC()
+			o.drops.Last = ms.svc.now().UTC()
 			if o.drops.Refused == 1 || o.drops.Refused%1000 == 0 {
 				ms.svc.log.Warn("jetstream: stream at its limits refused publishes an uplink would carry",
 					"stream", ms.name, "uplink", o.name, "refused", o.drops.Refused)

@@ -60,11 +60,8 @@ func TestOutboxConfirm(t *testing.T) {
 // count them.
 func TestOutboxClockJumpAndDrops(t *testing.T) {
 	var offset atomic.Int64
-	old := now
-	now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	dir := t.TempDir()
-	e := openEnv(t, dir)
-	t.Cleanup(func() { _ = e.svc.Close(); now = old })
+	e := openEnvConfig(t, Config{Dir: dir, Clock: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
 
 	// Before NTP: the device's clock is ten years behind.
 	offset.Store(int64(-10 * 365 * 24 * time.Hour))

@@ -268,7 +268,7 @@ func (c *consumer) pin(wr *pullRequest) bool {
 	}
 	c.pinID = newPinID()
 	c.pinGroup = wr.pg.Group
-	c.pinnedTS = now().UTC()
+	c.pinnedTS = c.ms.svc.now().UTC()
 	wr.pg.ID = c.pinID
 	c.renewPin()
 	c.notePinned()
@@ -277,7 +277,7 @@ func (c *consumer) pin(wr *pullRequest) bool {
 
 // renewPin restarts the pin's priority_timeout.
 func (c *consumer) renewPin() {
-	c.pinExpires = now().Add(c.cfg.PinnedTTL)
+	c.pinExpires = c.ms.svc.now().Add(c.cfg.PinnedTTL)
 	c.ms.armWake(c.pinExpires)
 }
 

@@ -81,7 +81,7 @@ func (s *Service) recoverConsumers(st *stream) error {
 		} else if err := c.decodeState(state); err != nil {
 			return fmt.Errorf("jetstream: recover consumer %s/%s: %w", st.name, name, err)
 		}
-		c.lastActive = now()
+		c.lastActive = s.now()
 		if sc.Config.PauseUntil != nil {
 			c.pauseUntil = *sc.Config.PauseUntil
 		}

@@ -283,7 +283,7 @@ func (ms *stream) loadSchedules() {
 	if !cfg.AllowMsgSchedules {
 		return
 	}
-	nowT := now()
+	nowT := ms.svc.now()
 	var stale msgstore.Batch
 	for _, k := range ms.store.IndexScan(schedPrefix, -1) {
 		if len(k) != 9 {
@@ -336,7 +336,7 @@ func (ms *stream) fireSchedules() {
 	if len(ms.schedules) == 0 {
 		return
 	}
-	nowT := now()
+	nowT := ms.svc.now()
 	cut := nowT.UnixNano()
 	if ms.schedNext > cut && !ms.schedDirty {
 		return
@@ -369,7 +369,7 @@ func (ms *stream) fireSchedules() {
 			ms.cancelSchedule(d.subj)
 			continue
 		}
-		err := ms.store1(&cfg, &out, now().UnixNano())
+		err := ms.store1(&cfg, &out, ms.svc.now().UnixNano())
 		switch {
 		case !next.IsZero():
 			if e := ms.schedules[d.subj]; e != nil && e.seq == d.seq {

@@ -54,6 +54,12 @@ type Config struct {
 	// Follower replicates into streams that mirror or source others
 	// (sync/sourcing); without one such streams are refused.
 	Follower Follower
+	// Clock is the wall clock messages are stamped with and limits, TTLs
+	// and schedules are judged by; nil means time.Now. Tests simulate a
+	// device's clock jump with it (an uplink's unsent backlog must
+	// survive one). Only the wall reading counts: how long the process
+	// has held a message is measured by time.Now's monotonic clock.
+	Clock func() time.Time
 }
 
 // DBFile is the definitions file under Config.Dir: streams, consumers and
@@ -340,8 +346,13 @@ func (s *Service) deliver(route, subj, reply string, hdr, data []byte) {
 	s.r.PublishAs(&router.Publisher{}, []byte(route), []byte(subj), []byte(reply), hdr, data)
 }
 
-// now is the service's clock, replaced in tests.
-var now = time.Now
+// now is the service's wall clock (Config.Clock).
+func (s *Service) now() time.Time {
+	if s.cfg.Clock != nil {
+		return s.cfg.Clock()
+	}
+	return time.Now()
+}
 
 // EndPullRequests answers every waiting pull request with 409 Server
 // Shutdown and its pending counts, as nats-server does as it shuts down,

@@ -62,9 +62,12 @@ type stream struct {
 	persistAt  time.Time // when dirty consumer state is next written
 	wake       *time.Timer
 	wakeAt     time.Time
-	schedules  map[string]*schedEntry // pending message schedules by subject (schedules.go)
-	schedNext  int64                  // earliest schedule, valid unless schedDirty
-	schedDirty bool
+	// ageHeldUntil: max_age holds the first message for an outbox until
+	// then (tick sets it; zero when nothing is held).
+	ageHeldUntil time.Time
+	schedules    map[string]*schedEntry // pending message schedules by subject (schedules.go)
+	schedNext    int64                  // earliest schedule, valid unless schedDirty
+	schedDirty   bool
 	// tickDue: the wake timer fired during a commit; tick after it.
 	tickDue bool
 	// A mirror's or source's replication (replica.go): each source's
@@ -653,7 +656,7 @@ func (p *pending) subjDelta(subj string) *subjectDelta {
 // ingest turns queued publishes into one batch.
 func (ms *stream) ingest(msgs []inMsg) {
 	cfg := ms.config()
-	ts := now().UnixNano()
+	ts := ms.svc.now().UnixNano()
 	for i := range msgs {
 		m := &msgs[i]
 		if m.repl != nil {
@@ -1049,23 +1052,32 @@ func (ms *stream) scheduleAge() {
 	if st.Msgs == 0 {
 		return
 	}
-	ms.armWake(time.Unix(0, st.FirstTime).Add(cfg.MaxAge))
+	at := time.Unix(0, st.FirstTime).Add(cfg.MaxAge)
+	if at.Before(ms.ageHeldUntil) {
+		at = ms.ageHeldUntil // the first message is held for an outbox
+	}
+	ms.armWake(at)
 }
 
-// armWake makes the timer fire no later than at.
+// armWake makes the timer fire no later than at, by the service's clock.
+// The timer runs on the monotonic clock: after the wall clock jumps ahead
+// (NTP on a device without a real-time clock) a wake that is already due
+// by the wall clock is re-armed to fire at once, not when the timer says.
 func (ms *stream) armWake(at time.Time) {
-	if !ms.wakeAt.IsZero() && !at.Before(ms.wakeAt) {
+	now := ms.svc.now()
+	if !ms.wakeAt.IsZero() && !at.Before(ms.wakeAt) && ms.wakeAt.After(now) {
 		return
 	}
 	ms.wakeAt = at
-	ms.wake.Reset(max(time.Until(at), time.Millisecond))
+	ms.wake.Reset(max(at.Sub(now), time.Millisecond))
 }
 
 // tick runs timed work: max age, consumer redelivery, heartbeats, expiry.
 func (ms *stream) tick() {
 	cfg := ms.config()
+	ms.ageHeldUntil = time.Time{}
 	if cfg.MaxAge > 0 {
-		cut := now().Add(-cfg.MaxAge).UnixNano()
+		cut := ms.svc.now().Add(-cfg.MaxAge).UnixNano()
 		held := false
 		for {
 			m, ok := ms.nextProjected("", ms.store.State().FirstSeq)
@@ -1075,7 +1087,8 @@ func (ms *stream) tick() {
 			// An uplink's unsent message waits until this process has
 			// held it for max_age too (a clock jump is not age).
 			if until, hold := ms.ageHold(&m, cfg.MaxAge); hold {
-				ms.armWake(until)
+				ms.ageHeldUntil = ms.svc.now().Add(time.Until(until)) // monotonic to the wall clock
+				ms.armWake(ms.ageHeldUntil)
 				held = true
 				break
 			}
@@ -1133,7 +1146,7 @@ func (ms *stream) scheduleTTL() {
 // expireTTL removes messages whose Nats-TTL has passed, up to 256 per
 // tick; if there are more, the timer fires again once they commit.
 func (ms *stream) expireTTL() {
-	cut := now().UnixNano()
+	cut := ms.svc.now().UnixNano()
 	for _, k := range ms.store.IndexScan(ttlPrefix, 256) {
 		if len(k) != 17 || int64(binary.BigEndian.Uint64(k[1:])) > cut {
 			break
@@ -1166,7 +1179,7 @@ func (ms *stream) expire(cfg *jsapi.StreamConfig, m msgstore.Msg) {
 		if n, _ := ms.subjectState(m.Subject); n == 1 {
 			ttl := time.Duration(int64(cfg.SubjectDeleteMarkerTTL.Seconds())) * time.Second
 			hdr := []byte("NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: " + ttl.String() + "\r\nNats-Rollup: sub\r\n\r\n")
-			if err := ms.store1(cfg, &inMsg{subject: m.Subject, hdr: hdr, marker: true}, now().UnixNano()); err == nil {
+			if err := ms.store1(cfg, &inMsg{subject: m.Subject, hdr: hdr, marker: true}, ms.svc.now().UnixNano()); err == nil {
 				return
 			}
 		}
@@ -1256,7 +1269,7 @@ func (ms *stream) seqAtTime(ts int64) uint64 {
 // dropped from the index.
 func (ms *stream) rebuildDedup() {
 	cfg := ms.config()
-	cut := now().Add(-cfg.Duplicates).UnixNano()
+	cut := ms.svc.now().Add(-cfg.Duplicates).UnixNano()
 	var stale msgstore.Batch
 	for _, k := range ms.store.IndexScan(dedupPrefix, -1) {
 		if len(k) < 17 {
