@@ -93,22 +93,42 @@ type env struct {
 	r   *router.Router
 	js  *jetstream.Service
 	hub *fakeHub
+	// hubSub is the hub's interest: unsubscribed, the link is down.
+	hubSub *router.Sub
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil, 0)
+}
+
+// newEnvWith opens the store on clock (nil: time.Now), with stream T's
+// max_age, and the hub's interest in place (the link up).
+func newEnvWith(t *testing.T, clock func() time.Time, maxAge time.Duration) *env {
+	t.Helper()
 	r := router.New()
-	js, err := jetstream.Open(jetstream.Config{Dir: t.TempDir()}, r)
+	js, err := jetstream.Open(jetstream.Config{Dir: t.TempDir(), Clock: clock}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = js.Close() })
 	e := &env{t: t, r: r, js: js, hub: &fakeHub{r: r, ids: map[string]bool{}}}
-	if err := r.Subscribe(&router.Sub{Subject: "telemetry.>", Receiver: e.hub, Remote: true}); err != nil {
+	e.hubSub = &router.Sub{Subject: "telemetry.>", Receiver: e.hub, Remote: true}
+	if err := r.Subscribe(e.hubSub); err != nil {
 		t.Fatal(err)
 	}
-	e.request("$JS.API.STREAM.CREATE.T", jsapi.StreamConfig{Name: "T", Subjects: []string{"telemetry.>"}})
+	e.request("$JS.API.STREAM.CREATE.T", jsapi.StreamConfig{Name: "T", Subjects: []string{"telemetry.>"}, MaxAge: maxAge})
 	return e
+}
+
+// streamMsgs is how many messages stream T holds.
+func (e *env) streamMsgs() uint64 {
+	e.t.Helper()
+	var info jsapi.StreamInfo
+	if err := json.Unmarshal(e.request("$JS.API.STREAM.INFO.T", ""), &info); err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
 }
 
 type inbox struct{ ch chan []byte }
@@ -270,6 +290,50 @@ func TestUplinkStallWaitsForProbe(t *testing.T) {
 		t.Fatalf("status %+v: want one stall and the lost message resent", st)
 	}
 	inOrder(t, e.hub.payloads(), 5)
+}
+
+// A device without a real-time clock: telemetry stored before NTP synced
+// is stamped ten years behind, while the link is down. NTP syncs (the
+// clock jumps ten years ahead) with max_age 1 h: the stream keeps the
+// unsent backlog, and the uplink sends every message once the link is
+// back. Once confirmed, the messages age out as usual.
+func TestUplinkClockJump(t *testing.T) {
+	var offset atomic.Int64
+	offset.Store(int64(-10 * 365 * 24 * time.Hour))
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	e := newEnvWith(t, clock, time.Hour)
+	if err := e.r.Unsubscribe(e.hubSub); err != nil { // the link is down
+		t.Fatal(err)
+	}
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw"}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	e.waitStatus(u, func(s Status) bool { return s.State != "waiting for stream" })
+	e.publish(0, 50)
+
+	offset.Store(0)  // NTP: ten years pass at once
+	e.publish(50, 1) // a message stored now: the stream looks again
+	time.Sleep(300 * time.Millisecond)
+	if n := e.streamMsgs(); n != 51 {
+		t.Fatalf("after the clock jump the stream holds %d, want the 51 unsent", n)
+	}
+	if st := e.waitStatus(u, func(s Status) bool { return s.BacklogMsgs == 51 }); st.Dropped.Msgs != 0 {
+		t.Fatalf("dropped %+v", st.Dropped)
+	}
+
+	if err := e.r.Subscribe(e.hubSub); err != nil { // the link is back
+		t.Fatal(err)
+	}
+	e.waitStatus(u, func(s Status) bool { return s.Confirmed == 51 })
+	inOrder(t, e.hub.payloads(), 51)
+	// Confirmed, the fifty stamped ten years ago are past max_age.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.streamMsgs() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds %d once they were sent, want 1 (the fifty aged out)", e.streamMsgs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // A slow link: the hub's acknowledgements come in order but a window of
