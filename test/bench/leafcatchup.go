@@ -66,6 +66,9 @@ type catchupResult struct {
 	wire    float64 // leaf→hub bytes per message
 	stored  int
 	elapsed time.Duration
+	// CPU the hub and the leaf used from the link's return to the end of
+	// the catch-up, per 100,000 messages.
+	hubCPU, leafCPU time.Duration
 }
 
 func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
@@ -81,8 +84,8 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 			if err != nil {
 				return rows, fmt.Errorf("%s: %w", p.label(), err)
 			}
-			fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored\n",
-				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n)
+			fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored; CPU per 100k messages: hub %v, leaf %v\n",
+				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond))
 			res[p.label()] = r
 		}
 		ref := res[catchupPaths[2].label()]
@@ -259,6 +262,7 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 		px.Refuse(false)
 		back = time.Now()
 	}
+	hubCPU, leafCPU := cpuMeter(hub.cmd.Process.Pid), cpuMeter(leaf.cmd.Process.Pid)
 	want := n + 1
 	var first time.Time
 	err = waitFor(5*time.Minute, func() bool {
@@ -269,6 +273,7 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 		return got >= want
 	})
 	done := time.Now()
+	res.hubCPU, res.leafCPU = hubCPU()*100_000/time.Duration(n), leafCPU()*100_000/time.Duration(n)
 	toHub1, _ := px.Bytes()
 	res.stored = streamMsgs(ctx, hjs, hubStream) - 1
 	if err != nil {
