@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/leafgate/leafgate/leaf/proto"
-	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/msgstore"
 )
 
@@ -30,7 +29,7 @@ import (
 type lanes struct {
 	next     uint64         // backlog cursor: the next sequence to send in order
 	buf      []msgstore.Msg // read ahead of next
-	inflight map[uint64]*sent
+	inflight map[uint64]sent
 	ahead    map[uint64]bool // sent by the live lane, for the cursor to skip
 	acked    []uint64        // acknowledged, for work-queue removal once confirmed
 	// order holds each lane's sends, in increasing sequence: the cursor's
@@ -48,13 +47,12 @@ type lanes struct {
 }
 
 type sent struct {
-	subject string
-	at      time.Time
-	acked   bool
+	at    time.Time
+	acked bool
 }
 
 func (l *lanes) init() {
-	l.inflight = map[uint64]*sent{}
+	l.inflight = map[uint64]sent{}
 	l.ahead = map[uint64]bool{}
 }
 
@@ -65,7 +63,7 @@ func (l *lanes) firstUnacked() uint64 {
 	for i := range l.order {
 		q := l.order[i]
 		for len(q) > 0 {
-			if s := l.inflight[q[0]]; s == nil || s.acked {
+			if s, ok := l.inflight[q[0]]; !ok || s.acked {
 				q = q[1:]
 				continue
 			}
@@ -144,7 +142,7 @@ func (u *Uplink) fillBacklog(now time.Time) {
 			u.buf = msgs
 		}
 		m := &u.buf[0]
-		if s := u.inflight[m.Seq]; u.ahead[m.Seq] || s != nil && s.acked {
+		if s, ok := u.inflight[m.Seq]; u.ahead[m.Seq] || ok && s.acked {
 			// The live lane sent it, or it was acknowledged before a
 			// resend.
 			delete(u.ahead, m.Seq)
@@ -247,7 +245,8 @@ func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int) bool {
 			subj = t
 		}
 	}
-	if !u.r.HasRemoteInterest([]byte(subj)) {
+	u.subjBuf = append(u.subjBuf[:0], subj...)
+	if !u.r.HasRemoteInterest(u.subjBuf) {
 		if u.linkUp {
 			u.linkUp = false
 			u.log.Warn("uplink waiting: no interest from the hub", "subject", subj, "next_seq", m.Seq)
@@ -258,10 +257,13 @@ func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int) bool {
 		u.linkUp = true
 		u.log.Info("uplink sending", "from_seq", m.Seq, "confirmed_seq", u.confirmed)
 	}
-	hdr := withMsgID(m.Header, u.cfg.Gateway+"."+u.cfg.Stream+"."+strconv.FormatUint(m.Seq, 10))
-	reply := u.inbox + strconv.FormatUint(m.Seq, 10)
-	u.r.Publish(&router.Publisher{Upstream: true}, []byte(subj), []byte(reply), hdr, m.Data)
-	u.inflight[m.Seq] = &sent{subject: m.Subject, at: now}
+	// The buffers are reused: the router hands the message to the link,
+	// which copies it into its output, before Publish returns.
+	u.idBuf = strconv.AppendUint(append(append(append(append(u.idBuf[:0], u.cfg.Gateway...), '.'), u.cfg.Stream...), '.'), m.Seq, 10)
+	u.hdrBuf = appendMsgID(u.hdrBuf[:0], m.Header, u.idBuf)
+	u.replyBuf = strconv.AppendUint(append(u.replyBuf[:0], u.inbox...), m.Seq, 10)
+	u.r.Publish(&u.pub, u.subjBuf, u.replyBuf, u.hdrBuf, m.Data)
+	u.inflight[m.Seq] = sent{at: now}
 	u.order[lane] = append(u.order[lane], m.Seq)
 	u.nUnacked++
 	u.mu.Lock()
@@ -283,40 +285,50 @@ type pubAck struct {
 }
 
 func (u *Uplink) onAck(a ack) {
-	s := u.inflight[a.seq]
-	if s == nil || s.acked {
+	s, ok := u.inflight[a.seq]
+	if !ok || s.acked {
 		return // from before a resend
 	}
-	if status := proto.HeaderStatus(a.hdr); len(status) > 0 && len(a.data) == 0 {
-		// 503 No Responders: no hub stream captures the subject.
-		u.fail("publish " + strconv.FormatUint(a.seq, 10) + ": status " + string(status))
-		u.goBack("no stream answered")
-		return
-	}
-	var pa pubAck
-	if !parsePubAck(a.data, &pa) {
-		if err := json.Unmarshal(a.data, &pa); err != nil {
-			u.fail("bad publish acknowledgement: " + err.Error())
-			return
-		}
-	}
-	if pa.Error != nil {
-		u.fail(fmt.Sprintf("publish %d: %s (%d)", a.seq, pa.Error.Description, pa.Error.ErrCode))
-		u.goBack("refused by the hub")
+	dup := a.dup
+	if !a.parsed && !u.slowAck(a, &dup) {
 		return
 	}
 	s.acked = true
+	u.inflight[a.seq] = s
 	u.nUnacked--
 	if u.cfg.WorkQueue {
 		u.acked = append(u.acked, a.seq)
 	}
 	u.mu.Lock()
 	u.status.Acked++
-	if pa.Duplicate {
+	if dup {
 		u.status.Duplicates++
 	}
 	u.status.LastAck = time.Now().UTC()
 	u.mu.Unlock()
+}
+
+// slowAck reads an answer the fast parser did not take (a status, an
+// error, an unusual form): whether it acknowledges, and as a duplicate.
+func (u *Uplink) slowAck(a ack, dup *bool) bool {
+	if status := proto.HeaderStatus(a.hdr); len(status) > 0 && len(a.data) == 0 {
+		// 503 No Responders: no hub stream captures the subject.
+		u.fail("publish " + strconv.FormatUint(a.seq, 10) + ": status " + string(status))
+		u.goBack("no stream answered")
+		return false
+	}
+	var pa pubAck
+	if err := json.Unmarshal(a.data, &pa); err != nil {
+		u.fail("bad publish acknowledgement: " + err.Error())
+		return false
+	}
+	if pa.Error != nil {
+		u.fail(fmt.Sprintf("publish %d: %s (%d)", a.seq, pa.Error.Description, pa.Error.ErrCode))
+		u.goBack("refused by the hub")
+		return false
+	}
+	*dup = pa.Duplicate
+	return true
 }
 
 // settle drops what is acknowledged below the first unacknowledged
@@ -480,6 +492,8 @@ func parsePubAck(b []byte, pa *pubAck) bool {
 		switch {
 		case len(rest) >= 18 && string(rest[:18]) == `,"duplicate":true}`:
 			dup, rest = true, rest[17:]
+		case len(rest) >= 19 && string(rest[:19]) == `,"duplicate": true}`: // nats-server's form
+			dup, rest = true, rest[18:]
 		case len(rest) >= 11 && string(rest[:11]) == `,"domain":"`:
 			k := 11
 			for k < len(rest) && rest[k] != '"' && rest[k] != '\\' {

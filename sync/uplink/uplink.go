@@ -121,6 +121,7 @@ type Uplink struct {
 
 	mu     sync.Mutex
 	acks   []ack
+	spare  []ack // the uplink goroutine's: the list before, reused
 	status Status
 
 	sig       chan struct{}
@@ -137,6 +138,9 @@ type Uplink struct {
 	// The first unacknowledged sequence, and when it became the first.
 	headSeq   uint64
 	headSince time.Time
+	// Reused for each publish (send).
+	pub                              router.Publisher
+	subjBuf, idBuf, hdrBuf, replyBuf []byte
 	// The probe a stall sent (Config.Probe), for which head, and when it
 	// was found answered.
 	probe      func() bool
@@ -146,10 +150,14 @@ type Uplink struct {
 	lastFill   time.Time
 }
 
+// ack is an answer to publish seq: read by the fast parser (parsed,
+// dup), or kept whole for slowAck.
 type ack struct {
-	seq  uint64
-	hdr  []byte
-	data []byte
+	seq    uint64
+	parsed bool
+	dup    bool
+	hdr    []byte
+	data   []byte
 }
 
 // Start runs an uplink until Close.
@@ -174,6 +182,7 @@ func Start(cfg Config, js *jetstream.Service, r *router.Router, log *slog.Logger
 		inbox: "_INBOX.upl" + randToken(10) + ".",
 		sig:   make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		refresh: make(chan struct{}), refreshed: make(chan struct{}),
+		pub: router.Publisher{Upstream: true},
 	}
 	u.lanes.init()
 	u.status = Status{Name: cfg.Name, Stream: cfg.Stream, Filter: cfg.Filter, State: "waiting for stream"}
@@ -271,11 +280,13 @@ func (u *Uplink) run() {
 func (u *Uplink) takeAcks() {
 	u.mu.Lock()
 	acks := u.acks
-	u.acks = nil
+	u.acks = u.spare[:0]
 	u.mu.Unlock()
 	for _, a := range acks {
 		u.onAck(a)
 	}
+	clear(acks) // the kept answers' bytes
+	u.spare = acks[:0]
 }
 
 func (u *Uplink) fail(msg string) {
@@ -357,8 +368,17 @@ func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 	if err != nil {
 		return false
 	}
+	// The common answer is read here, on the link's goroutine, so it needs
+	// no copy; anything else is kept for the uplink's goroutine.
+	a := ack{seq: seq}
+	var pa pubAck
+	if len(hdr) == 0 && parsePubAck(data, &pa) {
+		a.parsed, a.dup = true, pa.Duplicate
+	} else {
+		a.hdr, a.data = append([]byte(nil), hdr...), append([]byte(nil), data...)
+	}
 	u.mu.Lock()
-	u.acks = append(u.acks, ack{seq: seq, hdr: append([]byte(nil), hdr...), data: append([]byte(nil), data...)})
+	u.acks = append(u.acks, a)
 	u.mu.Unlock()
 	select {
 	case u.sig <- struct{}{}:
@@ -369,21 +389,20 @@ func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 
 func (ackReceiver) Flush() {}
 
-// withMsgID returns hdr with Nats-Msg-Id set to id (replacing one the
-// publisher set: the hub must deduplicate by the uplink's).
-func withMsgID(hdr []byte, id string) []byte {
-	out := make([]byte, 0, len(hdr)+len(id)+32)
-	out = append(out, "NATS/1.0\r\n"...)
+// appendMsgID appends hdr to dst with Nats-Msg-Id set to id (replacing one
+// the publisher set: the hub must deduplicate by the uplink's).
+func appendMsgID(dst, hdr, id []byte) []byte {
+	dst = append(dst, "NATS/1.0\r\n"...)
 	for line := range proto.HeaderLines(hdr) {
 		if len(line) > 12 && string(line[:12]) == "Nats-Msg-Id:" {
 			continue
 		}
-		out = append(out, line...)
-		out = append(out, "\r\n"...)
+		dst = append(dst, line...)
+		dst = append(dst, "\r\n"...)
 	}
-	out = append(out, "Nats-Msg-Id: "...)
-	out = append(out, id...)
-	return append(out, "\r\n\r\n"...)
+	dst = append(dst, "Nats-Msg-Id: "...)
+	dst = append(dst, id...)
+	return append(dst, "\r\n\r\n"...)
 }
 
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
