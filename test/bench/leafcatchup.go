@@ -323,15 +323,7 @@ func startCatchupLeaf(p catchupPath, bin, via, compression string) (*Server, err
 		conf = filepath.Join(dir, "leaf.conf")
 		s.Args = []string{"-c", conf}
 	}
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.start(); err != nil {
-		s.stop()
-		return nil, err
-	}
-	return s, nil
+	return startConfigured(s, dir, conf, text)
 }
 
 func streamMsgs(ctx context.Context, js jetstream.JetStream, name string) int {

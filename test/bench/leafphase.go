@@ -171,15 +171,7 @@ func startLeaf(j int, bin, hubAddr string, o leafOptions) (*Server, error) {
 		conf = filepath.Join(dir, "leaf.conf")
 		s.Args = []string{"-c", conf}
 	}
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := s.start(); err != nil {
-		s.stop()
-		return nil, err
-	}
-	return s, nil
+	return startConfigured(s, dir, conf, text)
 }
 
 // leafz is the part of a leaf's /leafz the bench reads; leafgate's and
@@ -357,4 +349,18 @@ func startLeafPair(bins []string, j int, o leafOptions, via func(hubAddr string)
 		return nil, err
 	}
 	return p, nil
+}
+
+// startConfigured writes a leaf's configuration file and starts it; on
+// failure its directory is removed.
+func startConfigured(s *Server, dir, conf, text string) (*Server, error) {
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.start(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
 }

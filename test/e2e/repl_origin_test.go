@@ -284,28 +284,14 @@ func TestReplHubSourcesEdgeFlaps(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	cuts := make(chan int, 1)
-	go func() {
-		n := 0
-		defer func() { cuts <- n }()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Second):
-				n += p.Cut()
-			}
-		}
-	}()
+	stop := flapper(p, 2*time.Second)
 	// Published in ten parts half a second apart, so the cuts fall while
 	// messages are being published and sourced.
 	start := time.Now()
 	mqttPublishN(t, e.Broker, "telemetry/dev", n, 1000, 10, 500*time.Millisecond)
 	t.Logf("%d messages published in %v", n, time.Since(start).Round(time.Millisecond))
 	waitStreamMsgs(t, hjs, "AGG", uint64(n))
-	close(stop)
-	t.Logf("all at the hub after %v, %d link cuts", time.Since(start).Round(time.Millisecond), <-cuts)
+	t.Logf("all at the hub after %v, %d link cuts", time.Since(start).Round(time.Millisecond), stop())
 	checkSourced(t, hjs, "AGG", n)
 }
 
