@@ -9,6 +9,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/store/jetstream"
 	"github.com/leafgate/leafgate/store/jsapi"
 )
@@ -264,8 +265,8 @@ func (f *follower) request(s *source, now time.Time) {
 		f.fail(s, now, jsapi.ErrSourceConsumerSetupFailedF.WithErr(err))
 		return
 	}
-	inbox := "$JSC.R." + randToken(12)
-	if s.reply, err = subscribe(f.r, inbox, func(_, _, hdr, data []byte) {
+	replyTo := "$JSC.R." + inbox.Token(12)
+	if s.reply, err = subscribe(f.r, replyTo, func(_, _, hdr, data []byte) {
 		f.post(event{kind: evAnswer, src: s, gen: gen, hdr: clone(hdr), data: clone(data)})
 	}); err != nil {
 		f.fail(s, now, jsapi.ErrSourceConsumerSetupFailedF.WithErr(err))
@@ -274,7 +275,7 @@ func (f *follower) request(s *source, now time.Time) {
 	s.state = creating
 	s.lastReq = now
 	s.deadline = now.Add(createTimeout)
-	f.send(s, subj, inbox, name, filters)
+	f.send(s, subj, replyTo, name, filters)
 }
 
 // send publishes the create (or reset) request at the source's level.

@@ -1,12 +1,12 @@
 package sourcing
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"time"
 
+	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
 	"github.com/leafgate/leafgate/store/jsapi"
@@ -142,7 +142,7 @@ func (s *source) consumerName() string {
 		kind = "JS_MIRROR_"
 	}
 	if s.level == 0 {
-		return kind + s.id + "_" + randToken(8)
+		return kind + s.id + "_" + inbox.Token(8)
 	}
 	return kind + s.id
 }
@@ -160,7 +160,7 @@ func (s *source) deliverSubject() string {
 	if s.cfg.External != nil && s.cfg.External.DeliverPrefix != "" {
 		prefix = strings.TrimSuffix(s.cfg.External.DeliverPrefix, ".")
 	}
-	return prefix + kind + randToken(10)
+	return prefix + kind + inbox.Token(10)
 }
 
 // createRequest is the consumer create request, as nats-server's.
@@ -233,16 +233,8 @@ func (s *source) info(now time.Time) *jsapi.StreamSourceInfo {
 	return si
 }
 
+// alphabet spells shortHash, base 62.
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-func randToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
 
 func shortHash(s string) string {
 	sum := sha256.Sum256([]byte(s))

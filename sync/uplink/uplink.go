@@ -22,7 +22,6 @@
 package uplink
 
 import (
-	"crypto/rand"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router"
+	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
 )
@@ -179,7 +179,7 @@ func Start(cfg Config, js *jetstream.Service, r *router.Router, log *slog.Logger
 	}
 	u := &Uplink{
 		cfg: cfg, js: js, r: r, log: log.With("uplink", cfg.Name, "stream", cfg.Stream),
-		inbox: "_INBOX.upl" + randToken(10) + ".",
+		inbox: "_INBOX.upl" + inbox.Token(10) + ".",
 		sig:   make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		refresh: make(chan struct{}), refreshed: make(chan struct{}),
 		pub: router.Publisher{Upstream: true},
@@ -403,15 +403,4 @@ func appendMsgID(dst, hdr, id []byte) []byte {
 	dst = append(dst, "Nats-Msg-Id: "...)
 	dst = append(dst, id...)
 	return append(dst, "\r\n\r\n"...)
-}
-
-const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-func randToken(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }

@@ -135,17 +135,17 @@ func (e *env) streamMsgs() uint64 {
 	return info.State.Msgs
 }
 
-type inbox struct{ ch chan []byte }
+type replyInbox struct{ ch chan []byte }
 
-func (i inbox) Deliver(_ *router.Sub, _, _, _, data []byte) bool {
+func (i replyInbox) Deliver(_ *router.Sub, _, _, _, data []byte) bool {
 	i.ch <- append([]byte(nil), data...)
 	return false
 }
-func (inbox) Flush() {}
+func (replyInbox) Flush() {}
 
 func (e *env) request(subj string, body any) []byte {
 	e.t.Helper()
-	ib := inbox{ch: make(chan []byte, 1)}
+	ib := replyInbox{ch: make(chan []byte, 1)}
 	sub := &router.Sub{Subject: "_INBOX.test", Receiver: ib}
 	if err := e.r.Subscribe(sub); err != nil {
 		e.t.Fatal(err)

@@ -261,3 +261,17 @@ func (rc receiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 }
 
 func (receiver) Flush() {}
+
+const tokenAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Token is a random subject token of n base-62 characters, for inboxes
+// and deliver subjects that go on the wire with every message and so are
+// kept shorter than rand.Text's 26.
+func Token(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = tokenAlphabet[int(b[i])%len(tokenAlphabet)]
+	}
+	return string(b)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,5 +186,22 @@ func TestClose(t *testing.T) {
 	case err := <-calls:
 		t.Fatalf("callback after close: %v", err)
 	default:
+	}
+}
+
+// Token is n characters of subject-safe base 62, and differs each time.
+func TestToken(t *testing.T) {
+	seen := map[string]bool{}
+	for _, n := range []int{1, 8, 10, 12, 40} {
+		for range 50 {
+			tok := Token(n)
+			if len(tok) != n || strings.Trim(tok, tokenAlphabet) != "" {
+				t.Fatalf("Token(%d) = %q", n, tok)
+			}
+			if n >= 8 && seen[tok] {
+				t.Fatalf("Token(%d) repeated %q", n, tok)
+			}
+			seen[tok] = true
+		}
 	}
 }
