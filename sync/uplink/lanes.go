@@ -451,27 +451,26 @@ func (u *Uplink) goBack(why string) {
 	}
 }
 
-// parsePubAck reads the common acknowledgement, {"stream":"S","seq":N}
-// with an optional "domain" and "duplicate":true, without encoding/json
-// (an uplink reads one per message). Anything else is left to json.
+// parsePubAck reads the common acknowledgement without encoding/json (an
+// uplink reads one per message): nats-server's
+// {"stream":"S","domain":"D","seq":N} (the domain when the hub has one),
+// ending in ,"duplicate": true} for a duplicate. Anything else is left to
+// json.
 func parsePubAck(b []byte, pa *pubAck) bool {
 	const pre = `{"stream":"`
 	if len(b) < len(pre) || string(b[:len(pre)]) != pre {
 		return false
 	}
-	rest := b[len(pre):]
-	i := 0
-	for i < len(rest) && rest[i] != '"' && rest[i] != '\\' {
-		i++
-	}
-	if i == len(rest) || rest[i] != '"' {
+	stream, rest, ok := quoted(b[len(pre):])
+	if !ok {
 		return false
 	}
-	stream := rest[:i]
-	if !printable(stream) {
-		return false
+	const domainKey = `,"domain":"`
+	if len(rest) >= len(domainKey) && string(rest[:len(domainKey)]) == domainKey {
+		if _, rest, ok = quoted(rest[len(domainKey):]); !ok {
+			return false
+		}
 	}
-	rest = rest[i+1:]
 	const seqKey = `,"seq":`
 	if len(rest) < len(seqKey) || string(rest[:len(seqKey)]) != seqKey {
 		return false
@@ -486,32 +485,33 @@ func parsePubAck(b []byte, pa *pubAck) bool {
 	if j == 0 || j > 1 && rest[0] == '0' {
 		return false
 	}
-	rest = rest[j:]
 	dup := false
-	for len(rest) > 1 {
-		switch {
-		case len(rest) >= 18 && string(rest[:18]) == `,"duplicate":true}`:
-			dup, rest = true, rest[17:]
-		case len(rest) >= 19 && string(rest[:19]) == `,"duplicate": true}`: // nats-server's form
-			dup, rest = true, rest[18:]
-		case len(rest) >= 11 && string(rest[:11]) == `,"domain":"`:
-			k := 11
-			for k < len(rest) && rest[k] != '"' && rest[k] != '\\' {
-				k++
-			}
-			if k == len(rest) || rest[k] != '"' || !printable(rest[11:k]) {
-				return false
-			}
-			rest = rest[k+1:]
-		default:
-			return false
-		}
-	}
-	if string(rest) != "}" {
+	switch string(rest[j:]) {
+	case `}`:
+	case `,"duplicate": true}`, `,"duplicate":true}`:
+		dup = true
+	default:
 		return false
 	}
-	pa.Stream, pa.Seq, pa.Duplicate = string(stream), seq, dup
+	if pa.Stream != string(stream) {
+		pa.Stream = string(stream)
+	}
+	pa.Seq, pa.Duplicate = seq, dup
 	return true
+}
+
+// quoted reads a JSON string's plain-ASCII body up to its closing quote
+// (b starts after the opening one) and what follows it; false for escapes
+// and anything json would read differently.
+func quoted(b []byte) (body, rest []byte, ok bool) {
+	i := 0
+	for i < len(b) && b[i] != '"' && b[i] != '\\' {
+		i++
+	}
+	if i == len(b) || b[i] != '"' || !printable(b[:i]) {
+		return nil, nil, false
+	}
+	return b[:i], b[i+1:], true
 }
 
 // printable reports whether b is plain ASCII that JSON reads as is.
