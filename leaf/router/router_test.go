@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,5 +170,27 @@ func TestPublishAs(t *testing.T) {
 	}
 	if fmt.Sprint(inbox.got) != "[orders.1]" || len(other.got) != 0 {
 		t.Fatalf("inbox got %v, orders.> got %v", inbox.got, other.got)
+	}
+}
+
+// BenchmarkPublishUniqueReplies publishes to a new subject each time, as
+// replies to one wildcard inbox are (nats.go's JetStream acks, request
+// replies): each is a cache miss.
+func BenchmarkPublishUniqueReplies(b *testing.B) {
+	r := New()
+	c := &counter{}
+	_ = r.Subscribe(&Sub{Subject: "_INBOX.abcdef.*", Receiver: c})
+	pending := &FlushSet{}
+	pub := &Publisher{Pending: pending}
+	data := make([]byte, 16)
+	subj := []byte("_INBOX.abcdef.")
+	n := len(subj)
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		subj = strconv.AppendUint(subj[:n], i, 10)
+		r.Publish(pub, subj, nil, nil, data)
+		pending.Flush()
 	}
 }
