@@ -27,6 +27,7 @@ type UplinkConfig struct {
 	Rate             int              `mapstructure:"rate"`
 	WorkQueue        bool             `mapstructure:"work_queue"`
 	AckWait          time.Duration    `mapstructure:"ack_wait"`
+	FastBatch        bool             `mapstructure:"fast_batch"`
 }
 
 // TransformConfig maps subjects matching Src onto Dest (nats-server's
@@ -108,6 +109,7 @@ func startUplinks(c *Config, r *router.Router, js *jetstream.Service, links *lea
 		uc := uplink.Config{
 			Name: u.Name, Stream: u.Stream, Filter: u.Filter, Gateway: u.Gateway,
 			MaxInflight: u.MaxInflight, Rate: u.Rate, WorkQueue: u.WorkQueue, AckWait: u.AckWait,
+			FastBatch: u.FastBatch,
 		}
 		if uc.Gateway == "" {
 			uc.Gateway = c.gatewayID()

@@ -107,6 +107,7 @@ func (u *Uplink) fill(now time.Time) {
 		u.fillLive(now)
 	}
 	u.fillBacklog(now)
+	u.commitBatch()
 }
 
 // startCatchUp opens the live lane when more than a window is unsent.
@@ -154,7 +155,7 @@ func (u *Uplink) fillBacklog(now time.Time) {
 		if backlog && u.cfg.Rate > 0 && u.tokens < 1 {
 			return
 		}
-		if !u.send(m, now, 0) {
+		if !u.send(m, now, 0, backlog && u.batched()) {
 			// Read again when the hub is back: limits may take some of
 			// what was read meanwhile (counted as dropped, not sent).
 			u.buf = nil
@@ -186,7 +187,7 @@ func (u *Uplink) fillLive(now time.Time) {
 			u.deferred[m.Subject] = append(u.deferred[m.Subject], m.Seq)
 		} else {
 			delete(u.blocked, m.Subject)
-			if !u.send(m, now, 1) {
+			if !u.send(m, now, 1, false) {
 				u.liveBuf = nil
 				return
 			}
@@ -214,7 +215,7 @@ func (u *Uplink) release(now time.Time) {
 				seqs = seqs[1:] // gone (a limit took it)
 				continue
 			}
-			if !u.send(&msgs[0], now, 1) {
+			if !u.send(&msgs[0], now, 1, false) {
 				break
 			}
 			u.ahead[seqs[0]] = true
@@ -238,7 +239,8 @@ func (u *Uplink) endCatchUp() {
 
 // send publishes one message to the hub; false when the hub has no
 // interest in its subject (the link is down, or no stream captures it).
-func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int) bool {
+// In a batch (inBatch) its reply places it in the open fast batch.
+func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int, inBatch bool) bool {
 	subj := m.Subject
 	if u.cfg.Transform != nil {
 		if t, ok := u.cfg.Transform.Apply(subj); ok {
@@ -261,7 +263,11 @@ func (u *Uplink) send(m *msgstore.Msg, now time.Time, lane int) bool {
 	// which copies it into its output, before Publish returns.
 	u.idBuf = strconv.AppendUint(append(append(append(append(u.idBuf[:0], u.cfg.Gateway...), '.'), u.cfg.Stream...), '.'), m.Seq, 10)
 	u.hdrBuf = appendMsgID(u.hdrBuf[:0], m.Header, u.idBuf)
-	u.replyBuf = strconv.AppendUint(append(u.replyBuf[:0], u.inbox...), m.Seq, 10)
+	if inBatch {
+		u.replyBuf = u.batchReply(m.Seq)
+	} else {
+		u.replyBuf = strconv.AppendUint(append(u.replyBuf[:0], u.inbox...), m.Seq, 10)
+	}
 	u.r.Publish(&u.pub, u.subjBuf, u.replyBuf, u.hdrBuf, m.Data)
 	u.inflight[m.Seq] = sent{at: now}
 	u.order[lane] = append(u.order[lane], m.Seq)
@@ -293,11 +299,16 @@ func (u *Uplink) onAck(a ack) {
 	if !a.parsed && !u.slowAck(a, &dup) {
 		return
 	}
+	u.ackOne(a.seq, s, dup)
+}
+
+// ackOne marks in-flight message seq acknowledged.
+func (u *Uplink) ackOne(seq uint64, s sent, dup bool) {
 	s.acked = true
-	u.inflight[a.seq] = s
+	u.inflight[seq] = s
 	u.nUnacked--
 	if u.cfg.WorkQueue {
-		u.acked = append(u.acked, a.seq)
+		u.acked = append(u.acked, seq)
 	}
 	u.mu.Lock()
 	u.status.Acked++
@@ -436,6 +447,7 @@ func (u *Uplink) goBack(why string) {
 	u.status.Resent += uint64(n)
 	u.mu.Unlock()
 	u.log.Debug("uplink resending", "from_seq", from, "why", why)
+	u.abandonBatch()
 	for seq, s := range u.inflight {
 		if !s.acked {
 			delete(u.inflight, seq)

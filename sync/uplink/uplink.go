@@ -32,6 +32,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
+	"github.com/leafgate/leafgate/sync/fastbatch"
 )
 
 // Config is one uplink.
@@ -65,6 +66,10 @@ type Config struct {
 	// (leafnode.Set.Sessions); when it changes, what was in flight is
 	// resent at once instead of after AckWait. nil: AckWait only.
 	Sessions func() uint64
+	// FastBatch publishes the backlog, while catching up, in nats-server
+	// 2.14 fast batches (batch.go): the hub stream needs allow_batched.
+	// Off, or refused by the hub, every message is its own publish.
+	FastBatch bool
 	// Probe (leafnode.Set.Probe) asks the links for a round trip behind
 	// what they have queued. A stalled uplink resends only once its probe
 	// came back and the acknowledgement still did not (after ackGrace): a
@@ -105,6 +110,7 @@ type Status struct {
 	Duplicates  uint64                `json:"duplicates"`
 	Resent      uint64                `json:"resent"`
 	Stalls      uint64                `json:"stalls"`
+	Batches     uint64                `json:"batches"` // fast batches committed
 	Errors      uint64                `json:"errors"`
 	LastError   string                `json:"last_error,omitempty"`
 	LastAck     time.Time             `json:"last_ack,omitzero"`
@@ -138,6 +144,9 @@ type Uplink struct {
 	// The first unacknowledged sequence, and when it became the first.
 	headSeq   uint64
 	headSince time.Time
+	// The open fast batch, and whether the hub refused batches.
+	batch    *batch
+	batchOff bool
 	// Reused for each publish (send).
 	pub                              router.Publisher
 	subjBuf, idBuf, hdrBuf, replyBuf []byte
@@ -158,6 +167,10 @@ type ack struct {
 	dup    bool
 	hdr    []byte
 	data   []byte
+	// A fast batch's answer (batch.go).
+	isBatch bool
+	batchID string
+	answer  fastbatch.Answer
 }
 
 // Start runs an uplink until Close.
@@ -242,6 +255,14 @@ func (u *Uplink) run() {
 		return
 	}
 	defer func() { _ = u.r.Unsubscribe(sub) }()
+	if u.cfg.FastBatch {
+		bsub := &router.Sub{Subject: u.batchPrefix() + ">", Receiver: ackReceiver{u}}
+		if err := u.r.Subscribe(bsub); err != nil {
+			u.log.Error("uplink: subscribe batch answers", "err", err)
+			return
+		}
+		defer func() { _ = u.r.Unsubscribe(bsub) }()
+	}
 	st, _ := u.ob.State()
 	u.confirmed = st.Confirmed
 	u.next = st.Confirmed + 1
@@ -283,7 +304,11 @@ func (u *Uplink) takeAcks() {
 	u.acks = u.spare[:0]
 	u.mu.Unlock()
 	for _, a := range acks {
-		u.onAck(a)
+		if a.isBatch {
+			u.onBatchAnswer(a)
+		} else {
+			u.onAck(a)
+		}
 	}
 	clear(acks) // the kept answers' bytes
 	u.spare = acks[:0]
@@ -360,6 +385,16 @@ type ackReceiver struct{ u *Uplink }
 
 func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 	u := r.u
+	if a, ok := parseBatchAnswer(subj, data); ok {
+		u.mu.Lock()
+		u.acks = append(u.acks, a)
+		u.mu.Unlock()
+		select {
+		case u.sig <- struct{}{}:
+		default:
+		}
+		return false
+	}
 	i := len(subj) - 1
 	for i >= 0 && subj[i] != '.' {
 		i--

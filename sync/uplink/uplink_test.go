@@ -12,6 +12,7 @@ import (
 	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/store/jetstream"
 	"github.com/leafgate/leafgate/store/jsapi"
+	"github.com/leafgate/leafgate/sync/fastbatch"
 )
 
 // fakeHub stands in for a hub stream across the link: a Remote
@@ -30,6 +31,69 @@ type fakeHub struct {
 	// answers them in order, one per ackGap: a slow link.
 	slow   chan func()
 	ackGap time.Duration
+	// Fast batches, as nats-server takes them with gap "fail" (a sketch
+	// of it: flow acks, gaps, the commit's PubAck). loseSeq, when set,
+	// loses the batch message with that batch sequence once.
+	batches map[string]*fakeBatch
+	loseSeq atomic.Uint64
+}
+
+type fakeBatch struct {
+	lseq uint64
+	dead bool
+}
+
+// batchMsg takes one fast batch message; false when reply is not one.
+func (h *fakeHub) batchMsg(subj, reply, hdr, data []byte) bool {
+	_, r, ok := fastbatch.ParseReply(string(reply))
+	if !ok {
+		return false
+	}
+	answer := func(b []byte) {
+		rep := append([]byte(nil), reply...)
+		go h.r.Publish(&router.Publisher{}, rep, nil, nil, b)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.batches == nil {
+		h.batches = map[string]*fakeBatch{}
+	}
+	b := h.batches[r.ID]
+	if b == nil {
+		b = &fakeBatch{}
+		h.batches[r.ID] = b
+	}
+	if b.dead {
+		return true
+	}
+	if r.Op == fastbatch.CommitEOB {
+		answer(fmt.Appendf(nil, `{"stream":"HUB","seq":%d,"batch":%q,"count":%d}`, len(h.stored), r.ID, b.lseq))
+		delete(h.batches, r.ID)
+		return true
+	}
+	if h.loseSeq.Load() == r.Seq {
+		h.loseSeq.Store(0)
+		return true // lost on the way
+	}
+	if r.Seq != b.lseq+1 {
+		answer(fmt.Appendf(nil, `{"type":"gap","last_seq":%d,"seq":%d}`, b.lseq+1, r.Seq))
+		b.dead = true
+		return true
+	}
+	b.lseq++
+	id := string(proto.HeaderGet(hdr, "Nats-Msg-Id"))
+	if !h.ids[id] {
+		h.ids[id] = true
+		h.stored = append(h.stored, string(data))
+		h.subjects = append(h.subjects, string(subj))
+	}
+	switch {
+	case r.Seq == 1:
+		answer(fmt.Appendf(nil, `{"type":"ack","seq":0,"msgs":%d}`, r.Flow))
+	case b.lseq%uint64(r.Flow) == 0:
+		answer(fmt.Appendf(nil, `{"type":"ack","seq":%d,"msgs":%d}`, b.lseq, r.Flow))
+	}
+	return true
 }
 
 // slowAcks makes the hub answer in order, one acknowledgement per gap.
@@ -56,6 +120,9 @@ func (h *fakeHub) Deliver(_ *router.Sub, subj, reply, hdr, data []byte) bool {
 
 func (h *fakeHub) DeliverLink(_ *router.Publisher, _, subj, reply, hdr, data []byte, _ []string) bool {
 	h.got.Add(1)
+	if h.batchMsg(subj, reply, hdr, data) {
+		return false
+	}
 	id := string(proto.HeaderGet(hdr, "Nats-Msg-Id"))
 	h.mu.Lock()
 	dup := h.ids[id]
@@ -338,6 +405,26 @@ func TestUplinkClockJump(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Fast batches: a backlog goes up in batches, acknowledged by flow acks
+// and commits. A message lost inside a batch makes the hub report a gap
+// and drop the batch; the uplink goes back, starts a new batch, and the
+// hub ends with every message once, in order.
+func TestUplinkFastBatchGap(t *testing.T) {
+	e := newEnv(t)
+	e.hub.loseSeq.Store(50)
+	e.r.ReserveUpstream([]string{"telemetry.>"}) // a backlog the hub did not get
+	e.publish(0, 3000)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: true}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
+	if st.Batches == 0 || st.Resent == 0 || e.hub.loseSeq.Load() != 0 {
+		t.Fatalf("status %+v: want batches committed and the lost message's batch resent", st)
+	}
+	t.Logf("status %+v", st)
+	inOrder(t, e.hub.payloads(), 3000)
 }
 
 // A slow link: the hub's acknowledgements come in order but a window of

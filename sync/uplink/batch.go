@@ -1,0 +1,144 @@
+package uplink
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/leafgate/leafgate/leaf/router/inbox"
+	"github.com/leafgate/leafgate/sync/fastbatch"
+)
+
+// Fast batch catch-up (Config.FastBatch).
+//
+// While catching up, the backlog lane publishes in nats-server 2.14 fast
+// batches ("gap: fail") instead of one acknowledged publish per message:
+// the hub answers every batchFlow messages with how far it has stored, and
+// the commit that ends the batch (when the catch-up ends, or after
+// maxBatch messages) acknowledges the rest. Messages keep their
+// Nats-Msg-Id, so what a batch resends is deduplicated as before. Live
+// messages stay single publishes, and so does what is sent while a batch
+// is committing.
+//
+// A gap, an error, a stall or a new leafnode session abandons the batch
+// (the hub drops it after 10 s) and goes back to the first unacknowledged
+// message; the next backlog message starts a new batch. A hub stream that
+// refuses batches (no allow_batched: 10205; too many in flight: 10211)
+// turns batching off for this uplink until it restarts, logged once.
+
+const (
+	batchFlow = 128     // acknowledge every batchFlow messages
+	maxBatch  = 100_000 // messages in one batch before it commits
+)
+
+// batch is the open batch: the stream sequence of each batch sequence.
+type batch struct {
+	id         string
+	seqs       []uint64 // batch seq i+1 is stream seq seqs[i]
+	acked      uint64   // batch seqs acknowledged so far
+	subj       []byte   // the last subject published (a commit's)
+	committing bool
+}
+
+// batchPrefix is where an uplink's batch replies go (under its inbox).
+func (u *Uplink) batchPrefix() string { return u.inbox + "b." }
+
+// batched reports whether a backlog message goes into a batch.
+func (u *Uplink) batched() bool {
+	return u.cfg.FastBatch && !u.batchOff && (u.batch == nil || !u.batch.committing)
+}
+
+// batchReply is the reply for stream message seq, opening a batch when
+// none is: it goes into the batch.
+func (u *Uplink) batchReply(seq uint64) []byte {
+	if u.batch == nil {
+		u.batch = &batch{id: inbox.Token(10)}
+	}
+	b := u.batch
+	b.seqs = append(b.seqs, seq)
+	b.subj = append(b.subj[:0], u.subjBuf...)
+	op := fastbatch.Append
+	if len(b.seqs) == 1 {
+		op = fastbatch.Start
+	}
+	return fastbatch.AppendReply(u.replyBuf[:0], u.batchPrefix(), fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)), Op: op})
+}
+
+// commitBatch ends the open batch once the catch-up is over or it is
+// full: an end-of-batch commit, whose PubAck acknowledges what is left.
+func (u *Uplink) commitBatch() {
+	b := u.batch
+	if b == nil || b.committing || u.liveFrom > 0 && len(b.seqs) < maxBatch {
+		return
+	}
+	if !u.r.HasRemoteInterest(b.subj) {
+		return // the link is down: the batch goes back with the rest
+	}
+	b.committing = true
+	u.replyBuf = fastbatch.AppendReply(u.replyBuf[:0], u.batchPrefix(), fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)) + 1, Op: fastbatch.CommitEOB})
+	u.r.Publish(&u.pub, b.subj, u.replyBuf, nil, nil)
+}
+
+// onBatchAnswer takes the hub's answer to batch id.
+func (u *Uplink) onBatchAnswer(a ack) {
+	b := u.batch
+	if b == nil || a.batchID != b.id {
+		return // an abandoned batch's
+	}
+	ans := a.answer
+	switch {
+	case ans.Kind == fastbatch.FlowAck:
+		u.batchAcked(b, min(ans.Seq, uint64(len(b.seqs))), false)
+	case ans.Kind == fastbatch.PubAck && ans.Error == nil && b.committing:
+		u.batchAcked(b, uint64(len(b.seqs)), ans.Duplicate)
+		u.mu.Lock()
+		u.status.Batches++
+		u.mu.Unlock()
+		u.batch = nil
+	case ans.Error != nil && (ans.Error.ErrCode == 10205 || ans.Error.ErrCode == 10211):
+		u.batchOff = true
+		u.fail("fast batch refused: " + ans.Error.Description + " (" + strconv.Itoa(int(ans.Error.ErrCode)) + ")")
+		u.log.Warn("uplink: the hub refuses fast batches, publishing one by one", "err", ans.Error.Description, "err_code", ans.Error.ErrCode)
+		u.batch = nil
+		u.goBack("fast batch refused")
+	default:
+		why := "fast batch gap"
+		if ans.Error != nil {
+			why = "fast batch error: " + ans.Error.Description
+			u.fail(why)
+		}
+		u.batch = nil
+		u.goBack(why)
+	}
+}
+
+// batchAcked marks the batch's messages up to batch seq upto acknowledged.
+func (u *Uplink) batchAcked(b *batch, upto uint64, dup bool) {
+	for ; b.acked < upto; b.acked++ {
+		seq := b.seqs[b.acked]
+		s, ok := u.inflight[seq]
+		if !ok || s.acked {
+			continue
+		}
+		u.ackOne(seq, s, dup && b.acked+1 == upto)
+	}
+}
+
+// abandonBatch forgets the open batch (goBack); the hub drops it.
+func (u *Uplink) abandonBatch() { u.batch = nil }
+
+// parseBatchAnswer reads an answer on a batch reply subject, on the
+// link's goroutine: ok false when subj is not one.
+func parseBatchAnswer(subj, data []byte) (a ack, ok bool) {
+	if !bytes.HasSuffix(subj, []byte(fastbatch.Suffix)) {
+		return a, false
+	}
+	_, r, ok := fastbatch.ParseReply(string(subj))
+	if !ok {
+		return a, false
+	}
+	ans, err := fastbatch.ParseAnswer(data)
+	if err != nil {
+		return a, false
+	}
+	return ack{batchID: r.ID, answer: ans, isBatch: true}, true
+}
