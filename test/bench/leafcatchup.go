@@ -21,7 +21,8 @@ package main
 // restarts the hub (same store) instead of cutting the link, with a
 // smaller backlog, for the first-message time.
 //
-// Rows: leafgate's uplink and leafgate sourced, each against the
+// Rows: leafgate's uplink (per-message publishes, and fast batches into a
+// hub stream with allow_batched) and leafgate sourced, each against the
 // nats-server leaf sourced.
 
 import (
@@ -47,13 +48,20 @@ type catchupPath struct {
 	name   string
 	server int  // serverNames index of the leaf
 	uplink bool // leafgate's uplink; otherwise the hub sources the leaf
+	// fastBatch: the uplink's fast_batch, into a hub stream with
+	// allow_batched.
+	fastBatch bool
 }
 
 var catchupPaths = []catchupPath{
-	{"uplink", 0, true},
-	{"sourced", 0, false},
-	{"sourced", 1, false},
+	{"uplink", 0, true, false},
+	{"uplink fast batch", 0, true, true},
+	{"sourced", 0, false, false},
+	{"sourced", 1, false, false},
 }
+
+// catchupRef is the reference path: the hub sourcing a nats-server leaf.
+var catchupRef = catchupPaths[3]
 
 func (p catchupPath) label() string {
 	return fmt.Sprintf("%s, %s", serverNames[p.server], p.name)
@@ -88,8 +96,8 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond))
 			res[p.label()] = r
 		}
-		ref := res[catchupPaths[2].label()]
-		for _, p := range catchupPaths[:2] {
+		ref := res[catchupRef.label()]
+		for _, p := range catchupPaths[:3] {
 			r := res[p.label()]
 			tag := fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, compression %s", p.name, orDefault(comp))
 			rows = append(rows,
@@ -110,8 +118,8 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 			p.label(), r.first.Round(time.Millisecond), r.stored, n/10)
 		res[p.label()] = r
 	}
-	ref := res[catchupPaths[2].label()]
-	for _, p := range catchupPaths[:2] {
+	ref := res[catchupRef.label()]
+	for _, p := range catchupPaths[:3] {
 		r := res[p.label()]
 		rows = append(rows, Row{Workload: fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, hub restart: first message", p.name),
 			Payload: 128, Unit: "s", Leafgate: r.first.Seconds(), NATS: ref.first.Seconds(), Ratio: r.first.Seconds() / ref.first.Seconds()})
@@ -191,7 +199,7 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 	hubStream := "AGG"
 	if p.uplink {
 		hubStream = "HUBTEL"
-		_, err = hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "HUBTEL", Subjects: []string{"telemetry.>"}, Duplicates: time.Hour})
+		_, err = hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "HUBTEL", Subjects: []string{"telemetry.>"}, Duplicates: time.Hour, AllowBatchPublish: p.fastBatch})
 	} else {
 		_, err = hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}}})
 	}
@@ -311,6 +319,9 @@ func startCatchupLeaf(p catchupPath, bin, via, compression string) (*Server, err
 		}
 		if p.uplink {
 			text += "uplinks:\n  - stream: TELEMETRY\n    filter: telemetry.>\n"
+			if p.fastBatch {
+				text += "    fast_batch: true\n"
+			}
 		}
 		conf = filepath.Join(dir, "leafgate.yaml")
 		s.Args = []string{"--config", conf, "--store_dir", filepath.Join(dir, "store"), "--mqtt_port", "0", "--websocket_port", "0"}

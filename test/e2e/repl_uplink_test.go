@@ -84,6 +84,7 @@ type uplinkz struct {
 		Acked       uint64 `json:"acked"`
 		Resent      uint64 `json:"resent"`
 		Stalls      uint64 `json:"stalls"`
+		Batches     uint64 `json:"batches"`
 		Dropped     struct {
 			Msgs     uint64 `json:"msgs"`
 			FirstSeq uint64 `json:"first_seq"`
@@ -266,4 +267,59 @@ func TestReplHubRestartMidStream(t *testing.T) {
 	checkUplinked(t, hjs, 1000)
 	waitStreamMsgs(t, ejs, "COMMANDS", 1000)
 	checkFollowed(t, ejs, "COMMANDS", "commands.dev", 1000)
+}
+
+// fast_batch: a backlog goes up in nats-server 2.14 fast batches when the
+// hub stream allows them. The link is cut every 0.4 s while it drains, so
+// batches are abandoned and resent; the hub stream ends with every
+// message once, in order, and /uplinkz counts committed batches. Against
+// a stream without allow_batched the uplink falls back to one publish per
+// message, says so once, and loses nothing.
+func TestReplUplinkFastBatch(t *testing.T) {
+	n := 60_000
+	if raceEnabled {
+		n = 20_000
+	}
+	_, p, e, ejs, hjs := startUplinkedWith(t, edgeOpts{config: "    fast_batch: true\n"}, "") // the uplink entry's
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	s, err := hjs.Stream(ctx, "HUBTEL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.AllowBatchPublish = true
+	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", 0, n)
+	p.Refuse(false)
+	start := time.Now()
+	stop := flapper(p, 400*time.Millisecond)
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
+	t.Logf("%d in fast batches after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
+	checkUplinked(t, hjs, n)
+	hub.Until(t, replWait, func() string {
+		if u := e.uplinkz(t).Uplinks[0]; u.Confirmed != uint64(n) || u.Batches == 0 {
+			return fmt.Sprintf("/uplinkz %+v, want all confirmed and batches committed", u)
+		}
+		return ""
+	})
+
+	// The hub stops allowing batches: one publish per message, said once.
+	cfg.AllowBatchPublish = false
+	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", n, 5000)
+	p.Refuse(false)
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n+5000))
+	checkUplinked(t, hjs, n+5000)
+	if c := e.logCount(`the hub refuses fast batches`); c != 1 {
+		t.Fatalf("%d log lines for the refused batches, want 1", c)
+	}
 }
