@@ -266,16 +266,9 @@ func TestReplHubSourcesEdgeFlaps(t *testing.T) {
 	if raceEnabled {
 		n = 20_000
 	}
-	h := hub.Start(t, hub.Options{JetStream: true, Domain: "hub"})
-	p := netproxy.Start(t, h.LeafAddr)
-	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge"})
-	e.waitLinks(t, 1)
-	hc, ec := h.Connect(t), e.connect(t)
-	h.WaitInterest(t, leafWait, "$JS.edge.API.STREAM.>")
+	_, p, e, ejs, hjs := startProxiedJS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
 	defer cancel()
-	ejs, _ := jetstream.New(ec)
-	hjs, _ := jetstream.New(hc)
 	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
 		t.Fatal(err)
 	}
