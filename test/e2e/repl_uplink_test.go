@@ -144,13 +144,38 @@ func TestReplUplinkFlaps(t *testing.T) {
 }
 
 // leafgate killed with kill -9 twice while it catches up a backlog the
-// link's outage left: the hub ends with every message once.
+// link's outage left: the hub ends with every message once. The same in
+// fast batches, killed mid-batch.
 func TestReplUplinkKill(t *testing.T) {
+	t.Run("single publishes", func(t *testing.T) { testUplinkKill(t, false) })
+	t.Run("fast batches", func(t *testing.T) { testUplinkKill(t, true) })
+}
+
+func testUplinkKill(t *testing.T, fastBatch bool) {
 	n := 30_000
 	if raceEnabled {
 		n = 10_000
 	}
-	_, p, e, ejs, hjs := startUplinked(t, "")
+	extra := ""
+	if fastBatch {
+		extra = "    fast_batch: true\n" // the uplink entry's
+	}
+	_, p, e, ejs, hjs := startUplinked(t, extra)
+	if fastBatch {
+		ctx, cancel := context.WithTimeout(context.Background(), replWait)
+		defer cancel()
+		s, err := hjs.Stream(ctx, "HUBTEL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.AllowBatchPublish = true
+		if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		// Slow enough that the kills fall inside a batch.
+		p.SetRate(n * 250 / 4)
+	}
 	p.Refuse(true)
 	p.Cut()
 	jsPublishN(t, ejs, "telemetry.dev", 0, n)
@@ -171,6 +196,14 @@ func TestReplUplinkKill(t *testing.T) {
 	}
 	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
 	checkUplinked(t, hjs, n)
+	if fastBatch {
+		hub.Until(t, replWait, func() string {
+			if u := e.uplinkz(t).Uplinks[0]; u.Batches == 0 {
+				return fmt.Sprintf("/uplinkz %+v: the restarted uplink caught up without a batch", u)
+			}
+			return ""
+		})
+	}
 }
 
 // An outage whose backlog exceeds the stream's limit: the oldest unsent
