@@ -266,17 +266,7 @@ func TestReplHubSourcesEdgeFlaps(t *testing.T) {
 	if raceEnabled {
 		n = 20_000
 	}
-	_, p, e, ejs, hjs := startProxiedJS(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
-	defer cancel()
-	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	p, e, _, hjs := startHubSourcing(t, jetstream.LimitsPolicy)
 	stop := flapper(p, 2*time.Second)
 	// Published in ten parts half a second apart, so the cuts fall while
 	// messages are being published and sourced.
@@ -286,6 +276,25 @@ func TestReplHubSourcesEdgeFlaps(t *testing.T) {
 	waitStreamMsgs(t, hjs, "AGG", uint64(n))
 	t.Logf("all at the hub after %v, %d link cuts", time.Since(start).Round(time.Millisecond), stop())
 	checkSourced(t, hjs, "AGG", n)
+}
+
+// startHubSourcing starts startProxiedJS's hub and leafgate with
+// leafgate's TELEMETRY (retention as given) sourced by the hub's AGG.
+func startHubSourcing(t *testing.T, retention jetstream.RetentionPolicy) (*netproxy.Proxy, *edge, jetstream.Stream, jetstream.JetStream) {
+	t.Helper()
+	_, p, e, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	es, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}, Retention: retention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p, e, es, hjs
 }
 
 // flapper cuts the link through p every period until stopped, and
@@ -330,18 +339,9 @@ func TestReplHubSourcesEdgeWorkQueueFlaps(t *testing.T) {
 	if raceEnabled {
 		n = 10_000
 	}
-	_, p, e, ejs, hjs := startProxiedJS(t)
+	p, e, es, hjs := startHubSourcing(t, jetstream.WorkQueuePolicy)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*replWait)
 	defer cancel()
-	es, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}, Retention: jetstream.WorkQueuePolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
 	stop := flapper(p, 2*time.Second)
 	start := time.Now()
 	mqttPublishN(t, e.Broker, "telemetry/dev", n, 1000, 10, 500*time.Millisecond)
