@@ -162,17 +162,7 @@ func testUplinkKill(t *testing.T, fastBatch bool) {
 	}
 	_, p, e, ejs, hjs := startUplinked(t, extra)
 	if fastBatch {
-		ctx, cancel := context.WithTimeout(context.Background(), replWait)
-		defer cancel()
-		s, err := hjs.Stream(ctx, "HUBTEL")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := s.CachedInfo().Config
-		cfg.AllowBatchPublish = true
-		if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
-			t.Fatal(err)
-		}
+		allowBatches(t, hjs, true)
 		// Slow enough that the kills fall inside a batch.
 		p.SetRate(n * 250 / 4)
 	}
@@ -314,17 +304,7 @@ func TestReplUplinkFastBatch(t *testing.T) {
 		n = 20_000
 	}
 	_, p, e, ejs, hjs := startUplinkedWith(t, edgeOpts{config: "    fast_batch: true\n"}, "") // the uplink entry's
-	ctx, cancel := context.WithTimeout(context.Background(), replWait)
-	defer cancel()
-	s, err := hjs.Stream(ctx, "HUBTEL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
-	cfg.AllowBatchPublish = true
-	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	allowBatches(t, hjs, true)
 	p.Refuse(true)
 	p.Cut()
 	jsPublishN(t, ejs, "telemetry.dev", 0, n)
@@ -342,10 +322,7 @@ func TestReplUplinkFastBatch(t *testing.T) {
 	})
 
 	// The hub stops allowing batches: one publish per message, said once.
-	cfg.AllowBatchPublish = false
-	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
+	allowBatches(t, hjs, false)
 	p.Refuse(true)
 	p.Cut()
 	jsPublishN(t, ejs, "telemetry.dev", n, 5000)
@@ -354,5 +331,21 @@ func TestReplUplinkFastBatch(t *testing.T) {
 	checkUplinked(t, hjs, n+5000)
 	if c := e.logCount(`the hub refuses fast batches`); c != 1 {
 		t.Fatalf("%d log lines for the refused batches, want 1", c)
+	}
+}
+
+// allowBatches sets the hub stream HUBTEL's allow_batched.
+func allowBatches(t *testing.T, hjs jetstream.JetStream, on bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	s, err := hjs.Stream(ctx, "HUBTEL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.AllowBatchPublish = on
+	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
 	}
 }
