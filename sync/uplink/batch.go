@@ -2,7 +2,6 @@ package uplink
 
 import (
 	"bytes"
-	"strconv"
 
 	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/sync/fastbatch"
@@ -32,15 +31,17 @@ const (
 
 // batch is the open batch: the stream sequence of each batch sequence.
 type batch struct {
-	id         string
-	seqs       []uint64 // batch seq i+1 is stream seq seqs[i]
-	acked      uint64   // batch seqs acknowledged so far
-	subj       []byte   // the last subject published (a commit's)
+	id    string
+	seqs  []uint64 // batch seq i+1 is stream seq seqs[i]
+	acked uint64   // batch seqs acknowledged so far
+	subj  []byte   // the last subject published (a commit's)
+	// known: the hub answered with a flow acknowledgement, so it takes
+	// fast batches. Only then is the batch committed: an end-of-batch
+	// commit to a hub that does not know them would be stored as an
+	// empty message.
+	known      bool
 	committing bool
 }
-
-// batchPrefix is where an uplink's batch replies go (under its inbox).
-func (u *Uplink) batchPrefix() string { return u.inbox + "b." }
 
 // batched reports whether a backlog message goes into a batch.
 func (u *Uplink) batched() bool {
@@ -60,21 +61,21 @@ func (u *Uplink) batchReply(seq uint64) []byte {
 	if len(b.seqs) == 1 {
 		op = fastbatch.Start
 	}
-	return fastbatch.AppendReply(u.replyBuf[:0], u.batchPrefix(), fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)), Op: op})
+	return fastbatch.AppendReply(u.replyBuf[:0], u.bprefix, fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)), Op: op})
 }
 
 // commitBatch ends the open batch once the catch-up is over or it is
 // full: an end-of-batch commit, whose PubAck acknowledges what is left.
 func (u *Uplink) commitBatch() {
 	b := u.batch
-	if b == nil || b.committing || u.liveFrom > 0 && len(b.seqs) < maxBatch {
+	if b == nil || !b.known || b.committing || u.liveFrom > 0 && len(b.seqs) < maxBatch {
 		return
 	}
 	if !u.r.HasRemoteInterest(b.subj) {
 		return // the link is down: the batch goes back with the rest
 	}
 	b.committing = true
-	u.replyBuf = fastbatch.AppendReply(u.replyBuf[:0], u.batchPrefix(), fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)) + 1, Op: fastbatch.CommitEOB})
+	u.replyBuf = fastbatch.AppendReply(u.replyBuf[:0], u.bprefix, fastbatch.Reply{ID: b.id, Flow: batchFlow, Seq: uint64(len(b.seqs)) + 1, Op: fastbatch.CommitEOB})
 	u.r.Publish(&u.pub, b.subj, u.replyBuf, nil, nil)
 }
 
@@ -87,6 +88,7 @@ func (u *Uplink) onBatchAnswer(a ack) {
 	ans := a.answer
 	switch {
 	case ans.Kind == fastbatch.FlowAck:
+		b.known = true
 		u.batchAcked(b, min(ans.Seq, uint64(len(b.seqs))), false)
 	case ans.Kind == fastbatch.PubAck && ans.Error == nil && b.committing:
 		u.batchAcked(b, uint64(len(b.seqs)), ans.Duplicate)
@@ -94,12 +96,14 @@ func (u *Uplink) onBatchAnswer(a ack) {
 		u.status.Batches++
 		u.mu.Unlock()
 		u.batch = nil
-	case ans.Error != nil && (ans.Error.ErrCode == 10205 || ans.Error.ErrCode == 10211):
-		u.batchOff = true
-		u.fail("fast batch refused: " + ans.Error.Description + " (" + strconv.Itoa(int(ans.Error.ErrCode)) + ")")
-		u.log.Warn("uplink: the hub refuses fast batches, publishing one by one", "err", ans.Error.Description, "err_code", ans.Error.ErrCode)
-		u.batch = nil
-		u.goBack("fast batch refused")
+	case ans.Kind == fastbatch.PubAck && ans.Error == nil && ans.Batch == "":
+		// A plain PubAck: the hub took the message as a single publish,
+		// so it does not know fast batches (nats-server before 2.14).
+		u.refuseBatches("the hub does not know fast batches (nats-server 2.14 or later has them): set fast_batch: false", 0)
+	case ans.Error != nil && ans.Error.ErrCode == 10205:
+		u.refuseBatches("the hub stream does not allow fast batches: give it allow_batched (nats stream edit <stream> --allow-fast) or set fast_batch: false", ans.Error.ErrCode)
+	case ans.Error != nil && ans.Error.ErrCode == 10211:
+		u.refuseBatches("the hub has too many fast batches in flight (nats-server allows 1,000 per stream)", ans.Error.ErrCode)
 	default:
 		why := "fast batch gap"
 		if ans.Error != nil {
@@ -109,6 +113,16 @@ func (u *Uplink) onBatchAnswer(a ack) {
 		u.batch = nil
 		u.goBack(why)
 	}
+}
+
+// refuseBatches turns batching off until the uplink restarts, and resends
+// what the batch had not confirmed one publish at a time.
+func (u *Uplink) refuseBatches(why string, errCode uint16) {
+	u.batchOff = true
+	u.fail("fast batch refused: " + why)
+	u.log.Warn("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode)
+	u.batch = nil
+	u.goBack("fast batch refused")
 }
 
 // batchAcked marks the batch's messages up to batch seq upto acknowledged.

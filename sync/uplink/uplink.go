@@ -124,6 +124,8 @@ type Uplink struct {
 	r     *router.Router
 	log   *slog.Logger
 	inbox string
+	// bprefix is where its fast batches' answers go: inbox + "b.".
+	bprefix string
 
 	mu     sync.Mutex
 	acks   []ack
@@ -197,6 +199,7 @@ func Start(cfg Config, js *jetstream.Service, r *router.Router, log *slog.Logger
 		refresh: make(chan struct{}), refreshed: make(chan struct{}),
 		pub: router.Publisher{Upstream: true},
 	}
+	u.bprefix = u.inbox + "b."
 	u.lanes.init()
 	u.status = Status{Name: cfg.Name, Stream: cfg.Stream, Filter: cfg.Filter, State: "waiting for stream"}
 	go u.run()
@@ -256,7 +259,7 @@ func (u *Uplink) run() {
 	}
 	defer func() { _ = u.r.Unsubscribe(sub) }()
 	if u.cfg.FastBatch {
-		bsub := &router.Sub{Subject: u.batchPrefix() + ">", Receiver: ackReceiver{u}}
+		bsub := &router.Sub{Subject: u.bprefix + ">", Receiver: ackReceiver{u}}
 		if err := u.r.Subscribe(bsub); err != nil {
 			u.log.Error("uplink: subscribe batch answers", "err", err)
 			return
@@ -384,15 +387,8 @@ func (u *Uplink) updateStatus(now time.Time) {
 type ackReceiver struct{ u *Uplink }
 
 func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
-	u := r.u
 	if a, ok := parseBatchAnswer(subj, data); ok {
-		u.mu.Lock()
-		u.acks = append(u.acks, a)
-		u.mu.Unlock()
-		select {
-		case u.sig <- struct{}{}:
-		default:
-		}
+		r.u.postAck(a)
 		return false
 	}
 	i := len(subj) - 1
@@ -412,6 +408,12 @@ func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 	} else {
 		a.hdr, a.data = append([]byte(nil), hdr...), append([]byte(nil), data...)
 	}
+	r.u.postAck(a)
+	return false
+}
+
+// postAck hands an answer to the uplink's goroutine.
+func (u *Uplink) postAck(a ack) {
 	u.mu.Lock()
 	u.acks = append(u.acks, a)
 	u.mu.Unlock()
@@ -419,7 +421,6 @@ func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
 	case u.sig <- struct{}{}:
 	default:
 	}
-	return false
 }
 
 func (ackReceiver) Flush() {}

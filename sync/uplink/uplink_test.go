@@ -3,6 +3,7 @@ package uplink
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,9 @@ type fakeHub struct {
 	// loses the batch message with that batch sequence once.
 	batches map[string]*fakeBatch
 	loseSeq atomic.Uint64
+	// noBatches: a hub before nats-server 2.14, which takes a batch's
+	// messages as single publishes.
+	noBatches atomic.Bool
 }
 
 type fakeBatch struct {
@@ -46,7 +50,7 @@ type fakeBatch struct {
 // batchMsg takes one fast batch message; false when reply is not one.
 func (h *fakeHub) batchMsg(subj, reply, hdr, data []byte) bool {
 	_, r, ok := fastbatch.ParseReply(string(reply))
-	if !ok {
+	if !ok || h.noBatches.Load() {
 		return false
 	}
 	answer := func(b []byte) {
@@ -425,6 +429,25 @@ func TestUplinkFastBatchGap(t *testing.T) {
 	}
 	t.Logf("status %+v", st)
 	inOrder(t, e.hub.payloads(), 3000)
+}
+
+// A hub that does not know fast batches (before nats-server 2.14) answers
+// each as a single publish: the uplink turns batching off, says why,
+// resends one by one, and never sends an end-of-batch commit (which that
+// hub would store as an empty message).
+func TestUplinkFastBatchOldHub(t *testing.T) {
+	e := newEnv(t)
+	e.hub.noBatches.Store(true)
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.publish(0, 3000)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: true}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
+	if st.Batches != 0 || !strings.Contains(st.LastError, "does not know fast batches") {
+		t.Fatalf("status %+v: want batching turned off, and why", st)
+	}
+	inOrder(t, e.hub.payloads(), 3000) // no empty commit message among them
 }
 
 // A slow link: the hub's acknowledgements come in order but a window of
