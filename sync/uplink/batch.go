@@ -3,7 +3,9 @@ package uplink
 import (
 	"bytes"
 
+	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router/inbox"
+	"github.com/leafgate/leafgate/store/jsapi"
 	"github.com/leafgate/leafgate/sync/fastbatch"
 )
 
@@ -141,8 +143,9 @@ func (u *Uplink) batchAcked(b *batch, upto uint64, dup bool) {
 func (u *Uplink) abandonBatch() { u.batch = nil }
 
 // parseBatchAnswer reads an answer on a batch reply subject, on the
-// link's goroutine: ok false when subj is not one.
-func parseBatchAnswer(subj, data []byte) (a ack, ok bool) {
+// link's goroutine: ok false when subj is not one. A status without a
+// body (503: no hub stream took the message) is an error answer.
+func parseBatchAnswer(subj, hdr, data []byte) (a ack, ok bool) {
 	if !bytes.HasSuffix(subj, []byte(fastbatch.Suffix)) {
 		return a, false
 	}
@@ -152,7 +155,11 @@ func parseBatchAnswer(subj, data []byte) (a ack, ok bool) {
 	}
 	ans, err := fastbatch.ParseAnswer(data)
 	if err != nil {
-		return a, false
+		status := proto.HeaderStatus(hdr)
+		if len(status) == 0 || len(data) > 0 {
+			return a, false
+		}
+		ans = fastbatch.Answer{Kind: fastbatch.PubAck, Error: &jsapi.Error{Code: 503, Description: "status " + string(status) + ": no hub stream took the message"}}
 	}
 	return ack{batchID: r.ID, answer: ans, isBatch: true}, true
 }

@@ -387,7 +387,7 @@ func (u *Uplink) updateStatus(now time.Time) {
 type ackReceiver struct{ u *Uplink }
 
 func (r ackReceiver) Deliver(_ *router.Sub, subj, _, hdr, data []byte) bool {
-	if a, ok := parseBatchAnswer(subj, data); ok {
+	if a, ok := parseBatchAnswer(subj, hdr, data); ok {
 		r.u.postAck(a)
 		return false
 	}

@@ -640,3 +640,26 @@ func (e *env) publishFast(n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Answers on a batch reply subject: the hub's JSON, and a status without
+// a body, which is an error (not dropped, so the uplink says why and goes
+// back at once); anything else is not a batch answer.
+func TestParseBatchAnswer(t *testing.T) {
+	reply := string(fastbatch.AppendReply(nil, "_INBOX.upl.b.", fastbatch.Reply{ID: "B1", Flow: 128, Seq: 3, Op: fastbatch.Append}))
+	for _, tc := range []struct {
+		subj, hdr, data string
+		ok              bool
+		kind            fastbatch.Kind
+		err             bool
+	}{
+		{reply, "", `{"type":"ack","seq":3,"msgs":128}`, true, fastbatch.FlowAck, false},
+		{reply, "NATS/1.0 503\r\n\r\n", "", true, fastbatch.PubAck, true},
+		{reply, "", "", false, 0, false},
+		{"_INBOX.upl.7", "", `{"stream":"S","seq":1}`, false, 0, false},
+	} {
+		a, ok := parseBatchAnswer([]byte(tc.subj), []byte(tc.hdr), []byte(tc.data))
+		if ok != tc.ok || ok && (a.batchID != "B1" || a.answer.Kind != tc.kind || (a.answer.Error != nil) != tc.err) {
+			t.Errorf("%q %q %q: %+v %v", tc.subj, tc.hdr, tc.data, a, ok)
+		}
+	}
+}
