@@ -174,16 +174,7 @@ func TestReplEdgeFollowsHubWorkQueueKill(t *testing.T) {
 	for part := 0; part < 3; part++ {
 		hubPublishN(t, hjs, "jobs.dev", part*(n/3), n/3)
 		// Kill leafgate once part of this batch has arrived.
-		hub.Until(t, replWait, func() string {
-			s, err := ejs.Stream(ctx, "JOBS")
-			if err != nil {
-				return err.Error()
-			}
-			if got := s.CachedInfo().State.Msgs; got <= uint64(part*(n/3)) {
-				return fmt.Sprintf("JOBS holds %d", got)
-			}
-			return ""
-		})
+		waitStreamAtLeast(t, ejs, "JOBS", uint64(part*(n/3))+1)
 		if part < 2 {
 			e.Crash(t)
 			ec := e.connect(t)

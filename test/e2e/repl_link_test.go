@@ -143,7 +143,7 @@ func TestReplHubSourcesEdgeKillMidCatchUp(t *testing.T) {
 	if raceEnabled {
 		n = 6_000
 	}
-	h, p, e, ejs, hjs := startProxiedJS(t)
+	_, p, e, ejs, hjs := startProxiedJS(t)
 	ctx, cancel := context.WithTimeout(context.Background(), replWait)
 	defer cancel()
 	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
@@ -161,22 +161,10 @@ func TestReplHubSourcesEdgeKillMidCatchUp(t *testing.T) {
 	// About 150 bytes a message on the wire: the catch-up takes seconds.
 	p.SetRate(n * 150 / 6)
 	p.Refuse(false)
-	_ = h
 	for k := range 2 {
-		target := uint64(10 + (k+1)*n/4)
-		hub.Until(t, replWait, func() string {
-			s, err := hjs.Stream(context.Background(), "AGG")
-			if err != nil {
-				return err.Error()
-			}
-			if got := s.CachedInfo().State.Msgs; got < target {
-				return fmt.Sprintf("AGG holds %d, waiting for %d", got, target)
-			}
-			return ""
-		})
-		s, _ := hjs.Stream(context.Background(), "AGG")
-		t.Logf("kill -9 with AGG at %d of %d", s.CachedInfo().State.Msgs, 10+n)
-		if s.CachedInfo().State.Msgs >= uint64(10+n) {
+		got := waitStreamAtLeast(t, hjs, "AGG", uint64(10+(k+1)*n/4))
+		t.Logf("kill -9 with AGG at %d of %d", got, 10+n)
+		if got >= uint64(10+n) {
 			t.Fatal("the catch-up ended before the kill: slow the link further")
 		}
 		e.Crash(t)

@@ -51,6 +51,24 @@ func streamMsgsBySeq(t *testing.T, js jetstream.JetStream, stream string, n int)
 	return out
 }
 
+// waitStreamAtLeast waits until stream holds at least n messages, and
+// reports how many it holds.
+func waitStreamAtLeast(t *testing.T, js jetstream.JetStream, stream string, n uint64) uint64 {
+	t.Helper()
+	var got uint64
+	hub.Until(t, replWait, func() string {
+		s, err := js.Stream(context.Background(), stream)
+		if err != nil {
+			return err.Error()
+		}
+		if got = s.CachedInfo().State.Msgs; got < n {
+			return fmt.Sprintf("%s holds %d, waiting for %d", stream, got, n)
+		}
+		return ""
+	})
+	return got
+}
+
 // waitStreamMsgs waits until stream holds n messages.
 func waitStreamMsgs(t *testing.T, js jetstream.JetStream, stream string, n uint64) *jetstream.StreamInfo {
 	t.Helper()

@@ -171,17 +171,7 @@ func testUplinkKill(t *testing.T, fastBatch bool) {
 	jsPublishN(t, ejs, "telemetry.dev", 0, n)
 	p.Refuse(false)
 	for k := 0; k < 2; k++ {
-		target := uint64((k + 1) * n / 4)
-		hub.Until(t, replWait, func() string {
-			s, err := hjs.Stream(context.Background(), "HUBTEL")
-			if err != nil {
-				return err.Error()
-			}
-			if got := s.CachedInfo().State.Msgs; got < target {
-				return fmt.Sprintf("HUBTEL holds %d, waiting for %d", got, target)
-			}
-			return ""
-		})
+		waitStreamAtLeast(t, hjs, "HUBTEL", uint64((k+1)*n/4))
 		e.Crash(t)
 	}
 	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
