@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -77,6 +78,8 @@ type catchupResult struct {
 	// CPU the hub and the leaf used from the link's return to the end of
 	// the catch-up, per 100,000 messages.
 	hubCPU, leafCPU time.Duration
+	// uplink is what leafgate's /uplinkz said at the end (uplink paths).
+	uplink string
 }
 
 func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
@@ -92,8 +95,8 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 			if err != nil {
 				return rows, fmt.Errorf("%s: %w", p.label(), err)
 			}
-			fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored; CPU per 100k messages: hub %v, leaf %v\n",
-				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond))
+			fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored; CPU per 100k messages: hub %v, leaf %v%s\n",
+				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond), r.uplink)
 			res[p.label()] = r
 		}
 		ref := res[catchupRef.label()]
@@ -298,6 +301,9 @@ func catchupRun(bins []string, p catchupPath, compression string, n int, restart
 	}
 	res.wire = float64(toHub1-toHub0) / float64(n)
 	res.elapsed = done.Sub(back)
+	if p.uplink {
+		res.uplink = leaf.uplinkCounters()
+	}
 	return res, nil
 }
 
@@ -356,4 +362,28 @@ func waitFor(d time.Duration, ok func() bool) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return nil
+}
+
+// uplinkCounters is leafgate's /uplinkz for the first uplink, as a log
+// suffix: sends, resends, stalls, batches and the last error.
+func (s *Server) uplinkCounters() string {
+	resp, err := monitorClient.Get(fmt.Sprintf("http://127.0.0.1:%d/uplinkz", s.monPort))
+	if err != nil {
+		return "; /uplinkz: " + err.Error()
+	}
+	defer resp.Body.Close()
+	var z struct {
+		Uplinks []struct {
+			Sent      uint64 `json:"sent"`
+			Resent    uint64 `json:"resent"`
+			Stalls    uint64 `json:"stalls"`
+			Batches   uint64 `json:"batches"`
+			LastError string `json:"last_error"`
+		} `json:"uplinks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&z); err != nil || len(z.Uplinks) == 0 {
+		return fmt.Sprintf("; /uplinkz unreadable: %v", err)
+	}
+	u := z.Uplinks[0]
+	return fmt.Sprintf("; uplink sent %d, resent %d, stalls %d, batches %d, last error %q", u.Sent, u.Resent, u.Stalls, u.Batches, u.LastError)
 }
