@@ -45,7 +45,17 @@ func TestMonitoringEndpoints(t *testing.T) {
 		if h := getJSON(t, tg.MonitorURL+"/healthz"); h["status"] != "ok" || h["_status"] != float64(200) {
 			t.Fatalf("healthz %v", h)
 		}
-		v := getJSON(t, tg.MonitorURL+"/varz")
+		// nats-server adds a read's messages to the server's in_msgs after
+		// the whole read buffer is parsed, which can be after the PONG that
+		// ended nc.Flush() was written: the counters are read until they
+		// show the five messages (or 5 s pass).
+		var v map[string]any
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			v = getJSON(t, tg.MonitorURL+"/varz")
+			if in, _ := v["in_msgs"].(float64); in >= 5 || time.Now().After(deadline) {
+				break
+			}
+		}
 		for _, k := range []string{"server_id", "server_name", "version", "proto", "go", "host", "port",
 			"max_connections", "ping_interval", "ping_max", "http_host", "http_port", "auth_timeout",
 			"max_control_line", "max_payload", "max_pending", "tls_timeout", "write_deadline", "start", "now",
