@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/leafgate/leafgate/leaf/leafproto"
 	"github.com/leafgate/leafgate/leaf/router"
@@ -345,5 +346,55 @@ func TestInterestPermissions(t *testing.T) {
 				c.expectNone()
 			}
 		})
+	}
+}
+
+// TestSettledHubInterest: Remote.Settled gets, once per session, the
+// hub's plain literal interest as it stood when the hub answered the
+// session's first PING; what comes after is not reported again.
+func TestSettledHubInterest(t *testing.T) {
+	t.Parallel()
+	hub := newFakeHub(t)
+	got := make(chan []string, 4)
+	set, l := startLink(t, router.New(), hub, func(r *Remote) {
+		r.Settled = func(subs []string) { got <- subs }
+	})
+	for session := 0; session < 2; session++ {
+		c := hub.accept()
+		c.noPong.Store(true) // the first PING waits for the interest below
+		c.sendInfo(hub.info())
+		c.expectConnect()
+		c.sendInfo(answer())
+		c.expect("LS+ " + set.lds)
+		c.sendSub("$JSC.R.abc", "", 0)
+		c.sendSub("foo", "", 0)
+		c.sendSub("work", "q", 1)
+		c.sendSub("bar.*", "", 0)
+		select {
+		case subs := <-got:
+			t.Fatalf("Settled before the PONG: %q", subs)
+		case <-time.After(50 * time.Millisecond):
+		}
+		c.write(leafproto.PongLine)
+		c.noPong.Store(false)
+		select {
+		case subs := <-got:
+			if want := []string{"$JSC.R.abc", "foo"}; !slices.Equal(subs, want) {
+				t.Fatalf("session %d: Settled got %q, want %q", session, subs, want)
+			}
+		case <-time.After(testWait):
+			t.Fatalf("session %d: Settled not called", session)
+		}
+		c.sendSub("later", "", 0)
+		c.sync() // the leaf's own PINGs are answered now
+		c.write(leafproto.PongLine)
+		c.sync()
+		select {
+		case subs := <-got:
+			t.Fatalf("session %d: Settled again: %q", session, subs)
+		default:
+		}
+		c.close()
+		waitDown(t, l, "closed by the hub")
 	}
 }

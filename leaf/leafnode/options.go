@@ -99,6 +99,13 @@ type Remote struct {
 	// its whole account, which must not exhaust a small gateway's memory.
 	// What is over the cap is ignored, counted and logged.
 	MaxHubSubs int
+
+	// Settled, when set, is called once per session, on a goroutine of
+	// its own, when the hub has answered the session's first PING, with
+	// the literal subjects the hub advertised by then: all the interest
+	// it held when the link came up (nats-server sends that while it
+	// handles CONNECT, before it reads the PING).
+	Settled func(hubInterest []string)
 }
 
 // Options configure the links of one server.

@@ -1275,7 +1275,9 @@ func (s *session) Ping() error {
 }
 
 func (s *session) Pong() error {
-	s.pongs.Add(1)
+	if s.pongs.Add(1) == 1 && s.l.remote.Settled != nil {
+		go s.l.remote.Settled(s.literalHubInterest())
+	}
 	if at := s.pingAt.Load(); at != 0 {
 		rtt := time.Duration(time.Now().UnixNano() - at)
 		s.rtt.Store(int64(rtt))
@@ -1283,6 +1285,20 @@ func (s *session) Pong() error {
 	}
 	s.pingsOut.Store(0)
 	return nil
+}
+
+// literalHubInterest is the hub's plain interest in literal subjects.
+func (s *session) literalHubInterest() []string {
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
+	var out []string
+	for _, sub := range s.hubSubs {
+		if sub.Queue == "" && subject.IsLiteral([]byte(sub.Subject)) {
+			out = append(out, sub.Subject)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // autoLevel follows the RTT with the S2 level under s2_auto, as
