@@ -249,8 +249,18 @@ func TestExamplesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lo, err := cfg.leafOptions(nil, nil); err != nil || len(lo.Remotes) != 1 || lo.Remotes[0].URLs[0].String() != "nats-leaf://127.0.0.1:7422" || lo.Domain != "edge" {
+	lo, resumers, err := cfg.leafOptions(nil, nil)
+	if err != nil || len(lo.Remotes) != 1 || lo.Remotes[0].URLs[0].String() != "nats-leaf://127.0.0.1:7422" || lo.Domain != "edge" {
 		t.Fatalf("leaf example: %+v %v", lo, err)
+	}
+	// resume_hub_sources is on unless set false.
+	if len(resumers) != 1 || resumers[0] == nil || lo.Remotes[0].Settled == nil {
+		t.Fatalf("leaf example: resume_hub_sources not on by default")
+	}
+	off := false
+	cfg.Leafnodes.Remotes[0].ResumeHubSources = &off
+	if lo, resumers, _ = cfg.leafOptions(nil, nil); resumers[0] != nil || lo.Remotes[0].Settled != nil {
+		t.Fatalf("leaf example: resume_hub_sources: false left it on")
 	}
 	// leaf-fleet.yaml loads; its remote names files under /etc, so building
 	// the links fails naming the credentials key.
@@ -261,7 +271,7 @@ func TestExamplesLoad(t *testing.T) {
 	if r := cfg.Leafnodes.Remotes; len(r) != 1 || len(r[0].URLs) != 2 || r[0].Compression.Mode != "s2_auto" || cfg.JetStream.Domain != "gw-0042" {
 		t.Fatalf("leafnode example: %+v", cfg.Leafnodes)
 	}
-	if _, err := cfg.leafOptions(nil, nil); err == nil || !strings.Contains(err.Error(), "leafnodes.remotes[0].credentials") {
+	if _, _, err := cfg.leafOptions(nil, nil); err == nil || !strings.Contains(err.Error(), "leafnodes.remotes[0].credentials") {
 		t.Fatalf("leafnode example with missing files: err = %v", err)
 	}
 	// tls.yaml names files under /etc: it must fail naming the cert file.

@@ -18,9 +18,11 @@ import (
 	"github.com/leafgate/leafgate/leaf/leafnode"
 	"github.com/leafgate/leafgate/leaf/leafproto"
 	"github.com/leafgate/leafgate/leaf/monitor"
+	"github.com/leafgate/leafgate/leaf/router"
 	"github.com/leafgate/leafgate/leaf/server"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/leaf/tlsconf"
+	"github.com/leafgate/leafgate/sync/hubresume"
 	"github.com/leafgate/leafgate/ws"
 )
 
@@ -67,6 +69,10 @@ type RemoteConfig struct {
 	PingInterval     time.Duration `mapstructure:"ping_interval"`
 	PingMax          int           `mapstructure:"ping_max"`
 	MaxSubscriptions int           `mapstructure:"max_subscriptions"`
+	// ResumeHubSources is on unless set false: when the link comes back,
+	// the hub's stream source and mirror setups waiting on a request the
+	// outage lost are asked to repeat it (sync/hubresume).
+	ResumeHubSources *bool `mapstructure:"resume_hub_sources"`
 }
 
 // CompressionConfig is a remote's compression: a mode ("s2_auto") or, as
@@ -288,10 +294,11 @@ func (t *RemoteTLSConfig) clientConfig() (*tls.Config, error) {
 }
 
 // leafOptions builds the links' options, reading the remotes' files; an
-// error names the key. The configuration is already valid.
-func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Options, error) {
+// error names the key. The configuration is already valid. resumers go
+// with o.Remotes (nil where resume_hub_sources is off).
+func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (o leafnode.Options, resumers []*hubresume.Resumer, err error) {
 	lc := &c.Leafnodes
-	o := leafnode.Options{
+	o = leafnode.Options{
 		Log:           log,
 		Version:       server.NATSVersion,
 		Domain:        c.JetStream.Domain,
@@ -309,7 +316,7 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 		}
 		r, err := rc.remote(true)
 		if err != nil {
-			return o, fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
+			return o, nil, fmt.Errorf("leafnodes.remotes[%d].%w", i, err)
 		}
 		r.ReconnectDelay, r.ReconnectMax = lc.Reconnect, lc.ReconnectMax
 		// What a downlink delivers comes from its stream only: the hub
@@ -325,16 +332,31 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (leafnode.Opt
 		if r.MaxPingsOut == 0 {
 			r.MaxPingsOut = lc.PingMax
 		}
+		var resumer *hubresume.Resumer
+		if c.JetStream.Enabled && (rc.ResumeHubSources == nil || *rc.ResumeHubSources) {
+			name := r.Name
+			if name == "" && len(r.URLs) > 0 {
+				name = r.URLs[0].Host // the link's own default
+			}
+			var rt *router.Router
+			if srv != nil {
+				rt = srv.Router()
+			}
+			resumer = hubresume.New(rt, name, log)
+			r.Settled = resumer.Settled
+		}
 		o.Remotes = append(o.Remotes, r)
+		resumers = append(resumers, resumer)
 	}
 	if srv != nil {
 		o.Router, o.ServerID, o.ServerName = srv.Router(), srv.ID(), srv.Name()
 	}
-	return o, nil
+	return o, resumers, nil
 }
 
-// monitorLinks serves the links' state on /leafz and /varz.
-func monitorLinks(srv *server.Server, links *leafnode.Set) {
+// monitorLinks serves the links' state on /leafz and /varz; resumers go
+// with the links.
+func monitorLinks(srv *server.Server, links *leafnode.Set, resumers []*hubresume.Resumer) {
 	srv.SetLeafz(func(opts monitor.LeafzOptions) *monitor.Leafz {
 		lz := &monitor.Leafz{}
 		for i, l := range links.Links() {
@@ -348,6 +370,9 @@ func monitorLinks(srv *server.Server, links *leafnode.Set) {
 				WireInBytes: st.WireInBytes, WireOutBytes: st.WireOutBytes, HubSubsIgnored: st.HubSubsIgnored,
 				LocalInterest: st.LocalInterest,
 			})
+			if i < len(resumers) && resumers[i] != nil {
+				lz.Remotes[len(lz.Remotes)-1].HubSetupsResumed = resumers[i].Sent()
+			}
 			if !st.Connected {
 				if st.Backoff > 0 {
 					lz.Remotes[len(lz.Remotes)-1].Backoff = st.Backoff.String()

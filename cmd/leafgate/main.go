@@ -187,7 +187,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 	}
 	var leafLinks *leafnode.Set
 	if len(cfg.Leafnodes.Remotes) > 0 {
-		lopts, err := cfg.leafOptions(srv, log)
+		lopts, resumers, err := cfg.leafOptions(srv, log)
 		if err != nil {
 			log.Error("invalid configuration", "err", err)
 			_ = srv.Shutdown(context.Background())
@@ -199,7 +199,7 @@ func serve(fs *pflag.FlagSet, cfg *Config, stderr io.Writer) int {
 			_ = srv.Shutdown(context.Background())
 			return exitRuntime
 		}
-		monitorLinks(srv, links)
+		monitorLinks(srv, links, resumers)
 		leafLinks = links
 	}
 	// Uplinks reserve their subjects before the links start, so no core

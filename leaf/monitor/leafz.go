@@ -62,6 +62,9 @@ type LeafRemote struct {
 	WireOutBytes   int64 `json:"wire_out_bytes"`
 	HubSubsIgnored int64 `json:"hub_subscriptions_ignored"`
 	LocalInterest  int   `json:"local_interest"`
+	// HubSetupsResumed counts the hub's stream source and mirror setups
+	// asked again when the link came back (resume_hub_sources).
+	HubSetupsResumed int64 `json:"hub_setups_resumed"`
 }
 
 // LeafzOptions are /leafz's query parameters.

@@ -247,13 +247,14 @@ type edgeLeafz struct {
 		NumSubs uint32 `json:"subscriptions"`
 	} `json:"leafs"`
 	Remotes []struct {
-		Name           string `json:"name"`
-		Connected      bool   `json:"connected"`
-		URL            string `json:"url"`
-		LastError      string `json:"last_error"`
-		Reconnects     int64  `json:"reconnects"`
-		FailedAttempts int64  `json:"failed_attempts"`
-		HubSubsIgnored int64  `json:"hub_subscriptions_ignored"`
+		Name            string `json:"name"`
+		Connected       bool   `json:"connected"`
+		URL             string `json:"url"`
+		LastError       string `json:"last_error"`
+		Reconnects      int64  `json:"reconnects"`
+		FailedAttempts  int64  `json:"failed_attempts"`
+		HubSubsIgnored  int64  `json:"hub_subscriptions_ignored"`
+		HubSetupsResume int64  `json:"hub_setups_resumed"`
 	} `json:"remotes"`
 }
 

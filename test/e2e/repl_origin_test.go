@@ -421,3 +421,94 @@ func waitEmpty(t *testing.T, ctx context.Context, s jetstream.Stream, what strin
 		return ""
 	})
 }
+
+// nats-server waits this long for the answer to a source or mirror setup
+// request (srcConsumerWaitTime) before it backs off and asks again.
+const hubSetupWait = 30 * time.Second
+
+// The hub's source and mirror of leafgate's stream resume as soon as the
+// link is back, not when nats-server would ask again (30 s and more).
+// After an outage longer than the hub's 10 s health check, each has a
+// setup request waiting that the outage lost; leafgate asks the hub to
+// repeat them (resume_hub_sources). Then the hub restarts: its streams
+// ask before leafgate is connected, and the same happens. Both streams
+// end with every message once, in order, the mirror with leafgate's
+// sequences.
+func TestReplHubResumesSourcing(t *testing.T) {
+	t.Parallel() // waits, mostly: it overlaps with the other waiting tests
+	h, p, e, ejs, hjs := startProxiedJS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*replWait)
+	defer cancel()
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []jetstream.StreamConfig{
+		{Name: "AGG", Sources: []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}}},
+		{Name: "MIR", Mirror: &jetstream.StreamSource{Name: "TELEMETRY", Domain: "edge"}},
+	} {
+		if _, err := hjs.CreateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jsPublishN(t, ejs, "telemetry.dev", 0, 100)
+	waitStreamMsgs(t, hjs, "AGG", 100)
+	waitStreamMsgs(t, hjs, "MIR", 100)
+
+	// resumed waits for both streams to hold n and reports how long
+	// that took; it fails once nats-server's own wait would be over.
+	resumed := func(n uint64) time.Duration {
+		t.Helper()
+		start := time.Now()
+		hub.Until(t, hubSetupWait-5*time.Second, func() string {
+			for _, name := range []string{"AGG", "MIR"} {
+				s, err := hjs.Stream(ctx, name)
+				if err != nil {
+					return err.Error()
+				}
+				if got := s.CachedInfo().State.Msgs; got < n {
+					return fmt.Sprintf("%s holds %d of %d", name, got, n)
+				}
+			}
+			return ""
+		})
+		return time.Since(start)
+	}
+
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", 100, 100)
+	// The hub's health check finds both quiet and asks again, into the
+	// void: its two requests wait for answers.
+	hub.Until(t, replWait, func() string {
+		if got := h.SubjectsWithPrefix("$JSC.R."); len(got) < 2 {
+			return fmt.Sprintf("hub waits on %q", got)
+		}
+		return ""
+	})
+	p.Refuse(false)
+	t.Logf("after the outage, both streams complete %v after the link is allowed back",
+		resumed(200).Round(time.Millisecond))
+	if n := e.leafz(t).Remotes[0].HubSetupsResume; n < 2 {
+		t.Fatalf("hub_setups_resumed %d, want at least 2", n)
+	}
+
+	h.Shutdown()
+	jsPublishN(t, ejs, "telemetry.dev", 200, 100)
+	h.Restart(t)
+	hc := h.Connect(t)
+	hjs, _ = jetstream.New(hc)
+	t.Logf("after a hub restart, both streams complete %v after it listened again (hub_setups_resumed %d)",
+		resumed(300).Round(time.Millisecond), e.leafz(t).Remotes[0].HubSetupsResume)
+
+	agg := streamMsgsBySeq(t, hjs, "AGG", 300)
+	mir := streamMsgsBySeq(t, hjs, "MIR", 300)
+	for i := range 300 {
+		want := fmt.Sprint(i)
+		if string(agg[i].Data()) != want || string(mir[i].Data()) != want {
+			t.Fatalf("message %d: AGG %q, MIR %q, want %q", i, agg[i].Data(), mir[i].Data(), want)
+		}
+		if md, _ := mir[i].Metadata(); md.Sequence.Stream != uint64(i+1) {
+			t.Fatalf("MIR seq %d holds origin message %d", md.Sequence.Stream, i+1)
+		}
+	}
+}

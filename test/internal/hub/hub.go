@@ -389,6 +389,29 @@ func (h *Hub) LeafSubjects() []string {
 	return subs
 }
 
+// SubjectsWithPrefix lists the hub's own subscriptions (its clients' and
+// its internal ones, leafnodes' excluded) on subjects starting with
+// prefix: "$JSC.R." are the replies its stream sources and mirrors wait
+// on while they set up.
+func (h *Hub) SubjectsWithPrefix(prefix string) []string {
+	s := h.Server()
+	if s == nil {
+		return nil
+	}
+	sz, err := s.Subsz(&natsserver.SubszOptions{Subscriptions: true, Limit: 1 << 20})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, d := range sz.Subs {
+		if strings.HasPrefix(d.Subject, prefix) {
+			out = append(out, d.Subject)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // WaitLeafs waits until the hub has exactly n leafnode connections.
 func (h *Hub) WaitLeafs(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
