@@ -27,7 +27,9 @@ type UplinkConfig struct {
 	Rate             int              `mapstructure:"rate"`
 	WorkQueue        bool             `mapstructure:"work_queue"`
 	AckWait          time.Duration    `mapstructure:"ack_wait"`
-	FastBatch        bool             `mapstructure:"fast_batch"`
+	// FastBatch unset tries fast batches and falls back quietly; true
+	// warns when the hub refuses them; false never tries.
+	FastBatch *bool `mapstructure:"fast_batch"`
 }
 
 // TransformConfig maps subjects matching Src onto Dest (nats-server's
@@ -109,7 +111,7 @@ func startUplinks(c *Config, r *router.Router, js *jetstream.Service, links *lea
 		uc := uplink.Config{
 			Name: u.Name, Stream: u.Stream, Filter: u.Filter, Gateway: u.Gateway,
 			MaxInflight: u.MaxInflight, Rate: u.Rate, WorkQueue: u.WorkQueue, AckWait: u.AckWait,
-			FastBatch: u.FastBatch,
+			FastBatch: batchMode(u.FastBatch),
 		}
 		if uc.Gateway == "" {
 			uc.Gateway = c.gatewayID()
@@ -127,4 +129,15 @@ func startUplinks(c *Config, r *router.Router, js *jetstream.Service, links *lea
 		cfgs = append(cfgs, uc)
 	}
 	return uplink.StartSet(cfgs, js, r, log), nil
+}
+
+// batchMode is an uplink's fast_batch: unset is auto.
+func batchMode(v *bool) uplink.BatchMode {
+	switch {
+	case v == nil:
+		return uplink.BatchAuto
+	case *v:
+		return uplink.BatchOn
+	}
+	return uplink.BatchOff
 }

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/leafgate/leafgate/leaf/proto"
 	"github.com/leafgate/leafgate/leaf/router/inbox"
@@ -22,13 +23,34 @@ import (
 //
 // A gap, an error, a stall or a new leafnode session abandons the batch
 // (the hub drops it after 10 s) and goes back to the first unacknowledged
-// message; the next backlog message starts a new batch. A hub stream that
-// refuses batches (no allow_batched: 10205; too many in flight: 10211)
-// turns batching off for this uplink until it restarts, logged once.
+// message; the next backlog message starts a new batch. A hub that
+// refuses batches (a stream without allow_batched: 10205; nats-server
+// before 2.14: a plain PubAck) gets single publishes, and batches are
+// tried again at the first catch-up 5 minutes later (the stream's
+// configuration or the hub may have changed by then); too many batches in
+// flight at the hub (10211: a fleet catching up at once) holds them back
+// 30 s. Under BatchAuto, any other broken batch does the same as a
+// refusal: batches are then single publishes until the retry.
 
 const (
 	batchFlow = 128     // acknowledge every batchFlow messages
 	maxBatch  = 100_000 // messages in one batch before it commits
+
+	batchRetryRefused = 5 * time.Minute  // after 10205 or an old hub
+	batchRetryBusy    = 30 * time.Second // after 10211
+)
+
+// BatchMode is an uplink's fast_batch.
+type BatchMode uint8
+
+const (
+	// BatchOff: every message is its own publish.
+	BatchOff BatchMode = iota
+	// BatchAuto: batches when the hub takes them; a refusal is logged
+	// once, at Info (leafgate's default).
+	BatchAuto
+	// BatchOn: batches, and a refusal is a warning.
+	BatchOn
 )
 
 // batch is the open batch: the stream sequence of each batch sequence.
@@ -47,7 +69,7 @@ type batch struct {
 
 // batched reports whether a backlog message goes into a batch.
 func (u *Uplink) batched() bool {
-	return u.cfg.FastBatch && !u.batchOff && (u.batch == nil || !u.batch.committing)
+	return u.cfg.FastBatch != BatchOff && !u.batchOff && (u.batch == nil || !u.batch.committing)
 }
 
 // batchReply is the reply for stream message seq, opening a batch when
@@ -101,15 +123,25 @@ func (u *Uplink) onBatchAnswer(a ack) {
 	case ans.Kind == fastbatch.PubAck && ans.Error == nil && ans.Batch == "":
 		// A plain PubAck: the hub took the message as a single publish,
 		// so it does not know fast batches (nats-server before 2.14).
-		u.refuseBatches("the hub does not know fast batches (nats-server 2.14 or later has them): set fast_batch: false", 0)
+		u.refuseBatches("the hub does not know fast batches (nats-server 2.14 or later has them)", 0, batchRetryRefused)
 	case ans.Error != nil && ans.Error.ErrCode == 10205:
-		u.refuseBatches("the hub stream does not allow fast batches: give it allow_batched (nats stream edit <stream> --allow-fast) or set fast_batch: false", ans.Error.ErrCode)
+		u.refuseBatches("the hub stream does not allow fast batches: give it allow_batched (nats stream edit <stream> --allow-fast) for a faster catch-up", ans.Error.ErrCode, batchRetryRefused)
 	case ans.Error != nil && ans.Error.ErrCode == 10211:
-		u.refuseBatches("the hub has too many fast batches in flight (nats-server allows 1,000 per stream)", ans.Error.ErrCode)
+		u.refuseBatches("the hub has too many fast batches in flight (nats-server allows 1,000 per stream)", ans.Error.ErrCode, batchRetryBusy)
 	default:
 		why := "fast batch gap"
+		var code uint16
 		if ans.Error != nil {
-			why = "fast batch error: " + ans.Error.Description
+			why, code = "fast batch error: "+ans.Error.Description, ans.Error.ErrCode
+		}
+		if u.cfg.FastBatch == BatchAuto {
+			// Unasked-for batches must never hold a catch-up back: a
+			// batch breaks when the uplink's subjects go into more than
+			// one hub stream, and resending it would break it again.
+			u.refuseBatches(why+" (a batch goes into one hub stream: do the uplink's subjects go into several?)", code, batchRetryRefused)
+			return
+		}
+		if ans.Error != nil {
 			u.fail(why)
 		}
 		u.batch = nil
@@ -117,14 +149,31 @@ func (u *Uplink) onBatchAnswer(a ack) {
 	}
 }
 
-// refuseBatches turns batching off until the uplink restarts, and resends
-// what the batch had not confirmed one publish at a time.
-func (u *Uplink) refuseBatches(why string, errCode uint16) {
+// refuseBatches turns batching off until the first catch-up after
+// retry, and resends what the batch had not confirmed one publish at a
+// time. A refusal is logged when its reason is new: at Info under
+// BatchAuto, as a warning under BatchOn.
+func (u *Uplink) refuseBatches(why string, errCode uint16, retry time.Duration) {
 	u.batchOff = true
-	u.fail("fast batch refused: " + why)
-	u.log.Warn("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode)
+	u.batchRetry = time.Now().Add(retry)
+	if why != u.batchWhy {
+		u.batchWhy = why
+		log := u.log.Info
+		if u.cfg.FastBatch == BatchOn {
+			log = u.log.Warn
+			u.fail("fast batch refused: " + why)
+		}
+		log("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode, "retry_in", retry)
+	}
 	u.batch = nil
 	u.goBack("fast batch refused")
+}
+
+// retryBatches ends a refusal whose time is up, as a catch-up starts.
+func (u *Uplink) retryBatches(now time.Time) {
+	if u.batchOff && !now.Before(u.batchRetry) {
+		u.batchOff = false
+	}
 }
 
 // batchAcked marks the batch's messages up to batch seq upto acknowledged.

@@ -121,6 +121,7 @@ func (u *Uplink) startCatchUp() {
 	if last < u.next || last-u.next < threshold {
 		return
 	}
+	u.retryBatches(time.Now())
 	u.liveFrom = last + 1
 	u.liveNext = u.liveFrom
 	u.blocked = u.ob.LastBySubject(u.next)

@@ -66,10 +66,11 @@ type Config struct {
 	// (leafnode.Set.Sessions); when it changes, what was in flight is
 	// resent at once instead of after AckWait. nil: AckWait only.
 	Sessions func() uint64
-	// FastBatch publishes the backlog, while catching up, in nats-server
-	// 2.14 fast batches (batch.go): the hub stream needs allow_batched.
-	// Off, or refused by the hub, every message is its own publish.
-	FastBatch bool
+	// FastBatch says whether the backlog goes up, while catching up, in
+	// nats-server 2.14 fast batches (batch.go; the hub stream needs
+	// allow_batched). Off, or refused by the hub, every message is its
+	// own publish.
+	FastBatch BatchMode
 	// Probe (leafnode.Set.Probe) asks the links for a round trip behind
 	// what they have queued. A stalled uplink resends only once its probe
 	// came back and the acknowledgement still did not (after ackGrace): a
@@ -147,8 +148,10 @@ type Uplink struct {
 	headSeq   uint64
 	headSince time.Time
 	// The open fast batch, and whether the hub refused batches.
-	batch    *batch
-	batchOff bool
+	batch      *batch
+	batchOff   bool      // the hub refused batches: single publishes
+	batchRetry time.Time // until this catch-up start
+	batchWhy   string    // the last refusal logged
 	// Reused for each publish (send).
 	pub                              router.Publisher
 	subjBuf, idBuf, hdrBuf, replyBuf []byte
@@ -258,7 +261,7 @@ func (u *Uplink) run() {
 		return
 	}
 	defer func() { _ = u.r.Unsubscribe(sub) }()
-	if u.cfg.FastBatch {
+	if u.cfg.FastBatch != BatchOff {
 		bsub := &router.Sub{Subject: u.bprefix + ">", Receiver: ackReceiver{u}}
 		if err := u.r.Subscribe(bsub); err != nil {
 			u.log.Error("uplink: subscribe batch answers", "err", err)

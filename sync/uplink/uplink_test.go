@@ -420,7 +420,7 @@ func TestUplinkFastBatchGap(t *testing.T) {
 	e.hub.loseSeq.Store(50)
 	e.r.ReserveUpstream([]string{"telemetry.>"}) // a backlog the hub did not get
 	e.publish(0, 3000)
-	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: true}}, e.js, e.r, nil)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchOn}}, e.js, e.r, nil)
 	defer set.Close()
 	u := set.uplinks[0]
 	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
@@ -428,6 +428,25 @@ func TestUplinkFastBatchGap(t *testing.T) {
 		t.Fatalf("status %+v: want batches committed and the lost message's batch resent", st)
 	}
 	t.Logf("status %+v", st)
+	inOrder(t, e.hub.payloads(), 3000)
+}
+
+// Under BatchAuto a broken batch (here a lost message; in the field, an
+// uplink whose subjects go into several hub streams) ends batching for
+// the catch-up instead of being resent as a batch: every message once,
+// in order.
+func TestUplinkFastBatchAutoGap(t *testing.T) {
+	e := newEnv(t)
+	e.hub.loseSeq.Store(50)
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.publish(0, 3000)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchAuto}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
+	if st.Batches != 0 || st.Resent == 0 || e.hub.loseSeq.Load() != 0 {
+		t.Fatalf("status %+v: want the broken batch resent one by one, and no batch committed", st)
+	}
 	inOrder(t, e.hub.payloads(), 3000)
 }
 
@@ -440,7 +459,7 @@ func TestUplinkFastBatchOldHub(t *testing.T) {
 	e.hub.noBatches.Store(true)
 	e.r.ReserveUpstream([]string{"telemetry.>"})
 	e.publish(0, 3000)
-	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: true}}, e.js, e.r, nil)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchOn}}, e.js, e.r, nil)
 	defer set.Close()
 	u := set.uplinks[0]
 	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
@@ -661,5 +680,35 @@ func TestParseBatchAnswer(t *testing.T) {
 		if ok != tc.ok || ok && (a.batchID != "B1" || a.answer.Kind != tc.kind || (a.answer.Error != nil) != tc.err) {
 			t.Errorf("%q %q %q: %+v %v", tc.subj, tc.hdr, tc.data, a, ok)
 		}
+	}
+}
+
+// fast_batch unset (BatchAuto) against a hub that does not know batches:
+// single publishes, every message once, and no error reported; batches
+// are tried again only at a catch-up after the retry time.
+func TestUplinkFastBatchAutoOldHub(t *testing.T) {
+	e := newEnv(t)
+	e.hub.noBatches.Store(true)
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.publish(0, 3000)
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchAuto}}, e.js, e.r, nil)
+	defer set.Close()
+	u := set.uplinks[0]
+	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
+	if st.Batches != 0 || st.LastError != "" {
+		t.Fatalf("status %+v: want single publishes and no error", st)
+	}
+	inOrder(t, e.hub.payloads(), 3000)
+}
+
+func TestRetryBatches(t *testing.T) {
+	u := &Uplink{}
+	t0 := time.Now()
+	u.batchOff, u.batchRetry = true, t0
+	if u.retryBatches(t0.Add(-time.Second)); !u.batchOff {
+		t.Fatal("batches tried again before the retry time")
+	}
+	if u.retryBatches(t0); u.batchOff {
+		t.Fatal("batches not tried again at the retry time")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -322,6 +323,59 @@ func TestReplUplinkFastBatch(t *testing.T) {
 	if c := e.logCount(`the hub refuses fast batches`); c != 1 {
 		t.Fatalf("%d log lines for the refused batches, want 1", c)
 	}
+}
+
+// fast_batch unset (the default): an uplink whose subjects go into two
+// hub streams, both allowing batches. A batch is one stream's, so the
+// first one breaks; the uplink then publishes one by one, says so once,
+// and each hub stream ends with its messages once, in order.
+func TestReplUplinkAutoBatchTwoHubStreams(t *testing.T) {
+	const n = 3000
+	_, p, e, ejs, hjs := startUplinkedWith(t, edgeOpts{}, "")
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	s, err := hjs.Stream(ctx, "HUBTEL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.Subjects, cfg.AllowBatchPublish = []string{"telemetry.gw1.dev.0"}, true
+	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Name, cfg.Subjects = "HUBTEL2", []string{"telemetry.gw1.dev.1", "telemetry.gw1.dev.2"}
+	if _, err := hjs.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", 0, n)
+	p.Refuse(false)
+	waitStreamMsgs(t, hjs, "HUBTEL", n/3)
+	waitStreamMsgs(t, hjs, "HUBTEL2", 2*n/3)
+	for stream, want := range map[string][]int{"HUBTEL": {0}, "HUBTEL2": {1, 2}} {
+		i := want[0]
+		for _, m := range streamMsgsBySeq(t, hjs, stream, n/3*len(want)) {
+			if string(m.Data()) != fmt.Sprint(i) || m.Headers().Get("Nats-Msg-Id") != fmt.Sprintf("gw1.TELEMETRY.%d", i+1) {
+				t.Fatalf("%s: %s %q, want payload %d", stream, m.Subject(), m.Data(), i)
+			}
+			if i++; i%3 == 0 && len(want) == 2 {
+				i++ // HUBTEL2 has no dev.0
+			} else if len(want) == 1 {
+				i += 2
+			}
+		}
+	}
+	hub.Until(t, replWait, func() string {
+		if u := e.uplinkz(t).Uplinks[0]; u.Confirmed != n {
+			return fmt.Sprintf("/uplinkz %+v, want all confirmed", u)
+		}
+		return ""
+	})
+	if c := e.logCount(`the hub refuses fast batches`); c != 1 {
+		t.Fatalf("%d log lines for the broken batches, want 1:\n%s", c, e.Log())
+	}
+	t.Log(regexp.MustCompile(`.*the hub refuses fast batches.*`).FindString(e.Log()))
 }
 
 // allowBatches sets the hub stream HUBTEL's allow_batched.
