@@ -29,6 +29,7 @@ type budget struct {
 const (
 	footprintBudgets = "Footprint budgets (product guide)"
 	leafTargets      = "Leafnode targets (issue 11)"
+	catchupTargets   = "Catch-up targets (issue 12)"
 )
 
 var budgets = []budget{
@@ -55,6 +56,43 @@ var budgets = []budget{
 	{source: leafTargets, row: wireRatioName(wireModes[1]), unit: "x", max: 0.5, selected: leafSelected("leaf-wire")},
 	{source: leafTargets, row: wireRatioName(wireModes[2]), unit: "x", max: 0.5, selected: leafSelected("leaf-wire")},
 	{source: leafTargets, row: wireRatioName(wireModes[3]), unit: "x", max: 0.5, selected: leafSelected("leaf-wire")},
+}
+
+func init() { budgets = append(budgets, catchupBudgets()...) }
+
+// catchupBudgets: after an outage, the first backlog message at the hub
+// at most 2 s after the link (or the hub) is back, on every path
+// leafgate drives or serves; and a drain at least the nats-server leaf's
+// on the paths meant to match it (fast batches into a stream that takes
+// them, and the hub sourcing leafgate). The uplink's single publishes
+// are printed, not budgeted: the hub's deduplicated publishes bound them
+// (docs/benchmarks.md).
+func catchupBudgets() []budget {
+	var out []budget
+	sel := leafSelected("leaf-catchup")
+	for _, comp := range []string{"s2_fast", "off"} {
+		for _, p := range catchupPaths[:3] {
+			tag := catchupTag(p, comp)
+			out = append(out, budget{source: catchupTargets, row: tag + ": first message after the link returns", label: catchupLabel(p, comp, "first message"),
+				payload: 128, unit: "s", max: 2, selected: sel})
+			if p.fastBatch || p.name == "sourced" {
+				out = append(out, budget{source: catchupTargets, row: tag + ": drain", label: catchupLabel(p, comp, "drain"),
+					payload: 128, ratio: true, atLeast: true, max: 1, selected: sel})
+			}
+		}
+	}
+	for _, p := range catchupPaths[:3] {
+		out = append(out, budget{source: catchupTargets, row: catchupRestartTag(p), label: catchupLabel(p, "", "first message after a hub restart"),
+			payload: 128, unit: "s", max: 2, selected: sel})
+	}
+	return out
+}
+
+func catchupLabel(p catchupPath, comp, what string) string {
+	if comp != "" {
+		return fmt.Sprintf("catch-up %s, %s: %s", p.name, comp, what)
+	}
+	return fmt.Sprintf("catch-up %s: %s", p.name, what)
 }
 
 // Budget statuses. Only PASS, SKIP and NOT RUN count as met.

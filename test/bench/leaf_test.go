@@ -188,6 +188,27 @@ func TestLeafBudgets(t *testing.T) {
 		"leaf: uplink bytes, s2_best / off":              statusOver, // 0.51 > 0.5
 		"leaf: uplink bytes, s2_auto at 70 ms RTT / off": statusPass,
 	}
+	// The catch-up targets: every one met but a fast-batch drain under
+	// the nats-server leaf's and a hub-restart start over 2 s.
+	for _, b := range budgets {
+		if b.source != catchupTargets {
+			continue
+		}
+		r := Row{Workload: b.row, Payload: 128, Unit: "s", Leafgate: 0.6, NATS: 38, Ratio: 0.6 / 38}
+		want[b.name()] = statusPass
+		switch {
+		case b.ratio:
+			r = Row{Workload: b.row, Payload: 128, Unit: "msgs/s", Leafgate: 90_000, NATS: 85_000, Ratio: 90_000.0 / 85_000}
+			if strings.Contains(b.row, "fast batch") && strings.Contains(b.row, "s2_fast") {
+				r.Leafgate, r.Ratio = 70_000, 70_000.0/85_000
+				want[b.name()] = statusUnder
+			}
+		case b.row == catchupRestartTag(catchupPaths[2]): // leafgate sourced
+			r.Leafgate, r.Ratio = 40, 1
+			want[b.name()] = statusOver
+		}
+		rows = append(rows, r)
+	}
 	res := checkBudgets(rows)
 	if len(res) != len(want) {
 		t.Fatalf("%d results, want %d", len(res), len(want))
@@ -208,7 +229,11 @@ func TestLeafBudgets(t *testing.T) {
 		"ERROR   leaf: hub pub -> leaf sub, 128B                  - (budget >= 1.00x nats-server): row not measured",
 		"PASS    leaf: local pub -> sub, server CPU, up / down    1.08x (budget <= 1.10x)",
 		"OVER    leaf: uplink bytes, s2_best / off                0.51x (budget <= 0.50x)",
-		"4 of 12 budgets checked NOT MET",
+		"Catch-up targets (issue 12):",
+		"UNDER   catch-up uplink fast batch, s2_fast: drain, 128B",
+		"OVER    catch-up sourced: first message after a hub restart, 128B",
+		"PASS    catch-up uplink, off: first message, 128B",
+		"6 of 25 budgets checked NOT MET",
 	} {
 		if !strings.Contains(out, line) {
 			t.Errorf("report lacks %q:\n%s", line, out)

@@ -102,7 +102,7 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 		ref := res[catchupRef.label()]
 		for _, p := range catchupPaths[:3] {
 			r := res[p.label()]
-			tag := fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, compression %s", p.name, orDefault(comp))
+			tag := catchupTag(p, comp)
 			rows = append(rows,
 				Row{Workload: tag + ": drain", Payload: 128, Unit: "msgs/s", Leafgate: r.drain, NATS: ref.drain, Ratio: r.drain / ref.drain},
 				Row{Workload: tag + ": first message after the link returns", Payload: 128, Unit: "s", Leafgate: r.first.Seconds(), NATS: ref.first.Seconds(), Ratio: r.first.Seconds() / ref.first.Seconds()},
@@ -124,10 +124,20 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 	ref := res[catchupRef.label()]
 	for _, p := range catchupPaths[:3] {
 		r := res[p.label()]
-		rows = append(rows, Row{Workload: fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, hub restart: first message", p.name),
+		rows = append(rows, Row{Workload: catchupRestartTag(p),
 			Payload: 128, Unit: "s", Leafgate: r.first.Seconds(), NATS: ref.first.Seconds(), Ratio: r.first.Seconds() / ref.first.Seconds()})
 	}
 	return rows, nil
+}
+
+// catchupTag starts the names of path p's rows at compression comp.
+func catchupTag(p catchupPath, comp string) string {
+	return fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, compression %s", p.name, orDefault(comp))
+}
+
+// catchupRestartTag names path p's hub-restart row.
+func catchupRestartTag(p catchupPath) string {
+	return fmt.Sprintf("leaf catch-up %s vs nats-server leaf sourced, hub restart: first message", p.name)
 }
 
 func orDefault(s string) string {
@@ -325,9 +335,9 @@ func startCatchupLeaf(p catchupPath, bin, via, compression string) (*Server, err
 		}
 		if p.uplink {
 			text += "uplinks:\n  - stream: TELEMETRY\n    filter: telemetry.>\n"
-			if p.fastBatch {
-				text += "    fast_batch: true\n"
-			}
+			// Said either way: the single-publish path must not try
+			// batches (unset, the uplink would try them first).
+			text += fmt.Sprintf("    fast_batch: %v\n", p.fastBatch)
 		}
 		conf = filepath.Join(dir, "leafgate.yaml")
 		s.Args = []string{"--config", conf, "--store_dir", filepath.Join(dir, "store"), "--mqtt_port", "0", "--websocket_port", "0"}
