@@ -274,3 +274,17 @@ func TestRequestRun(t *testing.T) {
 		}
 	})
 }
+
+// The catch-up's figures are each the median of the path's runs, and
+// stored the fewest any run stored (a loss is never hidden by the others).
+func TestMedianCatchup(t *testing.T) {
+	rs := []catchupResult{
+		{first: 3 * time.Second, drain: 70_000, wire: 14, stored: 200_000, hubCPU: time.Second},
+		{first: time.Second, drain: 90_000, wire: 15, stored: 199_999, hubCPU: 3 * time.Second},
+		{first: 2 * time.Second, drain: 80_000, wire: 13, stored: 200_000, hubCPU: 2 * time.Second},
+	}
+	m := medianCatchup(rs)
+	if m.first != 2*time.Second || m.drain != 80_000 || m.wire != 14 || m.hubCPU != 2*time.Second || m.stored != 199_999 {
+		t.Fatalf("median %+v", m)
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,18 +86,32 @@ type catchupResult struct {
 func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, error) {
 	n := scale(200_000)
 	var rows []Row
+	reps := max(*flagRepeat, 1)
 	for _, comp := range []string{"s2_fast", "off"} {
+		// Each path reps times, the paths taking turns; each figure is
+		// the median of its path's runs.
+		runs := map[string][]catchupResult{}
+		for range reps {
+			for _, p := range catchupPaths {
+				if ctx.Err() != nil {
+					return rows, ctx.Err()
+				}
+				r, err := catchupRun(bins, p, comp, n, false)
+				if err != nil {
+					return rows, fmt.Errorf("%s: %w", p.label(), err)
+				}
+				fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored; CPU per 100k messages: hub %v, leaf %v%s\n",
+					p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond), r.uplink)
+				runs[p.label()] = append(runs[p.label()], r)
+			}
+		}
 		res := map[string]catchupResult{}
 		for _, p := range catchupPaths {
-			if ctx.Err() != nil {
-				return rows, ctx.Err()
+			r := medianCatchup(runs[p.label()])
+			if reps > 1 {
+				fmt.Fprintf(out, "  catch-up %s, compression %s, median of %d runs: first message %v, %.0f msgs/s, %.1f wire bytes/msg; CPU per 100k messages: hub %v, leaf %v\n",
+					p.label(), orDefault(comp), reps, r.first.Round(time.Millisecond), r.drain, r.wire, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond))
 			}
-			r, err := catchupRun(bins, p, comp, n, false)
-			if err != nil {
-				return rows, fmt.Errorf("%s: %w", p.label(), err)
-			}
-			fmt.Fprintf(out, "  catch-up %s, compression %s: first message %v after the link returned, %.0f msgs/s, %.1f wire bytes/msg, %d of %d stored; CPU per 100k messages: hub %v, leaf %v%s\n",
-				p.label(), orDefault(comp), r.first.Round(time.Millisecond), r.drain, r.wire, r.stored, n, r.hubCPU.Round(10*time.Millisecond), r.leafCPU.Round(10*time.Millisecond), r.uplink)
 			res[p.label()] = r
 		}
 		ref := res[catchupRef.label()]
@@ -128,6 +143,27 @@ func leafCatchup(ctx context.Context, out io.Writer, bins []string) ([]Row, erro
 			Payload: 128, Unit: "s", Leafgate: r.first.Seconds(), NATS: ref.first.Seconds(), Ratio: r.first.Seconds() / ref.first.Seconds()})
 	}
 	return rows, nil
+}
+
+// medianCatchup is the median of each of rs's figures; stored is the
+// fewest any run stored.
+func medianCatchup(rs []catchupResult) catchupResult {
+	med := func(f func(catchupResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	return catchupResult{
+		first:   time.Duration(med(func(r catchupResult) float64 { return float64(r.first) })),
+		drain:   med(func(r catchupResult) float64 { return r.drain }),
+		wire:    med(func(r catchupResult) float64 { return r.wire }),
+		hubCPU:  time.Duration(med(func(r catchupResult) float64 { return float64(r.hubCPU) })),
+		leafCPU: time.Duration(med(func(r catchupResult) float64 { return float64(r.leafCPU) })),
+		stored:  slices.MinFunc(rs, func(a, b catchupResult) int { return a.stored - b.stored }).stored,
+		uplink:  rs[len(rs)-1].uplink,
+	}
 }
 
 // catchupTag starts the names of path p's rows at compression comp.
