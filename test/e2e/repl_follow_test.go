@@ -113,6 +113,53 @@ func TestReplEdgeFollowsHubStream(t *testing.T) {
 	})
 }
 
+// The hub's stream is deleted and created again while leafgate sources
+// it (nats-server #6206): its sequences start over at 1, below what
+// leafgate already has from it. leafgate notices (the stream identity the
+// hub answers with is another), starts over from the new stream's first
+// message and reports no error; it keeps the old stream's messages.
+func TestReplEdgeFollowsHubStreamRecreated(t *testing.T) {
+	t.Parallel() // waits, mostly: the hub's consumer goes quiet first
+	_, _, hc, ec := startJSLinked(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*replWait)
+	defer cancel()
+	ejs, _ := jetstream.New(ec)
+	hjs, _ := jetstream.New(hc, jetstream.WithPublishAsyncMaxPending(1<<14))
+	cfg := jetstream.StreamConfig{Name: "COMMANDS", Subjects: []string{"commands.>"}}
+	if _, err := hjs.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	hubPublishN(t, hjs, "commands.dev", 0, 100)
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "COMMANDS", Sources: []*jetstream.StreamSource{{Name: "COMMANDS", Domain: "hub"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitStreamMsgs(t, ejs, "COMMANDS", 100)
+
+	if err := hjs.DeleteStream(ctx, "COMMANDS"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	hubPublishN(t, hjs, "commands.dev", 100, 50)
+	waitStreamMsgs(t, ejs, "COMMANDS", 150)
+	t.Logf("the re-created stream's messages followed %v after it was created", time.Since(start).Round(time.Millisecond))
+	checkFollowed(t, ejs, "COMMANDS", "commands.dev", 150)
+	hub.Until(t, replWait, func() string {
+		s, err := ejs.Stream(ctx, "COMMANDS")
+		if err != nil {
+			return err.Error()
+		}
+		if si := s.CachedInfo(); len(si.Sources) != 1 || si.Sources[0].Error != nil || si.Sources[0].Lag != 0 {
+			return fmt.Sprintf("source info %+v", si.Sources[0])
+		}
+		return ""
+	})
+}
+
 // hubPublishParts publishes n messages at the hub in parts with pauses,
 // so link cuts fall while they are being sourced.
 func hubPublishParts(t *testing.T, js jetstream.JetStream, subj string, n, parts int, pause time.Duration) {
