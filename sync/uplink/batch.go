@@ -23,7 +23,10 @@ import (
 //
 // A gap, an error, a stall or a new leafnode session abandons the batch
 // (the hub drops it after 10 s) and goes back to the first unacknowledged
-// message; the next backlog message starts a new batch. A hub that
+// message; the next backlog message starts a new batch. Until the hub has
+// answered a batch's first message, and while a batch commits, the
+// cursor sends nothing (fillBacklog): nothing stored after a batch the
+// hub refuses can overtake its messages. A hub that
 // refuses batches (a stream without allow_batched: 10205; nats-server
 // before 2.14: a plain PubAck) gets single publishes, and batches are
 // tried again at the first catch-up 5 minutes later (the stream's

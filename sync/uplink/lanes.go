@@ -156,7 +156,15 @@ func (u *Uplink) fillBacklog(now time.Time) {
 		if backlog && u.cfg.Rate > 0 && u.tokens < 1 {
 			return
 		}
-		if !u.send(m, now, 0, backlog && u.batched()) {
+		inBatch := backlog && u.batched()
+		if b := u.batch; b != nil && (!inBatch || !b.known) {
+			// Until the hub has taken the open batch (its answer to the
+			// first message), and while it commits, nothing more goes:
+			// a message sent now could be stored before batch messages
+			// the hub then refuses, and overtake them on their subject.
+			return
+		}
+		if !u.send(m, now, 0, inBatch) {
 			// Read again when the hub is back: limits may take some of
 			// what was read meanwhile (counted as dropped, not sent).
 			u.buf = nil

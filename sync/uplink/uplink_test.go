@@ -3,6 +3,8 @@ package uplink
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +42,9 @@ type fakeHub struct {
 	// noBatches: a hub before nats-server 2.14, which takes a batch's
 	// messages as single publishes.
 	noBatches atomic.Bool
+	// refuseBatches: a stream without allow_batched, which refuses every
+	// batch message with 10205 and stores none.
+	refuseBatches atomic.Bool
 }
 
 type fakeBatch struct {
@@ -68,6 +73,10 @@ func (h *fakeHub) batchMsg(subj, reply, hdr, data []byte) bool {
 		h.batches[r.ID] = b
 	}
 	if b.dead {
+		return true
+	}
+	if h.refuseBatches.Load() {
+		answer([]byte(`{"error":{"code":400,"err_code":10205,"description":"batch publish is disabled"}}`))
 		return true
 	}
 	if r.Op == fastbatch.CommitEOB {
@@ -711,4 +720,60 @@ func TestRetryBatches(t *testing.T) {
 	if u.retryBatches(t0); u.batchOff {
 		t.Fatal("batches not tried again at the retry time")
 	}
+}
+
+// A hub stream that refuses batches. While the link is down a catch-up
+// starts, and the stream's max_msgs then drops most of its backlog, so
+// when the link returns the backlog left is less than a window: the
+// cursor reaches the live messages before the hub's refusal of the batch
+// comes back. Nothing may go before the refused batch messages are resent
+// (a single publish sent then overtook them): every subject reaches the
+// hub in order, and nothing the limit kept is lost.
+func TestUplinkRefusedBatchKeepsSubjectOrder(t *testing.T) {
+	e := newEnv(t)
+	e.hub.refuseBatches.Store(true)
+	e.r.ReserveUpstream([]string{"telemetry.>"})
+	e.request("$JS.API.STREAM.UPDATE.T", jsapi.StreamConfig{Name: "T", Subjects: []string{"telemetry.>"}, MaxMsgs: 1000})
+	if err := e.r.Unsubscribe(e.hubSub); err != nil { // the link is down
+		t.Fatal(err)
+	}
+	e.publish(0, 2000) // max_msgs keeps 1001..2000
+	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchAuto}}, e.js, e.r, testLog(t))
+	defer set.Close()
+	u := set.uplinks[0]
+	// The uplink finds itself behind: a catch-up, live from 2001 on.
+	// max_msgs then keeps 1501..2500: a backlog of 500.
+	e.waitStatus(u, func(s Status) bool { return s.State == "link down" })
+	e.publish(2000, 500)
+	if err := e.r.Subscribe(e.hubSub); err != nil { // the link is back
+		t.Fatal(err)
+	}
+	e.waitStatus(u, func(s Status) bool { return s.Confirmed == 2500 })
+	got := e.hub.payloads()
+	e.hub.mu.Lock()
+	subjects := append([]string(nil), e.hub.subjects...)
+	e.hub.mu.Unlock()
+	if len(got) != 1000 {
+		t.Fatalf("hub stored %d, want 1000", len(got))
+	}
+	last := map[string]int{}
+	for i, p := range got {
+		v, _ := strconv.Atoi(p)
+		if prev, ok := last[subjects[i]]; ok && v < prev || v < 1500 {
+			t.Fatalf("%s: %d stored after %d (of %q)", subjects[i], v, prev, got)
+		}
+		last[subjects[i]] = v
+	}
+}
+
+// testLog logs to the test.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -305,8 +305,17 @@ func TestReplUplinkFastBatch(t *testing.T) {
 	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n))
 	t.Logf("%d in fast batches after %v, %d link cuts", n, time.Since(start).Round(time.Millisecond), stop())
 	checkUplinked(t, hjs, n)
+
+	// One more outage, the link steady after it: the catch-up commits its
+	// batch. (With a cut every 0.4 s, each commit may be cut short too.)
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", n, 5000)
+	p.Refuse(false)
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n+5000))
+	checkUplinked(t, hjs, n+5000)
 	hub.Until(t, replWait, func() string {
-		if u := e.uplinkz(t).Uplinks[0]; u.Confirmed != uint64(n) || u.Batches == 0 {
+		if u := e.uplinkz(t).Uplinks[0]; u.Confirmed != uint64(n+5000) || u.Batches == 0 {
 			return fmt.Sprintf("/uplinkz %+v, want all confirmed and batches committed", u)
 		}
 		return ""
@@ -316,10 +325,10 @@ func TestReplUplinkFastBatch(t *testing.T) {
 	allowBatches(t, hjs, false)
 	p.Refuse(true)
 	p.Cut()
-	jsPublishN(t, ejs, "telemetry.dev", n, 5000)
+	jsPublishN(t, ejs, "telemetry.dev", n+5000, 5000)
 	p.Refuse(false)
-	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n+5000))
-	checkUplinked(t, hjs, n+5000)
+	waitStreamMsgs(t, hjs, "HUBTEL", uint64(n+10000))
+	checkUplinked(t, hjs, n+10000)
 	if c := e.logCount(`the hub refuses fast batches`); c != 1 {
 		t.Fatalf("%d log lines for the refused batches, want 1", c)
 	}
