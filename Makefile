@@ -75,13 +75,15 @@ unit:
 	@echo "== unit tests (race, fuzz seed corpora)"
 	$(GO) test -race -count=1 -tags '$(TAGS)' -timeout 10m ./...
 
+# -parallel 4: the e2e tests marked parallel mostly wait (outages, the
+# hub's 10 s checks), so four at a time on two cores.
 # -artifacts keeps what tests save for people to look at (the browser
 # test's screenshots) under test/_artifacts/, one directory per test; the
 # test logs each file's path.
 e2e: tools
 	@echo "== end-to-end tests"
 	rm -rf test/_artifacts
-	cd test && $(GO) test -race -count=1 -tags '$(TAGS)' -timeout 15m -artifacts ./...
+	cd test && $(GO) test -race -count=1 -parallel 4 -tags '$(TAGS)' -timeout 15m -artifacts ./...
 
 bench:
 	cd test && $(GO) run ./bench $(BENCHFLAGS)

@@ -460,22 +460,31 @@ func TestUplinkFastBatchAutoGap(t *testing.T) {
 }
 
 // A hub that does not know fast batches (before nats-server 2.14) answers
-// each as a single publish: the uplink turns batching off, says why,
-// resends one by one, and never sends an end-of-batch commit (which that
-// hub would store as an empty message).
+// each as a single publish: the uplink turns batching off, resends one by
+// one, and never sends an end-of-batch commit (which that hub would store
+// as an empty message). With fast_batch true it says why in its status;
+// unset (BatchAuto) it reports no error. Batches are tried again only at
+// a catch-up after the retry time.
 func TestUplinkFastBatchOldHub(t *testing.T) {
-	e := newEnv(t)
-	e.hub.noBatches.Store(true)
-	e.r.ReserveUpstream([]string{"telemetry.>"})
-	e.publish(0, 3000)
-	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchOn}}, e.js, e.r, nil)
-	defer set.Close()
-	u := set.uplinks[0]
-	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
-	if st.Batches != 0 || !strings.Contains(st.LastError, "does not know fast batches") {
-		t.Fatalf("status %+v: want batching turned off, and why", st)
+	for _, tc := range []struct {
+		mode    BatchMode
+		wantErr string
+	}{
+		{BatchOn, "does not know fast batches"},
+		{BatchAuto, ""},
+	} {
+		e := newEnv(t)
+		e.hub.noBatches.Store(true)
+		e.r.ReserveUpstream([]string{"telemetry.>"})
+		e.publish(0, 3000)
+		set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: tc.mode}}, e.js, e.r, nil)
+		st := e.waitStatus(set.uplinks[0], func(s Status) bool { return s.Confirmed == 3000 })
+		set.Close()
+		if st.Batches != 0 || tc.wantErr == "" && st.LastError != "" || !strings.Contains(st.LastError, tc.wantErr) {
+			t.Fatalf("mode %d: status %+v: want batching turned off, and last error %q", tc.mode, st, tc.wantErr)
+		}
+		inOrder(t, e.hub.payloads(), 3000) // no empty commit message among them
 	}
-	inOrder(t, e.hub.payloads(), 3000) // no empty commit message among them
 }
 
 // A slow link: the hub's acknowledgements come in order but a window of
@@ -690,24 +699,6 @@ func TestParseBatchAnswer(t *testing.T) {
 			t.Errorf("%q %q %q: %+v %v", tc.subj, tc.hdr, tc.data, a, ok)
 		}
 	}
-}
-
-// fast_batch unset (BatchAuto) against a hub that does not know batches:
-// single publishes, every message once, and no error reported; batches
-// are tried again only at a catch-up after the retry time.
-func TestUplinkFastBatchAutoOldHub(t *testing.T) {
-	e := newEnv(t)
-	e.hub.noBatches.Store(true)
-	e.r.ReserveUpstream([]string{"telemetry.>"})
-	e.publish(0, 3000)
-	set := StartSet([]Config{{Stream: "T", Filter: "telemetry.>", Gateway: "gw", FastBatch: BatchAuto}}, e.js, e.r, nil)
-	defer set.Close()
-	u := set.uplinks[0]
-	st := e.waitStatus(u, func(s Status) bool { return s.Confirmed == 3000 })
-	if st.Batches != 0 || st.LastError != "" {
-		t.Fatalf("status %+v: want single publishes and no error", st)
-	}
-	inOrder(t, e.hub.payloads(), 3000)
 }
 
 func TestRetryBatches(t *testing.T) {

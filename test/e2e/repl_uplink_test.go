@@ -194,11 +194,7 @@ func TestReplUplinkBacklogOverLimit(t *testing.T) {
 	_, p, e, ejs, hjs := startUplinked(t, "")
 	ctx, cancel := context.WithTimeout(context.Background(), replWait)
 	defer cancel()
-	s, err := ejs.Stream(ctx, "TELEMETRY")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
+	cfg := streamConfig(t, ejs, "TELEMETRY")
 	cfg.MaxMsgs = 1000
 	if _, err := ejs.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -343,11 +339,7 @@ func TestReplUplinkAutoBatchTwoHubStreams(t *testing.T) {
 	_, p, e, ejs, hjs := startUplinkedWith(t, edgeOpts{}, "")
 	ctx, cancel := context.WithTimeout(context.Background(), replWait)
 	defer cancel()
-	s, err := hjs.Stream(ctx, "HUBTEL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
+	cfg := streamConfig(t, hjs, "HUBTEL")
 	cfg.Subjects, cfg.AllowBatchPublish = []string{"telemetry.gw1.dev.0"}, true
 	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -387,16 +379,24 @@ func TestReplUplinkAutoBatchTwoHubStreams(t *testing.T) {
 	t.Log(regexp.MustCompile(`.*the hub refuses fast batches.*`).FindString(e.Log()))
 }
 
+// streamConfig is stream name's configuration.
+func streamConfig(t *testing.T, js jetstream.JetStream, name string) jetstream.StreamConfig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), replWait)
+	defer cancel()
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.CachedInfo().Config
+}
+
 // allowBatches sets the hub stream HUBTEL's allow_batched.
 func allowBatches(t *testing.T, hjs jetstream.JetStream, on bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), replWait)
 	defer cancel()
-	s, err := hjs.Stream(ctx, "HUBTEL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := s.CachedInfo().Config
+	cfg := streamConfig(t, hjs, "HUBTEL")
 	cfg.AllowBatchPublish = on
 	if _, err := hjs.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
