@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/leafgate/leafgate/test/internal/hub"
@@ -509,6 +512,116 @@ func TestReplHubResumesSourcing(t *testing.T) {
 		}
 		if md, _ := mir[i].Metadata(); md.Sequence.Stream != uint64(i+1) {
 			t.Fatalf("MIR seq %d holds origin message %d", md.Sequence.Stream, i+1)
+		}
+	}
+}
+
+// startHubCluster starts three JetStream hubs routed as one cluster
+// (domain hub), each tagged az:<its name>, and waits for JetStream to
+// answer on each.
+func startHubCluster(t *testing.T) []*hub.Hub {
+	t.Helper()
+	names := []string{"hub-a", "hub-b", "hub-c"}
+	// Cluster ports chosen first: each hub routes to all three.
+	ports := make([]int, len(names))
+	var routes []string
+	for i := range names {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	hubs := make([]*hub.Hub, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() { // together: each waits for the others to form JetStream
+			defer wg.Done()
+			hubs[i] = hub.Start(t, hub.Options{ServerName: name, ClusterName: "hubs", JetStream: true, Domain: "hub",
+				Configure: func(so *natsserver.Options) {
+					so.Cluster.Host, so.Cluster.Port = "127.0.0.1", ports[i]
+					so.Routes = natsserver.RoutesFromStr(strings.Join(routes, ","))
+					so.Tags = []string{"az:" + name}
+				}})
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, h := range hubs {
+		js, _ := jetstream.New(h.Connect(t))
+		hub.Until(t, replWait, func() string {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, err := js.AccountInfo(ctx); err != nil {
+				return err.Error()
+			}
+			return ""
+		})
+	}
+	return hubs
+}
+
+// resume_hub_sources with a clustered hub: leafgate is linked to hub-b,
+// and the stream that sources it lives on hub-a. The reply subject the
+// source waits on reaches leafgate through hub-b's routes, and so does
+// its answer: after an outage that left a setup request waiting, the
+// source resumes at once, with every message once, in order.
+func TestReplHubClusterResumesSourcing(t *testing.T) {
+	t.Parallel() // waits, mostly: the hub's 10 s health check
+	hubs := startHubCluster(t)
+	p := netproxy.Start(t, hubs[1].LeafAddr)
+	e := startEdge(t, edgeOpts{remotes: []edgeRemote{{urls: []string{"nats-leaf://" + p.Addr()}}}, domain: "edge"})
+	e.waitLinks(t, 1)
+	hubs[1].WaitInterest(t, leafWait, "$JS.edge.API.STREAM.>")
+	ejs, _ := jetstream.New(e.connect(t), jetstream.WithPublishAsyncMaxPending(1<<14))
+	hjs, _ := jetstream.New(hubs[0].Connect(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*replWait)
+	defer cancel()
+	if _, err := ejs.CreateStream(ctx, jetstream.StreamConfig{Name: "TELEMETRY", Subjects: []string{"telemetry.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hjs.CreateStream(ctx, jetstream.StreamConfig{Name: "AGG",
+		Sources:   []*jetstream.StreamSource{{Name: "TELEMETRY", Domain: "edge"}},
+		Placement: &jetstream.Placement{Tags: []string{"az:hub-a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	jsPublishN(t, ejs, "telemetry.dev", 0, 100)
+	waitStreamMsgs(t, hjs, "AGG", 100)
+	if s, _ := hjs.Stream(ctx, "AGG"); s.CachedInfo().Cluster.Leader != "hub-a" {
+		t.Fatalf("AGG's leader is %q, want hub-a", s.CachedInfo().Cluster.Leader)
+	}
+
+	p.Refuse(true)
+	p.Cut()
+	jsPublishN(t, ejs, "telemetry.dev", 100, 100)
+	hub.Until(t, replWait, func() string {
+		if got := hubs[0].SubjectsWithPrefix("$JSC.R."); len(got) == 0 {
+			return "hub-a waits on no setup"
+		}
+		return ""
+	})
+	p.Refuse(false)
+	start := time.Now()
+	hub.Until(t, hubSetupWait-5*time.Second, func() string {
+		s, err := hjs.Stream(ctx, "AGG")
+		if err != nil {
+			return err.Error()
+		}
+		if n := s.CachedInfo().State.Msgs; n < 200 {
+			return fmt.Sprintf("AGG holds %d", n)
+		}
+		return ""
+	})
+	t.Logf("AGG on hub-a complete %v after the link to hub-b was allowed back (hub_setups_resumed %d)",
+		time.Since(start).Round(time.Millisecond), e.leafz(t).Remotes[0].HubSetupsResume)
+	for i, m := range streamMsgsBySeq(t, hjs, "AGG", 200) {
+		if string(m.Data()) != fmt.Sprint(i) {
+			t.Fatalf("AGG message %d: %q", i, m.Data())
 		}
 	}
 }
