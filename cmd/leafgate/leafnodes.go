@@ -334,15 +334,11 @@ func (c *Config) leafOptions(srv *server.Server, log *slog.Logger) (o leafnode.O
 		}
 		var resumer *hubresume.Resumer
 		if c.JetStream.Enabled && (rc.ResumeHubSources == nil || *rc.ResumeHubSources) {
-			name := r.Name
-			if name == "" && len(r.URLs) > 0 {
-				name = r.URLs[0].Host // the link's own default
-			}
 			var rt *router.Router
 			if srv != nil {
 				rt = srv.Router()
 			}
-			resumer = hubresume.New(rt, name, log)
+			resumer = hubresume.New(rt, log)
 			r.Settled = resumer.Settled
 		}
 		o.Remotes = append(o.Remotes, r)

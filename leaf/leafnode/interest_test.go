@@ -357,7 +357,7 @@ func TestSettledHubInterest(t *testing.T) {
 	hub := newFakeHub(t)
 	got := make(chan []string, 4)
 	set, l := startLink(t, router.New(), hub, func(r *Remote) {
-		r.Settled = func(subs []string) { got <- subs }
+		r.Settled = func(_ string, subs []string) { got <- subs }
 	})
 	for session := 0; session < 2; session++ {
 		c := hub.accept()

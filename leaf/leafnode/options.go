@@ -102,10 +102,10 @@ type Remote struct {
 
 	// Settled, when set, is called once per session, on a goroutine of
 	// its own, when the hub has answered the session's first PING, with
-	// the literal subjects the hub advertised by then: all the interest
-	// it held when the link came up (nats-server sends that while it
-	// handles CONNECT, before it reads the PING).
-	Settled func(hubInterest []string)
+	// the link's name and the literal subjects the hub advertised by
+	// then: all the interest it held when the link came up (nats-server
+	// sends that while it handles CONNECT, before it reads the PING).
+	Settled func(link string, hubInterest []string)
 }
 
 // Options configure the links of one server.

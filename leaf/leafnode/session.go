@@ -1276,7 +1276,7 @@ func (s *session) Ping() error {
 
 func (s *session) Pong() error {
 	if s.pongs.Add(1) == 1 && s.l.remote.Settled != nil {
-		go s.l.remote.Settled(s.literalHubInterest())
+		go s.l.remote.Settled(s.l.Name(), s.literalHubInterest())
 	}
 	if at := s.pingAt.Load(); at != 0 {
 		rtt := time.Duration(time.Now().UnixNano() - at)

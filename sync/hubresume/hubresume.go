@@ -67,23 +67,22 @@ func Pending(hubInterest []string) []string {
 // router.
 type Resumer struct {
 	r    *router.Router
-	link string
 	log  *slog.Logger
 	sent atomic.Int64
 }
 
-// New returns a Resumer for the link named link that publishes with r.
-func New(r *router.Router, link string, log *slog.Logger) *Resumer {
+// New returns a Resumer for one link that publishes with r.
+func New(r *router.Router, log *slog.Logger) *Resumer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Resumer{r: r, link: link, log: log}
+	return &Resumer{r: r, log: log}
 }
 
 // Settled answers the pending setups among a new session's first hub
 // interest (leafnode.Remote.Settled). The answers go over the link only:
 // the router sends an Upstream publish to no local subscriber.
-func (x *Resumer) Settled(hubInterest []string) {
+func (x *Resumer) Settled(link string, hubInterest []string) {
 	n := 0
 	for _, subj := range Pending(hubInterest) {
 		p := router.Publisher{Upstream: true}
@@ -94,7 +93,7 @@ func (x *Resumer) Settled(hubInterest []string) {
 	if n > 0 {
 		x.sent.Add(int64(n))
 		x.log.Info("leafnode: asked the hub to repeat the stream source and mirror setups it was waiting on",
-			"leafnode", x.link, "requests", n)
+			"leafnode", link, "requests", n)
 	}
 }
 

@@ -74,9 +74,9 @@ func TestSettledAnswersOverTheLink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	x := New(rt, "hub", nil)
+	x := New(rt, nil)
 	// $JSC.R.gone: advertised, then withdrawn before the answer.
-	x.Settled([]string{"$JS.hub.API.>", "$JSC.R.abc", "$JSC.R.def", "$JSC.R.gone"})
+	x.Settled("hub", []string{"$JS.hub.API.>", "$JSC.R.abc", "$JSC.R.def", "$JSC.R.gone"})
 	want := []string{"$JSC.R.abc " + string(Answer), "$JSC.R.def " + string(Answer)}
 	if !slices.Equal(link.got, want) {
 		t.Fatalf("the link got %q, want %q", link.got, want)
