@@ -70,9 +70,9 @@ type batch struct {
 	committing bool
 }
 
-// batched reports whether a backlog message goes into a batch.
+// batched reports whether backlog messages go in batches.
 func (u *Uplink) batched() bool {
-	return u.cfg.FastBatch != BatchOff && !u.batchOff && (u.batch == nil || !u.batch.committing)
+	return u.cfg.FastBatch != BatchOff && !u.batchOff
 }
 
 // batchReply is the reply for stream message seq, opening a batch when
@@ -109,10 +109,10 @@ func (u *Uplink) commitBatch() {
 // onBatchAnswer takes the hub's answer to batch id.
 func (u *Uplink) onBatchAnswer(a ack) {
 	b := u.batch
-	if b == nil || a.batchID != b.id {
+	if b == nil || a.batch.id != b.id {
 		return // an abandoned batch's
 	}
-	ans := a.answer
+	ans := a.batch.Answer
 	switch {
 	case ans.Kind == fastbatch.FlowAck:
 		b.known = true
@@ -161,12 +161,13 @@ func (u *Uplink) refuseBatches(why string, errCode uint16, retry time.Duration) 
 	u.batchRetry = time.Now().Add(retry)
 	if why != u.batchWhy {
 		u.batchWhy = why
-		log := u.log.Info
 		if u.cfg.FastBatch == BatchOn {
-			log = u.log.Warn
 			u.fail("fast batch refused: " + why)
+			u.log.Warn("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode, "retry_in", retry,
+				"remedy", "remove fast_batch: true to use batches only where the hub takes them, without this warning")
+		} else {
+			u.log.Info("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode, "retry_in", retry)
 		}
-		log("uplink: the hub refuses fast batches, publishing one by one", "why", why, "err_code", errCode, "retry_in", retry)
 	}
 	u.batch = nil
 	u.goBack("fast batch refused")
@@ -191,8 +192,11 @@ func (u *Uplink) batchAcked(b *batch, upto uint64, dup bool) {
 	}
 }
 
-// abandonBatch forgets the open batch (goBack); the hub drops it.
-func (u *Uplink) abandonBatch() { u.batch = nil }
+// batchAnswer is the hub's answer to batch id.
+type batchAnswer struct {
+	id string
+	fastbatch.Answer
+}
 
 // parseBatchAnswer reads an answer on a batch reply subject, on the
 // link's goroutine: ok false when subj is not one. A status without a
@@ -213,5 +217,5 @@ func parseBatchAnswer(subj, hdr, data []byte) (a ack, ok bool) {
 		}
 		ans = fastbatch.Answer{Kind: fastbatch.PubAck, Error: &jsapi.Error{Code: 503, Description: "status " + string(status) + ": no hub stream took the message"}}
 	}
-	return ack{batchID: r.ID, answer: ans, isBatch: true}, true
+	return ack{batch: &batchAnswer{id: r.ID, Answer: ans}}, true
 }

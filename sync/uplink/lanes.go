@@ -157,7 +157,7 @@ func (u *Uplink) fillBacklog(now time.Time) {
 			return
 		}
 		inBatch := backlog && u.batched()
-		if b := u.batch; b != nil && (!inBatch || !b.known) {
+		if b := u.batch; b != nil && (!inBatch || !b.known || b.committing) {
 			// Until the hub has taken the open batch (its answer to the
 			// first message), and while it commits, nothing more goes:
 			// a message sent now could be stored before batch messages
@@ -456,7 +456,7 @@ func (u *Uplink) goBack(why string) {
 	u.status.Resent += uint64(n)
 	u.mu.Unlock()
 	u.log.Debug("uplink resending", "from_seq", from, "why", why)
-	u.abandonBatch()
+	u.batch = nil // the hub drops it after 10 s
 	for seq, s := range u.inflight {
 		if !s.acked {
 			delete(u.inflight, seq)

@@ -32,7 +32,6 @@ import (
 	"github.com/leafgate/leafgate/leaf/router/inbox"
 	"github.com/leafgate/leafgate/leaf/subject"
 	"github.com/leafgate/leafgate/store/jetstream"
-	"github.com/leafgate/leafgate/sync/fastbatch"
 )
 
 // Config is one uplink.
@@ -172,10 +171,9 @@ type ack struct {
 	dup    bool
 	hdr    []byte
 	data   []byte
-	// A fast batch's answer (batch.go).
-	isBatch bool
-	batchID string
-	answer  fastbatch.Answer
+	// batch is set for a fast batch's answer (batch.go): rare, so the
+	// per-message acks carry only a pointer.
+	batch *batchAnswer
 }
 
 // Start runs an uplink until Close.
@@ -310,7 +308,7 @@ func (u *Uplink) takeAcks() {
 	u.acks = u.spare[:0]
 	u.mu.Unlock()
 	for _, a := range acks {
-		if a.isBatch {
+		if a.batch != nil {
 			u.onBatchAnswer(a)
 		} else {
 			u.onAck(a)

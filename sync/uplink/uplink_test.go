@@ -695,7 +695,7 @@ func TestParseBatchAnswer(t *testing.T) {
 		{"_INBOX.upl.7", "", `{"stream":"S","seq":1}`, false, 0, false},
 	} {
 		a, ok := parseBatchAnswer([]byte(tc.subj), []byte(tc.hdr), []byte(tc.data))
-		if ok != tc.ok || ok && (a.batchID != "B1" || a.answer.Kind != tc.kind || (a.answer.Error != nil) != tc.err) {
+		if ok != tc.ok || ok && (a.batch.id != "B1" || a.batch.Kind != tc.kind || (a.batch.Error != nil) != tc.err) {
 			t.Errorf("%q %q %q: %+v %v", tc.subj, tc.hdr, tc.data, a, ok)
 		}
 	}
