@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -429,6 +430,29 @@ func waitEmpty(t *testing.T, ctx context.Context, s jetstream.Stream, what strin
 // request (srcConsumerWaitTime) before it backs off and asks again.
 const hubSetupWait = 30 * time.Second
 
+// waitResumed waits for the hub streams to hold n each and reports how
+// long that took; it fails once nats-server's own wait for a lost setup
+// request would be over.
+func waitResumed(t *testing.T, hjs jetstream.JetStream, n uint64, streams ...string) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hubSetupWait)
+	defer cancel()
+	start := time.Now()
+	hub.Until(t, hubSetupWait-5*time.Second, func() string {
+		for _, name := range streams {
+			s, err := hjs.Stream(ctx, name)
+			if err != nil {
+				return err.Error()
+			}
+			if got := s.CachedInfo().State.Msgs; got < n {
+				return fmt.Sprintf("%s holds %d of %d", name, got, n)
+			}
+		}
+		return ""
+	})
+	return time.Since(start)
+}
+
 // The hub's source and mirror of leafgate's stream resume as soon as the
 // link is back, not when nats-server would ask again (30 s and more).
 // After an outage longer than the hub's 10 s health check, each has a
@@ -457,25 +481,7 @@ func TestReplHubResumesSourcing(t *testing.T) {
 	waitStreamMsgs(t, hjs, "AGG", 100)
 	waitStreamMsgs(t, hjs, "MIR", 100)
 
-	// resumed waits for both streams to hold n and reports how long
-	// that took; it fails once nats-server's own wait would be over.
-	resumed := func(n uint64) time.Duration {
-		t.Helper()
-		start := time.Now()
-		hub.Until(t, hubSetupWait-5*time.Second, func() string {
-			for _, name := range []string{"AGG", "MIR"} {
-				s, err := hjs.Stream(ctx, name)
-				if err != nil {
-					return err.Error()
-				}
-				if got := s.CachedInfo().State.Msgs; got < n {
-					return fmt.Sprintf("%s holds %d of %d", name, got, n)
-				}
-			}
-			return ""
-		})
-		return time.Since(start)
-	}
+	resumed := func(n uint64) time.Duration { return waitResumed(t, hjs, n, "AGG", "MIR") }
 
 	p.Refuse(true)
 	p.Cut()
@@ -535,12 +541,13 @@ func startHubCluster(t *testing.T) []*hub.Hub {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 	}
 	hubs := make([]*hub.Hub, len(names))
+	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
 		go func() { // together: each waits for the others to form JetStream
 			defer wg.Done()
-			hubs[i] = hub.Start(t, hub.Options{ServerName: name, ClusterName: "hubs", JetStream: true, Domain: "hub",
+			hubs[i], errs[i] = hub.Run(hub.Options{ServerName: name, ClusterName: "hubs", JetStream: true, Domain: "hub",
 				Configure: func(so *natsserver.Options) {
 					so.Cluster.Host, so.Cluster.Port = "127.0.0.1", ports[i]
 					so.Routes = natsserver.RoutesFromStr(strings.Join(routes, ","))
@@ -549,8 +556,18 @@ func startHubCluster(t *testing.T) []*hub.Hub {
 		}()
 	}
 	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
+	for i, h := range hubs {
+		if h != nil {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("%s log:\n%s", names[i], h.Log())
+				}
+				h.Close()
+			})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("hub cluster: %v", err)
 	}
 	for _, h := range hubs {
 		js, _ := jetstream.New(h.Connect(t))
@@ -606,19 +623,9 @@ func TestReplHubClusterResumesSourcing(t *testing.T) {
 		return ""
 	})
 	p.Refuse(false)
-	start := time.Now()
-	hub.Until(t, hubSetupWait-5*time.Second, func() string {
-		s, err := hjs.Stream(ctx, "AGG")
-		if err != nil {
-			return err.Error()
-		}
-		if n := s.CachedInfo().State.Msgs; n < 200 {
-			return fmt.Sprintf("AGG holds %d", n)
-		}
-		return ""
-	})
+	took := waitResumed(t, hjs, 200, "AGG")
 	t.Logf("AGG on hub-a complete %v after the link to hub-b was allowed back (hub_setups_resumed %d)",
-		time.Since(start).Round(time.Millisecond), e.leafz(t).Remotes[0].HubSetupsResume)
+		took.Round(time.Millisecond), e.leafz(t).Remotes[0].HubSetupsResume)
 	for i, m := range streamMsgsBySeq(t, hjs, "AGG", 200) {
 		if string(m.Data()) != fmt.Sprint(i) {
 			t.Fatalf("AGG message %d: %q", i, m.Data())
